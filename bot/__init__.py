@@ -1,0 +1,1 @@
+"""The Telegram bot, its favorites store, texts and offline console."""

@@ -1,0 +1,70 @@
+"""``moviebot``: the one command-line entry point.
+
+Subcommands are registered by the module that owns them; this file only composes them:
+
+* ``train``, ``evaluate`` — :mod:`recsys.engine_cli` (model building and measured quality);
+* ``match`` — :mod:`recsys.match_cli` (title resolution, needs only the catalog);
+* ``run``, ``console`` — :mod:`bot.app_cli` (the Telegram bot and its offline console).
+
+Each ``register(subparsers)`` adds its subparsers and sets ``func(args, settings) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+# implicit must run with single-threaded BLAS (see docs/architecture.md); set before numpy loads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``moviebot`` argument parser with every subcommand."""
+    from bot import app_cli
+    from recsys import engine_cli, match_cli
+
+    parser = argparse.ArgumentParser(
+        prog="moviebot",
+        description="Movie recommendations from MovieLens, in Telegram or in a terminal.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    app_cli.register(sub)
+    engine_cli.register(sub)
+    match_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, read settings and run the chosen subcommand."""
+    from pydantic import ValidationError
+
+    from bot.settings import Settings
+    from recsys.movielens import DatasetError
+
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"moviebot: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL, and Bot API URLs contain the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        return int(args.func(args, settings) or 0)
+    except DatasetError as exc:
+        print(f"moviebot: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

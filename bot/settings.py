@@ -1,0 +1,64 @@
+"""Settings from the environment or ``.env`` (prefix ``MOVIEBOT_``); built in the composition root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recsys.movielens import DEFAULT_RELEASE, RELEASES, DataPaths
+
+
+class Settings(BaseSettings):
+    """Everything the bot and the ``moviebot`` commands can be configured with."""
+
+    model_config = SettingsConfigDict(env_prefix="MOVIEBOT_", env_file=".env", extra="ignore")
+
+    telegram_token: SecretStr | None = Field(default=None, description="Bot token from @BotFather")
+    telegram_api_url: str = Field(
+        default="https://api.telegram.org/bot",
+        description="Bot API base URL; the token is appended (or replaces {token})",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default: an SQLite file in the data folder",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Downloads, models and the database")
+    movielens_dir: Path | None = Field(
+        default=None, description="Folder of extracted MovieLens releases; set = never download"
+    )
+    movielens_url: str = Field(
+        default="https://files.grouplens.org/datasets/movielens",
+        description="Where releases are downloaded from",
+    )
+    dataset: str = Field(default=DEFAULT_RELEASE, description=f"One of {', '.join(RELEASES)}")
+    model_path: Path | None = Field(
+        default=None, description="Model artifact; default: DATA_DIR/models/DATASET"
+    )
+    webhook_url: str | None = Field(default=None, description="Public HTTPS URL: webhook mode")
+    webhook_port: int = Field(default=8443, description="Port the webhook server listens on")
+    webhook_listen: str = Field(default="0.0.0.0", description="Address the webhook listens on")  # noqa: S104
+    webhook_secret_token: SecretStr | None = Field(
+        default=None, description="Telegram's X-Telegram-Bot-Api-Secret-Token for the webhook"
+    )
+    favorites_limit: int = Field(default=500, ge=1, description="Most favorites a chat may keep")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @property
+    def paths(self) -> DataPaths:
+        """Where ``recsys`` reads releases from and writes downloads and models to."""
+        return DataPaths(data_dir=self.data_dir, movielens_dir=self.movielens_dir,
+                         base_url=self.movielens_url)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to an SQLite file in the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'moviebot.sqlite3').resolve()}"
+
+    @property
+    def resolved_model_path(self) -> Path:
+        """The model artifact path, defaulting to ``DATA_DIR/models/DATASET``."""
+        return self.model_path or self.data_dir / "models" / self.dataset
