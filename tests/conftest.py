@@ -28,3 +28,7 @@ def movielens_dir() -> Path:
     if not (MOVIELENS_DIR / "ml-latest-small" / "ratings.csv").is_file():
         pytest.fail(f"MovieLens copies not found in {MOVIELENS_DIR}; set MOVIEBOT_MOVIELENS_DIR")
     return MOVIELENS_DIR
+
+
+# Each part keeps its shared fixtures in its own plugin module, so parts never edit one file.
+pytest_plugins = ["tests.fixtures_engine", "tests.fixtures_store", "tests.fixtures_bot"]

@@ -1,0 +1,1 @@
+"""Fixtures owned by the bot part (see docs/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Fixtures owned by the engine part (see docs/architecture.md)."""

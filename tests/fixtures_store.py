@@ -1,0 +1,1 @@
+"""Fixtures owned by the store part (see docs/architecture.md)."""
