@@ -1,0 +1,213 @@
+"""The one adapter that owns ``implicit``: fit, fold-in, explain and similar items.
+
+Everything here speaks matrix columns and weighted users × items ``csr_matrix`` rows; movieIds and
+catalogs belong to :mod:`recsys.engine`. The implicit names (``YtY``, ``user_items``) stay inside
+this module.
+
+Threads: BLAS is limited to one thread (``threadpoolctl``) before a model is built, and a serving
+model runs with ``num_threads = 1``: one request is a small matrix-vector product where thread
+start-up would dominate. The lazy caches of implicit (``YtY``, item norms) are computed once when a
+:class:`AlsScorer` is built, so concurrent calls only read shared state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+from scipy.sparse import csr_matrix
+from threadpoolctl import threadpool_limits
+
+PADDED_SCORE = -1e38  # implicit pads filtered candidates with -finfo.max
+
+
+@dataclass(frozen=True)
+class AlsParams:
+    """ALS hyperparameters (see :class:`recsys.defaults.TrainConfig`)."""
+
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 1.0
+    iterations: int = 15
+    seed: int = 0
+
+
+def limit_blas_threads() -> None:
+    """Make BLAS single-threaded for the whole process (implicit warns otherwise)."""
+    threadpool_limits(limits=1, user_api="blas")
+
+
+def _model(params: AlsParams, *, num_threads: int) -> object:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    limit_blas_threads()
+    return AlternatingLeastSquares(
+        factors=params.factors,
+        regularization=params.regularization,
+        alpha=params.alpha,
+        iterations=params.iterations,
+        random_state=int(params.seed),
+        num_threads=num_threads,
+        dtype=np.float32,
+    )
+
+
+def fit_item_factors(
+    weighted: csr_matrix,
+    params: AlsParams,
+    *,
+    progress: bool = False,
+    num_threads: int = 0,
+    on_iteration: Callable[[int, float], None] | None = None,
+) -> np.ndarray:
+    """Fit ALS on a weighted users × items matrix and return the item factors (float32).
+
+    Deterministic for a given ``params.seed``. User factors are dropped: a new user is always
+    folded in from their favorites.
+    """
+    model = _model(params, num_threads=num_threads)
+
+    def callback(iteration: int, elapsed: float, loss: float | None) -> None:
+        del loss
+        if on_iteration is not None:
+            on_iteration(iteration, elapsed)
+
+    model.fit(csr_matrix(weighted, dtype=np.float32), show_progress=progress,  # type: ignore[attr-defined]
+              callback=callback)
+    factors: np.ndarray = np.ascontiguousarray(model.item_factors, dtype=np.float32)  # type: ignore[attr-defined]
+    return factors
+
+
+class AlsScorer:
+    """A trained ALS model for serving: fold-in recommend, explain and cosine similarity."""
+
+    def __init__(self, item_factors: np.ndarray, params: AlsParams, *, num_threads: int = 1):
+        """Wrap item factors (n_items × factors) trained with ``params``."""
+        factors = np.ascontiguousarray(item_factors, dtype=np.float32)
+        if factors.ndim != 2 or factors.shape[1] != params.factors:
+            raise ValueError(f"item factors of shape {factors.shape} do not match "
+                             f"{params.factors} factors")
+        self.params = params
+        self._model = _model(params, num_threads=num_threads)
+        model = self._model
+        model.item_factors = factors  # type: ignore[attr-defined]
+        model.user_factors = np.zeros((1, params.factors), dtype=np.float32)  # type: ignore[attr-defined]
+        # implicit's lazy caches, filled now so that concurrent readers never write them
+        _ = model.YtY  # type: ignore[attr-defined]
+        _ = model.item_norms  # type: ignore[attr-defined]
+        norms = np.linalg.norm(factors, axis=1)
+        norms[norms == 0] = 1e-10
+        self._unit = (factors / norms[:, None]).astype(np.float32)
+        self._eye_reg = params.regularization * np.eye(params.factors)
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns) the model knows."""
+        return int(self._unit.shape[0])
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        """The item factors (read-only use)."""
+        factors: np.ndarray = self._model.item_factors  # type: ignore[attr-defined]
+        return factors
+
+    def _check_rows(self, rows: csr_matrix) -> csr_matrix:
+        if not isinstance(rows, csr_matrix) or rows.shape[1] != self.n_items:
+            raise ValueError(f"rows must be a csr_matrix with {self.n_items} columns")
+        if rows.nnz and (rows.indices.min() < 0 or rows.indices.max() >= self.n_items):
+            raise ValueError("column index out of range")  # implicit does no bounds checking
+        return rows
+
+    def user_factors(self, rows: csr_matrix) -> np.ndarray:
+        """Fold-in factors of weighted rows (``recalculate_user``; nothing is stored)."""
+        rows = self._check_rows(rows)
+        ids = np.arange(rows.shape[0])
+        factors: np.ndarray = self._model.recalculate_user(ids, rows)  # type: ignore[attr-defined]
+        return factors
+
+    def recommend(self, rows: csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` columns per weighted row by fold-in, excluding each row's own columns.
+
+        Returns ``(ids, scores)`` of shape (rows, n); where fewer than ``n`` candidates remain the
+        tail is padded with ``-1`` ids and ``-inf`` scores.
+        """
+        rows = self._check_rows(rows)
+        n_rows = rows.shape[0]
+        n = max(0, min(int(n), self.n_items))
+        if n == 0 or n_rows == 0:
+            return (np.zeros((n_rows, n), dtype=np.int64), np.zeros((n_rows, n), dtype=np.float32))
+        ids, scores = self._model.recommend(  # type: ignore[attr-defined]
+            np.arange(n_rows), rows, N=n, recalculate_user=True, filter_already_liked_items=True)
+        ids = np.asarray(ids, dtype=np.int64).reshape(n_rows, -1)
+        scores = np.asarray(scores, dtype=np.float32).reshape(n_rows, -1)
+        padded = scores <= PADDED_SCORE
+        ids[padded] = -1
+        scores[padded] = -np.inf
+        return ids, scores
+
+    def explain_many(self, row: csr_matrix, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Contributions of each liked column of a 1-row weighted matrix to each of ``columns``.
+
+        This is ALS ``explain`` (Hu, Koren & Volinsky, section 5) for several items at once, with
+        one Cholesky factorisation: returns ``(liked_columns, contributions)`` where
+        ``contributions[j, k]`` is liked column ``j``'s share of the score of ``columns[k]``.
+        The sum over ``j`` is the explained score.
+        """
+        row = self._check_rows(row)
+        liked = row.indices[row.indptr[0]:row.indptr[1]].astype(np.int64)
+        conf = row.data[row.indptr[0]:row.indptr[1]].astype(np.float64) * self.params.alpha
+        keep = conf > 0
+        liked, conf = liked[keep], conf[keep]
+        y = self.item_factors.astype(np.float64)
+        y_liked = y[liked]
+        a = (self._model.YtY + self._eye_reg  # type: ignore[attr-defined]
+             + (y_liked.T * (conf - 1.0)) @ y_liked)
+        weights = scipy.linalg.cho_factor(a)
+        weighted_items = scipy.linalg.cho_solve(weights, y[np.asarray(columns, dtype=np.int64)].T)
+        contributions = (y_liked @ weighted_items) * conf[:, None]
+        return liked, contributions
+
+    def explain(self, row: csr_matrix, column: int,
+                n: int = 10) -> tuple[float, list[tuple[int, float]]]:
+        """ALS ``explain`` of a 1-row weighted matrix: (score, [(liked column, share)])."""
+        row = self._check_rows(row)
+        if not 0 <= column < self.n_items:
+            raise ValueError("column out of range")
+        score, top, _ = self._model.explain(0, row, int(column), N=n)  # type: ignore[attr-defined]
+        return float(score), [(int(c), float(s)) for c, s in top]
+
+    def similar(self, column: int, n: int, *, candidates: np.ndarray | None = None,
+                shrink_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` columns most cosine-similar to ``column``, excluding itself.
+
+        Args:
+            column: the query column.
+            n: how many to return (fewer if fewer candidates).
+            candidates: boolean mask of the columns allowed in the answer (None: all).
+            shrink_weights: per-column factor the cosine is multiplied by (None: 1).
+        """
+        if not 0 <= column < self.n_items or n <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores = self._unit @ self._unit[column]
+        if shrink_weights is not None:
+            scores = scores * shrink_weights
+        allowed = np.ones(self.n_items, dtype=bool) if candidates is None else candidates.copy()
+        allowed[column] = False
+        pool = np.flatnonzero(allowed)
+        if pool.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        k = min(n, pool.size)
+        part = pool[np.argpartition(-scores[pool], k - 1)[:k]]
+        order = part[np.argsort(-scores[part], kind="stable")]
+        return order.astype(np.int64), scores[order].astype(np.float32)
+
+
+def timed_fit(weighted: csr_matrix, params: AlsParams, *, progress: bool = False,
+              num_threads: int = 0) -> tuple[np.ndarray, float]:
+    """:func:`fit_item_factors` and the wall time it took in seconds."""
+    start = time.perf_counter()
+    factors = fit_item_factors(weighted, params, progress=progress, num_threads=num_threads)
+    return factors, time.perf_counter() - start

@@ -1,0 +1,67 @@
+"""Hyperparameters of the engine, tuned per release (see docs/engine.md for how and why)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a trained model besides the data.
+
+    Attributes:
+        threshold: a rating at or above this is a like in the training matrix (None: the
+            release's own like threshold).
+        scheme: confidence weighting, ``"bm25"`` or ``"plain"`` (see
+            :class:`recsys.matrix.Weighting`).
+        k1: BM25 K1.
+        b: BM25 B.
+        factors: ALS latent factors.
+        regularization: ALS L2 regularization.
+        alpha: ALS confidence scale (multiplies the weights).
+        iterations: ALS iterations.
+        seed: random seed of the factor initialisation (an int: deterministic).
+        min_support: similar movies only lists movies with at least this many likes.
+        shrink: similar-movie cosine is multiplied by ``likes / (likes + shrink)``.
+    """
+
+    threshold: float | None = None
+    scheme: str = "bm25"
+    k1: float = 100.0
+    b: float = 0.8
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 1.0
+    iterations: int = 15
+    seed: int = 0
+    min_support: int = 10
+    shrink: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, for JSON metadata."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`, ignoring unknown keys."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def with_(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (None values are ignored)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+_GENERIC = TrainConfig()
+
+# Tuned on seeds 100-104 with bench/tune.py; figures in docs/engine.md.
+TUNED: dict[str, TrainConfig] = {
+    "ml-latest-small": TrainConfig(factors=64, regularization=0.05, alpha=1.0, iterations=15),
+    "ml-100k": TrainConfig(factors=64, regularization=0.05, alpha=1.0, iterations=15),
+}
+
+
+def default_config(release: str) -> TrainConfig:
+    """The tuned configuration of ``release`` (a generic one for untuned releases)."""
+    return TUNED.get(release, _GENERIC)

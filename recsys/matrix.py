@@ -1,0 +1,166 @@
+"""The interaction matrix: like rule, users × items CSR matrix, id maps, confidence weighting.
+
+A rating at or above a *like threshold* is a like. :func:`build_interactions` turns a ratings frame
+into a users × items ``scipy.sparse.csr_matrix`` of ones whose shape is exactly
+(users with at least one like) × (movies with at least one like):
+
+* row ``r`` is user ``user_ids[r]`` and column ``c`` is movie ``item_ids[c]``;
+* both id arrays are sorted ascending, so ``ItemIndex.columns`` maps movieIds to columns with a
+  binary search (unknown ids map to ``-1``).
+
+:class:`Weighting` turns likes into ALS confidences. Its per-item statistics are computed once on
+the training matrix and then applied, unchanged, to every row the model ever sees, including a new
+chat's favorites at fold-in time: a single row must be weighted exactly as the training rows were
+(computing BM25 on that row alone would give each item a negative idf, i.e. "disliked").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+Scheme = Literal["bm25", "plain"]
+SCHEMES: tuple[str, ...] = ("bm25", "plain")
+_MIN_IDF = 1e-3  # an item liked by (almost) everyone keeps a small positive weight
+
+
+@dataclass(frozen=True)
+class ItemIndex:
+    """movieId ↔ matrix column: column ``c`` is movie ``item_ids[c]`` (sorted ascending)."""
+
+    item_ids: np.ndarray
+
+    def __post_init__(self) -> None:
+        ids = np.asarray(self.item_ids, dtype=np.int64)
+        if ids.ndim != 1 or (ids.size > 1 and np.any(np.diff(ids) <= 0)):
+            raise ValueError("item_ids must be a strictly increasing 1-d array")
+        object.__setattr__(self, "item_ids", ids)
+
+    def __len__(self) -> int:
+        return int(self.item_ids.size)
+
+    def columns(self, movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Column of each movieId, ``-1`` where the model does not know it."""
+        ids = np.asarray(movie_ids, dtype=np.int64).reshape(-1)
+        if ids.size == 0 or self.item_ids.size == 0:
+            return np.full(ids.shape, -1, dtype=np.int64)
+        pos = np.searchsorted(self.item_ids, ids)
+        pos = np.minimum(pos, self.item_ids.size - 1)
+        return np.where(self.item_ids[pos] == ids, pos, -1).astype(np.int64)
+
+    def column(self, movie_id: int) -> int | None:
+        """Column of one movieId, or None if the model does not know it."""
+        col = int(self.columns([movie_id])[0])
+        return None if col < 0 else col
+
+    def movie_ids(self, columns: np.ndarray | Sequence[int]) -> np.ndarray:
+        """The movieIds of columns (the columns must be valid)."""
+        return self.item_ids[np.asarray(columns, dtype=np.int64)]
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Likes as a users × items matrix of ones, with its id maps."""
+
+    matrix: csr_matrix
+    user_ids: np.ndarray
+    items: ItemIndex
+    threshold: float
+
+    @property
+    def support(self) -> np.ndarray:
+        """Number of likes per column."""
+        return np.bincount(self.matrix.indices, minlength=self.matrix.shape[1]).astype(np.int64)
+
+
+def likes_of(ratings: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """The ``user_id, movie_id`` pairs rated at or above ``threshold`` (duplicates dropped)."""
+    liked = ratings.loc[ratings["rating"] >= threshold, ["user_id", "movie_id"]]
+    return liked.drop_duplicates()
+
+
+def build_interactions(ratings: pd.DataFrame, threshold: float) -> Interactions:
+    """Build the users × items like matrix from a ratings frame (see the module doc)."""
+    liked = likes_of(ratings, threshold)
+    users = liked["user_id"].to_numpy(np.int64)
+    movies = liked["movie_id"].to_numpy(np.int64)
+    user_ids, rows = np.unique(users, return_inverse=True)
+    item_ids, cols = np.unique(movies, return_inverse=True)
+    data = np.ones(rows.size, dtype=np.float32)
+    matrix = csr_matrix((data, (rows, cols)), shape=(user_ids.size, item_ids.size),
+                        dtype=np.float32)
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return Interactions(matrix=matrix, user_ids=user_ids, items=ItemIndex(item_ids),
+                        threshold=float(threshold))
+
+
+def rows_from_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
+                      n_items: int) -> csr_matrix:
+    """A binary csr_matrix with one row per list of (valid, distinct) columns."""
+    lists = [np.unique(np.asarray(c, dtype=np.int64)) for c in column_lists]
+    indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([c.size for c in lists])
+    indices = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+    if indices.size and (indices.min() < 0 or indices.max() >= n_items):
+        raise ValueError("column out of range")
+    data = np.ones(indices.size, dtype=np.float32)
+    return csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int32)),
+                      shape=(len(lists), n_items))
+
+
+@dataclass(frozen=True)
+class Weighting:
+    """Confidence weighting of like rows, with statistics frozen from the training matrix.
+
+    ``bm25``: ``w_ui = (K1 + 1) x / (K1 ((1 - B) + B len_u / avg_len) + x) · idf_i`` with
+    ``idf_i = log(N) - log1p(likes_i)`` from the training users (as ``implicit``'s
+    ``bm25_weight``), ``len_u`` the number of likes of the row being weighted. ``plain``: ``w = x``.
+    The ALS ``alpha`` then multiplies either.
+    """
+
+    scheme: str
+    k1: float = 100.0
+    b: float = 0.8
+    idf: np.ndarray | None = None
+    avg_length: float = 1.0
+
+    @classmethod
+    def fit(cls, matrix: csr_matrix, scheme: str, *, k1: float = 100.0,
+            b: float = 0.8) -> Weighting:
+        """Freeze the statistics of ``scheme`` on a training users × items matrix."""
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown weighting {scheme!r}; choose one of {', '.join(SCHEMES)}")
+        if scheme == "plain":
+            return cls("plain")
+        n_users = max(matrix.shape[0], 1)
+        df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+        idf = np.maximum(np.log(n_users) - np.log1p(df), _MIN_IDF).astype(np.float32)
+        lengths = np.asarray(matrix.sum(axis=1)).ravel()
+        avg = float(lengths.mean()) if lengths.size else 1.0
+        return cls("bm25", k1=float(k1), b=float(b), idf=idf, avg_length=max(avg, 1e-9))
+
+    def apply(self, matrix: csr_matrix) -> csr_matrix:
+        """Weight every row of a users × items matrix (a copy; the input is unchanged)."""
+        out = csr_matrix(matrix, dtype=np.float32, copy=True)
+        if self.scheme == "plain" or out.nnz == 0:
+            return out
+        assert self.idf is not None
+        if out.shape[1] != self.idf.size:
+            raise ValueError(f"matrix has {out.shape[1]} columns, the weighting {self.idf.size}")
+        lengths = np.asarray(out.sum(axis=1)).ravel()
+        norm = (1.0 - self.b) + self.b * lengths / self.avg_length
+        row_of = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
+        x = out.data
+        out.data = (x * (self.k1 + 1.0) / (self.k1 * norm[row_of] + x)
+                    * self.idf[out.indices]).astype(np.float32)
+        return out
+
+    def params(self) -> dict[str, Any]:
+        """The scalar parameters, for metadata."""
+        return {"scheme": self.scheme, "k1": self.k1, "b": self.b, "avg_length": self.avg_length}
