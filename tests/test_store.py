@@ -1,0 +1,502 @@
+"""The favorites store, against SQLite and a real PostgreSQL server (fixtures in fixtures_store)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, exc, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.store import (
+    PRUNE_EVERY,
+    UPDATE_RETENTION,
+    AddOutcome,
+    FavoritesStore,
+    StoreUnavailable,
+    _is_unavailable,
+    applied_updates_table,
+    favorites_table,
+)
+from tests.fixtures_store import PostgresControl
+
+GROUP_CHAT = -1001234567890  # a supergroup id as Telegram sends it
+ADDED, ALREADY, LIMIT = AddOutcome.ADDED, AddOutcome.ALREADY, AddOutcome.LIMIT
+
+
+async def raw_rows(url: str, table: str) -> list[tuple[object, ...]]:
+    """Every row of one of the store's tables, read past the store."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            result = await conn.execute(text(f"SELECT * FROM {table} ORDER BY 1, 2"))
+            return [tuple(row) for row in result]
+    finally:
+        await engine.dispose()
+
+
+# --- the basic contract -------------------------------------------------------------------------
+
+
+async def test_add_list_remove_keep_the_order_of_adding(store: FavoritesStore) -> None:
+    assert await store.favorites(1) == []
+    assert [await store.add(1, movie) for movie in (318, 1, 2571)] == [ADDED] * 3
+    assert await store.favorites(1) == [318, 1, 2571]
+    assert await store.remove(1, 1) is True
+    assert await store.remove(1, 1) is False
+    assert await store.favorites(1) == [318, 2571]
+    assert await store.add(1, 1) == ADDED  # added again: now the last one
+    assert await store.favorites(1) == [318, 2571, 1]
+    assert await store.remove(1, 2571) is True
+    assert await store.add(1, 50) == ADDED
+    assert await store.favorites(1) == [318, 1, 50]
+
+
+async def test_a_duplicate_is_reported_and_stored_once(store: FavoritesStore) -> None:
+    assert await store.add(1, 318) == ADDED
+    assert await store.add(1, 318) == ALREADY
+    assert await store.favorites(1) == [318]
+
+
+async def test_clear_empties_only_that_chat(store: FavoritesStore) -> None:
+    for movie in (1, 2, 3):
+        await store.add(1, movie)
+        await store.add(GROUP_CHAT, movie * 10)
+    assert await store.clear(1) == 3
+    assert await store.clear(1) == 0
+    assert await store.favorites(1) == []
+    assert await store.favorites(GROUP_CHAT) == [10, 20, 30]
+
+
+async def test_chats_are_isolated(store: FavoritesStore) -> None:
+    assert await store.add(1, 318) == ADDED
+    assert await store.add(2, 318) == ADDED
+    assert await store.add(GROUP_CHAT, 1) == ADDED
+    assert await store.remove(2, 318) is True
+    assert await store.favorites(1) == [318]
+    assert await store.favorites(2) == []
+    assert await store.favorites(GROUP_CHAT) == [1]
+    assert await store.remove(GROUP_CHAT, 318) is False
+
+
+async def test_the_largest_telegram_and_movielens_ids_round_trip(store: FavoritesStore) -> None:
+    chats = (-(2**63), 2**63 - 1, GROUP_CHAT, -1, 0)
+    for chat in chats:
+        assert await store.add(chat, 2**31 - 1, update_id=2**63 - 1 - (chat % 1000)) == ADDED
+        assert await store.add(chat, 1) == ADDED
+    for chat in chats:
+        assert await store.favorites(chat) == [2**31 - 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("chat_id", "movie_id", "update_id"),
+    [(2**63, 1, None), (-(2**63) - 1, 1, None), (1, 2**31, None), (1, -(2**31) - 1, None),
+     (1, 1, 2**63)],
+)
+async def test_ids_the_columns_cannot_hold_are_refused(
+    store: FavoritesStore, chat_id: int, movie_id: int, update_id: int | None
+) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        await store.add(chat_id, movie_id, update_id=update_id)
+    assert await store.favorites(1) == []
+
+
+async def test_only_chat_and_movie_ids_are_stored(store_url: str, store: FavoritesStore) -> None:
+    await store.add(GROUP_CHAT, 318, update_id=7)
+    engine = create_async_engine(store_url)
+    try:
+        async with engine.connect() as conn:
+            columns = await conn.run_sync(
+                lambda sync: {
+                    table: {column["name"] for column in inspect(sync).get_columns(table)}
+                    for table in inspect(sync).get_table_names()
+                }
+            )
+    finally:
+        await engine.dispose()
+    assert columns == {
+        "favorites": {"chat_id", "movie_id", "position", "added_at"},
+        "applied_updates": {"update_id", "applied_at", "result"},
+    }
+    (row,) = await raw_rows(store_url, "favorites")
+    assert row[:2] == (GROUP_CHAT, 318)
+
+
+async def test_favorites_survive_close_and_reopen(store_url: str) -> None:
+    first = await FavoritesStore.open(store_url)
+    await first.add(GROUP_CHAT, 318)
+    await first.add(GROUP_CHAT, 1)
+    await first.close()
+    second = await FavoritesStore.open(store_url)  # the tables exist: open must not fail
+    try:
+        assert await second.favorites(GROUP_CHAT) == [318, 1]
+        assert await second.add(GROUP_CHAT, 2) == ADDED
+        assert await second.favorites(GROUP_CHAT) == [318, 1, 2]
+    finally:
+        await second.close()
+
+
+async def test_every_change_is_visible_to_another_connection_at_once(
+    store_url: str, store: FavoritesStore
+) -> None:
+    await store.add(5, 318)
+    await store.add(5, 1)
+    await store.remove(5, 318)
+    rows = await raw_rows(store_url, "favorites")
+    assert [(chat, movie) for chat, movie, *_ in rows] == [(5, 1)]
+
+
+# --- the cap ------------------------------------------------------------------------------------
+
+
+async def test_the_cap_is_a_clear_outcome(store_url: str) -> None:
+    store = await FavoritesStore.open(store_url, limit=3)
+    try:
+        assert [await store.add(1, movie) for movie in (1, 2, 3, 4)] == [ADDED] * 3 + [LIMIT]
+        assert await store.add(1, 2) == ALREADY  # a movie in a full list is "already", not "limit"
+        assert await store.add(2, 4) == ADDED  # the cap is per chat
+        assert await store.favorites(1) == [1, 2, 3]
+        assert await store.remove(1, 1) is True
+        assert await store.add(1, 4) == ADDED
+        assert await store.favorites(1) == [2, 3, 4]
+    finally:
+        await store.close()
+
+
+async def test_a_limit_below_one_is_refused(store_url: str) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        await FavoritesStore.open(store_url, limit=0)
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+async def test_fifty_concurrent_adds_in_one_chat_all_persist(store_url: str) -> None:
+    # Two stores play two bot replicas (two connection pools) sharing one database.
+    replicas = [await FavoritesStore.open(store_url) for _ in range(2)]
+    try:
+        outcomes = await asyncio.gather(
+            *(replicas[movie % 2].add(GROUP_CHAT, movie) for movie in range(1, 51))
+        )
+        assert outcomes == [ADDED] * 50
+        listed = await replicas[0].favorites(GROUP_CHAT)
+        assert sorted(listed) == list(range(1, 51))
+        assert await replicas[1].favorites(GROUP_CHAT) == listed
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_concurrent_adds_never_exceed_the_cap(store_url: str) -> None:
+    replicas = [await FavoritesStore.open(store_url, limit=10) for _ in range(2)]
+    try:
+        outcomes = await asyncio.gather(
+            *(replicas[movie % 2].add(7, movie) for movie in range(1, 51))
+        )
+        added = {movie for movie, outcome in zip(range(1, 51), outcomes, strict=True)
+                 if outcome == ADDED}
+        assert len(added) == 10
+        assert outcomes.count(LIMIT) == 40
+        assert set(await replicas[0].favorites(7)) == added
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_concurrent_adds_of_one_movie_add_it_once(store: FavoritesStore) -> None:
+    outcomes = await asyncio.gather(*(store.add(3, 318) for _ in range(20)))
+    assert outcomes.count(ADDED) == 1
+    assert outcomes.count(ALREADY) == 19
+    assert await store.favorites(3) == [318]
+
+
+async def test_concurrent_changes_in_many_chats_all_persist(store: FavoritesStore) -> None:
+    async def chat_session(chat: int) -> None:
+        for movie in range(1, 6):
+            assert await store.add(chat, movie) == ADDED
+        assert await store.remove(chat, 3) is True
+
+    await asyncio.gather(*(chat_session(chat) for chat in range(-20, 20)))
+    for chat in range(-20, 20):
+        assert await store.favorites(chat) == [1, 2, 4, 5]
+
+
+# --- exactly once per Telegram update -----------------------------------------------------------
+
+
+async def test_a_redelivered_update_is_applied_once(store: FavoritesStore) -> None:
+    assert await store.add(1, 318, update_id=100) == ADDED
+    assert await store.remove(1, 318, update_id=101) is True
+    # Telegram redelivers 100 (the bot was killed before confirming it): 318 must not come back,
+    # and the bot gets the outcome it would have replied the first time.
+    assert await store.add(1, 318, update_id=100) == ADDED
+    assert await store.favorites(1) == []
+    assert await store.remove(1, 318, update_id=101) is True
+    assert await store.add(1, 318, update_id=102) == ADDED
+    assert await store.favorites(1) == [318]
+
+
+async def test_update_ids_are_remembered_across_a_restart(store_url: str) -> None:
+    first = await FavoritesStore.open(store_url)
+    for movie, update in ((1, 10), (2, 11), (3, 12)):
+        await first.add(GROUP_CHAT, movie, update_id=update)
+    assert await first.clear(GROUP_CHAT, update_id=13) == 3
+    await first.close()
+    second = await FavoritesStore.open(store_url)
+    try:
+        assert await second.add(GROUP_CHAT, 1, update_id=10) == ADDED  # replayed, not applied
+        assert await second.clear(GROUP_CHAT, update_id=13) == 3
+        assert await second.favorites(GROUP_CHAT) == []
+        assert await second.add(GROUP_CHAT, 4, update_id=14) == ADDED
+        assert await second.favorites(GROUP_CHAT) == [4]
+    finally:
+        await second.close()
+
+
+async def test_a_replayed_limit_or_already_is_replayed_as_such(store_url: str) -> None:
+    store = await FavoritesStore.open(store_url, limit=1)
+    try:
+        assert await store.add(1, 1, update_id=1) == ADDED
+        assert await store.add(1, 2, update_id=2) == LIMIT
+        assert await store.add(1, 1, update_id=3) == ALREADY
+        assert await store.remove(1, 1, update_id=4) is True
+        assert await store.add(1, 2, update_id=2) == LIMIT  # the list has room now: still a replay
+        assert await store.add(1, 1, update_id=3) == ALREADY
+        assert await store.remove(1, 9, update_id=5) is False
+        assert await store.remove(1, 9, update_id=5) is False
+        assert await store.favorites(1) == []
+    finally:
+        await store.close()
+
+
+async def test_one_update_delivered_to_two_replicas_at_once_applies_once(store_url: str) -> None:
+    replicas = [await FavoritesStore.open(store_url) for _ in range(2)]
+    try:
+        await replicas[0].add(1, 1)
+        outcomes = await asyncio.gather(
+            *(replicas[i % 2].remove(1, 1, update_id=55) for i in range(10)),
+            *(replicas[i % 2].add(1, 2, update_id=56) for i in range(10)),
+        )
+        assert outcomes == [True] * 10 + [ADDED] * 10
+        assert await replicas[0].favorites(1) == [2]
+        assert [row[0] for row in await raw_rows(store_url, "applied_updates")] == [55, 56]
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_old_update_ids_are_pruned(store_url: str, store: FavoritesStore) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    engine = create_async_engine(store_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(applied_updates_table.insert(), [
+                {"update_id": 1, "applied_at": now - UPDATE_RETENTION - timedelta(hours=1),
+                 "result": 1},
+                {"update_id": 2, "applied_at": now - UPDATE_RETENTION + timedelta(hours=1),
+                 "result": 1},
+            ])
+        await store.add(1, 1, update_id=PRUNE_EVERY * 3 + 1)  # not a multiple: nothing pruned
+        assert [row[0] for row in await raw_rows(store_url, "applied_updates")] == [
+            1, 2, PRUNE_EVERY * 3 + 1]
+        await store.add(1, 2, update_id=PRUNE_EVERY * 4)
+        assert [row[0] for row in await raw_rows(store_url, "applied_updates")] == [
+            2, PRUNE_EVERY * 3 + 1, PRUNE_EVERY * 4]
+        async with engine.begin() as conn:
+            await conn.execute(delete(favorites_table))
+        # Pruned means forgotten: a redelivery that late (Telegram keeps updates for a day)
+        # would be applied again.
+        assert await store.add(1, 5, update_id=1) == ADDED
+    finally:
+        await engine.dispose()
+
+
+# --- URLs ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["mysql+aiomysql://u:p@h/db", "sqlite+pysqlite:///x.db",
+                                 "postgresql+psycopg2://u:p@h/db"])
+async def test_unsupported_urls_are_refused(url: str) -> None:
+    with pytest.raises(ValueError, match="sqlite"):
+        await FavoritesStore.open(url)
+
+
+async def test_plain_sqlite_url_gets_the_async_driver_and_a_folder(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "folder" / "favorites.sqlite3"
+    store = await FavoritesStore.open(f"sqlite:///{path}")
+    try:
+        assert store.dialect == "sqlite"
+        await store.add(1, 1)
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("SELECT chat_id, movie_id FROM favorites").fetchall() == [(1, 1)]
+
+
+@pytest.mark.postgres
+async def test_plain_postgres_url_gets_the_async_driver(postgres_url: str) -> None:
+    url = make_url(postgres_url).set(drivername="postgres").render_as_string(hide_password=False)
+    store = await FavoritesStore.open(url)
+    try:
+        assert store.dialect == "postgresql"
+        await store.clear(1)
+        assert await store.add(1, 318) == ADDED
+        assert await store.favorites(1) == [318]
+    finally:
+        await store.close()
+
+
+# --- the database is unavailable ----------------------------------------------------------------
+
+
+async def test_an_sqlite_file_that_cannot_be_created_is_unavailable(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreUnavailable):
+        await FavoritesStore.open(f"sqlite+aiosqlite:///{blocker / 'favorites.sqlite3'}")
+
+
+async def test_an_sqlite_file_locked_by_another_process_is_unavailable_then_recovers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "favorites.sqlite3"
+    store = await FavoritesStore.open(f"sqlite+aiosqlite:///{path}?timeout=0.2")
+    try:
+        await store.add(1, 1)
+        other = sqlite3.connect(path, isolation_level=None)  # e.g. a backup holding the write lock
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable):
+            await store.add(1, 2, update_id=9)
+        with pytest.raises(StoreUnavailable):
+            await store.clear(1)
+        assert await store.favorites(1) == [1]  # readers are not blocked in WAL mode
+        other.execute("ROLLBACK")
+        other.close()
+        assert await store.add(1, 2, update_id=9) == ADDED  # nothing of update 9 was written
+        assert await store.favorites(1) == [1, 2]
+    finally:
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_down_is_unavailable_then_recovers_without_reopening(
+    postgres_control: PostgresControl,
+) -> None:
+    store = await FavoritesStore.open(postgres_control.url)
+    try:
+        await store.clear(GROUP_CHAT)
+        assert await store.add(GROUP_CHAT, 1, update_id=1_000) in (ADDED, ALREADY)
+        postgres_control.stop()
+        for call in (store.add(GROUP_CHAT, 2, update_id=1_001), store.remove(GROUP_CHAT, 1),
+                     store.clear(GROUP_CHAT), store.favorites(GROUP_CHAT)):
+            with pytest.raises(StoreUnavailable):
+                await call
+        with pytest.raises(StoreUnavailable):
+            await FavoritesStore.open(postgres_control.url)
+        postgres_control.start()
+        assert await store.favorites(GROUP_CHAT) == [1]
+        assert await store.add(GROUP_CHAT, 2, update_id=1_001) == ADDED
+        assert await store.favorites(GROUP_CHAT) == [1, 2]
+    finally:
+        postgres_control.start()
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_postgres_stopping_mid_transaction_leaves_nothing_half_written(
+    postgres_control: PostgresControl,
+) -> None:
+    store = await FavoritesStore.open(postgres_control.url)
+    blocker = create_async_engine(postgres_control.url)
+    try:
+        await store.clear(77)
+        conn = await blocker.connect()
+        # Hold chat 77's lock, so that the add waits inside its transaction...
+        await conn.execute(text("SELECT pg_advisory_lock(77)"))
+        adding = asyncio.create_task(store.add(77, 1, update_id=2_000))
+        await asyncio.sleep(0.5)
+        assert not adding.done()
+        # ...when the server shuts down.
+        await asyncio.to_thread(postgres_control.stop)
+        with pytest.raises(StoreUnavailable):
+            await adding
+        with contextlib.suppress(exc.DBAPIError):  # its connection is gone too
+            await conn.close()
+        postgres_control.start()
+        assert await store.favorites(77) == []
+        assert await store.add(77, 1, update_id=2_000) == ADDED  # update 2000 was not recorded
+        assert await store.add(77, 1, update_id=2_000) == ADDED
+        assert await store.favorites(77) == [1]
+    finally:
+        postgres_control.start()
+        await blocker.dispose()
+        await store.close()
+
+
+@pytest.mark.postgres
+async def test_killed_postgres_connections_are_replaced_transparently(postgres_url: str) -> None:
+    store = await FavoritesStore.open(postgres_url)
+    admin = create_async_engine(postgres_url)
+    try:
+        await store.clear(1)
+        await asyncio.gather(*(store.add(1, movie) for movie in range(10)))  # fill the pool
+        async with admin.connect() as conn:
+            killed = (await conn.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ))).scalar_one()
+        assert killed >= 1
+        assert await store.add(1, 10) == ADDED
+        listed = await store.favorites(1)
+        assert sorted(listed) == list(range(11))
+        assert listed[-1] == 10
+    finally:
+        await admin.dispose()
+        await store.close()
+
+
+def test_connection_errors_count_as_unavailable_and_bugs_do_not() -> None:
+    class FakeAsyncpgError(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__(sqlstate)
+            self.sqlstate = sqlstate
+
+    def dbapi(orig: Exception, invalidated: bool = False) -> exc.DBAPIError:
+        return exc.DBAPIError("SELECT 1", None, orig, connection_invalidated=invalidated)
+
+    assert _is_unavailable(ConnectionRefusedError(111, "refused"))
+    assert _is_unavailable(TimeoutError())
+    assert _is_unavailable(exc.OperationalError("SELECT 1", None, Exception("locked")))
+    assert _is_unavailable(exc.TimeoutError("QueuePool limit reached"))
+    assert _is_unavailable(dbapi(Exception("gone"), invalidated=True))
+    assert _is_unavailable(dbapi(FakeAsyncpgError("57P01")))  # admin shutdown
+    assert _is_unavailable(dbapi(FakeAsyncpgError("08006")))  # connection failure
+    assert _is_unavailable(dbapi(FakeAsyncpgError("55P03")))  # lock timeout
+    assert _is_unavailable(FakeAsyncpgError("53300"))  # too many connections, untranslated
+    assert not _is_unavailable(dbapi(FakeAsyncpgError("42P01")))  # undefined table: a bug
+    assert not _is_unavailable(exc.IntegrityError("INSERT", None, Exception("duplicate")))
+    assert not _is_unavailable(ValueError("bug"))
+
+
+async def test_reads_see_the_committed_list_only(store_url: str, store: FavoritesStore) -> None:
+    await store.add(1, 1)
+    engine = create_async_engine(store_url)
+    try:
+        async with engine.connect() as conn:
+            await conn.begin()
+            await conn.execute(favorites_table.insert().values(
+                chat_id=1, movie_id=2, position=1,
+                added_at=datetime.now(UTC).replace(tzinfo=None)))
+            # Uncommitted elsewhere: not in the list (and on SQLite the write lock is held).
+            assert await store.favorites(1) == [1]
+            await conn.rollback()
+        assert await store.favorites(1) == [1]
+        assert (await raw_rows(store_url, "favorites"))[0][:2] == (1, 1)
+    finally:
+        await engine.dispose()
