@@ -233,13 +233,17 @@ def load_artifact(path: Path, *, verify: bool = True) -> ModelArtifact:
             raise ArtifactError(f"{file} is truncated or was changed after training "
                                 f"(checksum mismatch); {hint}.")
     try:
-        with np.load(path / MODEL_FILE, allow_pickle=False) as npz:
-            model = {k: npz[k] for k in npz.files}
-        with np.load(path / CATALOG_FILE, allow_pickle=False) as npz:
-            catalog = catalog_from_arrays({k: npz[k] for k in npz.files})
+        model = _read_npz(path / MODEL_FILE)
+        catalog = catalog_from_arrays(_read_npz(path / CATALOG_FILE))
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise ArtifactError(f"{path} is corrupt ({exc}); {hint}.") from exc
     return _validated(path, meta, model, catalog, hint)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    # opened here so that the file is closed even when numpy fails on a broken archive
+    with path.open("rb") as fh, np.load(fh, allow_pickle=False) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 def _validated(path: Path, meta: dict[str, Any], model: dict[str, np.ndarray],

@@ -39,6 +39,7 @@ from recsys.movielens import (
 logger = logging.getLogger(__name__)
 
 MAX_BECAUSE = 3
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -234,8 +235,7 @@ class Recommender:
 
     def knows(self, movie_id: int) -> bool:
         """Whether the model has factors for ``movie_id``."""
-        ids = _as_ids([movie_id])
-        return bool(ids) and self.items.column(ids[0]) is not None
+        return self._column(movie_id) is not None
 
     def title(self, movie_id: int) -> str:
         """The catalog title of a movie (empty if it is not in the catalog)."""
@@ -244,10 +244,26 @@ class Recommender:
         except KeyError:
             return ""
 
+    def _columns(self, ids: list[int]) -> np.ndarray:
+        """Columns of movieIds, -1 where unknown (including ids beyond int64)."""
+        cols = np.full(len(ids), -1, dtype=np.int64)
+        fits = [i for i, x in enumerate(ids) if _INT64_MIN <= x <= _INT64_MAX]
+        if fits:
+            cols[fits] = self.items.columns([ids[i] for i in fits])
+        return cols
+
+    def _column(self, movie_id: Any) -> int | None:
+        """Column of one movieId, None if unknown or not an integer."""
+        ids = _as_ids([movie_id])
+        if not ids:
+            return None
+        col = int(self._columns(ids)[0])
+        return None if col < 0 else col
+
     def _split(self, favorites: Iterable[int]) -> tuple[list[int], np.ndarray, tuple[int, ...]]:
         """(distinct favorites, their known columns, ignored movieIds)."""
         ids = _as_ids(favorites)
-        cols = self.items.columns(ids) if ids else np.zeros(0, dtype=np.int64)
+        cols = self._columns(ids)
         ignored = tuple(i for i, c in zip(ids, cols, strict=True) if c < 0)
         return ids, cols[cols >= 0], ignored
 
@@ -330,8 +346,7 @@ class Recommender:
         Only movies with at least ``min_support`` likes are candidates, and the cosine is shrunk
         by ``likes / (likes + shrink)``: barely-liked movies have noisy directions.
         """
-        ids = _as_ids([movie_id])
-        col = self.items.column(ids[0]) if ids else None
+        col = self._column(movie_id)
         if col is None or int(n) <= 0:
             return ()
         cols, scores = self.scorer.similar(col, int(n), candidates=self._similar_ok,
@@ -344,7 +359,7 @@ class Recommender:
         _, cols, ignored = self._split(favorites)
         target = _as_ids([movie_id])
         target_id = target[0] if target else -1
-        col = self.items.column(target_id) if target else None
+        col = self._column(movie_id)
         if col is None:
             return Explanation(movie_id=target_id, known=False, rank=None,
                                n_items=self.n_items, score=None, contributions=(),

@@ -14,6 +14,7 @@ and :func:`load_ratings` read it into plain pandas frames with one column layout
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import re
@@ -162,7 +163,7 @@ def download_release(
 def _fetch_md5(url: str) -> str | None:
     """Read the MD5 that GroupLens publishes next to each archive (None if there is none)."""
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 - fixed https URL
+        with urllib.request.urlopen(url, timeout=30) as resp:
             text = resp.read(4096).decode("ascii", "replace")
     except OSError:
         logger.warning("No checksum published at %s; the archive is checked as a zip only", url)
@@ -174,19 +175,24 @@ def _fetch_md5(url: str) -> str | None:
 def _download(url: str, dest: Path, *, progress: bool) -> None:
     from tqdm import tqdm
 
+    received = 0
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or None
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
                       disable=not progress) as bar:
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
+                    received += len(chunk)
                     bar.update(len(chunk))
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         raise DatasetError(
             f"Could not download {url}: {exc}. Without internet access, put the extracted "
             "release in a folder and set MOVIEBOT_MOVIELENS_DIR to it."
         ) from exc
+    if total is not None and received != total:
+        raise DatasetError(f"The download of {url} was cut short ({received} of {total} bytes) "
+                           "and was discarded; try again.")
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -208,7 +214,7 @@ def release_checksums(folder: Path, release: Release) -> dict[str, str]:
 
 
 def split_title(title: str) -> tuple[str, int | None]:
-    """Split ``"Toy Story (1995)"`` into ``("Toy Story", 1995)``; a title without a year keeps it None."""
+    """Split ``"Toy Story (1995)"`` into ``("Toy Story", 1995)``; no year gives None."""
     title = title.strip()
     match = _YEAR_RE.match(title)
     if match is None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from recsys.artifact import ArtifactError
-from recsys.engine import Recommender, load_or_train
-from recsys.movielens import DataPaths
+from recsys.defaults import TrainConfig
+from recsys.engine import Recommender, RecommendResult, fit_model, load_or_train
+from recsys.movielens import DataPaths, get_release
 
 TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 3114, 78499
 MONSTERS_INC, FINDING_NEMO, INCREDIBLES, UP = 4886, 6377, 8961, 68954
@@ -72,3 +76,184 @@ def test_load_or_train_loads_an_existing_model(trained_model_path: Path,
     rec = load_or_train(paths, "ml-latest-small", trained_model_path, progress=False)
     assert rec.knows(TOY_STORY)
     assert np.isfinite(rec.scorer.item_factors).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Tiny synthetic data where the answer is known: two blocks of users and movies.
+
+BLOCK = 10  # movies 1..10 are liked by group A, 101..110 by group B
+
+
+def _block_ratings() -> pd.DataFrame:
+    rows = []
+    rng = np.random.default_rng(1)
+    for user in range(40):
+        movies = range(1, BLOCK + 1) if user < 20 else range(101, 101 + BLOCK)
+        for movie in movies:
+            if rng.random() < 0.8:
+                rows.append((user, movie, 5.0))
+            else:
+                rows.append((user, movie, 1.0))  # rated but not liked
+    rows.append((99, 500, 5.0))  # one like of an isolated movie
+    frame = pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
+    frame["timestamp"] = 0
+    return frame.astype({"user_id": np.int32, "movie_id": np.int32, "rating": np.float32})
+
+
+def _block_catalog(ratings: pd.DataFrame) -> pd.DataFrame:
+    ids = [*range(1, BLOCK + 1), *range(101, 101 + BLOCK), 500, 900]
+    likes = ratings[ratings.rating >= 4].movie_id.value_counts()
+    return pd.DataFrame({
+        "title": [f"Movie {i} (2000)" for i in ids], "name": [f"Movie {i}" for i in ids],
+        "year": pd.array([2000] * len(ids), dtype="Int32"), "genres": "Drama",
+        "imdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"),
+        "tmdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"), "imdb_search": None,
+        "likes": [int(likes.get(i, 0)) for i in ids],
+    }, index=pd.Index(ids, name="movie_id", dtype=np.int32))
+
+
+@pytest.fixture(scope="module")
+def block_recommender() -> Recommender:
+    ratings = _block_ratings()
+    release = get_release("ml-100k")  # whole stars: like = rating >= 4
+    config = TrainConfig(factors=4, regularization=0.1, iterations=20, min_support=3)
+    trained = fit_model(ratings, release, config, num_threads=1)
+    return Recommender.from_trained(trained, release, _block_catalog(ratings))
+
+
+def test_block_recommendations_stay_in_the_block(block_recommender: Recommender) -> None:
+    result = block_recommender.recommend([1, 2, 3], n=7)
+    assert {r.movie_id for r in result.items} == set(range(4, BLOCK + 1))
+    result = block_recommender.recommend([105], n=3)
+    assert {r.movie_id for r in result.items} <= set(range(101, 101 + BLOCK))
+
+
+def test_block_similar_stays_in_the_block_and_skips_low_support(
+        block_recommender: Recommender) -> None:
+    nearest = block_recommender.similar(1, n=BLOCK - 1)
+    assert {s.movie_id for s in nearest} == set(range(2, BLOCK + 1))
+    similar = block_recommender.similar(1, n=50)
+    assert len(similar) == 2 * BLOCK - 1  # every supported movie but itself; never 500 (1 like)
+    assert [s.score for s in similar] == sorted((s.score for s in similar), reverse=True)
+    assert all(-1.0 <= s.score <= 1.0 + 1e-6 for s in similar)
+    assert block_recommender.similar(1, n=0) == ()
+    assert [s.movie_id for s in block_recommender.similar(500, n=3)]  # asking about it is fine
+
+
+def test_every_known_movie_liked_gives_an_empty_result(block_recommender: Recommender) -> None:
+    everything = block_recommender.items.item_ids.tolist()
+    result = block_recommender.recommend([*everything, 900], n=10)
+    assert result == RecommendResult(items=(), fallback=False, ignored=(900,))
+
+
+def test_out_of_catalog_and_unliked_ids_are_ignored(block_recommender: Recommender) -> None:
+    # 900 is in the catalog but nobody liked it; 7777 is nowhere
+    result = block_recommender.recommend([900, 7777], n=3)
+    assert result.fallback
+    assert result.ignored == (900, 7777)
+    assert not block_recommender.knows(900)
+    assert block_recommender.knows(1)
+    assert not block_recommender.knows("1")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("favorites", [[], [1, 1, 1], ["x", None, 2.5, True], (i for i in [3]),
+                                       [np.int64(3)], [2**70]])
+def test_odd_input_never_raises(block_recommender: Recommender, favorites: Any) -> None:
+    result = block_recommender.recommend(favorites, n=5)
+    assert isinstance(result, RecommendResult)
+    for n in (-1, 0, 10**9):
+        block_recommender.recommend([1], n=n)
+    block_recommender.why(2, favorites)
+
+
+def test_n_is_clamped(block_recommender: Recommender) -> None:
+    assert block_recommender.recommend([1], n=0).items == ()
+    assert block_recommender.recommend([1], n=-3).items == ()
+    assert len(block_recommender.recommend([1], n=10**9).items) == block_recommender.n_items - 1
+    assert len(block_recommender.recommend([], n=10**9).items) == block_recommender.n_items
+
+
+def test_because_matches_implicit_explain(block_recommender: Recommender) -> None:
+    rec = block_recommender
+    favorites = [1, 2, 3, 101]
+    result = rec.recommend(favorites, n=5)
+    row = rec.fold_in_rows([rec.items.columns(favorites)])
+    for item in result.items:
+        score, top = rec.scorer.explain(row, rec.items.column(item.movie_id), n=3)
+        expected = tuple(int(rec.items.item_ids[c]) for c, s in top if s > 0)
+        assert item.because == expected
+        assert score == pytest.approx(item.score, rel=1e-3, abs=1e-5)
+
+
+def test_why(block_recommender: Recommender) -> None:
+    rec = block_recommender
+    top = rec.recommend([1, 2, 3], n=1).items[0]
+    why = rec.why(top.movie_id, [1, 2, 3, 7777])
+    assert why.known
+    assert why.rank == 1
+    assert why.score == pytest.approx(top.score, rel=1e-4)
+    assert why.ignored == (7777,)
+    assert why.contributions[0][0] == top.because[0]
+    shares = [s for _, s in why.contributions]
+    assert shares == sorted(shares, reverse=True)
+    assert sum(shares) == pytest.approx(top.score, rel=1e-3)
+    assert rec.why(1, [1, 2]).rank is None  # a favorite has no rank
+    assert rec.why(900, [1]).known is False
+    unknown_favs = rec.why(1, [7777])
+    assert unknown_favs.known
+    assert unknown_favs.score is None
+    assert unknown_favs.ignored == (7777,)
+
+
+def test_training_is_deterministic() -> None:
+    ratings = _block_ratings()
+    release = get_release("ml-100k")
+    config = TrainConfig(factors=4, iterations=5, seed=7)
+    a = fit_model(ratings, release, config, num_threads=1).item_factors
+    b = fit_model(ratings, release, config, num_threads=1).item_factors
+    np.testing.assert_array_equal(a, b)
+    c = fit_model(ratings, release, config.with_(seed=8), num_threads=1).item_factors
+    assert not np.array_equal(a, c)
+
+
+# --------------------------------------------------------------------------------------------
+# The real model
+
+
+def test_similar_movies_make_sense(recommender: Recommender) -> None:
+    toy_story = [s.movie_id for s in recommender.similar(TOY_STORY, 10)]
+    pixar_disney = {TOY_STORY_2, TOY_STORY_3, MONSTERS_INC, FINDING_NEMO, INCREDIBLES, UP,
+                    LION_KING, ALADDIN, BEAUTY_BEAST, 1907, 2081, 2355, 1022, 1029, 594, 2078}
+    assert len(set(toy_story) & pixar_disney) >= 4
+    # well-known pairs: the sequel or the franchise is among the 5 nearest
+    pairs = {
+        260: {1196, 1210},  # Star Wars IV -> V, VI
+        1196: {260, 1210},
+        4993: {5952, 7153},  # Lord of the Rings I -> II, III
+        858: {1221},  # The Godfather -> Part II
+        4896: {5816, 8368, 40815},  # Harry Potter 1 -> 2, 3, 4
+        4306: {8360, 4886, 6377},  # Shrek -> Shrek 2, Monsters Inc., Finding Nemo
+    }
+    for movie, expected in pairs.items():
+        near = {s.movie_id for s in recommender.similar(movie, 5)}
+        assert near & expected, (movie, near)
+    matrix = recommender.similar(2571, 5)  # The Matrix: science fiction and action
+    genres = [recommender.catalog.at[s.movie_id, "genres"] for s in matrix]
+    assert sum("Sci-Fi" in g or "Action" in g for g in genres) >= 3, matrix
+
+
+def test_similar_movies_have_support(recommender: Recommender) -> None:
+    likes = recommender.catalog["likes"]
+    top = likes.sort_values(ascending=False).index[:50]
+    min_support = recommender.config.min_support
+    for movie in top:
+        for s in recommender.similar(int(movie), 10):
+            assert likes[s.movie_id] >= min_support
+
+
+def test_concurrent_calls_give_identical_results(recommender: Recommender) -> None:
+    favorites = [[TOY_STORY, 260, 2571], [318, 356], [LION_KING], [4993, 5952, 7153, 1]]
+    expected = [recommender.recommend(f, 10) for f in favorites] * 10
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda f: recommender.recommend(f, 10), favorites * 10))
+    assert got == expected

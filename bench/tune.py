@@ -1,0 +1,101 @@
+"""Grid search of the engine's hyperparameters on tuning seeds (never the reporting seeds 0-4).
+
+Usage (one config at a time, single-threaded; run it under ``nice`` on a shared machine)::
+
+    OPENBLAS_NUM_THREADS=1 nice .venv/bin/python bench/tune.py --dataset ml-100k \
+        --grid factors=16,32,64 regularization=1,10,50 alpha=1,4 --seeds 100,101,102,103,104
+
+Every ``name=v1,v2`` of ``--grid`` is a :class:`recsys.defaults.TrainConfig` field; the other fields
+keep the release's current defaults (or ``--base`` JSON). Each config is printed as it finishes, the
+best ones at the end, and every result is appended as a JSON line to ``--log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from recsys.defaults import TrainConfig, default_config
+from recsys.evaluate import evaluate
+from recsys.movielens import get_release, load_ratings
+
+FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
+
+
+def parse_value(name: str, text: str) -> Any:
+    kind = str(FIELD_TYPES[name])
+    if text.lower() == "none":
+        return None
+    if "int" in kind and "float" not in kind:
+        return int(text)
+    if "float" in kind:
+        return float(text)
+    return text
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        if name not in FIELD_TYPES:
+            sys.exit(f"unknown field {name!r}; fields: {', '.join(FIELD_TYPES)}")
+        grid[name] = [parse_value(name, v) for v in values.split(",")]
+    return grid
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--movielens-dir", type=Path,
+                        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR",
+                                                    "../shared/data/movielens")))
+    parser.add_argument("--seeds", default="100,101,102,103,104")
+    parser.add_argument("--grid", nargs="*", default=[])
+    parser.add_argument("--base", default=None, help="JSON of TrainConfig fields to start from")
+    parser.add_argument("--log", type=Path, default=Path("data/tune.jsonl"))
+    parser.add_argument("--top", type=int, default=10)
+    args = parser.parse_args()
+
+    release = get_release(args.dataset)
+    ratings = load_ratings(args.movielens_dir / release.name, release)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    base = default_config(release.name)
+    if args.base:
+        base = base.with_(**json.loads(args.base))
+    grid = parse_grid(args.grid)
+    names = list(grid)
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    results: list[tuple[float, dict[str, Any], dict[str, float]]] = []
+    print(f"{release.name}: {len(list(itertools.product(*grid.values())))} configs, seeds {seeds}")
+    for values in itertools.product(*grid.values()):
+        changes = dict(zip(names, values, strict=True))
+        config = TrainConfig.from_dict({**base.to_dict(), **changes})
+        start = time.perf_counter()
+        report = evaluate(ratings, release, config, seeds, num_threads=1)
+        m = report.mean
+        results.append((m["recall"], changes, m))
+        print(f"{json.dumps(changes)}  recall {m['recall']:.4f}  ndcg {m['ndcg']:.4f}  "
+              f"new-chat {m['new_chat_recall']:.4f}  low-support "
+              f"{100 * m['low_support_share']:.1f}%  ({time.perf_counter() - start:.1f} s)",
+              flush=True)
+        with args.log.open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"release": release.name, "seeds": seeds,
+                                  "config": config.to_dict(), "mean": m}) + "\n")
+    print("\nbest by Recall@20:")
+    for recall, changes, m in sorted(results, key=lambda r: -r[0])[: args.top]:
+        print(f"  {recall:.4f}  ndcg {m['ndcg']:.4f}  new-chat {m['new_chat_recall']:.4f}  "
+              f"{json.dumps(changes)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
