@@ -450,6 +450,11 @@ class Rejection:
     description: str
     at: float
 
+    @property
+    def benign(self) -> bool:
+        """An edit that changed nothing: Telegram answers 400, a bot may ignore it on purpose."""
+        return self.description.startswith("Bad Request: message is not modified")
+
 
 @dataclass(frozen=True)
 class PollRecord:
@@ -534,6 +539,7 @@ class Emulator:
         self.delivery_counts: dict[int, int] = {}
         self.unauthorized = 0
         self.conflicts = 0
+        self.poll_requests = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: HTTPServer | None = None
@@ -833,6 +839,11 @@ class Emulator:
             after=after, timeout=timeout,
         )
 
+    def problems(self) -> list[Rejection]:
+        """Rejected requests except benign "message is not modified" edits (tests assert none)."""
+        with self._lock:
+            return [r for r in self.rejected if not r.benign]
+
     def unanswered_queries(self) -> list[str]:
         """Callback queries the bot has not answered yet."""
         with self._lock:
@@ -923,6 +934,7 @@ class Emulator:
         deadline = time.monotonic() + timeout
         me: asyncio.Future[None] = self._loop.create_future()
         with self._lock:
+            self.poll_requests += 1
             injected = self._take_injected("getupdates")
             if injected is not None:
                 raise injected

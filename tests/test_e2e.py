@@ -1,0 +1,313 @@
+"""End to end: the real ``moviebot run`` process, over HTTP, against the Bot API emulator.
+
+One bot process (SQLite store) serves the whole module; every test talks in chats of its own.
+Every test ends by checking that the emulator rejected nothing the bot sent and that every pressed
+button was answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bot.store import FavoritesStore
+from recsys.engine import Recommender
+from tests.botproc import BotConfig, BotProcess
+from tests.emulator import BotCall, Emulator, fake_token
+
+pytestmark = pytest.mark.slow
+
+TRANSCRIPT = (
+    ("Toystory", "Toy Story (1995)"),
+    ("Lionking", "Lion King, The (1994)"),
+    ("Showman", "The Greatest Showman (2017)"),
+    ("Sing", "Sing (2016)"),
+    ("spongebob", "SpongeBob SquarePants Movie, The (2004)"),
+)
+_chats = itertools.count(10_001)
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with Emulator(fake_token()) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("e2e-db")
+    return f"sqlite+aiosqlite:///{folder / 'favorites.sqlite3'}"
+
+
+@pytest.fixture(scope="module")
+def bot(emu: Emulator, trained_model_path: Path, movielens_dir: Path, db_url: str,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+    folder = tmp_path_factory.mktemp("e2e-bot")
+    config = BotConfig(model_path=trained_model_path, movielens_dir=movielens_dir,
+                       data_dir=folder / "data", database_url=db_url,
+                       extra={"MOVIEBOT_LOG_LEVEL": "DEBUG"})
+    process = BotProcess(emu, config, folder / "bot.log")
+    try:
+        process.start()
+        yield process
+    finally:
+        process.close()
+
+
+@pytest.fixture
+def chat(bot: BotProcess, emu: Emulator) -> Iterator[int]:
+    """A fresh private chat; afterwards nothing the bot sent may have been rejected."""
+    yield next(_chats)
+    assert emu.problems() == []
+    assert emu.unanswered_queries() == []
+    assert bot.running, bot.tail()
+
+
+@pytest.fixture(scope="module")
+def catalog(recommender: Recommender) -> pd.DataFrame:
+    return recommender.catalog
+
+
+def movie_id(catalog: pd.DataFrame, title: str) -> int:
+    matches = catalog.index[catalog["title"] == title]
+    assert len(matches) == 1, title
+    return int(matches[0])
+
+
+async def favorites(db_url: str, chat_id: int) -> list[int]:
+    store = await FavoritesStore.open(db_url)
+    try:
+        return await store.favorites(chat_id)
+    finally:
+        await store.close()
+
+
+async def press(emu: Emulator, chat_id: int, message: BotCall, data: str,
+                method: str = "sendMessage") -> tuple[BotCall, BotCall]:
+    """Press a button of ``message``; returns the callback answer and the bot's next message."""
+    assert message.message_id is not None
+    after = emu.mark()
+    answer = await emu.click(chat_id, message.message_id, data)
+    reply = await emu.wait_for_reply(chat_id, after=after, methods=[method])
+    return answer, reply
+
+
+async def wait_until(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+def genres(catalog: pd.DataFrame, titles: list[str]) -> list[str]:
+    by_title = dict(zip(catalog["title"], catalog["genres"], strict=False))
+    return [by_title[t] for t in titles]
+
+
+def numbered_titles(reply: BotCall) -> list[str]:
+    """The movie titles of a numbered list (``1. Title``), in order."""
+    lines = [line.split(". ", 1)[1] for line in reply.text.splitlines()
+             if line[:1].isdigit() and ". " in line]
+    return lines
+
+
+async def test_issue_transcript(emu: Emulator, chat: int, db_url: str,
+                                catalog: pd.DataFrame) -> None:
+    for query, title in TRANSCRIPT:
+        reply = await emu.ask(chat, f"/like {query}")
+        assert reply.text.startswith(f"Added {title} to your favorites"), reply.text
+    liked = [movie_id(catalog, title) for _, title in TRANSCRIPT]
+    assert await favorites(db_url, chat) == liked
+
+    recommended = await emu.ask(chat, "/recommend")
+    titles = numbered_titles(recommended)
+    assert len(titles) == 10
+    assert recommended.text.count("because you liked") == 10
+    assert not {movie_id(catalog, t) for t in titles} & set(liked)
+    family = [g for g in genres(catalog, titles) if "Children" in g or "Animation" in g]
+    assert len(family) >= 5, titles
+    assert len(recommended.button_data()) == 20
+
+    similar = await emu.ask(chat, "/similar matrix")
+    assert similar.text.startswith("Movies similar to Matrix, The (1999)")
+    similar_titles = numbered_titles(similar)
+    assert len(similar_titles) == 10
+    action = [g for g in genres(catalog, similar_titles) if "Sci-Fi" in g or "Action" in g]
+    assert len(action) >= 5, similar_titles
+
+    why = await emu.ask(chat, "/why aladdin")
+    assert "Aladdin (1992)" in why.text
+    assert "push it up" in why.text
+
+    confirm = await emu.ask(chat, "/reset")
+    assert "Remove all 5 movies" in confirm.text
+    assert await favorites(db_url, chat) == liked  # nothing happens before the confirmation
+    _, done = await press(emu, chat, confirm, "reset:yes", "editMessageText")
+    assert done.message_id == confirm.message_id
+    assert done.text.startswith("Done: removed 5 movies")
+    assert await favorites(db_url, chat) == []
+    empty = await emu.ask(chat, "/favorites")
+    assert "empty" in empty.text
+
+
+async def test_ambiguous_title_gives_buttons_to_pick(emu: Emulator, chat: int,
+                                                     db_url: str) -> None:
+    reply = await emu.ask(chat, "/like star wars")
+    assert reply.text.startswith("Several movies match")
+    assert "like:260" in reply.button_data()
+    assert len(reply.button_data()) >= 2
+    answer, added = await press(emu, chat, reply, "like:260")
+    assert answer.params.get("text", "").startswith("Added Star Wars: Episode IV")
+    assert added.text.startswith("Added Star Wars: Episode IV - A New Hope (1977)")
+    assert await favorites(db_url, chat) == [260]
+
+
+async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str) -> None:
+    reply = await emu.ask(chat, "/like pulp fictoin tarantino")
+    assert reply.text.startswith("I couldn't find")
+    assert "Did you mean" in reply.text
+    assert reply.button_data()[0] == "like:296"
+    await press(emu, chat, reply, "like:296")
+    assert await favorites(db_url, chat) == [296]
+    nothing = await emu.ask(chat, "/like qwxzzy")
+    assert nothing.buttons == []
+    assert "couldn't find" in nothing.text
+    assert await favorites(db_url, chat) == [296]  # never a phantom
+
+
+async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int,
+                                                     db_url: str) -> None:
+    await emu.ask(chat, "/like toy story")
+    recommended = await emu.ask(chat, "/recommend")
+    likes = [d for d in recommended.button_data() if d.startswith("like:")]
+    sims = [d for d in recommended.button_data() if d.startswith("sim:")]
+    assert len(likes) == len(sims) == 10
+    first = int(likes[0].split(":")[1])
+    answer, added = await press(emu, chat, recommended, likes[0])
+    assert answer.params["text"].startswith("Added")
+    assert added.text.startswith("Added")
+    assert await favorites(db_url, chat) == [1, first]
+    _, similar = await press(emu, chat, recommended, sims[1])
+    assert similar.text.startswith("Movies similar to")
+    assert len(numbered_titles(similar)) == 10
+
+
+async def test_undo_and_remove_from_favorites(emu: Emulator, chat: int, db_url: str) -> None:
+    added = await emu.ask(chat, "/like toy story")
+    _, removed = await press(emu, chat, added, "un:1")
+    assert removed.text.startswith("Removed Toy Story (1995)")
+    assert await favorites(db_url, chat) == []
+    _, back = await press(emu, chat, removed, "like:1")
+    assert back.text.startswith("Added Toy Story (1995)")
+    await emu.ask(chat, "/like shrek")
+    page = await emu.ask(chat, "/favorites")
+    assert numbered_titles(page) == ["Toy Story (1995)", "Shrek (2001)"]
+    assert page.button_data() == ["un:1:0", "un:4306:0"]
+    answer, edited = await press(emu, chat, page, "un:1:0", "editMessageText")
+    assert answer.params["text"] == "Removed Toy Story (1995)"
+    assert edited.message_id == page.message_id
+    assert numbered_titles(edited) == ["Shrek (2001)"]
+    assert await favorites(db_url, chat) == [4306]
+    # The same (now stale) button, pressed again from an old client: nothing is removed twice.
+    stale = await emu.click(chat, page.message_id or 0, "un:1:0", forge=True)
+    assert "already removed" in stale.params["text"]
+    # The bot re-renders the page, identical now: Telegram says "not modified", the bot shrugs.
+    await wait_until(lambda: any(r.benign for r in emu.rejected))
+    assert await favorites(db_url, chat) == [4306]
+
+
+async def test_reset_cancel_keeps_the_list(emu: Emulator, chat: int, db_url: str) -> None:
+    await emu.ask(chat, "/like toy story")
+    confirm = await emu.ask(chat, "/reset")
+    _, kept = await press(emu, chat, confirm, "reset:no", "editMessageText")
+    assert kept.text.startswith("OK, your favorites stay")
+    assert kept.buttons == []
+    assert await favorites(db_url, chat) == [1]
+    nothing = await emu.ask(chat + 500_000, "/reset")
+    assert nothing.text == "Your favorites list is already empty."
+
+
+async def test_forged_and_stale_buttons_expire(emu: Emulator, chat: int, db_url: str) -> None:
+    added = await emu.ask(chat, "/like toy story")
+    for data in ("like:999999999", "drop table favorites", "reset:maybe", "un:1:0:0", "x" * 64):
+        after = emu.mark()
+        answer = await emu.click(chat, added.message_id or 0, data, forge=True)
+        assert answer.params["text"] == "This button has expired."
+        reply = await emu.wait_for_reply(chat, after=after)
+        assert reply.text.startswith("This button has expired.")
+    assert await favorites(db_url, chat) == [1]
+
+
+async def test_plain_text_offers_to_like(emu: Emulator, chat: int, db_url: str) -> None:
+    offer = await emu.ask(chat, "the lion king")
+    assert offer.text.startswith("Did you mean Lion King, The (1994)?")
+    _, added = await press(emu, chat, offer, "like:364")
+    assert added.text.startswith("Added Lion King, The (1994)")
+    assert await favorites(db_url, chat) == [364]
+
+
+async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: str) -> None:
+    group = -1_000_000_000 - chat
+    kw = {"chat_type": "supergroup", "title": "Film club"}
+    added = await emu.ask(group, f"/like@{emu.username} toy story", user_id=11, **kw)
+    assert added.text.startswith("Added Toy Story (1995)")
+    await emu.ask(group, "/like shrek", user_id=12, **kw)
+    listed = await emu.ask(group, f"/favorites@{emu.username}", user_id=13, **kw)
+    assert numbered_titles(listed) == ["Toy Story (1995)", "Shrek (2001)"]  # the group's list
+    assert await favorites(db_url, group) == [1, 4306]
+    after = emu.mark()
+    emu.user_sends(group, "/like@some_other_bot alien", user_id=11, **kw)
+    emu.user_sends(group, "alien", user_id=11, **kw)  # chatter, not for the bot
+    emu.user_sends(group, "/dance@some_other_bot", user_id=11, **kw)
+    unknown = await emu.ask(group, f"/dance@{emu.username}", user_id=11, **kw)
+    assert unknown.text.startswith("I don't know the command /dance")
+    assert len(emu.calls_in(group, after=after)) == 1  # only the command addressed to us
+    confirm = await emu.ask(group, "/reset", user_id=12, **kw)
+    await press(emu, group, confirm, "reset:yes", "editMessageText")
+    assert await favorites(db_url, group) == []
+
+
+async def test_edits_and_media(emu: Emulator, chat: int, db_url: str) -> None:
+    sent = emu.user_sends(chat, "/like toy story")
+    await emu.wait_for_reply(chat)
+    after = emu.mark()
+    edit = emu.edit_message(chat, sent["message"]["message_id"], "/like shrek")
+    after_sticker = emu.mark()
+    emu.user_sends_media(chat, "sticker")
+    reply = await emu.wait_for_reply(chat, after=after_sticker)
+    assert reply.text == "I only understand text. Send me a movie title, or /help."
+    # The bot does not ask for edited messages: the edit is never delivered, never applied.
+    assert edit["update_id"] not in emu.delivery_counts
+    assert len(emu.calls_in(chat, after=after)) == 1
+    assert await favorites(db_url, chat) == [1]
+
+
+async def test_clean_restart_repeats_nothing_and_keeps_favorites(
+    emu: Emulator, bot: BotProcess, chat: int, db_url: str
+) -> None:
+    await emu.ask(chat, "/like toy story")
+    mark = emu.mark()
+    assert bot.stop() == 0
+    assert emu.pending_update_ids() == []  # the last batch was confirmed on the way out
+    bot.start()
+    listed = await emu.ask(chat, "/favorites")
+    assert numbered_titles(listed) == ["Toy Story (1995)"]
+    assert len(emu.calls_in(chat, after=mark)) == 1  # nothing was answered twice
+    assert await favorites(db_url, chat) == [1]
+
+
+def test_commands_registered_and_token_never_logged(emu: Emulator, bot: BotProcess) -> None:
+    commands = {c["command"] for c in emu.commands()}
+    assert {"like", "unlike", "favorites", "recommend", "similar", "why", "reset"} <= commands
+    log = bot.log()
+    assert "polling" in log  # the log is really captured (DEBUG level)
+    secret = emu.token.split(":", 1)[1]
+    assert emu.token not in log
+    assert secret not in log
+    assert not any(secret in text for text in emu.iter_texts())
