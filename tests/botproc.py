@@ -10,15 +10,19 @@ never outlives its test.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.emulator import Emulator
+from tests.emulator import BotCall, Emulator
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -134,3 +138,179 @@ class BotProcess:
     def tail(self, lines: int = 40) -> str:
         """The last lines of the log (for failure messages)."""
         return "\n".join(self.log().splitlines()[-lines:])
+
+
+# ---------------------------------------------------------------------------------------------
+# Load: many users at once, each waiting for the answer before the next command
+
+
+@dataclass(frozen=True)
+class Movie:
+    """A movie whose full title resolves to exactly this movie."""
+
+    movie_id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class Op:
+    """One user command: ``like``/``unlike`` a movie, ``recommend`` or ``favorites``."""
+
+    kind: str
+    movie: Movie | None = None
+
+    @property
+    def text(self) -> str:
+        """The message the user types."""
+        return f"/{self.kind} {self.movie.title}" if self.movie else f"/{self.kind}"
+
+
+@dataclass
+class Exchange:
+    """A command and what came back (``reply`` is None when it never did)."""
+
+    op: Op
+    update_id: int
+    message_id: int
+    reply: BotCall | None = None
+    latency: float | None = None
+
+
+def movie_pool(catalog: Any, resolve: Callable[[str], Any], size: int = 40) -> list[Movie]:
+    """The most liked movies whose full MovieLens title resolves to themselves."""
+    pool: list[Movie] = []
+    for movie_id, title in catalog.sort_values("likes", ascending=False)["title"].items():
+        if resolve(title).movie_id == movie_id and "  " not in title:
+            pool.append(Movie(int(movie_id), str(title)))
+        if len(pool) == size:
+            break
+    return pool
+
+
+def plan_chat(rng: random.Random, pool: Sequence[Movie], commands: int, *,
+              mix: Sequence[tuple[str, float]] = (("like", 0.5), ("unlike", 0.2),
+                                                  ("recommend", 0.15), ("favorites", 0.15)),
+              ) -> list[Op]:
+    """A random session; ``unlike`` mostly picks a movie the chat liked before."""
+    kinds, weights = zip(*mix, strict=True)
+    liked: list[Movie] = []
+    ops: list[Op] = []
+    for _ in range(commands):
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "like":
+            movie = rng.choice(pool)
+            liked.append(movie)
+            ops.append(Op("like", movie))
+        elif kind == "unlike":
+            movie = rng.choice(liked) if liked and rng.random() < 0.8 else rng.choice(pool)
+            ops.append(Op("unlike", movie))
+        else:
+            ops.append(Op(kind))
+    return ops
+
+
+async def run_chat(emu: Emulator, chat_id: int, ops: Sequence[Op], *, reply_timeout: float,
+                   group: bool = False) -> list[Exchange]:
+    """One user: send each command, wait for its answer, then send the next.
+
+    In a group the bot quotes the command it answers, so a reply is matched to its command even
+    when a restarted bot answers a redelivered one a second time.
+    """
+    extra: dict[str, Any] = {"chat_type": "supergroup", "user_id": 7} if group else {}
+    exchanges: list[Exchange] = []
+    for op in ops:
+        after = emu.mark()
+        update = emu.user_sends(chat_id, op.text, **extra)
+        exchange = Exchange(op, update["update_id"], update["message"]["message_id"])
+        exchanges.append(exchange)
+        try:
+            reply = await emu.wait_for_reply(
+                chat_id, after=after, timeout=reply_timeout,
+                reply_to=exchange.message_id if group else None)
+        except TimeoutError:
+            break
+        exchange.reply = reply
+        exchange.latency = reply.at - emu.update_time(exchange.update_id)
+    return exchanges
+
+
+@dataclass
+class LoadReport:
+    """Every chat's exchanges and the wall time of the whole load."""
+
+    chats: dict[int, list[Exchange]]
+    elapsed: float
+
+    @property
+    def answered(self) -> list[Exchange]:
+        """Exchanges that got a reply."""
+        return [e for ex in self.chats.values() for e in ex if e.reply is not None]
+
+    def latencies(self) -> list[float]:
+        """Seconds from each user's message to the bot's reply."""
+        return [e.latency for e in self.answered if e.latency is not None]
+
+    def summary(self) -> str:
+        """Commands, throughput, p50 and p99 latency in one line."""
+        lat = sorted(self.latencies())
+        if not lat:
+            return "no replies"
+        p50 = lat[len(lat) // 2]
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        return (f"{len(lat)} commands in {self.elapsed:.1f} s: {len(lat) / self.elapsed:.1f} "
+                f"commands/s, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+
+
+async def run_load(emu: Emulator, plans: dict[int, list[Op]], *, reply_timeout: float = 30.0,
+                   group: bool = False) -> LoadReport:
+    """All chats at once, each a user who waits for the answer before the next command."""
+    began = time.monotonic()
+    results = await asyncio.gather(*(
+        run_chat(emu, chat_id, ops, reply_timeout=reply_timeout, group=group)
+        for chat_id, ops in plans.items()))
+    return LoadReport(dict(zip(plans, results, strict=True)), time.monotonic() - began)
+
+
+def expected_favorites(exchanges: Sequence[Exchange], *,
+                       unavailable: str | None = None) -> list[int]:
+    """Replay what the bot acknowledged and check every answer against that state.
+
+    Returns the favorites the acknowledged commands imply, in the order they were added.
+    Raises AssertionError when an answer contradicts the state (e.g. "Added" twice).
+    ``unavailable``: the text of a "temporarily unavailable" reply (the command changed nothing).
+    """
+    from bot import texts
+
+    state: list[Movie] = []
+    for exchange in exchanges:
+        reply, op, movie = exchange.reply, exchange.op, exchange.op.movie
+        if reply is None:
+            break
+        if unavailable is not None and reply.html == unavailable:
+            continue
+        if op.kind == "like" and movie is not None:
+            if movie in state:
+                assert reply.html == texts.already(movie.title), (op, reply.html)
+            else:
+                state.append(movie)
+                assert reply.html == texts.added(movie.title, len(state)), (op, reply.html)
+        elif op.kind == "unlike" and movie is not None:
+            if movie in state:
+                state.remove(movie)
+                assert reply.html == texts.removed(movie.title, len(state)), (op, reply.html)
+            else:
+                assert reply.html == texts.not_a_favorite(movie.title), (op, reply.html)
+        elif op.kind == "favorites":
+            assert reply.html == _favorites_text(state), (op, reply.html)
+        elif op.kind == "recommend":
+            head = "<b>10 movies for you</b>" if state else "You have no favorites"
+            assert reply.html.startswith(head), (op, reply.html)
+    return [m.movie_id for m in state]
+
+
+def _favorites_text(state: Sequence[Movie], page_size: int = 15) -> str:
+    from bot import texts
+
+    if not state:
+        return texts.favorites_empty()
+    return texts.favorites_page([m.title for m in state[:page_size]], first=1, total=len(state))

@@ -416,6 +416,13 @@ class BotCall:
         return None
 
     @property
+    def reply_to(self) -> int | None:
+        """The id of the message this one quotes (python-telegram-bot quotes in groups)."""
+        if isinstance(self.result, dict) and isinstance(self.result.get("reply_to_message"), dict):
+            return int(self.result["reply_to_message"]["message_id"])
+        return None
+
+    @property
     def buttons(self) -> list[list[dict[str, Any]]]:
         """The inline keyboard rows sent with this call (empty without one)."""
         markup = self.params.get("reply_markup")
@@ -540,6 +547,9 @@ class Emulator:
         self.unauthorized = 0
         self.conflicts = 0
         self.poll_requests = 0
+        self.on_call: Callable[[BotCall], None] | None = None
+        """Called on the server thread right after a bot call is recorded, before it is answered
+        (a chaos test kills the bot there: the user saw the reply, the bot never learns it)."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: HTTPServer | None = None
@@ -802,8 +812,8 @@ class Emulator:
         future: asyncio.Future[BotCall] = loop.create_future()
         waiter = _Waiter(predicate, after, loop, future)
         with self._lock:
-            for call in self.calls:
-                if call.seq > after and predicate(call):
+            for call in self.calls[max(after, 0):]:  # calls[i].seq == i + 1
+                if predicate(call):
                     return call
             self._waiters.append(waiter)
         try:
@@ -814,12 +824,18 @@ class Emulator:
 
     async def wait_for_reply(
         self, chat_id: int, *, after: int = 0, timeout: float = 10.0,  # noqa: ASYNC109
-        methods: Iterable[str] = ("sendMessage",),
+        methods: Iterable[str] = ("sendMessage",), reply_to: int | None = None,
     ) -> BotCall:
-        """The bot's next message in a chat after a mark (by default a sendMessage)."""
+        """The bot's next message in a chat after a mark (by default a sendMessage).
+
+        With ``reply_to``, only a message quoting that message counts.
+        """
         wanted = frozenset(methods)
-        return await self.wait_for(lambda c: c.chat_id == chat_id and c.method in wanted,
-                                   after=after, timeout=timeout)
+        return await self.wait_for(
+            lambda c: c.chat_id == chat_id and c.method in wanted
+            and (reply_to is None or c.reply_to == reply_to),
+            after=after, timeout=timeout,
+        )
 
     async def ask(self, chat_id: int, text: str, *, timeout: float = 10.0,  # noqa: ASYNC109
                   **kwargs: Any) -> BotCall:
@@ -892,6 +908,8 @@ class Emulator:
         chat_id = params.get("chat_id") if isinstance(params.get("chat_id"), int) else None
         call = BotCall(next(self._seq), method, params, result, chat_id, time.monotonic())
         self.calls.append(call)
+        if self.on_call is not None:
+            self.on_call(call)
         for waiter in list(self._waiters):
             if call.seq > waiter.after and waiter.predicate(call):
                 self._waiters.remove(waiter)
@@ -1035,12 +1053,14 @@ class Emulator:
         if entities:
             content["entities"] = entities
         reply_to = params.get("reply_to_message_id")
+        allow_without = bool(params.get("allow_sending_without_reply"))
         if isinstance(params.get("reply_parameters"), dict):
             reply_to = params["reply_parameters"].get("message_id")
+            allow_without = bool(params["reply_parameters"].get("allow_sending_without_reply"))
         if reply_to is not None:
             if reply_to in chat.messages:
                 content["reply_to_message"] = chat.messages[reply_to]
-            elif not params.get("allow_sending_without_reply"):
+            elif not allow_without:
                 raise bad_request("message to be replied not found")
         if markup is not None and "inline_keyboard" in markup:
             content["reply_markup"] = markup
