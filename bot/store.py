@@ -1,10 +1,12 @@
-"""Each chat's favorite movies in SQLite or PostgreSQL (SQLAlchemy 2, async).
+"""Each chat's favorite movies in SQLite or PostgreSQL (SQLAlchemy 2; an asyncio API).
 
 Only chat ids, movie ids and the ids of applied Telegram updates are stored. Every change runs in
 one transaction that holds the chat's lock (``pg_advisory_xact_lock`` on PostgreSQL,
 ``BEGIN IMMEDIATE`` on SQLite) and is committed before the method returns; a change made for a
 Telegram ``update_id`` records that id in the same transaction, so a redelivered update is not
-applied twice. See docs/storage.md.
+applied twice. PostgreSQL runs on SQLAlchemy's asyncio engine (asyncpg); SQLite runs each whole
+transaction in one call to a worker thread of the store (SQLAlchemy's engine on sqlite3), which
+costs a third of the CPU of aiosqlite's thread hop per statement. See docs/storage.md.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -28,6 +31,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     case,
+    create_engine,
     delete,
     event,
     exc,
@@ -35,8 +39,8 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +80,8 @@ STATEMENT_TIMEOUT = 5.0
 """Seconds a PostgreSQL statement or lock wait may take before the store reports unavailable."""
 
 _SCHEMA_LOCK = (0x6D6F7669, 0x65626F74)  # two-key advisory lock space: never a chat's bigint key
-_READ_ONLY = "moviebot_read_only"  # execution option: SQLite begins a deferred, not immediate, txn
+_READ_ONLY = "moviebot_read_only"  # execution option: an SQLite reader needs no BEGIN IMMEDIATE
+_SQLITE_THREADS = 4  # one writer at a time, the rest for concurrent readers
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")  # connection, resources, shutdown, system
 _UNAVAILABLE_SQLSTATES = frozenset({"55P03", "40001", "40P01"})  # lock timeout, serialization
 
@@ -96,20 +101,133 @@ class AddOutcome(StrEnum):
 _ADD_CODES = {AddOutcome.ADDED: 1, AddOutcome.ALREADY: 2, AddOutcome.LIMIT: 3}
 _ADD_OUTCOMES = {code: outcome for outcome, code in _ADD_CODES.items()}
 
-Change = Callable[[AsyncConnection, datetime], Awaitable[int]]
+# Statements are built once: SQLAlchemy then only looks their compiled form up in its cache.
+_fav = favorites_table.c
+_app = applied_updates_table.c
+_CHAT = bindparam("chat_id", type_=BigInteger)
+_MOVIE = bindparam("movie_id", type_=Integer)
+_LOCK_CHAT = select(func.pg_advisory_xact_lock(_CHAT))
+_LOCK_SCHEMA = select(func.pg_advisory_xact_lock(*_SCHEMA_LOCK))
+_RECORDED = select(_app.result).where(_app.update_id == bindparam("update_id"))
+_RECORD = applied_updates_table.insert()
+_PRUNE = delete(applied_updates_table).where(_app.applied_at < bindparam("before"))
+_CHAT_STATE = select(
+    func.count(),
+    func.max(_fav.position),
+    func.coalesce(func.sum(case((_fav.movie_id == _MOVIE, 1), else_=0)), 0),
+).where(_fav.chat_id == _CHAT)
+_REMOVE = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.movie_id == _MOVIE)
+_CLEAR = delete(favorites_table).where(_fav.chat_id == _CHAT)
+_LIST = select(_fav.movie_id).where(_fav.chat_id == _CHAT).order_by(_fav.position, _fav.movie_id)
+_APPEND = {
+    dialect.__name__.rpartition(".")[2]: dialect.insert(favorites_table)
+    .on_conflict_do_nothing(index_elements=[_fav.chat_id, _fav.movie_id])
+    .returning(_fav.movie_id)
+    for dialect in (postgresql, sqlite)
+}
+
+Change = Callable[[Connection, datetime], int]
+T = TypeVar("T")
+
+
+class _Database(Protocol):
+    """Runs a synchronous body on a connection, inside a transaction when it writes."""
+
+    dialect: str
+
+    async def run(self, body: Callable[[Connection], T], *, write: bool) -> T: ...
+
+    async def dispose(self) -> None: ...
+
+
+class _ChatLocks:
+    """One asyncio lock per chat with waiters, dropped when the last one leaves."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, chat_id: int) -> AsyncIterator[None]:
+        """Holds the chat's lock for the body."""
+        lock, users = self._locks.get(chat_id, (None, 0))
+        lock = lock or asyncio.Lock()
+        self._locks[chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[chat_id]
+            if users == 1:
+                del self._locks[chat_id]
+            else:
+                self._locks[chat_id] = (lock, users - 1)
+
+
+class _PostgresDatabase:
+    """PostgreSQL through SQLAlchemy's asyncio engine; the chat lock serialises per chat."""
+
+    dialect = "postgresql"
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def run(self, body: Callable[[Connection], T], *, write: bool) -> T:
+        """Runs the body in one greenlet: one switch per call, not one per statement."""
+        context = self._engine.begin() if write else self._engine.connect()
+        async with context as conn:
+            return await conn.run_sync(body)
+
+    async def dispose(self) -> None:
+        """Closes the pool."""
+        await self._engine.dispose()
+
+
+class _SqliteDatabase:
+    """An SQLite file: each call runs whole in one of the store's threads."""
+
+    dialect = "sqlite"
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._threads = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix="favorites")
+        # SQLite has one writer at a time: queue this process's writers here instead of spinning
+        # in SQLite's busy handler; other processes are waited for by the busy timeout.
+        self._write_lock = asyncio.Lock()
+
+    async def run(self, body: Callable[[Connection], T], *, write: bool) -> T:
+        """Runs the body in a worker thread; writers one at a time."""
+        loop = asyncio.get_running_loop()
+        if not write:
+            return await loop.run_in_executor(self._threads, self._read, body)
+        async with self._write_lock:
+            return await loop.run_in_executor(self._threads, self._write, body)
+
+    def _read(self, body: Callable[[Connection], T]) -> T:
+        with self._engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
+            return body(conn)
+
+    def _write(self, body: Callable[[Connection], T]) -> T:
+        with self._engine.begin() as conn:
+            return body(conn)
+
+    async def dispose(self) -> None:
+        """Closes the connections and stops the threads."""
+        await asyncio.get_running_loop().run_in_executor(self._threads, self._engine.dispose)
+        self._threads.shutdown(wait=False)
 
 
 class FavoritesStore:
     """Per-chat favorites; safe for many concurrent coroutines and for several processes."""
 
-    def __init__(self, engine: AsyncEngine, *, limit: int) -> None:
-        """Wraps an engine made by :meth:`open`; use ``await FavoritesStore.open(url)`` instead."""
-        self._engine = engine
+    def __init__(self, database: _Database, *, limit: int) -> None:
+        """Wraps a database made by :meth:`open`; use ``await FavoritesStore.open(url)``."""
+        self._database = database
         self._limit = limit
-        self._postgres = engine.dialect.name == "postgresql"
-        # SQLite has one writer at a time: queue this process's writers here instead of spinning
-        # in SQLite's busy handler; other processes are waited for by the busy timeout.
-        self._write_lock = asyncio.Lock()
+        self._postgres = database.dialect == "postgresql"
+        self._append = _APPEND[database.dialect]
+        # Changes in one chat queue here before taking a pooled connection: a busy chat waiting
+        # for its advisory lock must not hold every connection of the pool.
+        self._chat_locks = _ChatLocks()
 
     @classmethod
     async def open(cls, url: str, *, limit: int = 500) -> FavoritesStore:
@@ -128,12 +246,12 @@ class FavoritesStore:
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        engine = _create_engine(_async_url(url))
-        store = cls(engine, limit=limit)
+        database = _connect(_parse_url(url))
+        store = cls(database, limit=limit)
         try:
             await store._create_schema()
         except BaseException:
-            await engine.dispose()
+            await database.dispose()
             raise
         return store
 
@@ -145,7 +263,7 @@ class FavoritesStore:
     @property
     def dialect(self) -> str:
         """``"sqlite"`` or ``"postgresql"``."""
-        return str(self._engine.dialect.name)
+        return self._database.dialect
 
     async def add(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> AddOutcome:
         """Adds a movie at the end of the chat's list unless it is there or the list is full.
@@ -161,8 +279,8 @@ class FavoritesStore:
         """
         _check_ids(chat_id, movie_id, update_id)
 
-        async def change(conn: AsyncConnection, now: datetime) -> int:
-            return _ADD_CODES[await self._insert(conn, chat_id, movie_id, now)]
+        def change(conn: Connection, now: datetime) -> int:
+            return _ADD_CODES[self._insert(conn, chat_id, movie_id, now)]
 
         return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
 
@@ -173,11 +291,10 @@ class FavoritesStore:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
         _check_ids(chat_id, movie_id, update_id)
-        table = favorites_table
 
-        async def change(conn: AsyncConnection, now: datetime) -> int:
-            query = delete(table).where(table.c.chat_id == chat_id, table.c.movie_id == movie_id)
-            return min(1, (await conn.execute(query)).rowcount)
+        def change(conn: Connection, now: datetime) -> int:
+            removed = conn.execute(_REMOVE, {"chat_id": chat_id, "movie_id": movie_id})
+            return min(1, removed.rowcount)
 
         return bool(await self._mutate(chat_id, update_id, change))
 
@@ -188,15 +305,12 @@ class FavoritesStore:
             StoreUnavailable: The database cannot be reached.
         """
         _check_ids(chat_id, None, None)
-        table = favorites_table
-        query = (
-            select(table.c.movie_id)
-            .where(table.c.chat_id == chat_id)
-            .order_by(table.c.position, table.c.movie_id)
-        )
-        async with self._translate_errors(), self._engine.connect() as conn:
-            await conn.execution_options(**{_READ_ONLY: True})
-            return [int(movie_id) for movie_id in (await conn.execute(query)).scalars()]
+
+        def query(conn: Connection) -> list[int]:
+            return [int(movie) for movie in conn.execute(_LIST, {"chat_id": chat_id}).scalars()]
+
+        async with self._translate_errors():
+            return await self._database.run(query, write=False)
 
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
         """Empties the chat's list; returns how many favorites were removed.
@@ -205,82 +319,63 @@ class FavoritesStore:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
         _check_ids(chat_id, None, update_id)
-        table = favorites_table
 
-        async def change(conn: AsyncConnection, now: datetime) -> int:
-            query = delete(table).where(table.c.chat_id == chat_id)
-            return int((await conn.execute(query)).rowcount)
+        def change(conn: Connection, now: datetime) -> int:
+            return int(conn.execute(_CLEAR, {"chat_id": chat_id}).rowcount)
 
         return await self._mutate(chat_id, update_id, change)
 
     async def close(self) -> None:
         """Closes every pooled connection."""
-        await self._engine.dispose()
+        await self._database.dispose()
 
-    async def _insert(
-        self, conn: AsyncConnection, chat_id: int, movie_id: int, now: datetime
-    ) -> AddOutcome:
+    def _insert(self, conn: Connection, chat_id: int, movie_id: int, now: datetime) -> AddOutcome:
         """Appends the movie to the chat's list; the caller holds the chat's lock."""
-        table = favorites_table
-        count, last, present = (
-            await conn.execute(
-                select(
-                    func.count(),
-                    func.max(table.c.position),
-                    func.coalesce(func.sum(case((table.c.movie_id == movie_id, 1), else_=0)), 0),
-                ).where(table.c.chat_id == chat_id)
-            )
-        ).one()
+        ids = {"chat_id": chat_id, "movie_id": movie_id}
+        count, last, present = conn.execute(_CHAT_STATE, ids).one()
         if present:
             return AddOutcome.ALREADY
         if count >= self._limit:
             return AddOutcome.LIMIT
-        insert = postgresql.insert(table) if self._postgres else sqlite.insert(table)
-        query = (
-            insert.values(
-                chat_id=chat_id,
-                movie_id=movie_id,
-                position=0 if last is None else last + 1,
-                added_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[table.c.chat_id, table.c.movie_id])
-            .returning(table.c.movie_id)
-        )
-        inserted = (await conn.execute(query)).first()
+        position = 0 if last is None else last + 1
+        row = {**ids, "position": position, "added_at": now}
+        inserted = conn.execute(self._append, row).first()
         return AddOutcome.ADDED if inserted is not None else AddOutcome.ALREADY
 
     async def _mutate(self, chat_id: int, update_id: int | None, change: Change) -> int:
         """Runs a change under the chat's lock in one transaction, once per Telegram update."""
-        applied = applied_updates_table
-        guard = contextlib.nullcontext() if self._postgres else self._write_lock
-        async with guard, self._translate_errors(), self._engine.begin() as conn:
-            if self._postgres:
-                key = bindparam("chat_key", chat_id, type_=BigInteger)
-                await conn.execute(select(func.pg_advisory_xact_lock(key)))
-            if update_id is not None:
-                recorded = await conn.scalar(
-                    select(applied.c.result).where(applied.c.update_id == update_id)
-                )
-                if recorded is not None:
-                    return int(recorded)
-            now = datetime.now(UTC).replace(tzinfo=None)
-            result = await change(conn, now)
-            if update_id is not None:
-                await conn.execute(
-                    applied.insert().values(update_id=update_id, applied_at=now, result=result)
-                )
-                if update_id % PRUNE_EVERY == 0:
-                    await conn.execute(
-                        delete(applied).where(applied.c.applied_at < now - UPDATE_RETENTION)
-                    )
+        def body(conn: Connection) -> int:
+            return self._apply(conn, chat_id, update_id, change)
+
+        queue = self._chat_locks.hold(chat_id) if self._postgres else contextlib.nullcontext()
+        async with queue, self._translate_errors():
+            return await self._database.run(body, write=True)
+
+    def _apply(self, conn: Connection, chat_id: int, update_id: int | None, change: Change) -> int:
+        """The body of :meth:`_mutate`, run in one go inside its transaction."""
+        if self._postgres:
+            conn.execute(_LOCK_CHAT, {"chat_id": chat_id})
+        if update_id is not None:
+            recorded = conn.execute(_RECORDED, {"update_id": update_id}).scalar()
+            if recorded is not None:
+                return int(recorded)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        result = change(conn, now)
+        if update_id is not None:
+            conn.execute(_RECORD, {"update_id": update_id, "applied_at": now, "result": result})
+            if update_id % PRUNE_EVERY == 0:
+                conn.execute(_PRUNE, {"before": now - UPDATE_RETENTION})
         return result
 
     async def _create_schema(self) -> None:
         """Creates the tables if missing; replicas starting together take turns."""
-        async with self._translate_errors(), self._engine.begin() as conn:
+        def create(conn: Connection) -> None:
             if self._postgres:
-                await conn.execute(select(func.pg_advisory_xact_lock(*_SCHEMA_LOCK)))
-            await conn.run_sync(metadata.create_all)
+                conn.execute(_LOCK_SCHEMA)
+            metadata.create_all(conn)
+
+        async with self._translate_errors():
+            await self._database.run(create, write=True)
 
     @contextlib.asynccontextmanager
     async def _translate_errors(self) -> AsyncIterator[None]:
@@ -323,66 +418,80 @@ def _is_unavailable(error: BaseException) -> bool:
     )
 
 
-def _async_url(url: str) -> URL:
-    """Parses the URL and picks the async driver (aiosqlite or asyncpg)."""
+def _parse_url(url: str) -> URL:
+    """Parses the URL and names the driver the store uses (asyncpg, or sqlite3 in threads)."""
     parsed = make_url(url)
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
-    wanted = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}.get(backend)
-    if wanted is None or driver not in ("", wanted):
+    accepted = {"sqlite": ("", "aiosqlite", "pysqlite"), "postgresql": ("", "asyncpg")}
+    if driver not in accepted.get(backend, ()):
         raise ValueError(
             "the favorites database must be sqlite+aiosqlite:///FILE or "
             f"postgresql+asyncpg://USER:PASSWORD@HOST/DB, not {parsed.drivername}://..."
         )
-    return parsed.set(drivername=f"{backend}+{wanted}")
+    used = "asyncpg" if backend == "postgresql" else "pysqlite"
+    return parsed.set(drivername=f"{backend}+{used}")
 
 
-def _create_engine(url: URL) -> AsyncEngine:
-    """An engine with short timeouts; SQLite gets WAL, a busy timeout and immediate writes."""
+def _connect(url: URL) -> _Database:
+    """The database behind the URL, with short timeouts (nothing connects yet)."""
     if url.get_backend_name() == "postgresql":
-        return create_async_engine(
-            url,
-            pool_pre_ping=True,
-            pool_size=5,
-            max_overflow=10,
-            pool_timeout=CONNECT_TIMEOUT,
-            pool_recycle=1800,
-            connect_args={
-                "timeout": CONNECT_TIMEOUT,
-                "command_timeout": STATEMENT_TIMEOUT + 1,
-                "server_settings": {
-                    "application_name": "moviebot",
-                    "statement_timeout": f"{int(STATEMENT_TIMEOUT * 1000)}",
-                    "lock_timeout": f"{int(STATEMENT_TIMEOUT * 1000)}",
-                    "idle_in_transaction_session_timeout": "60000",
-                },
+        return _PostgresDatabase(_postgres_engine(url))
+    return _SqliteDatabase(_sqlite_engine(url))
+
+
+def _postgres_engine(url: URL) -> AsyncEngine:
+    """A pool that replaces dead connections and gives up after a few seconds."""
+    milliseconds = f"{int(STATEMENT_TIMEOUT * 1000)}"
+    return create_async_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        pool_timeout=CONNECT_TIMEOUT,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": CONNECT_TIMEOUT,
+            "command_timeout": STATEMENT_TIMEOUT + 1,
+            "server_settings": {
+                "application_name": "moviebot",
+                "statement_timeout": milliseconds,
+                "lock_timeout": milliseconds,
+                "idle_in_transaction_session_timeout": "60000",
             },
-        )
+        },
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    """WAL, a busy timeout, foreign keys, and writers that take the write lock up front."""
     busy_timeout = float(url.query.get("timeout", CONNECT_TIMEOUT))  # type: ignore[arg-type]
     _make_parent_folder(url)
-    engine = create_async_engine(url, pool_pre_ping=True, connect_args={"timeout": busy_timeout})
+    # No pre-ping: an SQLite file does not drop connections.
+    engine = create_engine(
+        url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+    )
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transactions away from the driver, so that "begin" below decides how they start.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
         for pragma in (
             "journal_mode=WAL",
             f"busy_timeout={int(busy_timeout * 1000)}",
             "foreign_keys=ON",
             "synchronous=NORMAL",
         ):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
+            dbapi_connection.execute(f"PRAGMA {pragma}")
 
     def on_begin(conn: Connection) -> None:
-        # Writers take the write lock up front: no deadlock-prone upgrade from a read lock.
-        read_only = conn.get_execution_options().get(_READ_ONLY, False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # A writer takes the write lock at once (no deadlock-prone upgrade from a read lock);
+        # a reader runs one SELECT, which SQLite makes atomic on its own.
+        if not conn.get_execution_options().get(_READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
-    event.listen(engine.sync_engine, "connect", on_connect)
-    event.listen(engine.sync_engine, "begin", on_begin)
+    event.listen(engine, "connect", on_connect)
+    event.listen(engine, "begin", on_begin)
     return engine
 
 

@@ -319,7 +319,7 @@ async def test_old_update_ids_are_pruned(store_url: str, store: FavoritesStore) 
 # --- URLs ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["mysql+aiomysql://u:p@h/db", "sqlite+pysqlite:///x.db",
+@pytest.mark.parametrize("url", ["mysql+aiomysql://u:p@h/db", "sqlite+pysqlcipher:///x.db",
                                  "postgresql+psycopg2://u:p@h/db"])
 async def test_unsupported_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="sqlite"):
@@ -500,3 +500,28 @@ async def test_reads_see_the_committed_list_only(store_url: str, store: Favorite
         assert (await raw_rows(store_url, "favorites"))[0][:2] == (1, 1)
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_busy_chat_does_not_take_every_pooled_connection(postgres_url: str) -> None:
+    store = await FavoritesStore.open(postgres_url)
+    blocker = create_async_engine(postgres_url)
+    try:
+        await store.clear(1)
+        await store.clear(2)
+        conn = await blocker.connect()
+        await conn.execute(text("SELECT pg_advisory_lock(1)"))  # chat 1 is stuck (another replica)
+        stuck = [asyncio.create_task(store.add(1, movie)) for movie in range(40)]
+        await asyncio.sleep(0.2)
+        # 40 waiting changes in chat 1 hold one connection, not the whole pool (5 + 10 overflow):
+        # chat 2 is served now instead of failing with a pool timeout.
+        assert await store.add(2, 318) == ADDED
+        assert not any(task.done() for task in stuck)
+        await conn.execute(text("SELECT pg_advisory_unlock(1)"))
+        await conn.close()
+        assert await asyncio.gather(*stuck) == [ADDED] * 40
+        assert sorted(await store.favorites(1)) == list(range(40))
+        assert store._chat_locks._locks == {}  # no lock is kept for idle chats
+    finally:
+        await blocker.dispose()
+        await store.close()
