@@ -1,4 +1,7 @@
-"""Settings from the environment or ``.env`` (prefix ``MOVIEBOT_``); built in the composition root."""
+"""Settings from the environment or ``.env`` (prefix ``MOVIEBOT_``).
+
+Built once, in the composition root (:mod:`bot.cli`), never at import time.
+"""
 
 from __future__ import annotations
 
@@ -38,11 +41,29 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL: webhook mode")
     webhook_port: int = Field(default=8443, description="Port the webhook server listens on")
-    webhook_listen: str = Field(default="0.0.0.0", description="Address the webhook listens on")  # noqa: S104
+    webhook_listen: str = Field(default="0.0.0.0", description="Address the webhook listens on")
     webhook_secret_token: SecretStr | None = Field(
         default=None, description="Telegram's X-Telegram-Bot-Api-Secret-Token for the webhook"
     )
     favorites_limit: int = Field(default=500, ge=1, description="Most favorites a chat may keep")
+    flood_commands: int = Field(
+        default=20, ge=1, description="Per-chat flood limit: commands allowed per flood window"
+    )
+    flood_seconds: float = Field(
+        default=10.0, gt=0, description="Per-chat flood limit: the window, in seconds"
+    )
+    telegram_max_rate: float = Field(
+        default=30.0, ge=0, description="Messages per second to Telegram overall (0: no limit)"
+    )
+    telegram_group_rate: float = Field(
+        default=20.0, ge=0, description="Messages per minute to one group (0: no limit)"
+    )
+    polling_timeout: int = Field(
+        default=10, ge=0, le=50, description="Long-polling timeout of getUpdates, in seconds"
+    )
+    console_chat_id: int = Field(
+        default=0, description="The chat id whose favorites `moviebot console` uses"
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @property

@@ -1,0 +1,454 @@
+"""python-telegram-bot 22: the Application, its handlers, and a polling loop that loses nothing.
+
+Handlers only translate: they read the update, call :class:`bot.service.MovieBot`, and render its
+:class:`~bot.service.Reply` objects as HTML messages with inline keyboards. What to say lives in
+the service and in :mod:`bot.texts`.
+
+Polling (see docs/bot.md, "Polling offset"): PTB's own ``Updater`` confirms a fetched batch on its
+next ``getUpdates`` call, before the batch has been processed, so a killed process loses the
+updates it had fetched. :class:`Poller` confirms a batch (passes ``offset = last + 1``) only after
+every update in it was processed; after a kill the unconfirmed batch is delivered again and the
+store ignores changes already applied for an ``update_id``: at-least-once delivery plus idempotent
+writes give an exactly-once effect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import warnings
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import MessageEntityType, ParseMode
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot import texts
+from bot.service import MovieBot, Reply, Rows
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ("message", "callback_query")
+"""What the bot asks Telegram for: edited messages, channel posts, inline queries etc. are not
+delivered (an edited command is not run again: re-running /reset or /like on an edit surprises)."""
+
+BUTTON_PATTERN = r"^(like|un|sim|why|fav|reset):"
+
+Context = ContextTypes.DEFAULT_TYPE
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+# ---------------------------------------------------------------------------------------------
+# Transient errors
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """Telegram's flood limits plus retries of transient errors.
+
+    AIORateLimiter keeps to Telegram's limits and retries ``RetryAfter``; on top, timeouts,
+    connection drops and 5xx answers are retried with exponential backoff. ``BadRequest`` is
+    never retried (the request itself is wrong), nor are 401/403/409.
+    """
+
+    def __init__(self, *, overall_max_rate: float = 30.0, group_max_rate: float = 20.0,
+                 retry_after_retries: int = 3, network_retries: int = 3,
+                 backoff: float = 0.5) -> None:
+        super().__init__(overall_max_rate=overall_max_rate, group_max_rate=group_max_rate,
+                         max_retries=retry_after_retries)
+        self._network_retries = network_retries
+        self._backoff = backoff
+
+    async def process_request(  # noqa: D102 - see the class docstring
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        for attempt in range(self._network_retries + 1):
+            try:
+                return await super().process_request(callback, args, kwargs, endpoint, data,
+                                                     rate_limit_args)
+            except BadRequest:
+                raise
+            except (TimedOut, NetworkError) as exc:
+                if attempt >= self._network_retries:
+                    raise
+                delay = self._backoff * 2**attempt
+                logger.warning("%s failed (%s); retry %d in %.1fs", endpoint,
+                               type(exc).__name__, attempt + 1, delay)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+def keyboard(rows: Rows) -> InlineKeyboardMarkup | None:
+    """The inline keyboard for a reply's button rows (None without buttons)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(b.label, url=b.url) if b.url is not None
+         else InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+        for row in rows
+    ])
+
+
+def command_of(message: Message) -> tuple[str, str | None, str] | None:
+    """``(command, addressed_to, argument)`` of a message starting with a command entity."""
+    text = message.text or ""
+    entity = next(iter(message.entities), None)
+    if entity is None or entity.type != MessageEntityType.BOT_COMMAND or entity.offset != 0:
+        return None
+    head = text[1:entity.length]
+    name, _, target = head.partition("@")
+    return name, target or None, text[entity.length:].strip()
+
+
+class Handlers:
+    """The Telegram handlers; each translates an update to a :class:`MovieBot` call and back."""
+
+    def __init__(self, moviebot: MovieBot) -> None:
+        self.moviebot = moviebot
+
+    async def on_command(self, update: Update, context: Context) -> None:
+        """A command of this bot (``/like toy story``, ``/like@ThisBot toy story``)."""
+        message = update.message
+        parsed = command_of(message) if message else None
+        if message is None or parsed is None:
+            return
+        name, _, arg = parsed
+        replies = await self.moviebot.command(message.chat_id, name, arg,
+                                              update_id=update.update_id)
+        await self._send(context, message.chat_id, replies, message)
+
+    async def on_unknown_command(self, update: Update, context: Context) -> None:
+        """A command this bot does not have: answered in private or when addressed to us."""
+        message = update.message
+        parsed = command_of(message) if message else None
+        if message is None or parsed is None:
+            return
+        name, target, _ = parsed
+        ours = target is not None and target.lower() == (context.bot.username or "").lower()
+        if message.chat.type != "private" and not ours:
+            return  # meant for another bot in the group
+        replies = await self.moviebot.command(message.chat_id, name[:64], "",
+                                              update_id=update.update_id)
+        await self._send(context, message.chat_id, replies, message)
+
+    async def on_text(self, update: Update, context: Context) -> None:
+        """A plain message in a private chat: offer to like the movie it names."""
+        message = update.message
+        if message is None or message.text is None:
+            return
+        replies = await self.moviebot.text(message.chat_id, message.text,
+                                           update_id=update.update_id)
+        await self._send(context, message.chat_id, replies, message)
+
+    async def on_other(self, update: Update, context: Context) -> None:
+        """A sticker, photo, voice… in a private chat: say that only text is understood."""
+        message = update.message
+        if message is None:
+            return
+        replies = await self.moviebot.unsupported(message.chat_id)
+        await self._send(context, message.chat_id, replies, message)
+
+    async def on_button(self, update: Update, context: Context) -> None:
+        """A pressed inline button (any data: the service validates it strictly)."""
+        query = update.callback_query
+        if query is None:
+            return
+        chat = query.message.chat if query.message is not None else None
+        if chat is None or query.data is None:
+            await query.answer(texts.notice_expired())
+            return
+        answer = await self.moviebot.button(chat.id, query.data, update_id=update.update_id)
+        await query.answer(answer.notice)
+        await self._send(context, chat.id, answer.replies, None, query)
+
+    async def on_error(self, update: object, context: Context) -> None:
+        """Log the error (never the token), then apologise without details."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        logger.error("Error while handling update %s", update_id, exc_info=context.error)
+        if not isinstance(update, Update):
+            return
+        with contextlib.suppress(Exception):
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+        if update.effective_chat is not None:
+            with contextlib.suppress(Exception):
+                await context.bot.send_message(update.effective_chat.id, texts.something_wrong())
+
+    async def _send(self, context: Context, chat_id: int, replies: Sequence[Reply],
+                    message: Message | None, query: CallbackQuery | None = None) -> None:
+        for reply in replies:
+            markup = keyboard(reply.buttons)
+            if reply.edit and query is not None and await self._edit(query, reply.text, markup):
+                continue
+            if message is not None:
+                await message.reply_text(reply.text, reply_markup=markup)
+            else:
+                await context.bot.send_message(chat_id, reply.text, reply_markup=markup)
+
+    @staticmethod
+    async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """Replace the pressed message; False if it cannot be edited (then a new one is sent)."""
+        if query.message is None or not isinstance(query.message, Message):
+            return False
+        try:
+            await query.edit_message_text(text, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return True
+            logger.info("Could not edit a message (%s); sending a new one", exc)
+            return False
+        return True
+
+
+# ---------------------------------------------------------------------------------------------
+# The Application
+
+
+def build_application(
+    moviebot: MovieBot,
+    *,
+    token: str,
+    base_url: str = "https://api.telegram.org/bot",
+    polling: bool = True,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    overall_max_rate: float = 30.0,
+    group_max_rate: float = 20.0,
+    network_retries: int = 3,
+    retry_backoff: float = 0.5,
+) -> TelegramApp:
+    """Build the Application: HTML replies, inline keyboards, rate limits, retries, handlers.
+
+    With ``polling`` the Application has no PTB ``Updater`` (run it with :class:`Poller`);
+    without it keeps one for ``run_webhook``. ``request`` replaces the HTTP layer (tests).
+    """
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any] = (
+        Application.builder()
+        .token(token)
+        .base_url(base_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .rate_limiter(RetryingRateLimiter(overall_max_rate=overall_max_rate,
+                                          group_max_rate=group_max_rate,
+                                          network_retries=network_retries,
+                                          backoff=retry_backoff))
+        .concurrent_updates(True)
+        .post_init(register_commands)
+    )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(get_updates_request or request)
+    else:
+        builder = builder.connection_pool_size(64).pool_timeout(10.0)
+    if polling:
+        builder = builder.updater(None)
+    app = builder.build()
+    add_handlers(app, Handlers(moviebot))
+    return app
+
+
+def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
+    """Register every handler; messages are new messages only (edits are not handled)."""
+    new_message = filters.UpdateType.MESSAGE
+    app.add_handler(CommandHandler(list(handlers.moviebot.command_names), handlers.on_command,
+                                   filters=new_message))
+    app.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
+    app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT,
+                                   handlers.on_text))
+    app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE, handlers.on_other))
+    app.add_handler(CallbackQueryHandler(handlers.on_button, pattern=BUTTON_PATTERN))
+    app.add_handler(CallbackQueryHandler(handlers.on_button))  # forged data: "expired"
+    app.add_error_handler(handlers.on_error)
+
+
+async def register_commands(app: TelegramApp) -> None:
+    """``post_init``: the command menu shown by Telegram clients."""
+    await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in texts.COMMANDS])
+
+
+# ---------------------------------------------------------------------------------------------
+# Polling that confirms a batch only after it was processed
+
+
+class Poller:
+    """Long polling with the offset advanced only after a whole batch was processed.
+
+    Updates of one chat are processed in order, different chats concurrently (the service also
+    serialises each chat with a lock, which is what keeps webhook mode in order).
+    """
+
+    def __init__(self, app: TelegramApp, *, timeout: int = 10, limit: int = 100,
+                 max_backoff: float = 30.0) -> None:
+        self.app = app
+        self.timeout = timeout
+        self.limit = limit
+        self.max_backoff = max_backoff
+        self.offset: int | None = None
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the batch being processed, confirm it, and return from :meth:`run`."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Poll until :meth:`stop`; raises InvalidToken when the token is refused."""
+        await self.app.bot.delete_webhook(drop_pending_updates=False)
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                updates = await self._fetch()
+            except (InvalidToken, asyncio.CancelledError):
+                raise
+            except RetryAfter as exc:
+                await self._sleep(retry_after_seconds(exc))
+                continue
+            except (TimedOut, NetworkError) as exc:
+                failures += 1
+                delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 6))
+                logger.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
+                await self._sleep(delay)
+                continue
+            failures = 0
+            if updates:
+                await self.process_batch(updates)
+                self.offset = updates[-1].update_id + 1
+        await self._confirm()
+
+    async def _fetch(self) -> tuple[Update, ...]:
+        """One getUpdates, abandoned (nothing fetched is lost: it is unconfirmed) on stop."""
+        fetch = asyncio.ensure_future(self.app.bot.get_updates(
+            offset=self.offset, timeout=self.timeout, limit=self.limit,
+            allowed_updates=list(ALLOWED_UPDATES)))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+        if not fetch.done():
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            return ()
+        return tuple(sorted(fetch.result(), key=lambda u: u.update_id))
+
+    async def process_batch(self, updates: Sequence[Update]) -> None:
+        """Process a batch: each chat's updates in order, chats concurrently."""
+        by_chat: dict[int | None, list[Update]] = {}
+        for update in updates:
+            chat = update.effective_chat
+            by_chat.setdefault(chat.id if chat else None, []).append(update)
+        lanes = [self._lane(u) for key, group in by_chat.items()
+                 for u in ([group] if key is not None else [[x] for x in group])]
+        results = await asyncio.gather(*lanes, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                logger.error("Update processing failed", exc_info=result)
+
+    async def _lane(self, updates: list[Update]) -> None:
+        for update in updates:
+            await self.app.process_update(update)
+
+    async def _confirm(self) -> None:
+        """Tell Telegram the last processed batch is done (so a clean restart repeats nothing)."""
+        if self.offset is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1,
+                                           allowed_updates=list(ALLOWED_UPDATES))
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """How long Telegram asked to wait (without PTB's int-vs-timedelta deprecation warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+async def run_polling(app: TelegramApp, *, poll_seconds: int = 10) -> None:
+    """Initialise the Application, poll until SIGINT/SIGTERM, then shut down cleanly."""
+    poller = Poller(app, timeout=poll_seconds)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, poller.stop)
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+        logger.info("Bot @%s is polling for updates", app.bot.username)
+        try:
+            await poller.run()
+        finally:
+            await app.stop()
+    logger.info("Bot stopped")
+
+
+async def run_webhook(app: TelegramApp, *, listen: str, port: int, url: str,
+                      secret_token: str | None) -> None:
+    """Serve Telegram's webhook until SIGINT/SIGTERM; PTB registers the webhook with Telegram.
+
+    The server listens on the path of the public ``url`` (``https://host/tg`` → ``/tg``) and
+    rejects requests without Telegram's secret token header when one is configured. PTB answers
+    Telegram as soon as an update is queued, so an update being processed when the process is
+    killed is lost; polling (:class:`Poller`) has no such window.
+    """
+    if app.updater is None:
+        raise ValueError("build the Application with polling=False for a webhook")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    async with app:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.updater.start_webhook(
+            listen=listen, port=port, url_path=urlsplit(url).path.strip("/"), webhook_url=url,
+            secret_token=secret_token, allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False)
+        await app.start()
+        logger.info("Bot @%s is serving its webhook on %s:%d", app.bot.username, listen, port)
+        try:
+            await stop.wait()
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    logger.info("Bot stopped")

@@ -1,0 +1,493 @@
+"""MovieBot: the conversation logic, on small fakes (exact answers) and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import texts
+from bot.ratelimit import FloodLimiter
+from bot.service import (
+    Action,
+    Button,
+    ButtonAnswer,
+    MovieBot,
+    Reply,
+    button_data,
+    parse_button,
+)
+from bot.store import FavoritesStore, StoreUnavailable
+from tests.emulator import render_text
+from tests.fixtures_bot import FAKE_TITLES, LONG_TITLE, FakeRecommender, FakeTitles
+
+CHAT = 501
+
+
+def check(replies: Sequence[Reply]) -> None:
+    """Every reply is valid Telegram HTML within the limits, with valid button data."""
+    for reply in replies:
+        plain, _ = render_text(reply.text, "HTML", None)
+        assert len(plain) <= 4096
+        assert texts.utf16_len(reply.text) <= 4096
+        for row in reply.buttons:
+            for button in row:
+                assert button.label.strip()
+                if button.data is not None:
+                    assert 1 <= len(button.data.encode()) <= 64
+                    assert parse_button(button.data) is not None
+
+
+def data_of(reply: Reply) -> list[str]:
+    return [b.data for row in reply.buttons for b in row if b.data]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[FavoritesStore]:
+    opened = await FavoritesStore.open(f"sqlite+aiosqlite:///{tmp_path / 'fav.sqlite3'}", limit=3)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+def bot(store: FavoritesStore) -> MovieBot:
+    return MovieBot(FakeRecommender(), FakeTitles(), store, favorites_limit=3, page_size=2)
+
+
+async def ask(bot: MovieBot, name: str, arg: str = "", **kw: Any) -> Reply:
+    replies = await bot.command(CHAT, name, arg, **kw)
+    check(replies)
+    assert len(replies) == 1
+    return replies[0]
+
+
+async def press(bot: MovieBot, data: str, **kw: Any) -> ButtonAnswer:
+    answer = await bot.button(CHAT, data, **kw)
+    check(answer.replies)
+    if answer.notice is not None:
+        assert len(answer.notice) <= 200
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------
+# /like
+
+
+async def test_like_matched_adds_with_full_title(bot: MovieBot, store: FavoritesStore) -> None:
+    reply = await ask(bot, "like", "toy story")
+    assert "Toy Story (1995)" in reply.text
+    assert "Added" in reply.text
+    assert await store.favorites(CHAT) == [1]
+    assert data_of(reply) == ["sim:1", "un:1"]
+
+
+async def test_like_twice_says_already(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    reply = await ask(bot, "like", "toy story")
+    assert "already" in reply.text
+    assert await store.favorites(CHAT) == [1]
+
+
+async def test_like_ambiguous_offers_candidates_and_adds_nothing(
+        bot: MovieBot, store: FavoritesStore) -> None:
+    reply = await ask(bot, "like", "alien")
+    assert "Which one" in reply.text
+    assert data_of(reply) == ["like:5", "like:6"]
+    assert [b.label for row in reply.buttons for b in row] == ["👍 Alien (1979)",
+                                                               "👍 Aliens (1986)"]
+    assert await store.favorites(CHAT) == []
+    answer = await press(bot, "like:6")
+    assert await store.favorites(CHAT) == [6]
+    assert "Aliens (1986)" in answer.replies[0].text
+
+
+async def test_like_not_found_with_suggestions(bot: MovieBot, store: FavoritesStore) -> None:
+    reply = await ask(bot, "like", "toi stori")
+    assert "Did you mean" in reply.text
+    assert data_of(reply) == ["like:1", "like:2"]
+    assert await store.favorites(CHAT) == []
+
+
+async def test_like_not_found_without_suggestions(bot: MovieBot, store: FavoritesStore) -> None:
+    reply = await ask(bot, "like", "zzz <script>")
+    assert "couldn't find" in reply.text
+    assert "&lt;script&gt;" in reply.text
+    assert reply.buttons == ()
+    assert await store.favorites(CHAT) == []
+
+
+async def test_like_without_title_shows_usage(bot: MovieBot) -> None:
+    reply = await ask(bot, "like", "   ")
+    assert reply.text.startswith("Usage: /like &lt;title&gt;")
+
+
+async def test_like_too_long_shows_resolver_message(bot: MovieBot) -> None:
+    reply = await ask(bot, "like", "x" * 5000)
+    assert "too long" in reply.text
+    assert len(reply.text) < 400
+
+
+async def test_titles_are_html_escaped(bot: MovieBot) -> None:
+    reply = await ask(bot, "like", "evil")
+    assert "&lt;b&gt;Evil&lt;/b&gt; &amp; Sons &lt;i&gt;(2001)" in reply.text
+    assert "<b>Evil" not in reply.text
+
+
+async def test_full_list_is_refused_clearly(bot: MovieBot, store: FavoritesStore) -> None:
+    for title in ("toy story", "matrix", "heat"):
+        await ask(bot, "like", title)
+    reply = await ask(bot, "like", "jaws")
+    assert "full" in reply.text
+    assert "3" in reply.text
+    assert await store.favorites(CHAT) == [1, 3, 9]
+
+
+# ---------------------------------------------------------------------------------------------
+# /unlike and /favorites
+
+
+async def test_unlike(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    reply = await ask(bot, "unlike", "toy story")
+    assert "Removed" in reply.text
+    assert "Toy Story (1995)" in reply.text
+    assert await store.favorites(CHAT) == []
+    again = await ask(bot, "unlike", "toy story")
+    assert "not in your favorites" in again.text
+    assert (await ask(bot, "unlike")).text.startswith("Usage: /unlike")
+
+
+async def test_unlike_ambiguous_picks_the_favorite(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story 2")
+    reply = await ask(bot, "unlike", "toy")
+    assert "Removed" in reply.text
+    assert "Toy Story 2 (1999)" in reply.text
+    assert await store.favorites(CHAT) == []
+
+
+async def test_favorites_empty_and_listed_with_remove_buttons(
+        bot: MovieBot, store: FavoritesStore) -> None:
+    assert "empty" in (await ask(bot, "favorites")).text
+    for title in ("toy story", "matrix", "heat"):
+        await ask(bot, "like", title)
+    page = await ask(bot, "favorites")
+    assert "Toy Story (1995)" in page.text
+    assert "Matrix, The (1999)" in page.text
+    assert "Heat" not in page.text  # page size 2
+    assert data_of(page) == ["un:1:0", "un:3:0", "fav:1"]
+    second = await press(bot, "fav:1")
+    assert second.replies[0].edit
+    assert "Heat (1995)" in second.replies[0].text
+    assert data_of(second.replies[0]) == ["un:9:1", "fav:0"]
+
+
+async def test_remove_button_on_favorites_page_refreshes_it(
+        bot: MovieBot, store: FavoritesStore) -> None:
+    for title in ("toy story", "matrix"):
+        await ask(bot, "like", title)
+    answer = await press(bot, "un:1:0")
+    assert answer.notice == "Removed Toy Story (1995)"
+    assert answer.replies[0].edit
+    assert data_of(answer.replies[0]) == ["un:3:0"]
+    assert await store.favorites(CHAT) == [3]
+    stale = await press(bot, "un:1:0")  # the same button again
+    assert "already removed" in (stale.notice or "")
+    assert await store.favorites(CHAT) == [3]
+
+
+# ---------------------------------------------------------------------------------------------
+# /recommend, /similar, /why
+
+
+async def test_recommend_without_favorites_says_popular(bot: MovieBot) -> None:
+    reply = await ask(bot, "recommend")
+    assert "most popular" in reply.text
+    assert "because" not in reply.text
+
+
+async def test_recommend_gives_reasons_links_and_buttons(bot: MovieBot) -> None:
+    await ask(bot, "like", "toy story")
+    await ask(bot, "like", "obscure")
+    reply = await ask(bot, "recommend")
+    assert reply.text.count("because you liked Toy Story (1995)") == 10
+    assert 'href="https://www.imdb.com/title/tt0100003/"' in reply.text  # movie 3 has an IMDb id
+    assert 'href="https://movielens.org/movies/2"' in reply.text  # movie 2 has none
+    assert "I know too little about Obscure (2010)" in reply.text
+    data = data_of(reply)
+    assert len(data) == 20
+    assert "like:2" in data
+    assert "sim:2" in data
+    assert "like:1" not in data  # never a favorite
+
+
+async def test_similar(bot: MovieBot) -> None:
+    reply = await ask(bot, "similar", "matrix")
+    assert "similar to Matrix, The (1999)" in reply.text
+    assert '1. <a href="https://www.imdb.com/title/tt0100001/">Toy Story (1995)</a>' in reply.text
+    assert "sim:3" not in data_of(reply)
+    unknown = await ask(bot, "similar", "obscure")
+    assert "too little" in unknown.text
+    ambiguous = await ask(bot, "similar", "alien")
+    assert data_of(ambiguous) == ["sim:5", "sim:6"]
+    assert (await ask(bot, "similar")).text.startswith("Usage: /similar")
+
+
+async def test_why(bot: MovieBot) -> None:
+    assert "need some of your favorites" in (await ask(bot, "why", "matrix")).text
+    await ask(bot, "like", "toy story")
+    await ask(bot, "like", "heat")
+    await ask(bot, "like", "jaws")
+    reply = await ask(bot, "why", "matrix")
+    assert "#2 of 13" in reply.text
+    assert "top 16%" in reply.text
+    assert "Toy Story (1995) (78%)" in reply.text  # 0.7 of the 0.9 that pushes up
+    assert "Heat (1995) (22%)" in reply.text
+    assert "pull it down:\n• Jaws (1975)" in reply.text
+    assert "too little" in (await ask(bot, "why", "obscure")).text
+    own = await ask(bot, "why", "toy story")
+    assert "one of your favorites" in own.text
+
+
+# ---------------------------------------------------------------------------------------------
+# /reset
+
+
+async def test_reset_asks_then_empties(bot: MovieBot, store: FavoritesStore) -> None:
+    assert "already empty" in (await ask(bot, "reset")).text
+    await ask(bot, "like", "toy story")
+    await ask(bot, "like", "matrix")
+    confirm = await ask(bot, "reset")
+    assert "Remove all 2 movies" in confirm.text
+    assert data_of(confirm) == ["reset:yes", "reset:no"]
+    kept = await press(bot, "reset:no")
+    assert "stay" in kept.replies[0].text
+    assert await store.favorites(CHAT) == [1, 3]
+    done = await press(bot, "reset:yes")
+    assert "removed 2 movies" in done.replies[0].text
+    assert done.replies[0].edit
+    assert await store.favorites(CHAT) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Buttons: strict parsing
+
+
+@pytest.mark.parametrize("data", [
+    "like:99999", "like:0", "like:007", "like:-1", "like:abc", "like:", "like:1:2", "sim:1:0",
+    "un:1:99999", "reset:maybe", "reset:YES", "fav:x", "drop table", "", "like:1 ", " like:1",
+    "like:1\n", "x" * 65, "like:" + "9" * 30,
+])
+async def test_forged_buttons_expire_politely(bot: MovieBot, store: FavoritesStore,
+                                              data: str) -> None:
+    answer = await press(bot, data)
+    assert answer.replies[0].text == texts.expired()
+    assert answer.notice == texts.notice_expired()
+    assert await store.favorites(CHAT) == []
+
+
+@given(st.text(max_size=100))
+def test_parse_button_never_raises(data: str) -> None:
+    action = parse_button(data)
+    if action is not None:
+        assert data.startswith(action.kind)
+
+
+@pytest.mark.parametrize(("data", "action"), [
+    ("like:2571", Action("like", movie_id=2571)),
+    ("un:2571", Action("un", movie_id=2571)),
+    ("un:2571:3", Action("un", movie_id=2571, page=3)),
+    ("sim:1", Action("sim", movie_id=1)),
+    ("why:1", Action("why", movie_id=1)),
+    ("fav:2", Action("fav", page=2)),
+    ("reset:yes", Action("reset", confirm=True)),
+    ("reset:no", Action("reset", confirm=False)),
+])
+def test_parse_button_round_trip(data: str, action: Action) -> None:
+    assert parse_button(data) == action
+
+
+def test_button_rejects_oversized_data() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        Button("x", data="like:" + "1" * 60)
+    assert button_data("un", 5, 2) == "un:5:2"
+
+
+# ---------------------------------------------------------------------------------------------
+# Plain text, unknown commands
+
+
+async def test_plain_text_offers_to_like(bot: MovieBot, store: FavoritesStore) -> None:
+    replies = await bot.text(CHAT, "  matrix ")
+    check(replies)
+    assert "Did you mean <b>Matrix, The (1999)</b>" in replies[0].text
+    assert data_of(replies[0]) == ["like:3", "sim:3"]
+    assert await store.favorites(CHAT) == []
+    nothing = await bot.text(CHAT, "qwertyuiop")
+    assert "couldn't find" in nothing[0].text
+
+
+async def test_unknown_command(bot: MovieBot) -> None:
+    reply = await ask(bot, "frobnicate<b>")
+    assert "/frobnicate&lt;b&gt;" in reply.text
+
+
+async def test_start_and_help(bot: MovieBot) -> None:
+    assert "/like toy story" in (await ask(bot, "start")).text
+    help_text = (await ask(bot, "help")).text
+    for name, _ in texts.COMMANDS:
+        assert f"/{name}" in help_text or name in ("start", "help")
+
+
+# ---------------------------------------------------------------------------------------------
+# Long texts
+
+
+async def test_long_titles_stay_within_limits(tmp_path: Path) -> None:
+    store = await FavoritesStore.open(f"sqlite+aiosqlite:///{tmp_path / 'f.sqlite3'}")
+    try:
+        bot = MovieBot(FakeRecommender(), FakeTitles(), store, page_size=50)
+        for movie in FAKE_TITLES:
+            await store.add(CHAT, movie)
+        page = (await bot.command(CHAT, "favorites"))[0]
+        assert LONG_TITLE[:100] in page.text
+        assert LONG_TITLE not in page.text  # clipped with an ellipsis
+        for name, arg in (("favorites", ""), ("recommend", ""), ("similar", "long"),
+                          ("why", "long"), ("like", "long"), ("unlike", "long")):
+            check(await bot.command(CHAT, name, arg))
+    finally:
+        await store.close()
+
+
+def test_fit_lines_cuts_whole_lines_and_counts_the_rest() -> None:
+    lines = [f"{i}. " + "é" * 100 for i in range(100)]
+    text = texts.fit_lines("<b>Head</b>", lines, tail="tail")
+    assert texts.utf16_len(text) <= 4096
+    kept = sum(1 for line in lines if line in text)
+    assert 30 < kept < 100
+    assert f"…and {100 - kept} more." in text
+    assert text.endswith("tail")
+
+
+# ---------------------------------------------------------------------------------------------
+# Store trouble, update ids, flood limit, per-chat order
+
+
+class DeadStore:
+    """Every call fails the way an unreachable database does."""
+
+    async def add(self, *a: Any, **k: Any) -> Any:
+        raise StoreUnavailable("down")
+
+    remove = clear = add
+
+    async def favorites(self, chat_id: int) -> list[int]:
+        raise StoreUnavailable("down")
+
+
+@pytest.mark.parametrize(("name", "arg"), [("like", "toy story"), ("unlike", "matrix"),
+                                           ("favorites", ""), ("recommend", ""),
+                                           ("why", "matrix"), ("reset", "")])
+async def test_store_unavailable_is_said_briefly(name: str, arg: str) -> None:
+    bot = MovieBot(FakeRecommender(), FakeTitles(), DeadStore())  # type: ignore[arg-type]
+    replies = await bot.command(CHAT, name, arg)
+    assert replies == (Reply(texts.unavailable()),)
+    answer = await bot.button(CHAT, "like:1")
+    assert answer.replies == (Reply(texts.unavailable()),)
+    # commands that need no store still work
+    assert "similar to" in (await bot.command(CHAT, "similar", "matrix"))[0].text
+
+
+class RecordingStore:
+    """Wraps a store, recording update ids and how many calls of one chat overlap."""
+
+    def __init__(self, inner: FavoritesStore) -> None:
+        self.inner = inner
+        self.update_ids: list[tuple[str, int | None]] = []
+        self.active: dict[int, int] = {}
+        self.max_active: dict[int, int] = {}
+        self.max_total = 0
+
+    async def _enter(self, chat_id: int) -> None:
+        self.active[chat_id] = self.active.get(chat_id, 0) + 1
+        self.max_active[chat_id] = max(self.max_active.get(chat_id, 0), self.active[chat_id])
+        self.max_total = max(self.max_total, sum(self.active.values()))
+        await asyncio.sleep(0.01)
+
+    def _leave(self, chat_id: int) -> None:
+        self.active[chat_id] -= 1
+
+    async def add(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> Any:
+        self.update_ids.append(("add", update_id))
+        await self._enter(chat_id)
+        try:
+            return await self.inner.add(chat_id, movie_id, update_id=update_id)
+        finally:
+            self._leave(chat_id)
+
+    async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
+        self.update_ids.append(("remove", update_id))
+        return await self.inner.remove(chat_id, movie_id, update_id=update_id)
+
+    async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
+        self.update_ids.append(("clear", update_id))
+        return await self.inner.clear(chat_id, update_id=update_id)
+
+    async def favorites(self, chat_id: int) -> list[int]:
+        return await self.inner.favorites(chat_id)
+
+
+async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
+    recording = RecordingStore(store)
+    bot = MovieBot(FakeRecommender(), FakeTitles(), recording)  # type: ignore[arg-type]
+    await bot.command(CHAT, "like", "toy story", update_id=11)
+    await bot.command(CHAT, "unlike", "toy story", update_id=12)
+    await bot.button(CHAT, "like:3", update_id=13)
+    await bot.button(CHAT, "un:3:0", update_id=14)
+    await bot.button(CHAT, "like:3", update_id=15)
+    await bot.button(CHAT, "reset:yes", update_id=16)
+    assert recording.update_ids == [("add", 11), ("remove", 12), ("add", 13), ("remove", 14),
+                                    ("add", 15), ("clear", 16)]
+
+
+async def test_redelivered_update_is_applied_once(bot: MovieBot, store: FavoritesStore) -> None:
+    await bot.command(CHAT, "like", "toy story", update_id=21)
+    await bot.command(CHAT, "unlike", "toy story", update_id=22)
+    await bot.command(CHAT, "like", "toy story", update_id=21)  # redelivered after a restart
+    assert await store.favorites(CHAT) == []
+
+
+async def test_one_chat_is_serialised_while_chats_run_concurrently(tmp_path: Path) -> None:
+    inner = await FavoritesStore.open(f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}")
+    try:
+        recording = RecordingStore(inner)
+        bot = MovieBot(FakeRecommender(), FakeTitles(), recording)  # type: ignore[arg-type]
+        titles = ["toy story", "matrix", "heat", "up", "jaws"]
+        await asyncio.gather(*(bot.command(chat, "like", t) for chat in (1, 2, 3)
+                               for t in titles))
+        assert all(v == 1 for v in recording.max_active.values())
+        assert recording.max_total > 1
+        for chat in (1, 2, 3):
+            assert sorted(await inner.favorites(chat)) == [1, 3, 9, 10, 11]
+    finally:
+        await inner.close()
+
+
+async def test_flood_limit_replies_once_then_stays_silent(store: FavoritesStore) -> None:
+    now = [0.0]
+    limiter = FloodLimiter(5, 10.0, clock=lambda: now[0])
+    bot = MovieBot(FakeRecommender(), FakeTitles(), store, limiter=limiter)
+    answers = [await bot.command(CHAT, "help") for _ in range(8)]
+    assert all(len(a) == 1 and "What I can do" in a[0].text for a in answers[:5])
+    assert answers[5] == (Reply(texts.flood()),)
+    assert answers[6] == ()
+    assert answers[7] == ()
+    assert (await bot.button(CHAT, "like:1")).replies == ()
+    assert await bot.command(CHAT + 1, "help")  # another chat is not limited
+    now[0] = 2.5  # a refill of one token per 2 s
+    assert "What I can do" in (await bot.command(CHAT, "help"))[0].text
+    assert (await bot.command(CHAT, "help")) == (Reply(texts.flood()),)  # a new flood: once more
