@@ -209,7 +209,7 @@ def sample_items(need: np.ndarray, cdf: np.ndarray, taken: np.ndarray,
         rank = np.arange(len(uniq)) - np.searchsorted(owner, owner, side="left")
         keep = uniq[rank < need[owner]]
         need -= np.bincount(keep // n_items, minlength=len(need))
-        accepted = np.union1d(accepted, keep)
+        accepted = np.sort(np.concatenate([accepted, keep]))  # disjoint: no unique() needed
         boost *= 2  # users still short are the heavy ones: their draws are mostly duplicates
     return accepted
 
