@@ -85,7 +85,8 @@ def main() -> int:
         results.append((m["recall"], changes, m))
         print(f"{json.dumps(changes)}  recall {m['recall']:.4f}  ndcg {m['ndcg']:.4f}  "
               f"new-chat {m['new_chat_recall']:.4f}  low-support "
-              f"{100 * m['low_support_share']:.1f}%  ({time.perf_counter() - start:.1f} s)",
+              f"{100 * m['low_support_share']:.1f}%  similar-precision "
+              f"{m['similar_precision']:.4f}  ({time.perf_counter() - start:.1f} s)",
               flush=True)
         with args.log.open("a", encoding="utf-8") as log:
             log.write(json.dumps({"release": release.name, "seeds": seeds,

@@ -101,7 +101,8 @@ class AlsScorer:
         norms = np.linalg.norm(factors, axis=1)
         norms[norms == 0] = 1e-10
         self._unit = (factors / norms[:, None]).astype(np.float32)
-        self._eye_reg = params.regularization * np.eye(params.factors)
+        self._yty_reg = (model.YtY.astype(np.float64)  # type: ignore[attr-defined]
+                         + params.regularization * np.eye(params.factors))
 
     @property
     def n_items(self) -> int:
@@ -139,8 +140,9 @@ class AlsScorer:
         n = max(0, min(int(n), self.n_items))
         if n == 0 or n_rows == 0:
             return (np.zeros((n_rows, n), dtype=np.int64), np.zeros((n_rows, n), dtype=np.float32))
+        userid = 0 if n_rows == 1 else np.arange(n_rows)  # a scalar id skips batch overhead
         ids, scores = self._model.recommend(  # type: ignore[attr-defined]
-            np.arange(n_rows), rows, N=n, recalculate_user=True, filter_already_liked_items=True)
+            userid, rows, N=n, recalculate_user=True, filter_already_liked_items=True)
         ids = np.asarray(ids, dtype=np.int64).reshape(n_rows, -1)
         scores = np.asarray(scores, dtype=np.float32).reshape(n_rows, -1)
         padded = scores <= PADDED_SCORE
@@ -161,12 +163,12 @@ class AlsScorer:
         conf = row.data[row.indptr[0]:row.indptr[1]].astype(np.float64) * self.params.alpha
         keep = conf > 0
         liked, conf = liked[keep], conf[keep]
-        y = self.item_factors.astype(np.float64)
-        y_liked = y[liked]
-        a = (self._model.YtY + self._eye_reg  # type: ignore[attr-defined]
-             + (y_liked.T * (conf - 1.0)) @ y_liked)
-        weights = scipy.linalg.cho_factor(a)
-        weighted_items = scipy.linalg.cho_solve(weights, y[np.asarray(columns, dtype=np.int64)].T)
+        y = self.item_factors
+        y_liked = y[liked].astype(np.float64)
+        a = self._yty_reg + (y_liked.T * (conf - 1.0)) @ y_liked
+        weights = scipy.linalg.cho_factor(a, check_finite=False)
+        targets = y[np.asarray(columns, dtype=np.int64)].astype(np.float64)
+        weighted_items = scipy.linalg.cho_solve(weights, targets.T, check_finite=False)
         contributions = (y_liked @ weighted_items) * conf[:, None]
         return liked, contributions
 

@@ -26,7 +26,7 @@ import pandas as pd
 from recsys.als import AlsParams, AlsScorer, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
-from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions, rows_from_columns
+from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
 from recsys.movielens import (
     DataPaths,
     Release,
@@ -269,7 +269,7 @@ class Recommender:
 
     def fold_in_rows(self, column_lists: Iterable[np.ndarray]) -> Any:
         """Weighted csr rows (one per list of known columns), weighted as training rows were."""
-        return self.weighting.apply(rows_from_columns(column_lists, self.n_items))
+        return self.weighting.rows(column_lists, self.n_items)
 
     def recommend(self, favorites: Iterable[int], n: int = 10) -> RecommendResult:
         """Top ``n`` movies for a set of favorite movieIds, never a favorite itself."""

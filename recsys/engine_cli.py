@@ -153,6 +153,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"held-out users per seed: {m['users']:.0f} (new chat: {m['new_chat_users']:.0f})",
         f"similar movies with < 10 likes (top-200 movies, 10 each): "
         f"{100 * m['low_support_share']:.2f}%",
+        f"similar movies also liked by the held-out user (precision@10): "
+        f"{m['similar_precision']:.4f}",
         f"time: {m['seconds']:.1f} s",
     ]
     return "\n".join(lines)

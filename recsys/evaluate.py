@@ -11,7 +11,10 @@ For each seed:
    hits, for the model (fold-in through :class:`recsys.engine.Recommender`) and for the most
    popular movies of the training users (both never return a folded-in movie);
 5. the low-support share of similar movies: over the 200 movies with the most likes, the share of
-   their 10 most similar movies that have fewer than 10 likes (likes counted in the training data).
+   their 10 most similar movies that have fewer than 10 likes (likes counted in the training data);
+6. the precision of similar movies: for up to 5 random likes of each held-out user, the share of
+   the 10 most similar movies that this user also liked (a held-out user's likes were never seen
+   in training, so this measures whether the neighbours are co-liked by new people).
 
 Figures are averaged over seeds. Targets the model never saw in training count as misses.
 """
@@ -75,6 +78,7 @@ class SeedResult:
     new_chat_model: Metrics
     new_chat_popular: Metrics
     low_support_share: float
+    similar_precision: float
     train_seconds: float
 
 
@@ -163,6 +167,23 @@ def low_support_share(rec: Recommender, *, top: int = 200, n: int = 10,
     return low / total if total else float("nan")
 
 
+def similar_precision(rec: Recommender, cases: Sequence[Case], seed: int, *,
+                      queries: int = 5, n: int = 10) -> float:
+    """Share of the ``n`` most similar movies of a user's like that the user also liked."""
+    rng = np.random.default_rng(seed + 1_000_003)
+    hits = total = 0
+    for case in cases:
+        liked = np.union1d(case.fold_in, case.targets)
+        known = liked[rec.items.columns(liked) >= 0]
+        if known.size < 2:
+            continue
+        for query in rng.choice(known, size=min(queries, known.size), replace=False):
+            similar = [s.movie_id for s in rec.similar(int(query), n)]
+            hits += int(np.isin(similar, liked).sum())
+            total += n
+    return hits / total if total else float("nan")
+
+
 def evaluate_seed(ratings: pd.DataFrame, release: Release, config: TrainConfig, seed: int, *,
                   k: int = K, num_threads: int = 0) -> SeedResult:
     """Train on one seed's training users and measure both variants and the baseline."""
@@ -179,6 +200,7 @@ def evaluate_seed(ratings: pd.DataFrame, release: Release, config: TrainConfig, 
                       new_chat_model=results["new_chat"],
                       new_chat_popular=results["new_chat_pop"],
                       low_support_share=low_support_share(rec),
+                      similar_precision=similar_precision(rec, split.standard, seed),
                       train_seconds=trained.seconds)
 
 
@@ -203,6 +225,7 @@ def evaluate(ratings: pd.DataFrame, release: Release, config: TrainConfig,
         "new_chat_popular_recall": _mean(r.new_chat_popular.recall for r in results),
         "new_chat_popular_ndcg": _mean(r.new_chat_popular.ndcg for r in results),
         "low_support_share": _mean(r.low_support_share for r in results),
+        "similar_precision": _mean(r.similar_precision for r in results),
         "users": _mean(r.model.users for r in results),
         "new_chat_users": _mean(r.new_chat_model.users for r in results),
         "seconds": time.perf_counter() - start,

@@ -100,18 +100,24 @@ def build_interactions(ratings: pd.DataFrame, threshold: float) -> Interactions:
                         threshold=float(threshold))
 
 
-def rows_from_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
-                      n_items: int) -> csr_matrix:
-    """A binary csr_matrix with one row per list of (valid, distinct) columns."""
+def _stack_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
+                   n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """(indptr, indices) of binary rows from lists of columns (deduplicated, sorted)."""
     lists = [np.unique(np.asarray(c, dtype=np.int64)) for c in column_lists]
-    indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+    indptr = np.zeros(len(lists) + 1, dtype=np.int32)
     indptr[1:] = np.cumsum([c.size for c in lists])
     indices = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
     if indices.size and (indices.min() < 0 or indices.max() >= n_items):
         raise ValueError("column out of range")
+    return indptr, indices.astype(np.int32)
+
+
+def rows_from_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
+                      n_items: int) -> csr_matrix:
+    """A binary csr_matrix with one row per list of (valid) columns; duplicates count once."""
+    indptr, indices = _stack_columns(column_lists, n_items)
     data = np.ones(indices.size, dtype=np.float32)
-    return csr_matrix((data, indices.astype(np.int32), indptr.astype(np.int32)),
-                      shape=(len(lists), n_items))
+    return csr_matrix((data, indices, indptr), shape=(indptr.size - 1, n_items))
 
 
 @dataclass(frozen=True)
@@ -147,19 +153,30 @@ class Weighting:
 
     def apply(self, matrix: csr_matrix) -> csr_matrix:
         """Weight every row of a users × items matrix (a copy; the input is unchanged)."""
-        out = csr_matrix(matrix, dtype=np.float32, copy=True)
-        if self.scheme == "plain" or out.nnz == 0:
-            return out
+        matrix = csr_matrix(matrix)
+        data = self._weigh(matrix.indptr, matrix.indices, matrix.data.astype(np.float32),
+                           matrix.shape[1])
+        return csr_matrix((data, matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape)
+
+    def rows(self, column_lists: Iterable[Sequence[int] | np.ndarray], n_items: int) -> csr_matrix:
+        """Weighted like rows, one per list of columns: what a new user is folded in from."""
+        indptr, indices = _stack_columns(column_lists, n_items)
+        data = self._weigh(indptr, indices, np.ones(indices.size, dtype=np.float32), n_items)
+        return csr_matrix((data, indices, indptr), shape=(indptr.size - 1, n_items))
+
+    def _weigh(self, indptr: np.ndarray, indices: np.ndarray, x: np.ndarray,
+               n_items: int) -> np.ndarray:
+        if self.scheme == "plain" or x.size == 0:
+            return x
         assert self.idf is not None
-        if out.shape[1] != self.idf.size:
-            raise ValueError(f"matrix has {out.shape[1]} columns, the weighting {self.idf.size}")
-        lengths = np.asarray(out.sum(axis=1)).ravel()
+        if n_items != self.idf.size:
+            raise ValueError(f"matrix has {n_items} columns, the weighting {self.idf.size}")
+        counts = np.diff(indptr)
+        row_of = np.repeat(np.arange(counts.size), counts)
+        lengths = np.bincount(row_of, weights=x, minlength=counts.size)
         norm = (1.0 - self.b) + self.b * lengths / self.avg_length
-        row_of = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-        x = out.data
-        out.data = (x * (self.k1 + 1.0) / (self.k1 * norm[row_of] + x)
-                    * self.idf[out.indices]).astype(np.float32)
-        return out
+        weights = x * (self.k1 + 1.0) / (self.k1 * norm[row_of] + x) * self.idf[indices]
+        return weights.astype(np.float32)
 
     def params(self) -> dict[str, Any]:
         """The scalar parameters, for metadata."""
