@@ -175,8 +175,9 @@ class Weighting:
         row_of = np.repeat(np.arange(counts.size), counts)
         lengths = np.bincount(row_of, weights=x, minlength=counts.size)
         norm = (1.0 - self.b) + self.b * lengths / self.avg_length
-        weights = x * (self.k1 + 1.0) / (self.k1 * norm[row_of] + x) * self.idf[indices]
-        return weights.astype(np.float32)
+        weights: np.ndarray = (x * (self.k1 + 1.0) / (self.k1 * norm[row_of] + x)
+                               * self.idf[indices]).astype(np.float32)
+        return weights
 
     def params(self) -> dict[str, Any]:
         """The scalar parameters, for metadata."""
