@@ -84,17 +84,34 @@ def likes_of(ratings: pd.DataFrame, threshold: float) -> pd.DataFrame:
     return liked.drop_duplicates()
 
 
+def _dense_codes(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted distinct ids, code of each id): ``np.unique`` in O(n) for non-negative ids."""
+    if ids.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    if ids.min() < 0 or ids.max() > 4 * ids.size + 1_000_000:  # sparse or odd ids: sort
+        distinct, codes = np.unique(ids, return_inverse=True)
+        return distinct.astype(np.int64), codes.astype(np.int64)
+    present = np.zeros(int(ids.max()) + 1, dtype=bool)
+    present[ids] = True
+    code_of = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present).astype(np.int64), code_of[ids]
+
+
 def build_interactions(ratings: pd.DataFrame, threshold: float) -> Interactions:
-    """Build the users × items like matrix from a ratings frame (see the module doc)."""
-    liked = likes_of(ratings, threshold)
-    users = liked["user_id"].to_numpy(np.int64)
-    movies = liked["movie_id"].to_numpy(np.int64)
-    user_ids, rows = np.unique(users, return_inverse=True)
-    item_ids, cols = np.unique(movies, return_inverse=True)
+    """Build the users × items like matrix from a ratings frame (see the module doc).
+
+    A (user, movie) pair rated twice counts once.
+    """
+    liked = (ratings["rating"] >= threshold).to_numpy()
+    users = ratings["user_id"].to_numpy()[liked].astype(np.int64)
+    movies = ratings["movie_id"].to_numpy()[liked].astype(np.int64)
+    user_ids, rows = _dense_codes(users)
+    item_ids, cols = _dense_codes(movies)
     data = np.ones(rows.size, dtype=np.float32)
     matrix = csr_matrix((data, (rows, cols)), shape=(user_ids.size, item_ids.size),
                         dtype=np.float32)
     matrix.sum_duplicates()
+    matrix.data[:] = 1.0
     matrix.sort_indices()
     return Interactions(matrix=matrix, user_ids=user_ids, items=ItemIndex(item_ids),
                         threshold=float(threshold))
@@ -172,12 +189,14 @@ class Weighting:
         if n_items != self.idf.size:
             raise ValueError(f"matrix has {n_items} columns, the weighting {self.idf.size}")
         counts = np.diff(indptr)
-        row_of = np.repeat(np.arange(counts.size), counts)
+        row_of = np.repeat(np.arange(counts.size, dtype=np.int32), counts)
         lengths = np.bincount(row_of, weights=x, minlength=counts.size)
-        norm = (1.0 - self.b) + self.b * lengths / self.avg_length
-        weights: np.ndarray = (x * (self.k1 + 1.0) / (self.k1 * norm[row_of] + x)
-                               * self.idf[indices]).astype(np.float32)
-        return weights
+        norm = ((1.0 - self.b) + self.b * lengths / self.avg_length).astype(np.float32)
+        k1 = np.float32(self.k1)
+        weights: np.ndarray = x * (k1 + np.float32(1.0))
+        weights /= k1 * norm[row_of] + x
+        weights *= self.idf[indices]
+        return weights.astype(np.float32, copy=False)
 
     def params(self) -> dict[str, Any]:
         """The scalar parameters, for metadata."""
