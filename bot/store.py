@@ -120,10 +120,10 @@ _REMOVE = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.movie_id == 
 _CLEAR = delete(favorites_table).where(_fav.chat_id == _CHAT)
 _LIST = select(_fav.movie_id).where(_fav.chat_id == _CHAT).order_by(_fav.position, _fav.movie_id)
 _APPEND = {
-    dialect.__name__.rpartition(".")[2]: dialect.insert(favorites_table)
+    name: insert(favorites_table)
     .on_conflict_do_nothing(index_elements=[_fav.chat_id, _fav.movie_id])
     .returning(_fav.movie_id)
-    for dialect in (postgresql, sqlite)
+    for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
 Change = Callable[[Connection, datetime], int]
@@ -235,8 +235,8 @@ class FavoritesStore:
 
         Args:
             url: ``sqlite+aiosqlite:///path/to/file.sqlite3`` or
-                ``postgresql+asyncpg://user:password@host:port/database``; ``sqlite://`` and
-                ``postgresql://`` (or ``postgres://``) get the async driver. For SQLite,
+                ``postgresql+asyncpg://user:password@host:port/database``; ``sqlite://``,
+                ``postgresql://`` and ``postgres://`` are accepted too. For SQLite,
                 ``?timeout=SECONDS`` sets how long a writer waits for another process's lock.
             limit: The most favorites a chat may keep.
 
