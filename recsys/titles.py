@@ -1,0 +1,715 @@
+"""Title resolution: whatever a person types becomes one MovieLens movie, a short list, or nothing.
+
+:class:`TitleIndex` is built once from the catalog (see :func:`recsys.movielens.load_catalog`).
+Every movie gets *keys*: normalised spellings of its main title (with MovieLens's trailing article
+put back in front, and without it), of every alternate title in parentheses (a.k.a. and
+original-language titles), and of the parts of a title split at ``:`` or `` - `` ("Star Wars",
+"The Empire Strikes Back"). Normalisation folds case and accents, turns punctuation into spaces,
+spells ``&`` as "and", and writes numbers one way ("Part II" = "part two" = "2"), so every key has
+a spaced form ("toy story 2") and a space-free form ("toystory2").
+
+:meth:`TitleIndex.resolve` looks for evidence in order of strength and stops at the first level that
+has any:
+
+1. **exact**: the query's normalised form (or its space-free form) equals a key; a full or
+   alternate title beats a title part, so "Sing" is Sing (2016) and never Singin' in the Rain;
+2. **contained**: every word of the query is a whole word of a key, or the space-free query begins
+   a space-free key ("showman", "harry potter", "spongebob");
+3. **typo**: the space-free query is close to a space-free key (rapidfuzz ``ratio`` with a
+   cutoff), or its words are close to words of a key;
+
+A year in the query ("titanic 1953", "avengers (1998)") keeps only movies of that year (one year
+either side when none is exact). Within a level, candidates that score too close to call are
+ordered by popularity (``likes``). One clear candidate is **matched**; several are **ambiguous**
+(2-5 of them); weak evidence only gives **not_found** with up to three suggestions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+MAX_QUERY_CHARS = 200
+MAX_CANDIDATES = 5
+MAX_SUGGESTIONS = 3
+
+# Key weights: how much an exact hit on that kind of key is worth.
+W_TITLE = 100.0  # the main title
+W_ALIAS = 99.0  # an alternate title in parentheses
+W_PART = 95.0  # a part of a title split at ":" or " - "
+
+# Scores of the weaker levels (exact hits score their key weight).
+CONTAINED_BASE = 80.0  # + up to CONTAINED_SPAN by the share of the key the query covers
+CONTAINED_SPAN = 15.0
+FUZZY_WORDS_BASE = 70.0  # query words close to a key's words, + share covered (same span)
+FUZZY_WORD_EDIT = 3.0  # less for every misspelt word after the first
+
+FUZZY_POOL = 300  # strings scored with rapidfuzz per fuzzy search (picked by shared trigrams)
+SHORT_QUERY = 6  # up to this many letters, every string of about the same length is scored too
+LONG_WORD = 8  # a misspelt word may be one edit away (swapped letters count one), two from here
+
+MATCH_SCORE = 85.0  # a lone candidate at least this good is a match
+AMBIGUOUS_SCORE = 72.0  # below this, candidates are only "did you mean" suggestions
+SUGGEST_SCORE = 60.0
+CLOSE_CALL = 5.0  # candidates within this of the best are too close to call ...
+LONE_QUERY = 8  # characters a query needs for its only candidate to be matched below MATCH_SCORE
+CLEAR_LEAD = 3.0  # ... unless the best leads them all by this and is also the most popular
+NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Die Hard 2") is weak
+TYPO_POPULARITY = 10  # an exact hit yields to a typo this many times as popular
+
+# Articles MovieLens moves to the end ("Lion King, The"; "Cité des enfants perdus, La").
+_ARTICLES = frozenset({
+    "the", "a", "an", "la", "le", "les", "l", "il", "lo", "gli", "i", "el", "los", "las", "un",
+    "une", "una", "uno", "der", "die", "das", "den", "det", "en", "ett", "ein", "eine", "de", "het",
+    "o", "os", "as",
+})
+# Articles that may be dropped from the front of a query ("the matrix" -> "matrix").
+_QUERY_ARTICLES = frozenset({"the", "a", "an"})
+_TRAILING_ARTICLE = re.compile(r"^(?P<body>.+?),\s*(?P<art>[^\W\d_]+'?)\s*$")
+_ALIAS = re.compile(r"\s*\((?P<alias>[^()]*)\)\s*$")
+_AKA = re.compile(r"^\s*(?:a\.?\s*k\.?\s*a\.?|aka)\s+", re.IGNORECASE)
+_PART_SPLIT = re.compile(r"\s*:\s+|\s+[-–—]+\s+")
+_QUERY_YEAR = re.compile(r"^(?P<body>.*?)[\s,]*[(\[]?(?P<year>1[89]\d\d|20\d\d)[)\]]?\s*$")
+_CODE_LIKE = re.compile(
+    r"<\s*/?\s*[a-z][a-z0-9]*[^<>]*>"  # an HTML tag
+    r"|\b(?:select|insert|update|delete|drop|union|alter)\b.+\b(?:from|into|table|set|select)\b"
+    r"|(?:--|;|/\*|\*/)\s*$|'\s*or\s*'?\d+'?\s*=\s*'?\d+"
+    r"|\b(?:javascript|onerror|onload)\s*[:=]|&[a-z]+;|%[0-9a-f]{2}",
+    re.IGNORECASE,
+)
+
+_LETTER_MAP = str.maketrans({
+    "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "ł": "l", "Ł": "l",
+    "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ı": "i", "³": "3", "²": "2",
+    "&": " and ", "+": " and ", "@": " at ",
+    "’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'",
+})
+# "d'Amélie", "l'Avventura", "O'Brien": a one-letter elision is a word of its own; other
+# apostrophes ("Schindler's", "Singin'") are dropped.
+_ASCII_MAP = str.maketrans(
+    {**{chr(i): " " for i in (*range(32), 127)}, "&": " and ", "+": " and ", "@": " at ",
+     "`": "'"})
+# Combining marks (accents once decomposed) and invisible format or control characters.
+_MARKS = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u1ab0-\u1aff\u1dc0-\u1dff"
+    "\u20d0-\u20ff\ufe20-\ufe2f\u00ad\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+)
+_CONTROLS = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]")
+_ACRONYM = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_])+\b\.?")  # E.T., L.A.
+_NON_WORD = re.compile(r"[^\w\u241e]+|_+")
+_ELISION = re.compile(r"(?<![^\W\d_])([^\W\d_]|qu)'(?=[^\W\d_])")
+_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+          "eighteen", "nineteen", "twenty"]
+_TENS = {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
+         "eighty": "80", "ninety": "90"}
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
+          "xi": "11", "xii": "12", "xiii": "13", "xiv": "14", "xv": "15", "xvi": "16",
+          "xvii": "17", "xviii": "18", "xix": "19", "xx": "20"}  # not "i", "v", "x": words too
+# Every way of writing a number that becomes digits ("Part II" = "part two" = "part 2").
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS)} | _TENS | _ROMAN
+_SMALL_ROMAN = {"i": "1", "v": "5", "x": "10"}
+_NUMBERED_RE = re.compile(
+    r"\b(?:part|pt|episode|ep|chapter|vol|volume|no|number) (\d+|i|v|x)\b")  # "part 2" -> "2"
+_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+                          + r")\b")
+_SEP = "\u241e"  # separates texts normalised together; not a word character
+_DIGITS = re.compile(r"\d+")
+_STOPWORDS = frozenset({"the", "a", "an", "and", "of", "in", "on", "to", "for", "at", "with"})
+
+
+class MatchStatus(StrEnum):
+    """What a resolution found."""
+
+    MATCHED = "matched"
+    AMBIGUOUS = "ambiguous"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One movie a query may mean, with how well it fits (0-100)."""
+
+    movie_id: int
+    title: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The answer to one query.
+
+    ``candidates``: for ambiguous, 2-5 movies best first; for not_found, up to 3 suggestions; for
+    matched, empty. ``error`` says why a query was refused (too long, empty).
+    """
+
+    query: str
+    status: MatchStatus
+    movie_id: int | None
+    title: str | None
+    score: float
+    candidates: tuple[Candidate, ...]
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisation
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text``, fold accents and special letters, drop control characters."""
+    if text.isascii():
+        return text.translate(_ASCII_MAP).lower()
+    text = unicodedata.normalize("NFKC", text).translate(_LETTER_MAP)
+    text = _CONTROLS.sub(" ", unicodedata.normalize("NFKD", text))
+    return _MARKS.sub("", text).casefold()
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of ``text``: folded, punctuation split, numbers written as digits.
+
+    "Godfather: Part II" and "godfather part 2" both give ``["godfather", "2"]``; "E.T." and "et"
+    give ``["et"]``; "WALL·E" gives ``["wall", "e"]``; "d'Amélie" gives ``["d", "amelie"]``.
+    """
+    return [w for ws in words_of_many([text.replace(_SEP, " ")]) for w in ws]
+
+
+def words_of_many(texts: list[str]) -> list[list[str]]:
+    """:func:`words` of many texts at once: one pass of each regex over all of them."""
+    text = fold(_SEP.join(texts))
+    if "'" in text:
+        text = _ELISION.sub(r"\1 ", text).replace("'", "")
+    if "." in text:
+        text = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)
+    text = _NON_WORD.sub(" ", text)
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)], text)
+    text = _NUMBERED_RE.sub(lambda m: _SMALL_ROMAN.get(m.group(1), m.group(1)), text)
+    return [part.split() for part in text.split(_SEP)]
+
+
+def _front_article(text: str) -> tuple[str, bool]:
+    """Move a trailing article to the front: "Lion King, The" -> ("The Lion King", True)."""
+    match = _TRAILING_ARTICLE.match(text)
+    if match is None:
+        return text, False
+    art = match.group("art")
+    if fold(art).rstrip("'") not in _ARTICLES:
+        return text, False
+    sep = "" if art.endswith("'") else " "
+    return f"{art}{sep}{match.group('body')}", True
+
+
+def split_aliases(name: str) -> tuple[str, list[str]]:
+    """Split "Seven (a.k.a. Se7en)" into ("Seven", ["Se7en"]); the year is already removed."""
+    aliases: list[str] = []
+    while True:
+        match = _ALIAS.search(name)
+        if match is None or match.start() == 0:
+            break
+        alias = _AKA.sub("", match.group("alias")).strip()
+        if alias:
+            aliases.append(alias)
+        name = name[: match.start()].rstrip()
+    aliases.reverse()
+    return name, aliases
+
+
+Keys = dict[tuple[str, ...], float]  # a movie's keys (normalised words) and their weights
+
+
+def title_keys(name: str) -> Keys:
+    """Every key of a movie's name (MovieLens spelling without the year) with its weight."""
+    return catalog_keys([name])[0]
+
+
+def catalog_keys(names: list[str]) -> list[Keys]:
+    """:func:`title_keys` of many names, normalising all their texts in one batch."""
+    # Per name, per title (main, then aliases): (index of its first part, parts, weight, moved).
+    layouts: list[list[tuple[int, int, float, bool]]] = []
+    texts: list[str] = []
+    for name in names:
+        main, aliases = split_aliases(name)
+        layout = []
+        for text, weight in [(main, W_TITLE)] + [(a, W_ALIAS) for a in aliases]:
+            fronted, moved = _front_article(text)
+            pieces = _PART_SPLIT.split(fronted)
+            layout.append((len(texts), len(pieces), weight, moved))
+            texts.extend(p.replace(_SEP, " ") for p in pieces)
+        layouts.append(layout)
+    normalised = words_of_many(texts)
+    out: list[Keys] = []
+    for layout in layouts:
+        keys: Keys = {}
+        for first, n_parts, weight, moved in layout:
+            parts: list[list[str]] = normalised[first:first + n_parts]
+            _add_key(keys, [w for p in parts for w in p], weight, drop_article=moved)
+            if n_parts > 1:
+                for i in range(1, n_parts):
+                    _add_key(keys, [w for p in parts[:i] for w in p], W_PART, drop_article=False)
+                _add_key(keys, parts[-1], W_PART, drop_article=False)
+        out.append(keys)
+    return out
+
+
+def _add_key(keys: Keys, ws: list[str], weight: float, *, drop_article: bool) -> None:
+    """Add a key, and the same without its leading article, unless it cannot identify a movie."""
+    variants = [tuple(ws)]
+    if len(ws) > 1 and (ws[0] in _QUERY_ARTICLES or (drop_article and ws[0] in _ARTICLES)):
+        variants.append(tuple(ws[1:]))
+    for key in variants:
+        if keys.get(key, -1.0) < weight and _useful(key, weight):
+            keys[key] = weight
+
+
+def _useful(key: tuple[str, ...], weight: float) -> bool:
+    """Whether a key can identify a movie: "300" can as a title, "2" or "the" never can."""
+    if not key or _STOPWORDS.issuperset(key):
+        return False
+    return weight >= W_ALIAS or not "".join(key).isdigit()
+
+
+# --------------------------------------------------------------------------------------------
+# Query parsing
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One reading of a query: its words and, when it named one, a year."""
+
+    words: tuple[str, ...]
+    year: int | None
+
+    @property
+    def compact(self) -> str:
+        """The words without spaces: "toy story 2" -> "toystory2"."""
+        return "".join(self.words)
+
+    @property
+    def required(self) -> list[str]:
+        """The words a key must hold: all but stopwords, unless there are only stopwords."""
+        return [w for w in self.words if w not in _STOPWORDS] or list(self.words)
+
+    def without_article(self) -> _Query | None:
+        """The same reading without a leading article ("the matrix" -> "matrix"), if it has one."""
+        if len(self.words) > 1 and self.words[0] in _ARTICLES:
+            return _Query(self.words[1:], self.year)
+        return None
+
+
+def readings(query: str) -> list[_Query]:
+    """The ways to read a query: with a trailing year as a year filter first, then as typed."""
+    out = []
+    match = _QUERY_YEAR.match(query)
+    if match is not None:
+        body = words(match.group("body"))
+        if body and any(not w.isdigit() for w in body):
+            out.append(_Query(tuple(body), int(match.group("year"))))
+    whole = words(query)
+    if whole:
+        out.append(_Query(tuple(whole), None))
+    return out
+
+
+def garbage_reason(query: str) -> str | None:
+    """Why ``query`` cannot be a title (None when it may be one)."""
+    if len(query) > MAX_QUERY_CHARS:
+        return f"That is too long to be a title (max {MAX_QUERY_CHARS} characters)."
+    if not query.strip():
+        return "Type a movie title to look it up."
+    if _CODE_LIKE.search(query):
+        return "That looks like code, not a movie title."
+    if not any(c.isalnum() for c in fold(query)):
+        return "That has no letters or digits; type a movie title."
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The index
+
+
+@dataclass
+class _Hits:
+    """Best score per movie index, for one level of evidence."""
+
+    scores: dict[int, float] = field(default_factory=dict)
+
+    def add(self, movie: int, score: float) -> None:
+        if score > self.scores.get(movie, -1.0):
+            self.scores[movie] = score
+
+    def add_all(self, owners: Iterable[tuple[int, float]]) -> None:
+        for movie, score in owners:
+            self.add(movie, score)
+
+    def __bool__(self) -> bool:
+        return bool(self.scores)
+
+
+class TitleIndex:
+    """Normalised keys of every catalog title, for :meth:`resolve`."""
+
+    def __init__(
+        self,
+        movie_ids: np.ndarray,
+        titles: list[str],
+        years: np.ndarray,
+        likes: np.ndarray,
+        keys: list[Keys],
+    ) -> None:
+        """Build lookup tables from per-movie keys; use :meth:`build` from a catalog instead."""
+        self._ids = movie_ids
+        self._titles = titles
+        self._years = years
+        self._likes = likes
+        compact: dict[str, dict[int, float]] = {}
+        key_movie: list[int] = []
+        key_weight: list[float] = []
+        key_len: list[int] = []
+        flat_words: list[str] = []
+        flat_keys: list[int] = []
+        for movie, movie_keys in enumerate(keys):
+            for key, weight in movie_keys.items():
+                joined = "".join(key)
+                owners = compact.setdefault(joined, {})
+                if owners.get(movie, -1.0) < weight:
+                    owners[movie] = weight
+                kid = len(key_movie)
+                key_movie.append(movie)
+                key_weight.append(weight)
+                key_len.append(len(joined))
+                flat_words.extend(key)
+                flat_keys.extend([kid] * len(key))
+        self._compact = compact
+        self._compact_keys = sorted(compact)
+        self._compact_grams = _Grams(self._compact_keys)
+        # Title keys of movies popular enough to beat an exact hit on a typo (none without likes).
+        popular = sorted({("".join(k), int(m)) for m in np.flatnonzero(likes >= TYPO_POPULARITY)
+                          for k, w in keys[m].items() if w >= W_ALIAS})
+        self._popular_keys = [k for k, _m in popular]
+        self._popular_owner = [m for _k, m in popular]
+        self._postings = _postings(flat_words, flat_keys)
+        self._vocab = sorted(self._postings)
+        self._vocab_grams = _Grams(self._vocab)
+        self._key_movie = np.asarray(key_movie, dtype=np.int32)
+        self._key_weight = np.asarray(key_weight, dtype=np.float32)
+        self._key_len = np.asarray(key_len, dtype=np.int32)
+
+    @classmethod
+    def build(cls, catalog: pd.DataFrame) -> TitleIndex:
+        """Index every movie of a catalog frame (``title``, ``name``, ``year``, ``likes``)."""
+        names = catalog["name"].astype(str).tolist()
+        years = catalog["year"].astype("Int32").fillna(-1).to_numpy(dtype=np.int32)
+        likes = (catalog["likes"].to_numpy(dtype=np.int64) if "likes" in catalog
+                 else np.zeros(len(catalog), dtype=np.int64))
+        keys = catalog_keys(names)
+        return cls(catalog.index.to_numpy(dtype=np.int64), catalog["title"].astype(str).tolist(),
+                   years, likes, keys)
+
+    def _owners(self, i: int) -> Iterable[tuple[int, float]]:
+        """(movie, weight) of every movie with the i-th space-free key."""
+        return self._compact[self._compact_keys[i]].items()
+
+    def __len__(self) -> int:
+        return len(self._titles)
+
+    # ----------------------------------------------------------------------------------------
+
+    def resolve(self, query: str) -> Resolution:
+        """Resolve one typed query; never raises on any string."""
+        if not isinstance(query, str):
+            query = str(query)
+        reason = garbage_reason(query)
+        if reason is not None:
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), reason)
+        fallback: list[tuple[int, float]] = []
+        for reading in readings(query):
+            ranked, decisive = self._resolve_reading(reading)
+            if decisive:
+                return self._answer(query, ranked)
+            if ranked and (not fallback or ranked[0][1] > fallback[0][1]):
+                fallback = ranked
+        return self._answer(query, fallback)
+
+    def _resolve_reading(self, reading: _Query) -> tuple[list[tuple[int, float]], bool]:
+        """Ranked (movie, score) for one reading, and whether it is good enough to stop.
+
+        The first level with a candidate worth offering decides; when it offers a single weak
+        candidate, the next levels' candidates are appended so that a choice has two entries.
+        """
+        levels = (self._exact_hits, self._contained_hits, self._fuzzy_hits)
+        ranked: list[tuple[int, float]] = []
+        for i, level in enumerate(levels):
+            hits = self._year_filter(level(reading), reading.year)
+            if not hits:
+                continue
+            ranked = self._rank(hits)
+            if ranked[0][1] < AMBIGUOUS_SCORE:
+                continue
+            if len(ranked) == 1 and ranked[0][1] < MATCH_SCORE:
+                ranked += self._more(reading, levels[i + 1:], exclude=ranked[0][0])
+            return ranked, True
+        return ranked, False
+
+    def _more(self, reading: _Query, levels: Iterable[Callable[[_Query], _Hits]],
+              exclude: int) -> list[tuple[int, float]]:
+        """Ranked candidates of the first of ``levels`` that has any besides ``exclude``."""
+        for level in levels:
+            hits = self._year_filter(level(reading), reading.year)
+            hits.scores.pop(exclude, None)
+            if hits:
+                return self._rank(hits)
+        return []
+
+    def _answer(self, query: str, ranked: list[tuple[int, float]]) -> Resolution:
+        """Turn ranked candidates into a resolution (see the module doc for the rules)."""
+        if not ranked or ranked[0][1] < SUGGEST_SCORE:
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, ())
+        best, score = ranked[0]
+        close = [s for _m, s in ranked[1:] if s >= score - CLOSE_CALL]
+        # A lone candidate for a long query is no coincidence (random letters that long reach
+        # AMBIGUOUS_SCORE against almost no title), so it is the answer.
+        lone = (len(ranked) == 1 and score >= AMBIGUOUS_SCORE
+                and sum(c.isalnum() for c in query) >= LONE_QUERY)
+        if lone or (score >= MATCH_SCORE and all(s <= score - CLEAR_LEAD for s in close)):
+            return Resolution(query, MatchStatus.MATCHED, int(self._ids[best]),
+                              self._titles[best], round(score, 1), ())
+        if score >= AMBIGUOUS_SCORE and len(ranked) > 1:
+            cands = tuple(self._candidate(m, s) for m, s in ranked[:MAX_CANDIDATES])
+            return Resolution(query, MatchStatus.AMBIGUOUS, None, None, round(score, 1), cands)
+        sugg = tuple(self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS]
+                     if s >= SUGGEST_SCORE)
+        return Resolution(query, MatchStatus.NOT_FOUND, None, None, round(score, 1), sugg)
+
+    def _candidate(self, movie: int, score: float) -> Candidate:
+        return Candidate(int(self._ids[movie]), self._titles[movie], round(score, 1))
+
+    def _rank(self, hits: _Hits) -> list[tuple[int, float]]:
+        """Best first; candidates too close to the best to call are ordered by popularity."""
+        items = sorted(hits.scores.items(), key=lambda ms: (-ms[1], -self._likes[ms[0]], ms[0]))
+        top = items[0][1]
+        close = [ms for ms in items if ms[1] >= top - CLOSE_CALL]
+        rest = items[len(close):]
+        close.sort(key=lambda ms: (-self._likes[ms[0]], -ms[1], ms[0]))
+        return close + rest
+
+    def _year_filter(self, hits: _Hits, year: int | None) -> _Hits:
+        if year is None or not hits:
+            return hits
+        for slack in (0, 1):
+            kept = {m: s for m, s in hits.scores.items()
+                    if self._years[m] >= 0 and abs(int(self._years[m]) - year) <= slack}
+            if kept:
+                return _Hits(kept)
+        return _Hits()
+
+    # ---------------------------------------------------------------------------- levels
+
+    def _exact_hits(self, reading: _Query) -> _Hits:
+        """Movies with a key equal to the query (spaces ignored), scored by the key's weight."""
+        hits = _Hits()
+        for r in (reading, reading.without_article()):
+            if r is None:
+                continue
+            hits.add_all(self._compact.get(r.compact, {}).items())
+        if hits:
+            self._add_popular_typos(reading, hits)
+        return hits
+
+    def _add_popular_typos(self, reading: _Query, hits: _Hits) -> None:
+        """Let a far more popular title one typo away compete with an exact hit.
+
+        "inglorious bastards" spells a 1978 film exactly, yet nearly everyone typing it means
+        Inglourious Basterds (2009): such a title joins the exact hits and popularity orders them.
+        """
+        compact = reading.compact
+        if len(compact) < 10:
+            return
+        known = max(int(self._likes[m]) for m in hits.scores)
+        top = max(hits.scores.values())
+        found = process.extract(compact, self._popular_keys, scorer=fuzz.ratio,
+                                score_cutoff=90, limit=5)
+        for _key, _score, i in found:
+            movie = self._popular_owner[i]
+            if self._likes[movie] >= TYPO_POPULARITY * (known + 1):
+                hits.add(movie, top)
+
+    def _contained_hits(self, reading: _Query) -> _Hits:
+        """Keys holding every query word, or starting with the space-free query.
+
+        Scored from CONTAINED_BASE up by the share of the key the query covers, so "harry potter"
+        fits "Harry Potter and the Goblet of Fire" better than the longer Harry Potter titles.
+        """
+        hits = _Hits()
+        lists = [self._postings.get(w) for w in set(reading.required)]
+        found = [p for p in lists if p is not None]
+        if found and len(found) == len(lists):
+            self._score_keys(hits, _intersect(found), len("".join(reading.required)),
+                             CONTAINED_BASE)
+        compact = reading.compact
+        if len(compact) >= 4:
+            lo = bisect.bisect_left(self._compact_keys, compact)
+            hi = bisect.bisect_left(self._compact_keys, compact + "\U0010ffff")
+            for i in range(lo, min(hi, lo + 3000)):
+                cover = len(compact) / len(self._compact_keys[i])
+                for movie, weight in self._owners(i):
+                    hits.add(movie, CONTAINED_BASE + CONTAINED_SPAN * cover - (W_TITLE - weight))
+        return hits
+
+    def _fuzzy_hits(self, reading: _Query) -> _Hits:
+        """Keys a few typos away from the query, as a whole or word by word."""
+        hits = _Hits()
+        compact = reading.compact
+        if len(compact) >= 3:
+            pool = self._compact_grams.pool(compact, FUZZY_POOL)
+            found = process.extract(compact, {i: self._compact_keys[i] for i in pool},
+                                    scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE, limit=25)
+            numbers = set(_DIGITS.findall(compact))
+            for key, score, i in found:
+                adjusted = score - _short_penalty(len(compact))
+                if set(_DIGITS.findall(key)) != numbers:
+                    adjusted -= NUMBER_MISMATCH
+                for movie, weight in self._owners(i):
+                    hits.add(movie, adjusted - (W_TITLE - weight))
+        self._fuzzy_word_hits(reading, hits)
+        return hits
+
+    def _fuzzy_word_hits(self, reading: _Query, hits: _Hits) -> None:
+        """Keys holding every query word, some of them misspelt ("spongebbo", "harry poter")."""
+        lists: list[np.ndarray] = []
+        edits = 0
+        for word in set(reading.required):
+            exact = self._postings.get(word)
+            if exact is not None:
+                lists.append(exact)
+                continue
+            if len(word) < 4:
+                return
+            pool = self._vocab_grams.pool(word, FUZZY_POOL)
+            close = process.extract(word, {i: self._vocab[i] for i in pool}, scorer=OSA.distance,
+                                    score_cutoff=1 if len(word) < LONG_WORD else 2, limit=5)
+            if not close:
+                return
+            lists.append(np.unique(np.concatenate([self._postings[c[0]] for c in close])))
+            edits += 1
+        if lists and edits:
+            base = (FUZZY_WORDS_BASE - FUZZY_WORD_EDIT * (edits - 1)
+                    - _short_penalty(len(reading.compact)))
+            self._score_keys(hits, _intersect(lists), len("".join(reading.required)), base)
+
+    def _score_keys(self, hits: _Hits, kids: np.ndarray, typed: int, base: float) -> None:
+        """Score keys ``kids`` from ``base`` up by the share of them the query's words cover."""
+        if not len(kids):
+            return
+        cover = np.minimum(1.0, typed / self._key_len[kids])
+        scores = base + CONTAINED_SPAN * cover - (W_TITLE - self._key_weight[kids])
+        for movie, score in zip(self._key_movie[kids].tolist(), scores.tolist(), strict=True):
+            hits.add(movie, score)
+
+
+def _intersect(lists: list[np.ndarray]) -> np.ndarray:
+    """Ids present in every one of the sorted unique arrays ``lists``."""
+    lists = sorted(lists, key=len)
+    kids = lists[0]
+    for other in lists[1:]:
+        kids = np.intersect1d(kids, other, assume_unique=True)
+    return kids
+
+
+def _postings(flat_words: list[str], flat_keys: list[int]) -> dict[str, np.ndarray]:
+    """Word -> sorted unique ids of the keys holding it."""
+    if not flat_words:
+        return {}
+    codes, vocab = pd.factorize(pd.Series(flat_words, dtype=object), sort=False)
+    kids = np.asarray(flat_keys, dtype=np.int32)
+    order = np.lexsort((kids, codes))
+    codes, kids = codes[order], kids[order]
+    keep = np.ones(len(kids), dtype=bool)
+    keep[1:] = (codes[1:] != codes[:-1]) | (kids[1:] != kids[:-1])
+    codes, kids = codes[keep], kids[keep]
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    starts = np.concatenate(([0], bounds))
+    ends = np.concatenate((bounds, [len(codes)]))
+    return {str(vocab[codes[s]]): kids[s:e] for s, e in zip(starts, ends, strict=True)}
+
+
+class _Grams:
+    """A character-trigram index over strings, to find the few worth scoring with rapidfuzz.
+
+    Scoring every one of 100,000 keys with ``fuzz.ratio`` costs tens of milliseconds; the strings
+    sharing the most trigrams with the query (Dice coefficient) are a small pool that contains the
+    best-scoring ones.
+    """
+
+    def __init__(self, strings: list[str]) -> None:
+        """Index ``strings`` (non-empty, without "^" or "$")."""
+        self.strings = strings
+        self.sizes = np.asarray([len(s) for s in strings], dtype=np.int64)  # trigrams of "^s$"
+        codes, owners = _trigrams(strings, self.sizes)
+        order = np.argsort(codes)
+        codes = codes[order]
+        starts = np.flatnonzero(np.concatenate((codes[:1] == codes[:1], codes[1:] != codes[:-1])))
+        self._codes = codes[starts]
+        self._starts = np.append(starts, len(order))
+        self._owners = owners[order].astype(np.int32)
+        self._by_length = np.argsort(self.sizes, kind="stable")
+        self._lengths = self.sizes[self._by_length]
+
+    def pool(self, query: str, size: int) -> list[int]:
+        """Indices of the ``size`` strings most similar to ``query`` by shared trigrams.
+
+        A typo in a short word leaves it few trigrams ("jwas" shares none with "jaws"), so for a
+        query of at most SHORT_QUERY letters every string within one letter of its length joins.
+        """
+        if not self.strings or not query:
+            return []
+        near: list[int] = []
+        if len(query) <= SHORT_QUERY:
+            lo = np.searchsorted(self._lengths, len(query) - 1, side="left")
+            hi = np.searchsorted(self._lengths, len(query) + 1, side="right")
+            near = self._by_length[lo:hi].tolist()
+        codes, _ = _trigrams([query], np.asarray([len(query)], dtype=np.int64))
+        codes = np.unique(codes)
+        at = np.minimum(np.searchsorted(self._codes, codes), len(self._codes) - 1)
+        at = at[self._codes[at] == codes]
+        if not len(at):
+            return near
+        owners = np.concatenate([self._owners[self._starts[i]:self._starts[i + 1]] for i in at])
+        counts = np.bincount(owners, minlength=len(self.strings))
+        hit = np.flatnonzero(counts)
+        dice = counts[hit] / (len(codes) + self.sizes[hit])
+        if len(hit) > size:
+            top = np.argpartition(-dice, size)[:size]
+            hit, dice = hit[top], dice[top]
+        ranked: list[int] = hit[np.argsort(-dice, kind="stable")].tolist()
+        return ranked + near
+
+
+def _trigrams(strings: list[str], sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Trigram codes of every "^s$" and the index of the string each comes from."""
+    text = "".join(f"^{s}$" for s in strings)
+    chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owners = np.repeat(np.arange(len(strings), dtype=np.int64), sizes)
+    first = np.cumsum(sizes + 2) - (sizes + 2)  # where each "^s$" starts
+    ends = np.cumsum(sizes)
+    offset = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(
+        ends - sizes, sizes)
+    pos = np.repeat(first, sizes) + offset
+    codes = (chars[pos] << np.uint64(42)) | (chars[pos + 1] << np.uint64(21)) | chars[pos + 2]
+    return codes, owners
+
+
+def _short_penalty(length: int) -> float:
+    """Typos in short strings are weak evidence: one edit in "jaws" is not one in "casablanca"."""
+    return max(0.0, 2.0 * (9 - length))
+
+
