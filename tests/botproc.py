@@ -210,15 +210,19 @@ def plan_chat(rng: random.Random, pool: Sequence[Movie], commands: int, *,
 
 
 async def run_chat(emu: Emulator, chat_id: int, ops: Sequence[Op], *, reply_timeout: float,
-                   group: bool = False) -> list[Exchange]:
+                   group: bool = False, exchanges: list[Exchange] | None = None,
+                   stop: asyncio.Event | None = None) -> list[Exchange]:
     """One user: send each command, wait for its answer, then send the next.
 
     In a group the bot quotes the command it answers, so a reply is matched to its command even
-    when a restarted bot answers a redelivered one a second time.
+    when a restarted bot answers a redelivered one a second time. ``exchanges`` (appended to as
+    the user goes) lets a test watch the session live; ``stop`` ends it early.
     """
     extra: dict[str, Any] = {"chat_type": "supergroup", "user_id": 7} if group else {}
-    exchanges: list[Exchange] = []
+    exchanges = [] if exchanges is None else exchanges
     for op in ops:
+        if stop is not None and stop.is_set():
+            break
         after = emu.mark()
         update = emu.user_sends(chat_id, op.text, **extra)
         exchange = Exchange(op, update["update_id"], update["message"]["message_id"])
@@ -262,30 +266,66 @@ class LoadReport:
 
 
 async def run_load(emu: Emulator, plans: dict[int, list[Op]], *, reply_timeout: float = 30.0,
-                   group: bool = False) -> LoadReport:
-    """All chats at once, each a user who waits for the answer before the next command."""
+                   group: bool = False, report: LoadReport | None = None,
+                   stop: asyncio.Event | None = None) -> LoadReport:
+    """All chats at once, each a user who waits for the answer before the next command.
+
+    ``report`` (filled as the users go) lets a test watch the load while it runs.
+    """
+    report = report if report is not None else LoadReport({}, 0.0)
+    for chat_id in plans:
+        report.chats[chat_id] = []
     began = time.monotonic()
-    results = await asyncio.gather(*(
-        run_chat(emu, chat_id, ops, reply_timeout=reply_timeout, group=group)
+    await asyncio.gather(*(
+        run_chat(emu, chat_id, ops, reply_timeout=reply_timeout, group=group,
+                 exchanges=report.chats[chat_id], stop=stop)
         for chat_id, ops in plans.items()))
-    return LoadReport(dict(zip(plans, results, strict=True)), time.monotonic() - began)
+    report.elapsed = time.monotonic() - began
+    return report
 
 
-def expected_favorites(exchanges: Sequence[Exchange], *,
-                       unavailable: str | None = None) -> list[int]:
+def expected_favorites(exchanges: Sequence[Exchange], *, unavailable: str | None = None,
+                       removed_at: int | None = None,
+                       removed: frozenset[int] = frozenset()) -> list[int]:
     """Replay what the bot acknowledged and check every answer against that state.
 
     Returns the favorites the acknowledged commands imply, in the order they were added.
     Raises AssertionError when an answer contradicts the state (e.g. "Added" twice).
-    ``unavailable``: the text of a "temporarily unavailable" reply (the command changed nothing).
+
+    Args:
+        exchanges: one chat's commands and answers, in order.
+        unavailable: the text of a "temporarily unavailable" answer (the command changed nothing).
+        removed_at: the emulator sequence number at which a test removed movies behind the bot's
+            back (directly in the database); answers after it see them gone.
+        removed: those movie ids.
     """
+    try:
+        return _replay(exchanges, unavailable, removed_at, removed)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\nthis chat's session:\n{history(exchanges)}") from None
+
+
+def history(exchanges: Sequence[Exchange]) -> str:
+    """One line per command: what the user sent and the start of the answer."""
+    return "\n".join(
+        f"  {e.update_id} {e.op.text[:50]!r} -> "
+        f"{(e.reply.text[:70] if e.reply else None)!r} (seq {e.reply.seq if e.reply else '-'})"
+        for e in exchanges)
+
+
+def _replay(exchanges: Sequence[Exchange], unavailable: str | None, removed_at: int | None,
+            removed: frozenset[int]) -> list[int]:
     from bot import texts
 
     state: list[Movie] = []
+    pending_removal = removed_at is not None
     for exchange in exchanges:
         reply, op, movie = exchange.reply, exchange.op, exchange.op.movie
         if reply is None:
             break
+        if pending_removal and removed_at is not None and reply.seq > removed_at:
+            state = [m for m in state if m.movie_id not in removed]
+            pending_removal = False
         if unavailable is not None and reply.html == unavailable:
             continue
         if op.kind == "like" and movie is not None:
@@ -305,7 +345,33 @@ def expected_favorites(exchanges: Sequence[Exchange], *,
         elif op.kind == "recommend":
             head = "<b>10 movies for you</b>" if state else "You have no favorites"
             assert reply.html.startswith(head), (op, reply.html)
+    if pending_removal:
+        state = [m for m in state if m.movie_id not in removed]
     return [m.movie_id for m in state]
+
+
+def unacknowledged_changes(exchanges: Sequence[Exchange], favorites: Sequence[int],
+                           unavailable: str) -> set[int]:
+    """Movies where the database differs from what the answers said, if all of them were named
+    in a /like or /unlike answered ``unavailable`` (a change made although the user was told it
+    was not); raises AssertionError for any other difference.
+    """
+    said: list[int] = []
+    suspects: set[int] = set()
+    for exchange in exchanges:
+        reply, movie = exchange.reply, exchange.op.movie
+        if reply is None or movie is None:
+            continue
+        if reply.html == unavailable:
+            suspects.add(movie.movie_id)
+        elif reply.html.startswith("Added ") and movie.movie_id not in said:
+            said.append(movie.movie_id)
+        elif reply.html.startswith("Removed ") and movie.movie_id in said:
+            said.remove(movie.movie_id)
+    differ = set(said) ^ set(favorites)
+    assert differ <= suspects, (f"database {list(favorites)} vs answers {said}:\n"
+                                f"{history(exchanges)}")
+    return differ
 
 
 def _favorites_text(state: Sequence[Movie], page_size: int = 15) -> str:
