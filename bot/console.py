@@ -71,8 +71,8 @@ class Console:
             self._print(f"Open {button.url}")
             return
         answer = await self.moviebot.button(self.chat_id, button.data)
-        if answer.notice and not answer.replies:
-            self._print(answer.notice)
+        if answer.notice and all(reply.edit for reply in answer.replies):
+            self._print(answer.notice)  # in Telegram the toast is all that confirms an edit
         self.show(answer.replies)
 
     def show(self, replies: Sequence[Reply]) -> None:

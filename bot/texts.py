@@ -96,6 +96,17 @@ def fit_lines(head: str, lines: Sequence[str], *, tail: str = "", limit: int = M
     return text
 
 
+def join_fitting(parts: Sequence[str], *, sep: str = "\n\n", limit: int = MAX_MESSAGE) -> str:
+    """Join whole ``parts`` while they fit within ``limit`` (the first part always fits)."""
+    text = ""
+    for part in parts:
+        candidate = f"{text}{sep}{part}" if text else part
+        if text and utf16_len(candidate) > limit:
+            break
+        text = candidate
+    return text
+
+
 def label(prefix: str, title: str) -> str:
     """A button label: a short prefix and a clipped title."""
     return clip(f"{prefix} {title}", MAX_LABEL)
@@ -176,7 +187,7 @@ def not_found(query: str) -> str:
 
 def bad_query(message: str) -> str:
     """The resolver refused the query (too long, empty…) and said why."""
-    return esc(message, 300)
+    return esc(message, 300) or "That doesn't look like a movie title."
 
 
 def offer_like(title: str) -> str:
@@ -356,8 +367,7 @@ def why(title: str, *, rank: int | None, n_items: int, is_favorite: bool,
                      + "\n".join(f"• {esc(t, 150)}" for t in pulls))
     if ignored:
         parts.append(ignored_note(ignored))
-    # Bounded: at most 3 + 3 titles of <= 150 characters and a note of <= 5 titles.
-    return "\n\n".join(parts)
+    return join_fitting(parts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,51 @@
+"""bot.settings and .env.example: every setting documented, defaults and environment."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_env_example_documents_every_setting() -> None:
+    text = (REPO / ".env.example").read_text()
+    names = set(re.findall(r"^#?\s*(MOVIEBOT_[A-Z_]+)=", text, flags=re.MULTILINE))
+    expected = {f"MOVIEBOT_{name.upper()}" for name in Settings.model_fields}
+    assert names == expected
+    lines = text.splitlines()
+    for i, line in enumerate(lines):  # one comment right above each setting
+        if re.match(r"^#?\s*MOVIEBOT_", line):
+            assert lines[i - 1].startswith("# "), line
+
+
+def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer .env
+    for key in list(__import__("os").environ):
+        if key.startswith("MOVIEBOT_"):
+            monkeypatch.delenv(key)
+    default = Settings()
+    assert default.telegram_token is None
+    assert default.resolved_database_url.startswith("sqlite+aiosqlite:///")
+    assert default.resolved_model_path == Path("data/models/ml-latest-small")
+    assert default.flood_commands == 20
+    monkeypatch.setenv("MOVIEBOT_TELEGRAM_TOKEN", "123:s3cr3tvalue")
+    monkeypatch.setenv("MOVIEBOT_FLOOD_COMMANDS", "5")
+    monkeypatch.setenv("MOVIEBOT_DATABASE_URL", "postgresql://u:p@h/db")
+    configured = Settings()
+    assert configured.telegram_token is not None
+    assert configured.telegram_token.get_secret_value() == "123:s3cr3tvalue"
+    assert "s3cr3tvalue" not in repr(configured)
+    assert configured.flood_commands == 5
+    assert configured.resolved_database_url == "postgresql://u:p@h/db"
+
+
+def test_dotenv_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MOVIEBOT_POLLING_TIMEOUT", raising=False)
+    (tmp_path / ".env").write_text("MOVIEBOT_POLLING_TIMEOUT=3\n")
+    assert Settings().polling_timeout == 3
