@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, exc, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -525,3 +528,73 @@ async def test_a_busy_chat_does_not_take_every_pooled_connection(postgres_url: s
     finally:
         await blocker.dispose()
         await store.close()
+
+
+# --- the store agrees with a model of itself ----------------------------------------------------
+
+LIMIT_IN_MODEL = 2
+Op = tuple[str, int, int, bool]  # kind, chat, movie, with an update_id
+new_op = st.tuples(st.sampled_from(["add", "add", "add", "remove", "clear"]),
+                   st.sampled_from([1, GROUP_CHAT]), st.integers(1, 4), st.booleans())
+# An element is a new change, or the redelivery of the n-th change made so far.
+script = st.lists(st.one_of(new_op, st.integers(0, 30)), max_size=25)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=script)
+async def test_any_sequence_of_changes_and_redeliveries_matches_a_model(
+    store_url: str, steps: list[Op | int]
+) -> None:
+    store = await FavoritesStore.open(store_url, limit=LIMIT_IN_MODEL)
+    try:
+        for chat in (1, GROUP_CHAT):
+            await store.clear(chat)
+        model: dict[int, list[int]] = {1: [], GROUP_CHAT: []}
+        answers: dict[int, object] = {}  # update_id -> the first answer
+        made: list[tuple[Op, int | None]] = []
+        for step in steps:
+            if isinstance(step, int):
+                if not made or made[step % len(made)][1] is None:
+                    continue
+                (kind, chat, movie, _), update_id = made[step % len(made)]
+            else:
+                kind, chat, movie, with_update = step
+                update_id = next(UPDATE_IDS) if with_update else None
+                made.append((step, update_id))
+            if kind == "add":
+                answer: object = await store.add(chat, movie, update_id=update_id)
+            elif kind == "remove":
+                answer = await store.remove(chat, movie, update_id=update_id)
+            else:
+                answer = await store.clear(chat, update_id=update_id)
+            if update_id in answers:
+                assert answer == answers[update_id]  # replayed, and nothing changed
+            else:
+                assert answer == apply_to_model(model[chat], kind, movie, limit=LIMIT_IN_MODEL)
+                if update_id is not None:
+                    answers[update_id] = answer
+            assert await store.favorites(chat) == model[chat]
+    finally:
+        await store.close()
+
+
+UPDATE_IDS = itertools.count(10**15)  # fresh update ids for every example
+
+
+def apply_to_model(favorites: list[int], kind: str, movie: int, *, limit: int) -> object:
+    if kind == "add":
+        if movie in favorites:
+            return ALREADY
+        if len(favorites) >= limit:
+            return LIMIT
+        favorites.append(movie)
+        return ADDED
+    if kind == "remove":
+        if movie not in favorites:
+            return False
+        favorites.remove(movie)
+        return True
+    count = len(favorites)
+    favorites.clear()
+    return count
