@@ -78,6 +78,7 @@ _TRAILING_ARTICLE = re.compile(r"^(?P<body>.+?),\s*(?P<art>[^\W\d_]+'?)\s*$")
 _ALIAS = re.compile(r"\s*\((?P<alias>[^()]*)\)\s*$")
 _AKA = re.compile(r"^\s*(?:a\.?\s*k\.?\s*a\.?|aka)\s+", re.IGNORECASE)
 _PART_SPLIT = re.compile(r"\s*:\s+|\s+[-–—]+\s+")
+_MAY_SPLIT = re.compile(r"[:\-–—]")
 _QUERY_YEAR = re.compile(r"^(?P<body>.*?)[\s,]*[(\[]?(?P<year>1[89]\d\d|20\d\d)[)\]]?\s*$")
 _CODE_LIKE = re.compile(
     r"<\s*/?\s*[a-z][a-z0-9]*[^<>]*>"  # an HTML tag
@@ -199,7 +200,7 @@ def words_of_many(texts: list[str]) -> list[list[str]]:
 
 def _front_article(text: str) -> tuple[str, bool]:
     """Move a trailing article to the front: "Lion King, The" -> ("The Lion King", True)."""
-    match = _TRAILING_ARTICLE.match(text)
+    match = _TRAILING_ARTICLE.match(text) if "," in text else None
     if match is None:
         return text, False
     art = match.group("art")
@@ -212,7 +213,7 @@ def _front_article(text: str) -> tuple[str, bool]:
 def split_aliases(name: str) -> tuple[str, list[str]]:
     """Split "Seven (a.k.a. Se7en)" into ("Seven", ["Se7en"]); the year is already removed."""
     aliases: list[str] = []
-    while True:
+    while name.endswith(")"):
         match = _ALIAS.search(name)
         if match is None or match.start() == 0:
             break
@@ -242,7 +243,7 @@ def catalog_keys(names: list[str]) -> list[Keys]:
         layout = []
         for text, weight in [(main, W_TITLE)] + [(a, W_ALIAS) for a in aliases]:
             fronted, moved = _front_article(text)
-            pieces = _PART_SPLIT.split(fronted)
+            pieces = _PART_SPLIT.split(fronted) if _MAY_SPLIT.search(fronted) else [fronted]
             layout.append((len(texts), len(pieces), weight, moved))
             texts.extend(p.replace(_SEP, " ") for p in pieces)
         layouts.append(layout)
@@ -371,38 +372,33 @@ class TitleIndex:
         self._titles = titles
         self._years = years
         self._likes = likes
-        compact: dict[str, dict[int, float]] = {}
-        key_movie: list[int] = []
-        key_weight: list[float] = []
-        key_len: list[int] = []
-        flat_words: list[str] = []
-        flat_keys: list[int] = []
-        for movie, movie_keys in enumerate(keys):
-            for key, weight in movie_keys.items():
-                joined = "".join(key)
-                owners = compact.setdefault(joined, {})
-                if owners.get(movie, -1.0) < weight:
-                    owners[movie] = weight
-                kid = len(key_movie)
-                key_movie.append(movie)
-                key_weight.append(weight)
-                key_len.append(len(joined))
-                flat_words.extend(key)
-                flat_keys.extend([kid] * len(key))
-        self._compact = compact
-        self._compact_keys = sorted(compact)
+        # Every key of every movie, flat: its movie, weight, space-free form and words.
+        self._key_movie = np.repeat(np.arange(len(keys), dtype=np.int32),
+                                    [len(movie_keys) for movie_keys in keys])
+        self._key_weight = np.fromiter((w for mk in keys for w in mk.values()), dtype=np.float32,
+                                       count=len(self._key_movie))
+        joined = ["".join(key) for movie_keys in keys for key in movie_keys]
+        self._key_len = np.fromiter(map(len, joined), dtype=np.int32, count=len(joined))
+        # Distinct space-free keys, sorted (for prefix search), each with the keys spelling it.
+        codes, uniques = pd.factorize(pd.Series(joined, dtype=object), sort=True)
+        self._compact_keys: list[str] = [str(u) for u in uniques]
+        self._compact_id = dict(zip(self._compact_keys, range(len(self._compact_keys)),
+                                    strict=True))
+        self._spelled_by = np.argsort(codes, kind="stable").astype(np.int32)
+        self._spelled_at = np.searchsorted(codes[self._spelled_by],
+                                           np.arange(len(uniques) + 1)).astype(np.int32)
         self._compact_grams = _Grams(self._compact_keys)
         # Title keys of movies popular enough to beat an exact hit on a typo (none without likes).
         popular = sorted({("".join(k), int(m)) for m in np.flatnonzero(likes >= TYPO_POPULARITY)
                           for k, w in keys[m].items() if w >= W_ALIAS})
         self._popular_keys = [k for k, _m in popular]
         self._popular_owner = [m for _k, m in popular]
-        self._postings = _postings(flat_words, flat_keys)
+        n_words = [len(key) for movie_keys in keys for key in movie_keys]
+        self._postings = _postings(
+            [w for movie_keys in keys for key in movie_keys for w in key],
+            np.repeat(np.arange(len(n_words), dtype=np.int32), n_words))
         self._vocab = sorted(self._postings)
         self._vocab_grams = _Grams(self._vocab)
-        self._key_movie = np.asarray(key_movie, dtype=np.int32)
-        self._key_weight = np.asarray(key_weight, dtype=np.float32)
-        self._key_len = np.asarray(key_len, dtype=np.int32)
 
     @classmethod
     def build(cls, catalog: pd.DataFrame) -> TitleIndex:
@@ -417,7 +413,8 @@ class TitleIndex:
 
     def _owners(self, i: int) -> Iterable[tuple[int, float]]:
         """(movie, weight) of every movie with the i-th space-free key."""
-        return self._compact[self._compact_keys[i]].items()
+        kids = self._spelled_by[self._spelled_at[i]:self._spelled_at[i + 1]]
+        return zip(self._key_movie[kids].tolist(), self._key_weight[kids].tolist(), strict=True)
 
     def __len__(self) -> int:
         return len(self._titles)
@@ -520,7 +517,9 @@ class TitleIndex:
         for r in (reading, reading.without_article()):
             if r is None:
                 continue
-            hits.add_all(self._compact.get(r.compact, {}).items())
+            i = self._compact_id.get(r.compact)
+            if i is not None:
+                hits.add_all(self._owners(i))
         if hits:
             self._add_popular_typos(reading, hits)
         return hits
@@ -625,12 +624,12 @@ def _intersect(lists: list[np.ndarray]) -> np.ndarray:
     return kids
 
 
-def _postings(flat_words: list[str], flat_keys: list[int]) -> dict[str, np.ndarray]:
+def _postings(flat_words: list[str], flat_keys: np.ndarray) -> dict[str, np.ndarray]:
     """Word -> sorted unique ids of the keys holding it."""
     if not flat_words:
         return {}
     codes, vocab = pd.factorize(pd.Series(flat_words, dtype=object), sort=False)
-    kids = np.asarray(flat_keys, dtype=np.int32)
+    kids = flat_keys
     order = np.lexsort((kids, codes))
     codes, kids = codes[order], kids[order]
     keep = np.ones(len(kids), dtype=bool)
