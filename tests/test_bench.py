@@ -1,7 +1,10 @@
-"""The synthetic ml-32m-shaped release used by bench/bench_scale.py."""
+"""The benchmark scripts: the synthetic ml-32m-shaped release, the scale reference fit."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,8 @@ import pytest
 
 from bench.synthetic import Spec, format_rows, generate, read_movie_ids, sample_items
 from recsys.movielens import DataPaths, load_catalog, load_ratings
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -98,3 +103,34 @@ def test_engine_loader_reads_it_with_real_ml32m_ids(movielens_dir: Path, tmp_pat
     assert len(catalog) == 87_585
     assert ratings["movie_id"].isin(catalog.index).all()
     assert catalog["likes"].sum() == (ratings["rating"] >= 3.5).sum()
+
+
+def test_benchmark_scripts_import_against_the_engine_api() -> None:
+    import bench.bench_recommend
+    import bench.bench_scale
+    import bench.bench_train
+
+    assert callable(bench.bench_recommend.main)
+    assert callable(bench.bench_scale.main)
+    assert callable(bench.bench_train.main)
+
+
+@pytest.mark.slow
+def test_scale_bench_plain_fit_reproduces_the_pipeline_model(tiny_movies: Path,
+                                                             tmp_path: Path) -> None:
+    """The reference fit gets exactly the pipeline's matrix and parameters: same factors."""
+    spec = Spec(n_users=60, n_ratings=1500, seed=1, min_user_ratings=5, max_user_share=0.9)
+    generate(tmp_path, spec, tiny_movies, progress=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_scale", "--data", str(tmp_path), "--factors", "8",
+         "--iterations", "2"],
+        cwd=REPO, capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "max |item factor difference| = 0.0" in out
+    assert '"factors": 8' in out
+    assert '"iterations": 2' in out
+    for stage in ("load_ratings", "build_interactions", "weighting", "als", "save_artifact"):
+        assert f"{stage} " in out
+    assert "2 iterations" in out
