@@ -181,30 +181,46 @@ class AlsScorer:
         score, top, _ = self._model.explain(0, row, int(column), N=n)  # type: ignore[attr-defined]
         return float(score), [(int(c), float(s)) for c, s in top]
 
-    def similar(self, column: int, n: int, *, candidates: np.ndarray | None = None,
-                shrink_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The ``n`` columns most cosine-similar to ``column``, excluding itself.
+    def similar_index(self, candidates: np.ndarray | None = None,
+                      weights: np.ndarray | None = None) -> CosineIndex:
+        """A cosine nearest-neighbour index over the item factors.
 
         Args:
-            column: the query column.
-            n: how many to return (fewer if fewer candidates).
-            candidates: boolean mask of the columns allowed in the answer (None: all).
-            shrink_weights: per-column factor the cosine is multiplied by (None: 1).
+            candidates: boolean mask of the columns allowed in answers (None: all).
+            weights: per-column factor the cosine is multiplied by (None: 1).
         """
-        if not 0 <= column < self.n_items or n <= 0:
+        return CosineIndex(self._unit, candidates, weights)
+
+
+class CosineIndex:
+    """Nearest items by cosine of their factors, among precomputed candidate columns."""
+
+    def __init__(self, unit: np.ndarray, candidates: np.ndarray | None,
+                 weights: np.ndarray | None):
+        """Keep the unit vectors of the candidates, pre-multiplied by their weights."""
+        n_items = unit.shape[0]
+        mask = np.ones(n_items, dtype=bool) if candidates is None else np.asarray(candidates,
+                                                                                    dtype=bool)
+        self._unit = unit
+        self._columns = np.flatnonzero(mask).astype(np.int64)
+        scaled = unit[self._columns]
+        if weights is not None:
+            scaled = scaled * np.asarray(weights, dtype=np.float32)[self._columns, None]
+        self._scaled = np.ascontiguousarray(scaled, dtype=np.float32)
+
+    def top(self, column: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` candidate columns most similar to ``column`` (itself excluded), best first."""
+        if not 0 <= column < self._unit.shape[0] or n <= 0 or self._columns.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores = self._unit @ self._unit[column]
-        if shrink_weights is not None:
-            scores = scores * shrink_weights
-        allowed = np.ones(self.n_items, dtype=bool) if candidates is None else candidates.copy()
-        allowed[column] = False
-        pool = np.flatnonzero(allowed)
-        if pool.size == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        k = min(n, pool.size)
-        part = pool[np.argpartition(-scores[pool], k - 1)[:k]]
-        order = part[np.argsort(-scores[part], kind="stable")]
-        return order.astype(np.int64), scores[order].astype(np.float32)
+        scores = self._scaled @ self._unit[column]
+        pos = int(np.searchsorted(self._columns, column))
+        if pos < self._columns.size and self._columns[pos] == column:
+            scores[pos] = -np.inf
+        k = min(n, self._columns.size)
+        part = np.argpartition(-scores, k - 1)[:k]
+        part = part[np.argsort(-scores[part], kind="stable")]
+        part = part[np.isfinite(scores[part])]
+        return self._columns[part], scores[part].astype(np.float32)
 
 
 def timed_fit(weighted: csr_matrix, params: AlsParams, *, progress: bool = False,

@@ -209,10 +209,10 @@ class Recommender:
         titles = self.catalog["title"].reindex(self.items.item_ids)
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))
-        self._similar_ok = self.support >= self.config.min_support
         shrink = self.config.shrink
-        self._shrink = (self.support / (self.support + shrink)).astype(np.float32) if shrink > 0 \
-            else None
+        self._similar = self.scorer.similar_index(
+            candidates=self.support >= self.config.min_support,
+            weights=(self.support / (self.support + shrink)) if shrink > 0 else None)
 
     @classmethod
     def from_trained(cls, trained: TrainedModel, release: Release,
@@ -349,8 +349,7 @@ class Recommender:
         col = self._column(movie_id)
         if col is None or int(n) <= 0:
             return ()
-        cols, scores = self.scorer.similar(col, int(n), candidates=self._similar_ok,
-                                           shrink_weights=self._shrink)
+        cols, scores = self._similar.top(col, int(n))
         return tuple(SimilarMovie(movie_id=int(self.items.item_ids[c]), title=self._titles[c],
                                   score=float(s)) for c, s in zip(cols, scores, strict=True))
 

@@ -132,8 +132,8 @@ def ranking_metrics(recommended: np.ndarray, cases: Sequence[Case], k: int = K) 
     recalls = np.empty(len(cases))
     ndcgs = np.empty(len(cases))
     for i, case in enumerate(cases):
-        top = recommended[i, :k]
-        hit = np.isin(top, case.targets) & (top >= 0)
+        targets = set(case.targets.tolist())
+        hit = np.array([m in targets for m in recommended[i, :k].tolist()], dtype=bool)
         ideal = min(k, case.targets.size)
         recalls[i] = hit.sum() / ideal
         ndcgs[i] = (discounts[:hit.size] * hit).sum() / discounts[:ideal].sum()
@@ -177,9 +177,9 @@ def similar_precision(rec: Recommender, cases: Sequence[Case], seed: int, *,
         known = liked[rec.items.columns(liked) >= 0]
         if known.size < 2:
             continue
+        liked_set = set(liked.tolist())
         for query in rng.choice(known, size=min(queries, known.size), replace=False):
-            similar = [s.movie_id for s in rec.similar(int(query), n)]
-            hits += int(np.isin(similar, liked).sum())
+            hits += sum(s.movie_id in liked_set for s in rec.similar(int(query), n))
             total += n
     return hits / total if total else float("nan")
 
