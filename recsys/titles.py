@@ -61,7 +61,11 @@ MATCH_SCORE = 85.0  # a lone candidate at least this good is a match
 AMBIGUOUS_SCORE = 72.0  # below this, candidates are only "did you mean" suggestions
 SUGGEST_SCORE = 60.0
 CLOSE_CALL = 5.0  # candidates within this of the best are too close to call ...
-LONE_QUERY = 8  # characters a query needs for its only candidate to be matched below MATCH_SCORE
+# A lone candidate below MATCH_SCORE is the answer when the query is long enough for the
+# resemblance to be no coincidence: random letters reach these scores against almost no title.
+LONE_LONG = (8, AMBIGUOUS_SCORE)  # (letters and digits in the query, score)
+LONE_SHORT = (5, 80.0)
+PREFIX_MIN = 6  # letters a space-free query needs to match the beginning of a title
 CLEAR_LEAD = 3.0  # ... unless the best leads them all by this and is also the most popular
 NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Die Hard 2") is weak
 TYPO_POPULARITY = 10  # an exact hit yields to a typo this many times as popular
@@ -473,11 +477,8 @@ class TitleIndex:
             return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, ())
         best, score = ranked[0]
         close = [s for _m, s in ranked[1:] if s >= score - CLOSE_CALL]
-        # A lone candidate for a long query is no coincidence (random letters that long reach
-        # AMBIGUOUS_SCORE against almost no title), so it is the answer.
-        lone = (len(ranked) == 1 and score >= AMBIGUOUS_SCORE
-                and sum(c.isalnum() for c in query) >= LONE_QUERY)
-        if lone or (score >= MATCH_SCORE and all(s <= score - CLEAR_LEAD for s in close)):
+        clear = score >= MATCH_SCORE and all(s <= score - CLEAR_LEAD for s in close)
+        if clear or (len(ranked) == 1 and _lone_is_answer(query, score)):
             return Resolution(query, MatchStatus.MATCHED, int(self._ids[best]),
                               self._titles[best], round(score, 1), ())
         if score >= AMBIGUOUS_SCORE and len(ranked) > 1:
@@ -555,7 +556,7 @@ class TitleIndex:
             self._score_keys(hits, _intersect(found), len("".join(reading.required)),
                              CONTAINED_BASE)
         compact = reading.compact
-        if len(compact) >= 4:
+        if len(compact) >= PREFIX_MIN:
             lo = bisect.bisect_left(self._compact_keys, compact)
             hi = bisect.bisect_left(self._compact_keys, compact + "\U0010ffff")
             for i in range(lo, min(hi, lo + 3000)):
@@ -705,6 +706,12 @@ def _trigrams(strings: list[str], sizes: np.ndarray) -> tuple[np.ndarray, np.nda
     pos = np.repeat(first, sizes) + offset
     codes = (chars[pos] << np.uint64(42)) | (chars[pos + 1] << np.uint64(21)) | chars[pos + 2]
     return codes, owners
+
+
+def _lone_is_answer(query: str, score: float) -> bool:
+    """Whether the only candidate for ``query``, at ``score``, is the answer (see LONE_LONG)."""
+    typed = sum(c.isalnum() for c in query)
+    return any(typed >= length and score >= least for length, least in (LONE_LONG, LONE_SHORT))
 
 
 def _short_penalty(length: int) -> float:
