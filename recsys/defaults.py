@@ -22,6 +22,9 @@ class TrainConfig:
         alpha: ALS confidence scale (multiplies the weights).
         iterations: ALS iterations.
         seed: random seed of the factor initialisation (an int: deterministic).
+        fold_in_regularization: L2 regularization of a new user's factors at fold-in (None: the
+            training ``regularization``); stronger keeps a chat with few favorites near the
+            consensus of its favorites' neighbours.
         min_support: similar movies only lists movies with at least this many likes.
         shrink: similar-movie cosine is multiplied by ``likes / (likes + shrink)``.
     """
@@ -35,6 +38,7 @@ class TrainConfig:
     alpha: float = 1.0
     iterations: int = 15
     seed: int = 0
+    fold_in_regularization: float | None = None
     min_support: int = 10
     shrink: float = 0.0
 

@@ -15,7 +15,7 @@ import logging
 import operator
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,14 @@ def als_params(config: TrainConfig) -> AlsParams:
                      alpha=config.alpha, iterations=config.iterations, seed=config.seed)
 
 
+def serving_params(config: TrainConfig) -> AlsParams:
+    """The ALS parameters of fold-in and explain (the fold-in regularization may differ)."""
+    params = als_params(config)
+    if config.fold_in_regularization is None:
+        return params
+    return replace(params, regularization=float(config.fold_in_regularization))
+
+
 def fit_model(ratings: pd.DataFrame, release: Release, config: TrainConfig, *,
               progress: bool = False, num_threads: int = 0) -> TrainedModel:
     """Like rule → matrix → weighting → ALS on ``ratings`` (deterministic for ``config.seed``)."""
@@ -205,7 +213,7 @@ class Recommender:
         if self.weighting.scheme == "bm25" and artifact.idf is None:
             raise ArtifactError("The model uses BM25 weighting but stores no idf; train it again "
                                 "with `moviebot train`.")
-        self.scorer = AlsScorer(artifact.item_factors, als_params(self.config))
+        self.scorer = AlsScorer(artifact.item_factors, serving_params(self.config))
         titles = self.catalog["title"].reindex(self.items.item_ids)
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))

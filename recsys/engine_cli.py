@@ -52,6 +52,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--b", type=float, default=None, help="BM25 B")
     parser.add_argument("--threshold", type=float, default=None,
                         help="like threshold of the training matrix (default: the release's)")
+    parser.add_argument("--fold-in-regularization", type=float, default=None,
+                        help="L2 regularization of a new user's factors (default: training's)")
     parser.add_argument("--min-support", type=int, default=None,
                         help="similar movies need at least this many likes")
     parser.add_argument("--shrink", type=float, default=None, help="similar-movie shrinkage")
@@ -65,6 +67,7 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
         factors=args.factors, regularization=args.regularization, alpha=args.alpha,
         iterations=args.iterations, scheme=args.weighting, k1=args.k1, b=args.b,
         threshold=args.threshold, min_support=args.min_support, shrink=args.shrink,
+        fold_in_regularization=args.fold_in_regularization,
         seed=args.seed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,19 @@ def test_concurrent_calls_give_identical_results(recommender: Recommender) -> No
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda f: recommender.recommend(f, 10), favorites * 10))
     assert got == expected
+
+
+def test_fold_in_regularization_is_used_at_serving_only() -> None:
+    ratings = _block_ratings()
+    release = get_release("ml-100k")
+    config = TrainConfig(factors=4, iterations=5, regularization=0.1)
+    trained = fit_model(ratings, release, config, num_threads=1)
+    stiff = replace(trained, config=config.with_(fold_in_regularization=1000.0))
+    plain_rec = Recommender.from_trained(trained, release, _block_catalog(ratings))
+    stiff_rec = Recommender.from_trained(stiff, release, _block_catalog(ratings))
+    assert plain_rec.scorer.params.regularization == 0.1
+    assert stiff_rec.scorer.params.regularization == 1000.0
+    np.testing.assert_array_equal(plain_rec.scorer.item_factors, stiff_rec.scorer.item_factors)
+    a = plain_rec.recommend([1, 2], n=3).items[0].score
+    b = stiff_rec.recommend([1, 2], n=3).items[0].score
+    assert b < a  # a stiffer user vector has a smaller norm
