@@ -95,13 +95,13 @@ _CODE_LIKE = re.compile(
 _LETTER_MAP = str.maketrans({
     "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "ł": "l", "Ł": "l",
     "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ı": "i", "³": "3", "²": "2",
-    "&": " and ", "+": " and ", "@": " at ",
+    "&": " and ", "+": " and ",
     "’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'",
 })
 # "d'Amélie", "l'Avventura", "O'Brien": a one-letter elision is a word of its own; other
 # apostrophes ("Schindler's", "Singin'") are dropped.
 _ASCII_MAP = str.maketrans(
-    {**{chr(i): " " for i in (*range(32), 127)}, "&": " and ", "+": " and ", "@": " at ",
+    {**{chr(i): " " for i in (*range(32), 127)}, "&": " and ", "+": " and ",
      "`": "'"})
 # Combining marks (accents once decomposed) and invisible format or control characters.
 _MARKS = re.compile(
@@ -121,8 +121,12 @@ _TENS = {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy":
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
           "xi": "11", "xii": "12", "xiii": "13", "xiv": "14", "xv": "15", "xvi": "16",
           "xvii": "17", "xviii": "18", "xix": "19", "xx": "20"}  # not "i", "v", "x": words too
-# Every way of writing a number that becomes digits ("Part II" = "part two" = "part 2").
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_UNITS)} | _TENS | _ROMAN
+_ORDINALS = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
+             "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth"]
+# Every way of writing a number that becomes digits ("Part II" = "part two" = "part 2"; "Shrek the
+# Third" holds the words of "shrek 3").
+_NUMBER_WORDS = ({w: str(i) for i, w in enumerate(_UNITS)} | _TENS | _ROMAN
+                 | {w: str(i) for i, w in enumerate(_ORDINALS) if i})
 _SMALL_ROMAN = {"i": "1", "v": "5", "x": "10"}
 _NUMBERED_RE = re.compile(
     r"\b(?:part|pt|episode|ep|chapter|vol|volume|no|number) (\d+|i|v|x)\b")  # "part 2" -> "2"
@@ -301,8 +305,8 @@ class _Query:
 
     @property
     def required(self) -> list[str]:
-        """The words a key must hold: all but stopwords, unless there are only stopwords."""
-        return [w for w in self.words if w not in _STOPWORDS] or list(self.words)
+        """The words a key must hold: all but stopwords ("the", "of", "and", ...)."""
+        return [w for w in self.words if w not in _STOPWORDS]
 
     def without_article(self) -> _Query | None:
         """The same reading without a leading article ("the matrix" -> "matrix"), if it has one."""
@@ -317,7 +321,7 @@ def readings(query: str) -> list[_Query]:
     match = _QUERY_YEAR.match(query)
     if match is not None:
         body = words(match.group("body"))
-        if body and any(not w.isdigit() for w in body):
+        if body:
             out.append(_Query(tuple(body), int(match.group("year"))))
     whole = words(query)
     if whole:
@@ -335,6 +339,8 @@ def garbage_reason(query: str) -> str | None:
         return "That looks like code, not a movie title."
     if not any(c.isalnum() for c in fold(query)):
         return "That has no letters or digits; type a movie title."
+    if _STOPWORDS.issuperset(words(query)):
+        return "Type more of the title than that."
     return None
 
 
@@ -552,7 +558,7 @@ class TitleIndex:
         hits = _Hits()
         lists = [self._postings.get(w) for w in set(reading.required)]
         found = [p for p in lists if p is not None]
-        if found and len(found) == len(lists):
+        if lists and len(found) == len(lists):
             self._score_keys(hits, _intersect(found), len("".join(reading.required)),
                              CONTAINED_BASE)
         compact = reading.compact

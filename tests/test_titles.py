@@ -70,6 +70,8 @@ TINY = [
     (16, "City of Lost Children, The (Cité des enfants perdus, La) (1995)", 20),
     (17, "WALL·E (2008)", 70),
     (18, "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", 60),
+    (19, "Shrek the Third (2007)", 30),
+    (20, "In & Out (1997)", 15),
 ]
 
 
@@ -124,6 +126,7 @@ def check_shape(res: Resolution) -> None:
     ("Kill Bill: Vol. 1", ["kill", "bill", "1"]),
     ("Rocky IV", ["rocky", "4"]),
     ("Ocean's Eleven", ["oceans", "11"]),
+    ("Shrek the Third", ["shrek", "the", "3"]),
     ("Léon", ["leon"]),
     ("WALL·E", ["wall", "e"]),
     ("E.T. the Extra-Terrestrial", ["et", "the", "extra", "terrestrial"]),
@@ -184,6 +187,9 @@ def test_title_keys_front_articles_aliases_and_parts() -> None:
     ("walle", 17),
     ("wall-e", 17),
     ("amelie poulain", 18),
+    ("seven 1995", 10),  # a number-word title with its year
+    ("shrek 3", 19),  # ordinals are numbers too
+    ("in and out", 20),  # stopwords and "&" still make an exact title
 ])
 def test_tiny_catalog_matches(tiny: TitleIndex, query: str, movie_id: int) -> None:
     res = tiny.resolve(query)
@@ -217,7 +223,7 @@ def test_weak_typo_is_only_a_suggestion(tiny: TitleIndex) -> None:
 @pytest.mark.parametrize("query", [
     "", "   ", "\t\n", "!!!", "🎬🍿", "\x00\x01", "\u202e\u200f", "qwertyuiop", "zzzzzz",
     "<script>alert(1)</script>", "'; DROP TABLE movies; --", "' OR '1'='1", "שלום עולם",
-    "مرحبا", "%00%27", "&lt;b&gt;",
+    "مرحبا", "%00%27", "&lt;b&gt;", "@@@@", "&&&&", "the", "of the",
 ])
 def test_garbage_is_never_matched(tiny: TitleIndex, query: str) -> None:
     res = tiny.resolve(query)
