@@ -34,7 +34,14 @@ from telegram import (
     Update,
 )
 from telegram.constants import MessageEntityType, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -112,15 +119,38 @@ class RetryingRateLimiter(AIORateLimiter):
 # Rendering
 
 
+class Keyboard(InlineKeyboardMarkup):
+    """An inline keyboard serialised straight from a reply's rows.
+
+    PTB turns markup into JSON with the generic ``TelegramObject.to_dict`` (introspection of every
+    button object); for the 20 buttons of /recommend that cost about a tenth of the command's
+    CPU time. This keeps the rows and writes the same JSON directly. ``inline_keyboard`` still
+    holds real buttons for anyone who reads it.
+    """
+
+    __slots__ = ("_json",)
+
+    def __init__(self, rows: Rows) -> None:
+        super().__init__([
+            [InlineKeyboardButton(b.label, url=b.url) if b.url is not None
+             else InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+            for row in rows
+        ])
+        with self._unfrozen():
+            self._json: dict[str, Any] = {"inline_keyboard": [
+                [{"text": b.label, "url": b.url} if b.url is not None
+                 else {"text": b.label, "callback_data": b.data} for b in row]
+                for row in rows
+            ]}
+
+    def to_dict(self, recursive: bool = True) -> dict[str, Any]:
+        """The Bot API JSON of this keyboard."""
+        return self._json
+
+
 def keyboard(rows: Rows) -> InlineKeyboardMarkup | None:
     """The inline keyboard for a reply's button rows (None without buttons)."""
-    if not rows:
-        return None
-    return InlineKeyboardMarkup([
-        [InlineKeyboardButton(b.label, url=b.url) if b.url is not None
-         else InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-        for row in rows
-    ])
+    return Keyboard(rows) if rows else None
 
 
 def command_of(message: Message) -> tuple[str, str | None, str] | None:
@@ -193,7 +223,8 @@ class Handlers:
             return
         answer = await self.moviebot.button(chat.id, query.data, update_id=update.update_id)
         await query.answer(answer.notice)
-        await self._send(context, chat.id, answer.replies, None, query)
+        pressed = query.message if isinstance(query.message, Message) else None
+        await self._send(context, chat.id, answer.replies, pressed, query)
 
     async def on_error(self, update: object, context: Context) -> None:
         """Log the error (never the token), then apologise without details."""
@@ -210,12 +241,18 @@ class Handlers:
 
     async def _send(self, context: Context, chat_id: int, replies: Sequence[Reply],
                     message: Message | None, query: CallbackQuery | None = None) -> None:
+        """Send (or, for ``edit`` replies to a button, edit) each reply.
+
+        Replies to a message go to its chat and forum topic, quoting it in groups (so a group
+        sees who asked); replies to a button go below the pressed message without quoting.
+        """
         for reply in replies:
             markup = keyboard(reply.buttons)
             if reply.edit and query is not None and await self._edit(query, reply.text, markup):
                 continue
             if message is not None:
-                await message.reply_text(reply.text, reply_markup=markup)
+                await message.reply_text(reply.text, reply_markup=markup,
+                                         do_quote=False if query is not None else None)
             else:
                 await context.bot.send_message(chat_id, reply.text, reply_markup=markup)
 
@@ -261,7 +298,8 @@ def build_application(
         .token(token)
         .base_url(base_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+                           link_preview_options=LinkPreviewOptions(is_disabled=True),
+                           allow_sending_without_reply=True))
         .rate_limiter(RetryingRateLimiter(overall_max_rate=overall_max_rate,
                                           group_max_rate=group_max_rate,
                                           network_retries=network_retries,
@@ -335,10 +373,11 @@ class Poller:
             except RetryAfter as exc:
                 await self._sleep(retry_after_seconds(exc))
                 continue
-            except (TimedOut, NetworkError) as exc:
+            except TelegramError as exc:  # network trouble, 5xx, a Conflict with another poller
                 failures += 1
                 delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 6))
-                logger.warning("getUpdates failed (%s); retrying in %.1fs", exc, delay)
+                logger.warning("getUpdates failed (%s: %s); retrying in %.1fs",
+                               type(exc).__name__, exc, delay)
                 await self._sleep(delay)
                 continue
             failures = 0

@@ -340,3 +340,22 @@ def test_update_objects_are_real(telegram: TelegramHarness) -> None:
     update = Update.de_json(callback_update(ALICE, "like:1"), telegram.app.bot)
     assert update.callback_query is not None
     assert update.effective_chat is not None
+
+
+def test_keyboard_json_is_what_ptb_would_send() -> None:
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+    from bot.service import Button
+    from bot.telegram_app import keyboard
+
+    rows = ((Button("👍 <Up> & away", data="like:1"), Button("🔎 Similar", data="sim:1")),
+            (Button("IMDb", url="https://www.imdb.com/title/tt0000001/"),))
+    reference = InlineKeyboardMarkup([
+        [InlineKeyboardButton("👍 <Up> & away", callback_data="like:1"),
+         InlineKeyboardButton("🔎 Similar", callback_data="sim:1")],
+        [InlineKeyboardButton("IMDb", url="https://www.imdb.com/title/tt0000001/")]])
+    built = keyboard(rows)
+    assert built is not None
+    assert built.to_dict() == reference.to_dict()
+    assert built == reference
+    assert keyboard(()) is None
