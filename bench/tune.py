@@ -13,6 +13,7 @@ best ones at the end, and every result is appended as a JSON line to ``--log``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import os
@@ -25,7 +26,8 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from recsys.defaults import TrainConfig, default_config
-from recsys.evaluate import evaluate
+from recsys.engine import Recommender, fit_model
+from recsys.evaluate import evaluate, low_support_share, similar_precision, split_users
 from recsys.movielens import get_release, load_ratings
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
@@ -52,6 +54,30 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int],
+                 grid: dict[str, list[Any]], log: Path) -> None:
+    """Tune the similar-movies rule: one model per seed, every (min_support, shrink) on it."""
+    names = list(grid)
+    combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*grid.values())]
+    sums: dict[int, list[float]] = {i: [0.0, 0.0] for i in range(len(combos))}
+    for seed in seeds:
+        split = split_users(ratings, release, seed)
+        trained = fit_model(split.train, release, base, num_threads=1)
+        for i, changes in enumerate(combos):
+            config = base.with_(**changes)
+            rec = Recommender.from_trained(dataclasses.replace(trained, config=config), release)
+            sums[i][0] += low_support_share(rec) / len(seeds)
+            sums[i][1] += similar_precision(rec, split.standard, seed) / len(seeds)
+    with log.open("a", encoding="utf-8") as fh:
+        for i, changes in enumerate(combos):
+            low, precision = sums[i]
+            print(f"{json.dumps(changes)}  low-support {100 * low:.2f}%  "
+                  f"similar-precision {precision:.4f}")
+            fh.write(json.dumps({"release": release.name, "seeds": seeds, "similar": changes,
+                                 "config": base.to_dict(), "low_support_share": low,
+                                 "similar_precision": precision}) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
@@ -63,6 +89,8 @@ def main() -> int:
     parser.add_argument("--base", default=None, help="JSON of TrainConfig fields to start from")
     parser.add_argument("--log", type=Path, default=Path("data/tune.jsonl"))
     parser.add_argument("--top", type=int, default=10)
+    parser.add_argument("--similar", action="store_true",
+                        help="tune only the similar-movies rule (min_support, shrink)")
     args = parser.parse_args()
 
     release = get_release(args.dataset)
@@ -74,6 +102,9 @@ def main() -> int:
     grid = parse_grid(args.grid)
     names = list(grid)
     args.log.parent.mkdir(parents=True, exist_ok=True)
+    if args.similar:
+        similar_grid(ratings, release, base, seeds, grid, args.log)
+        return 0
     results: list[tuple[float, dict[str, Any], dict[str, float]]] = []
     print(f"{release.name}: {len(list(itertools.product(*grid.values())))} configs, seeds {seeds}")
     for values in itertools.product(*grid.values()):

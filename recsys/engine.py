@@ -247,10 +247,10 @@ class Recommender:
 
     def title(self, movie_id: int) -> str:
         """The catalog title of a movie (empty if it is not in the catalog)."""
-        try:
-            return str(self.catalog.at[movie_id, "title"])
-        except KeyError:
+        ids = _as_ids([movie_id])
+        if not ids or ids[0] not in self.catalog.index:
             return ""
+        return str(self.catalog.at[ids[0], "title"])
 
     def _columns(self, ids: list[int]) -> np.ndarray:
         """Columns of movieIds, -1 where unknown (including ids beyond int64)."""
@@ -375,7 +375,7 @@ class Recommender:
             return Explanation(movie_id=target_id, known=True, rank=None, n_items=self.n_items,
                                score=None, contributions=(), ignored=ignored)
         row = self.fold_in_rows([cols])
-        score, top = self.scorer.explain(row, col, n=int(cols.size))
+        _, top = self.scorer.explain(row, col, n=int(cols.size))
         user = self.scorer.user_factors(row)[0]
         scores = self.scorer.item_factors @ user
         rank: int | None = None
@@ -385,7 +385,7 @@ class Recommender:
             rank = 1 + int(np.count_nonzero(scores[others] > scores[col]))
         contributions = tuple((int(self.items.item_ids[c]), s) for c, s in top)
         return Explanation(movie_id=target_id, known=True, rank=rank, n_items=self.n_items,
-                           score=float(scores[col]) if np.isfinite(score) else None,
+                           score=float(scores[col]),
                            contributions=contributions, ignored=ignored)
 
 

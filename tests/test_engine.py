@@ -274,3 +274,10 @@ def test_fold_in_regularization_is_used_at_serving_only() -> None:
     a = plain_rec.recommend([1, 2], n=3).items[0].score
     b = stiff_rec.recommend([1, 2], n=3).items[0].score
     assert b < a  # a stiffer user vector has a smaller norm
+
+
+def test_title(recommender: Recommender) -> None:
+    assert recommender.title(TOY_STORY) == "Toy Story (1995)"
+    assert recommender.title(10**12) == ""
+    assert recommender.title(2**70) == ""
+    assert recommender.title("1") == ""  # type: ignore[arg-type]
