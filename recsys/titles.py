@@ -195,15 +195,28 @@ def words(text: str) -> list[str]:
 
 def words_of_many(texts: list[str]) -> list[list[str]]:
     """:func:`words` of many texts at once: one pass of each regex over all of them."""
+    return _normalise_many(texts)[0]
+
+
+def _normalise_many(texts: list[str]) -> tuple[list[list[str]], list[list[str] | None]]:
+    """The words of each text, and where numbers were rewritten, its words as spelled.
+
+    "Sixth Sense" gives ``["6", "sense"]`` and ``["sixth", "sense"]``: someone typing
+    "thesixthsense" without spaces spells the number, and only the spelled form meets that.
+    """
     text = fold(_SEP.join(texts))
     if "'" in text:
         text = _ELISION.sub(r"\1 ", text).replace("'", "")
     if "." in text:
         text = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)
-    text = _NON_WORD.sub(" ", text)
-    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)], text)
+    spelled = _NON_WORD.sub(" ", text)
+    text = _NUMBER_WORD.sub(lambda m: _NUMBER_WORDS[m.group(0)], spelled)
     text = _NUMBERED_RE.sub(lambda m: _SMALL_ROMAN.get(m.group(1), m.group(1)), text)
-    return [part.split() for part in text.split(_SEP)]
+    numbered_parts = text.split(_SEP)
+    spelled_parts = spelled.split(_SEP)
+    return ([part.split() for part in numbered_parts],
+            [s.split() if s != n else None
+             for s, n in zip(spelled_parts, numbered_parts, strict=True)])
 
 
 def _front_article(text: str) -> tuple[str, bool]:
@@ -255,13 +268,17 @@ def catalog_keys(names: list[str]) -> list[Keys]:
             layout.append((len(texts), len(pieces), weight, moved))
             texts.extend(p.replace(_SEP, " ") for p in pieces)
         layouts.append(layout)
-    normalised = words_of_many(texts)
+    normalised, spelled = _normalise_many(texts)
     out: list[Keys] = []
     for layout in layouts:
         keys: Keys = {}
         for first, n_parts, weight, moved in layout:
             parts: list[list[str]] = normalised[first:first + n_parts]
             _add_key(keys, [w for p in parts for w in p], weight, drop_article=moved)
+            as_spelled = spelled[first:first + n_parts]
+            if any(as_spelled):
+                whole = [w for s, p in zip(as_spelled, parts, strict=True) for w in (s or p)]
+                _add_key(keys, whole, weight, drop_article=moved)
             if n_parts > 1:
                 for i in range(1, n_parts):
                     _add_key(keys, [w for p in parts[:i] for w in p], W_PART, drop_article=False)
@@ -544,9 +561,11 @@ class TitleIndex:
         top = max(hits.scores.values())
         found = process.extract(compact, self._popular_keys, scorer=fuzz.ratio,
                                 score_cutoff=90, limit=5)
-        for _key, _score, i in found:
+        numbers = _DIGITS.findall(compact)
+        for key, _score, i in found:
             movie = self._popular_owner[i]
-            if self._likes[movie] >= TYPO_POPULARITY * (known + 1):
+            if (self._likes[movie] >= TYPO_POPULARITY * (known + 1)
+                    and _DIGITS.findall(key) == numbers):  # "incredibles 2" is no typo
                 hits.add(movie, top)
 
     def _contained_hits(self, reading: _Query) -> _Hits:

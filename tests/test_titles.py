@@ -72,6 +72,11 @@ TINY = [
     (18, "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", 60),
     (19, "Shrek the Third (2007)", 30),
     (20, "In & Out (1997)", 15),
+    (21, "Sixth Sense, The (1999)", 200),
+    (22, "Incredibles, The (2004)", 150),
+    (23, "Incredibles 2 (2018)", 3),
+    (24, "Inglorious Bastards (Quel maledetto treno blindato) (1978)", 5),
+    (25, "Inglourious Basterds (2009)", 81),
 ]
 
 
@@ -190,6 +195,9 @@ def test_title_keys_front_articles_aliases_and_parts() -> None:
     ("seven 1995", 10),  # a number-word title with its year
     ("shrek 3", 19),  # ordinals are numbers too
     ("in and out", 20),  # stopwords and "&" still make an exact title
+    ("thesixthsense", 21),  # without spaces, numbers are typed as spelled
+    ("the 6th sense", 21),
+    ("the incredibles 2", 23),  # a more popular title with another number is no typo
 ])
 def test_tiny_catalog_matches(tiny: TitleIndex, query: str, movie_id: int) -> None:
     res = tiny.resolve(query)
@@ -211,6 +219,14 @@ def test_exact_title_less_popular_than_parts_is_offered_not_forced(tiny: TitleIn
     assert res.status is MatchStatus.AMBIGUOUS
     assert res.candidates[0].movie_id == 14
     assert {c.movie_id for c in res.candidates} == {13, 14, 15}
+
+
+def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(
+        tiny: TitleIndex) -> None:
+    res = tiny.resolve("inglorious bastards")
+    check_shape(res)
+    assert res.status is MatchStatus.AMBIGUOUS
+    assert [c.movie_id for c in res.candidates] == [25, 24]
 
 
 def test_weak_typo_is_only_a_suggestion(tiny: TitleIndex) -> None:
