@@ -16,6 +16,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -138,6 +139,29 @@ class BotProcess:
     def tail(self, lines: int = 40) -> str:
         """The last lines of the log (for failure messages)."""
         return "\n".join(self.log().splitlines()[-lines:])
+
+
+class Killer:
+    """Kills the bot (SIGKILL) when the emulator records its ``after``-th reply."""
+
+    def __init__(self, emu: Emulator, bot: BotProcess, after: int) -> None:
+        self.emu, self.bot, self.after = emu, bot, after
+        self.replies = 0
+        self.done = threading.Event()
+        self.seq = 0
+        self.at = 0.0
+        self.unconfirmed: list[int] = []
+
+    def __call__(self, call: BotCall) -> None:
+        if call.method != "sendMessage" or self.done.is_set():
+            return
+        self.replies += 1
+        if self.replies >= self.after and self.bot.proc is not None:
+            os.kill(self.bot.proc.pid, signal.SIGKILL)
+            self.at = time.monotonic()
+            self.seq = call.seq
+            self.unconfirmed = self.emu.pending_update_ids()
+            self.done.set()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,16 +17,14 @@ commands work without a restart; no command that was answered "unavailable" left
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot import texts
 from bot.store import FavoritesStore
@@ -37,6 +35,7 @@ from tests.botproc import (
     BotConfig,
     BotProcess,
     Exchange,
+    Killer,
     LoadReport,
     Movie,
     Op,
@@ -46,7 +45,7 @@ from tests.botproc import (
     run_load,
     unacknowledged_changes,
 )
-from tests.emulator import BotCall, Emulator, fake_token
+from tests.emulator import Emulator, fake_token
 
 pytestmark = pytest.mark.slow
 
@@ -78,29 +77,6 @@ def make_bot(emu: Emulator, trained_model_path: Path, movielens_dir: Path,
     yield make
     for process in started:
         process.close()
-
-
-class Killer:
-    """Kills the bot (SIGKILL) when the emulator records its ``after``-th reply."""
-
-    def __init__(self, emu: Emulator, bot: BotProcess, after: int) -> None:
-        self.emu, self.bot, self.after = emu, bot, after
-        self.replies = 0
-        self.done = threading.Event()
-        self.seq = 0
-        self.at = 0.0
-        self.unconfirmed: list[int] = []
-
-    def __call__(self, call: BotCall) -> None:
-        if call.method != "sendMessage" or self.done.is_set():
-            return
-        self.replies += 1
-        if self.replies >= self.after and self.bot.proc is not None:
-            os.kill(self.bot.proc.pid, signal.SIGKILL)
-            self.at = time.monotonic()
-            self.seq = call.seq
-            self.unconfirmed = self.emu.pending_update_ids()
-            self.done.set()
 
 
 def acknowledged_likes(report: LoadReport, upto_seq: int) -> list[tuple[int, Exchange]]:
@@ -219,6 +195,11 @@ async def test_database_down_then_back(
                and e.reply.html != texts.unavailable() for ex in report.chats.values()
                for e in ex)
     assert emu.problems() == []
+    log = bot.log()
+    assert "Error while handling update" not in log  # "unavailable" is an answer, not a crash
+    password = make_url(postgres_control.url).password
+    assert password
+    assert f":{password}@" not in log  # the database URL's password is never logged
     half_written: dict[int, set[int]] = {}
     store = await FavoritesStore.open(postgres_control.url)
     try:

@@ -1,0 +1,153 @@
+"""Load benchmark: N chats x M commands against the real ``moviebot run`` process.
+
+Every user waits for the answer to a command before sending the next (a mix of /like, /unlike,
+/recommend and /favorites); the Bot API is the local emulator (tests/emulator.py). Prints the
+throughput (commands per second), the p50/p99 time from a user's message to the bot's reply, and
+the bot process's CPU time per command, with SQLite and with PostgreSQL, and checks that every
+answer was consistent and every chat's favorites in the database are exactly what its
+acknowledged commands imply.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py              # 200 x 25, both
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py --chats 40 --commands 10 \\
+        --backend sqlite
+
+PostgreSQL runs when ``MOVIEBOT_TEST_POSTGRES_URL`` is set (``eval "$(.ci/postgres.sh)"``); its
+tables are dropped first (use a test database). The model is trained into
+``data/bench-load/model`` on the first run. Telegram's own flood limits (30 messages/s) and the
+per-chat flood limit are switched off (``--telegram-limits`` keeps them): this measures the bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from bot.store import FavoritesStore, metadata  # noqa: E402
+from recsys.engine import load_or_train  # noqa: E402
+from recsys.movielens import DataPaths  # noqa: E402
+from recsys.titles import TitleIndex  # noqa: E402
+from tests.botproc import (  # noqa: E402
+    UNLIMITED,
+    BotConfig,
+    BotProcess,
+    LoadReport,
+    Movie,
+    expected_favorites,
+    movie_pool,
+    plan_chat,
+    run_load,
+)
+from tests.emulator import Emulator, fake_token  # noqa: E402
+
+DATASET = "ml-latest-small"
+
+
+def movielens_dir() -> Path:
+    configured = os.environ.get("MOVIEBOT_MOVIELENS_DIR")
+    return Path(configured) if configured else REPO.parent / "shared" / "data" / "movielens"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drop_tables(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+    finally:
+        await engine.dispose()
+
+
+async def verify(report: LoadReport, db_url: str) -> int:
+    """Check every chat; returns the number of chats checked (raises on any inconsistency)."""
+    store = await FavoritesStore.open(db_url)
+    try:
+        for chat_id, exchanges in report.chats.items():
+            if any(e.reply is None for e in exchanges):
+                raise AssertionError(f"chat {chat_id}: a command got no answer")
+            if await store.favorites(chat_id) != expected_favorites(exchanges):
+                raise AssertionError(f"chat {chat_id}: the database differs from the answers")
+    finally:
+        await store.close()
+    return len(report.chats)
+
+
+async def bench(name: str, db_url: str, args: argparse.Namespace, model: Path,
+                pool: list[Movie], workdir: Path) -> None:
+    rng = random.Random(args.seed)
+    plans = {100_000 + i: plan_chat(rng, pool, args.commands) for i in range(args.chats)}
+    extra = {} if args.telegram_limits else dict(UNLIMITED)
+    with Emulator(fake_token()) as emu:
+        config = BotConfig(model_path=model, movielens_dir=movielens_dir(),
+                           data_dir=workdir / name, database_url=db_url, extra=extra)
+        process = BotProcess(emu, config, workdir / f"{name}.log")
+        try:
+            started = process.start()
+            assert process.proc is not None
+            cpu_before = cpu_seconds(process.proc.pid)
+            own_before = time.process_time()
+            report = await run_load(emu, plans, reply_timeout=120)
+            cpu = cpu_seconds(process.proc.pid) - cpu_before
+            own = time.process_time() - own_before
+        finally:
+            process.stop()
+        checked = await verify(report, db_url)
+        rejected = emu.problems()
+    commands = len(report.latencies())
+    print(f"{name:10s} {args.chats} chats x {args.commands} commands: {report.summary()}; "
+          f"CPU per command: bot {cpu / commands * 1000:.1f} ms, emulator and users "
+          f"{own / commands * 1000:.1f} ms; bot started in {started:.1f} s; "
+          f"{checked} chats consistent with the database; {len(rejected)} rejected requests",
+          flush=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chats", type=int, default=200)
+    parser.add_argument("--commands", type=int, default=25)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--telegram-limits", action="store_true",
+                        help="keep the bot's Telegram and per-chat flood limits")
+    args = parser.parse_args()
+
+    model = REPO / "data" / "bench-load" / "model"
+    recommender = load_or_train(DataPaths(data_dir=REPO / "data", movielens_dir=movielens_dir()),
+                                DATASET, model, progress=False)
+    pool = movie_pool(recommender.catalog, TitleIndex.build(recommender.catalog).resolve, 40)
+    postgres = os.environ.get("MOVIEBOT_TEST_POSTGRES_URL")
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {DATASET}; pool of "
+          f"{len(pool)} movies; flood limits {'on' if args.telegram_limits else 'off'}",
+          flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        workdir = Path(tmp)
+        if args.backend in ("sqlite", "both"):
+            url = f"sqlite+aiosqlite:///{workdir / 'favorites.sqlite3'}"
+            asyncio.run(bench("sqlite", url, args, model, pool, workdir))
+        if args.backend in ("postgres", "both"):
+            if not postgres:
+                print("postgres   skipped: MOVIEBOT_TEST_POSTGRES_URL is not set")
+            else:
+                asyncio.run(drop_tables(postgres))
+                asyncio.run(bench("postgresql", postgres, args, model, pool, workdir))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
