@@ -461,7 +461,7 @@ async def run_polling(app: TelegramApp, *, poll_seconds: int = 10) -> None:
 
 
 async def run_webhook(app: TelegramApp, *, listen: str, port: int, url: str,
-                      secret_token: str | None) -> None:
+                      secret_token: str | None, stop: asyncio.Event | None = None) -> None:
     """Serve Telegram's webhook until SIGINT/SIGTERM; PTB registers the webhook with Telegram.
 
     The server listens on the path of the public ``url`` (``https://host/tg`` → ``/tg``) and
@@ -471,7 +471,7 @@ async def run_webhook(app: TelegramApp, *, listen: str, port: int, url: str,
     """
     if app.updater is None:
         raise ValueError("build the Application with polling=False for a webhook")
-    stop = asyncio.Event()
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):

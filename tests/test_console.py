@@ -58,16 +58,21 @@ def blocks(output: str) -> dict[str, list[str]]:
     return found
 
 
+def moviebot(command: str, stdin: str, *, movielens_dir: Path, model: Path,
+             tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``moviebot COMMAND`` in an empty folder with only these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOVIEBOT_")}
+    env.update(MOVIEBOT_MOVIELENS_DIR=str(movielens_dir), MOVIEBOT_DATA_DIR=str(tmp_path / "data"),
+               MOVIEBOT_MODEL_PATH=str(model), OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "bot.cli", command], cwd=tmp_path, env=env,
+                          input=stdin, capture_output=True, text=True, timeout=300, check=False)
+
+
 @pytest.mark.slow
 def test_the_issue_transcript(movielens_dir: Path, trained_model_path: Path,
                               tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOVIEBOT_")}
-    env.update(MOVIEBOT_MOVIELENS_DIR=str(movielens_dir), MOVIEBOT_DATA_DIR=str(tmp_path / "data"),
-               MOVIEBOT_MODEL_PATH=str(trained_model_path), OPENBLAS_NUM_THREADS="1",
-               PYTHONPATH=str(REPO))
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "console"], cwd=tmp_path, env=env,
-                          input="\n".join(TRANSCRIPT) + "\n", capture_output=True, text=True,
-                          timeout=300, check=False)
+    done = moviebot("console", "\n".join(TRANSCRIPT) + "\n", movielens_dir=movielens_dir,
+                    model=trained_model_path, tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # nothing noisy
     out = blocks(done.stdout)
@@ -101,6 +106,21 @@ def test_the_issue_transcript(movielens_dir: Path, trained_model_path: Path,
     assert "[1] 🗑 Yes, remove all" in out["/reset"][1]
     assert out["1"][0] == "Done: removed 5 movies. Your favorites list is empty."
     assert out["/favorites"][-2] == "Your favorites list is empty. Add movies with /like <title>."
+
+
+@pytest.mark.slow
+def test_run_without_token_points_to_the_console_and_start_opens_it(
+        movielens_dir: Path, trained_model_path: Path, tmp_path: Path) -> None:
+    run = moviebot("run", "", movielens_dir=movielens_dir, model=trained_model_path,
+                   tmp_path=tmp_path)
+    assert run.returncode == 2
+    assert "MOVIEBOT_TELEGRAM_TOKEN" in run.stderr
+    assert "moviebot console" in run.stderr
+    start = moviebot("start", "/like toy story\n", movielens_dir=movielens_dir,
+                     model=trained_model_path, tmp_path=tmp_path)
+    assert start.returncode == 0, start.stderr
+    assert "starting the console" in start.stderr
+    assert "Added Toy Story (1995)" in start.stdout
 
 
 # ---------------------------------------------------------------------------------------------

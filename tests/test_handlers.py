@@ -359,3 +359,52 @@ def test_keyboard_json_is_what_ptb_would_send() -> None:
     assert built.to_dict() == reference.to_dict()
     assert built == reference
     assert keyboard(()) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhook mode
+
+
+async def test_webhook_checks_the_secret_and_processes_updates(moviebot: MovieBot) -> None:
+    import socket
+
+    import httpx
+
+    from bot.telegram_app import build_application, run_webhook
+    from tests.fixtures_bot import RecordingRequest
+
+    request = RecordingRequest()
+    app = build_application(moviebot, token=TOKEN, request=request, polling=False,
+                            overall_max_rate=0, group_max_rate=0)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_webhook(
+        app, listen="127.0.0.1", port=port, url="https://bot.example.invalid/hook/tg",
+        secret_token="s3cret-value", stop=stop))
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                if request.of("setWebhook"):
+                    break
+                await asyncio.sleep(0.02)
+            hook = only_message(request.calls, "setWebhook")
+            assert hook.params["url"] == "https://bot.example.invalid/hook/tg"
+            assert hook.params["secret_token"] == "s3cret-value"
+            address = f"http://127.0.0.1:{port}/hook/tg"
+            forged = await client.post(address, json=message_update(ALICE, "/help"))
+            assert forged.status_code == 403
+            good = await client.post(address, json=message_update(ALICE, "/help"),
+                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"})
+            assert good.status_code == 200
+            for _ in range(200):
+                if request.sent(ALICE):
+                    break
+                await asyncio.sleep(0.02)
+            assert len(request.sent(ALICE)) == 1
+            assert "What I can do" in request.sent(ALICE)[0].text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    assert request.rejected == []
