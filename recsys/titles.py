@@ -260,39 +260,47 @@ def catalog_keys(names: list[str]) -> list[Keys]:
     layouts: list[list[tuple[int, int, float, bool]]] = []
     texts: list[str] = []
     for name in names:
+        if _SEP in name:
+            name = name.replace(_SEP, " ")
         main, aliases = split_aliases(name)
         layout = []
         for text, weight in [(main, W_TITLE)] + [(a, W_ALIAS) for a in aliases]:
             fronted, moved = _front_article(text)
             pieces = _PART_SPLIT.split(fronted) if _MAY_SPLIT.search(fronted) else [fronted]
             layout.append((len(texts), len(pieces), weight, moved))
-            texts.extend(p.replace(_SEP, " ") for p in pieces)
+            texts.extend(pieces)
         layouts.append(layout)
     normalised, spelled = _normalise_many(texts)
     out: list[Keys] = []
     for layout in layouts:
         keys: Keys = {}
         for first, n_parts, weight, moved in layout:
-            parts: list[list[str]] = normalised[first:first + n_parts]
+            if n_parts == 1:
+                _add_key(keys, normalised[first], weight, drop_article=moved)
+                as_spelled = spelled[first]
+                if as_spelled is not None:
+                    _add_key(keys, as_spelled, weight, drop_article=moved)
+                continue
+            parts = normalised[first:first + n_parts]
             _add_key(keys, [w for p in parts for w in p], weight, drop_article=moved)
-            as_spelled = spelled[first:first + n_parts]
-            if any(as_spelled):
-                whole = [w for s, p in zip(as_spelled, parts, strict=True) for w in (s or p)]
+            parts_spelled = spelled[first:first + n_parts]
+            if any(parts_spelled):
+                whole = [w for s, p in zip(parts_spelled, parts, strict=True) for w in (s or p)]
                 _add_key(keys, whole, weight, drop_article=moved)
-            if n_parts > 1:
-                for i in range(1, n_parts):
-                    _add_key(keys, [w for p in parts[:i] for w in p], W_PART, drop_article=False)
-                _add_key(keys, parts[-1], W_PART, drop_article=False)
+            for i in range(1, n_parts):
+                _add_key(keys, [w for p in parts[:i] for w in p], W_PART, drop_article=False)
+            _add_key(keys, parts[-1], W_PART, drop_article=False)
         out.append(keys)
     return out
 
 
 def _add_key(keys: Keys, ws: list[str], weight: float, *, drop_article: bool) -> None:
     """Add a key, and the same without its leading article, unless it cannot identify a movie."""
-    variants = [tuple(ws)]
-    if len(ws) > 1 and (ws[0] in _QUERY_ARTICLES or (drop_article and ws[0] in _ARTICLES)):
-        variants.append(tuple(ws[1:]))
-    for key in variants:
+    key = tuple(ws)
+    if keys.get(key, -1.0) < weight and _useful(key, weight):
+        keys[key] = weight
+    if len(key) > 1 and (key[0] in _QUERY_ARTICLES or (drop_article and key[0] in _ARTICLES)):
+        key = key[1:]
         if keys.get(key, -1.0) < weight and _useful(key, weight):
             keys[key] = weight
 
