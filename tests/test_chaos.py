@@ -79,6 +79,20 @@ def make_bot(emu: Emulator, trained_model_path: Path, movielens_dir: Path,
         process.close()
 
 
+async def answers_seen(emu: Emulator, report: LoadReport, upto_seq: int) -> None:
+    """Wait until the users have taken in every answer the emulator recorded up to a point."""
+    quoted = {(c.chat_id, c.reply_to) for c in emu.calls[:upto_seq]
+              if c.method == "sendMessage" and c.chat_id in report.chats}
+    deadline = time.monotonic() + 10
+    while True:
+        seen = {(chat, e.message_id) for chat, exchanges in report.chats.items()
+                for e in exchanges if e.reply is not None}
+        if quoted <= seen:
+            return
+        assert time.monotonic() < deadline, "answers were not taken in"
+        await asyncio.sleep(0.01)
+
+
 def acknowledged_likes(report: LoadReport, upto_seq: int) -> list[tuple[int, Exchange]]:
     return [(chat, e) for chat, exchanges in report.chats.items() for e in exchanges
             if e.reply is not None and e.reply.seq <= upto_seq and e.op.kind == "like"]
@@ -102,6 +116,7 @@ async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
     assert await asyncio.to_thread(killer.done.wait, 90), "the load never reached the kill"
     emu.on_call = None
     await asyncio.to_thread(bot.proc.wait, 10)  # type: ignore[union-attr]
+    await answers_seen(emu, report, killer.seq)
 
     acked = acknowledged_likes(report, killer.seq)
     unconfirmed_acked = [(chat, e) for chat, e in acked if e.update_id in killer.unconfirmed]
