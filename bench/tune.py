@@ -25,6 +25,8 @@ from typing import Any
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import numpy as np
+
 from recsys.defaults import TrainConfig, default_config
 from recsys.engine import Recommender, fit_model
 from recsys.evaluate import evaluate, low_support_share, similar_precision, split_users
@@ -54,25 +56,39 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def neighbour_likes(rec: Recommender, top: int = 200, n: int = 10) -> float:
+    """Median likes of the 10 most similar movies of the ``top`` most-liked (blockbuster bias)."""
+    support = dict(zip(rec.items.item_ids.tolist(), rec.support.tolist(), strict=True))
+    order = np.lexsort((rec.items.item_ids, -rec.support))[:top]
+    likes = [support[s.movie_id] for c in order
+             for s in rec.similar(int(rec.items.item_ids[c]), n)]
+    return float(np.median(likes)) if likes else float("nan")
+
+
 def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int],
                  grid: dict[str, list[Any]], log: Path) -> None:
     """Tune the similar-movies rule: one model per seed, every (min_support, shrink) on it."""
     names = list(grid)
     combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*grid.values())]
-    sums: dict[int, list[float]] = {i: [0.0, 0.0] for i in range(len(combos))}
+    sums: dict[int, list[float]] = {i: [0.0, 0.0, 0.0] for i in range(len(combos))}
     for seed in seeds:
         split = split_users(ratings, release, seed)
-        trained = fit_model(split.train, release, base, num_threads=1)
+        trained: dict[tuple[int, float, float], Any] = {}
         for i, changes in enumerate(combos):
             config = base.with_(**changes)
-            rec = Recommender.from_trained(dataclasses.replace(trained, config=config), release)
+            key = (config.similar_factors, config.similar_regularization, config.similar_alpha)
+            if key not in trained:  # the rule alone needs no new model
+                trained[key] = fit_model(split.train, release, config, num_threads=1)
+            rec = Recommender.from_trained(dataclasses.replace(trained[key], config=config),
+                                           release)
             sums[i][0] += low_support_share(rec) / len(seeds)
             sums[i][1] += similar_precision(rec, split.standard, seed) / len(seeds)
+            sums[i][2] += neighbour_likes(rec) / len(seeds)
     with log.open("a", encoding="utf-8") as fh:
         for i, changes in enumerate(combos):
-            low, precision = sums[i]
+            low, precision, likes = sums[i]
             print(f"{json.dumps(changes)}  low-support {100 * low:.2f}%  "
-                  f"similar-precision {precision:.4f}")
+                  f"similar-precision {precision:.4f}  neighbour median likes {likes:.0f}")
             fh.write(json.dumps({"release": release.name, "seeds": seeds, "similar": changes,
                                  "config": base.to_dict(), "low_support_share": low,
                                  "similar_precision": precision}) + "\n")

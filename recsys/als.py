@@ -98,16 +98,14 @@ class AlsScorer:
         # implicit's lazy caches, filled now so that concurrent readers never write them
         _ = model.YtY  # type: ignore[attr-defined]
         _ = model.item_norms  # type: ignore[attr-defined]
-        norms = np.linalg.norm(factors, axis=1)
-        norms[norms == 0] = 1e-10
-        self._unit = (factors / norms[:, None]).astype(np.float32)
+        self._n_items = int(factors.shape[0])
         self._yty_reg = (model.YtY.astype(np.float64)  # type: ignore[attr-defined]
                          + params.regularization * np.eye(params.factors))
 
     @property
     def n_items(self) -> int:
         """Number of items (columns) the model knows."""
-        return int(self._unit.shape[0])
+        return self._n_items
 
     @property
     def item_factors(self) -> np.ndarray:
@@ -181,23 +179,21 @@ class AlsScorer:
         score, top, _ = self._model.explain(0, row, int(column), N=n)  # type: ignore[attr-defined]
         return float(score), [(int(c), float(s)) for c, s in top]
 
-    def similar_index(self, candidates: np.ndarray | None = None,
-                      weights: np.ndarray | None = None) -> CosineIndex:
-        """A cosine nearest-neighbour index over the item factors.
-
-        Args:
-            candidates: boolean mask of the columns allowed in answers (None: all).
-            weights: per-column factor the cosine is multiplied by (None: 1).
-        """
-        return CosineIndex(self._unit, candidates, weights)
-
-
 class CosineIndex:
     """Nearest items by cosine of their factors, among precomputed candidate columns."""
 
-    def __init__(self, unit: np.ndarray, candidates: np.ndarray | None,
-                 weights: np.ndarray | None):
-        """Keep the unit vectors of the candidates, pre-multiplied by their weights."""
+    def __init__(self, factors: np.ndarray, candidates: np.ndarray | None = None,
+                 weights: np.ndarray | None = None):
+        """Keep the unit vectors of the candidates, pre-multiplied by their weights.
+
+        Args:
+            factors: item factors (n_items × k); normalised here.
+            candidates: boolean mask of the columns allowed in answers (None: all).
+            weights: per-column factor the cosine is multiplied by (None: 1).
+        """
+        norms = np.linalg.norm(factors, axis=1)
+        norms[norms == 0] = 1e-10
+        unit = (factors / norms[:, None]).astype(np.float32)
         n_items = unit.shape[0]
         mask = np.ones(n_items, dtype=bool) if candidates is None else np.asarray(candidates,
                                                                                     dtype=bool)

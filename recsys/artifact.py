@@ -3,7 +3,8 @@
 Layout of an artifact folder::
 
     model.npz       item_factors (float32), item_ids (movieId per column), support (likes per
-                    column in the training matrix), idf (BM25 weights per column)
+                    column in the training matrix), idf (BM25 weights per column), and
+                    similar_factors when similar movies have their own factors
     catalog.npz     the catalog as one array per column (fixed-width unicode, ints and masks)
     metadata.json   format version, release, file checksums of the ratings it was trained on,
                     configuration, weighting, evaluation figures, library versions, time, and
@@ -54,6 +55,7 @@ class ModelArtifact:
     idf: np.ndarray | None
     catalog: pd.DataFrame
     metadata: dict[str, Any] = field(default_factory=dict)
+    similar_factors: np.ndarray | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -148,6 +150,9 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
         }
         if artifact.idf is not None:
             model_arrays["idf"] = np.asarray(artifact.idf, dtype=np.float32)
+        if artifact.similar_factors is not None:
+            model_arrays["similar_factors"] = np.ascontiguousarray(artifact.similar_factors,
+                                                                   dtype=np.float32)
         np.savez(tmp / MODEL_FILE, allow_pickle=False, **model_arrays)
         np.savez(tmp / CATALOG_FILE, allow_pickle=False, **catalog_to_arrays(artifact.catalog))
         meta = dict(artifact.metadata)
@@ -261,6 +266,10 @@ def _validated(path: Path, meta: dict[str, Any], model: dict[str, np.ndarray],
         problems.append(f"{factors.shape[1]} factors but the metadata says {config['factors']}")
     if "idf" in model and model["idf"].shape != (n_items,):
         problems.append("idf has the wrong length")
+    similar = model.get("similar_factors")
+    if similar is not None and (similar.ndim != 2 or similar.shape[0] != n_items
+                                or not np.isfinite(similar).all()):
+        problems.append("similar_factors do not match the items")
     if n_items and not np.isin(item_ids, catalog.index.to_numpy()).all():
         problems.append("some modelled movies are not in its catalog")
     if not np.isfinite(factors).all():
@@ -268,4 +277,5 @@ def _validated(path: Path, meta: dict[str, Any], model: dict[str, np.ndarray],
     if problems:
         raise ArtifactError(f"{path} is inconsistent ({'; '.join(problems)}); {hint}.")
     return ModelArtifact(item_factors=factors, item_ids=item_ids, support=support,
-                         idf=model.get("idf"), catalog=catalog, metadata=meta)
+                         idf=model.get("idf"), catalog=catalog, metadata=meta,
+                         similar_factors=similar)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.als import AlsParams, AlsScorer, fit_item_factors
+from recsys.als import AlsParams, AlsScorer, CosineIndex, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
@@ -105,12 +105,19 @@ class TrainedModel:
     item_factors: np.ndarray
     config: TrainConfig
     seconds: float
+    similar_factors: np.ndarray | None = None
 
 
 def als_params(config: TrainConfig) -> AlsParams:
     """The ALS part of a configuration."""
     return AlsParams(factors=config.factors, regularization=config.regularization,
                      alpha=config.alpha, iterations=config.iterations, seed=config.seed)
+
+
+def similar_params(config: TrainConfig) -> AlsParams:
+    """The ALS parameters of the similar-movies model (see ``TrainConfig.similar_factors``)."""
+    return AlsParams(factors=config.similar_factors, regularization=config.similar_regularization,
+                     alpha=config.similar_alpha, iterations=config.iterations, seed=config.seed)
 
 
 def serving_params(config: TrainConfig) -> AlsParams:
@@ -128,10 +135,16 @@ def fit_model(ratings: pd.DataFrame, release: Release, config: TrainConfig, *,
     start = time.perf_counter()
     interactions = build_interactions(ratings, threshold)
     weighting = Weighting.fit(interactions.matrix, config.scheme, k1=config.k1, b=config.b)
-    factors = fit_item_factors(weighting.apply(interactions.matrix), als_params(config),
-                               progress=progress, num_threads=num_threads)
+    weighted = weighting.apply(interactions.matrix)
+    factors = fit_item_factors(weighted, als_params(config), progress=progress,
+                               num_threads=num_threads)
+    similar = None
+    if config.similar_factors > 0:
+        similar = fit_item_factors(weighted, similar_params(config), progress=progress,
+                                   num_threads=num_threads)
     return TrainedModel(interactions=interactions, weighting=weighting, item_factors=factors,
-                        config=config, seconds=time.perf_counter() - start)
+                        config=config, seconds=time.perf_counter() - start,
+                        similar_factors=similar)
 
 
 def make_artifact(trained: TrainedModel, catalog: pd.DataFrame, release: Release, *,
@@ -155,7 +168,8 @@ def make_artifact(trained: TrainedModel, catalog: pd.DataFrame, release: Release
     return ModelArtifact(item_factors=trained.item_factors,
                          item_ids=trained.interactions.items.item_ids,
                          support=trained.interactions.support, idf=weighting.idf,
-                         catalog=catalog, metadata=meta)
+                         catalog=catalog, metadata=meta,
+                         similar_factors=trained.similar_factors)
 
 
 def train(paths: DataPaths, dataset: str, *, config: TrainConfig | None = None,
@@ -218,7 +232,9 @@ class Recommender:
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))
         shrink = self.config.shrink
-        self._similar = self.scorer.similar_index(
+        self._similar = CosineIndex(
+            artifact.item_factors if artifact.similar_factors is None
+            else artifact.similar_factors,
             candidates=self.support >= self.config.min_support,
             weights=(self.support / (self.support + shrink)) if shrink > 0 else None)
 

@@ -54,6 +54,11 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="like threshold of the training matrix (default: the release's)")
     parser.add_argument("--fold-in-regularization", type=float, default=None,
                         help="L2 regularization of a new user's factors (default: training's)")
+    parser.add_argument("--similar-factors", type=int, default=None,
+                        help="factors of a separate similar-movies model (0: share the "
+                             "recommendation factors)")
+    parser.add_argument("--similar-regularization", type=float, default=None,
+                        help="regularization of the similar-movies model")
     parser.add_argument("--min-support", type=int, default=None,
                         help="similar movies need at least this many likes")
     parser.add_argument("--shrink", type=float, default=None, help="similar-movie shrinkage")
@@ -68,6 +73,8 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
         iterations=args.iterations, scheme=args.weighting, k1=args.k1, b=args.b,
         threshold=args.threshold, min_support=args.min_support, shrink=args.shrink,
         fold_in_regularization=args.fold_in_regularization,
+        similar_factors=args.similar_factors,
+        similar_regularization=args.similar_regularization,
         seed=args.seed)
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.artifact import ArtifactError
+from recsys.artifact import ArtifactError, save_artifact
 from recsys.defaults import TrainConfig
-from recsys.engine import Recommender, RecommendResult, fit_model, load_or_train
+from recsys.engine import Recommender, RecommendResult, fit_model, load_or_train, make_artifact
 from recsys.movielens import DataPaths, get_release
 
 TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 3114, 78499
@@ -281,3 +281,20 @@ def test_title(recommender: Recommender) -> None:
     assert recommender.title(10**12) == ""
     assert recommender.title(2**70) == ""
     assert recommender.title("1") == ""  # type: ignore[arg-type]
+
+
+def test_similar_movies_can_have_their_own_factors(tmp_path: Path) -> None:
+    ratings = _block_ratings()
+    release = get_release("ml-100k")
+    config = TrainConfig(factors=4, iterations=10, min_support=3, similar_factors=3,
+                         similar_regularization=0.01)
+    trained = fit_model(ratings, release, config, num_threads=1)
+    assert trained.similar_factors is not None
+    assert trained.similar_factors.shape == (trained.item_factors.shape[0], 3)
+    rec = Recommender.from_trained(trained, release, _block_catalog(ratings))
+    assert {s.movie_id for s in rec.similar(101, BLOCK - 1)} == set(range(102, 101 + BLOCK))
+    saved = save_artifact(make_artifact(trained, _block_catalog(ratings), release),
+                          tmp_path / "m")
+    loaded = Recommender.load(saved)
+    assert loaded.similar(101, 5) == rec.similar(101, 5)
+    assert loaded.recommend([1, 2], 3) == rec.recommend([1, 2], 3)
