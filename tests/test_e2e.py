@@ -311,3 +311,41 @@ def test_commands_registered_and_token_never_logged(emu: Emulator, bot: BotProce
     assert emu.token not in log
     assert secret not in log
     assert not any(secret in text for text in emu.iter_texts())
+
+
+async def test_transient_telegram_errors_are_retried(emu: Emulator, chat: int) -> None:
+    emu.inject_failure("sendMessage", 502, "Bad Gateway")
+    reply = await emu.ask(chat, "/help", timeout=20)
+    assert reply.text.startswith("What I can do")
+    emu.inject_failure("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    reply = await emu.ask(chat, "/start", timeout=20)
+    assert reply.text.startswith("Hi! I recommend movies")
+    emu.inject_failure("getUpdates", 502, "Bad Gateway", count=2)
+    reply = await emu.ask(chat, "/favorites", timeout=30)
+    assert "empty" in reply.text
+
+
+async def test_unlike_and_favorites_pages(emu: Emulator, chat: int, db_url: str,
+                                          catalog: pd.DataFrame) -> None:
+    popular = catalog.sort_values("likes", ascending=False)["title"].head(40).tolist()
+    liked: list[str] = []
+    for title in popular:
+        reply = await emu.ask(chat, f"/like {title}")
+        if reply.text.startswith(f"Added {title}"):
+            liked.append(title)
+        if len(liked) == 16:
+            break
+    assert len(liked) == 16
+    first = await emu.ask(chat, "/favorites")
+    assert numbered_titles(first) == liked[:15]
+    assert first.button_data()[-1] == "fav:1"
+    _, second = await press(emu, chat, first, "fav:1", "editMessageText")
+    assert numbered_titles(second) == liked[15:]
+    assert second.button_data()[-1] == "fav:0"
+    # This chat is close to the per-chat flood limit (20 commands, 2 more per second).
+    await asyncio.sleep(1.5)
+    removed = await emu.ask(chat, f"/unlike {liked[0]}")
+    assert removed.text.startswith(f"Removed {liked[0]}")
+    again = await emu.ask(chat, f"/unlike {liked[0]}")
+    assert again.text == f"{liked[0]} is not in your favorites."
+    assert await favorites(db_url, chat) == [movie_id(catalog, t) for t in liked[1:]]
