@@ -333,8 +333,11 @@ def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
 
 
 async def register_commands(app: TelegramApp) -> None:
-    """``post_init``: the command menu shown by Telegram clients."""
-    await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in texts.COMMANDS])
+    """``post_init``: the command menu shown by Telegram clients (cosmetic: failures are logged)."""
+    try:
+        await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in texts.COMMANDS])
+    except TelegramError as exc:
+        logger.warning("Could not register the command menu (%s: %s)", type(exc).__name__, exc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -361,6 +364,30 @@ class Poller:
         """Finish the batch being processed, confirm it, and return from :meth:`run`."""
         self._stop.set()
 
+    async def initialize(self) -> bool:
+        """Initialise the Application (``getMe``), retrying while Telegram cannot be reached.
+
+        Returns False when stopped before it succeeded; raises InvalidToken.
+        """
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                await self.app.initialize()
+            except InvalidToken:
+                raise
+            except TelegramError as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                logger.warning("Cannot reach Telegram (%s: %s); retrying in %.1fs",
+                               type(exc).__name__, exc, delay)
+                await self._sleep(delay)
+            else:
+                return True
+        return False
+
+    def _backoff(self, failures: int) -> float:
+        return float(min(self.max_backoff, 0.5 * 2 ** min(failures - 1, 8)))
+
     async def run(self) -> None:
         """Poll until :meth:`stop`; raises InvalidToken when the token is refused."""
         await self.app.bot.delete_webhook(drop_pending_updates=False)
@@ -375,7 +402,7 @@ class Poller:
                 continue
             except TelegramError as exc:  # network trouble, 5xx, a Conflict with another poller
                 failures += 1
-                delay = min(self.max_backoff, 0.5 * 2 ** min(failures, 6))
+                delay = self._backoff(failures)
                 logger.warning("getUpdates failed (%s: %s); retrying in %.1fs",
                                type(exc).__name__, exc, delay)
                 await self._sleep(delay)
@@ -441,14 +468,17 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-async def run_polling(app: TelegramApp, *, poll_seconds: int = 10) -> None:
+async def run_polling(app: TelegramApp, *, poll_seconds: int = 10,
+                      poller: Poller | None = None) -> None:
     """Initialise the Application, poll until SIGINT/SIGTERM, then shut down cleanly."""
-    poller = Poller(app, timeout=poll_seconds)
+    poller = poller or Poller(app, timeout=poll_seconds)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, poller.stop)
-    async with app:
+    if not await poller.initialize():
+        return
+    try:
         if app.post_init is not None:
             await app.post_init(app)
         await app.start()
@@ -457,6 +487,8 @@ async def run_polling(app: TelegramApp, *, poll_seconds: int = 10) -> None:
             await poller.run()
         finally:
             await app.stop()
+    finally:
+        await app.shutdown()
     logger.info("Bot stopped")
 
 

@@ -408,3 +408,26 @@ async def test_webhook_checks_the_secret_and_processes_updates(moviebot: MovieBo
         stop.set()
         await asyncio.wait_for(task, 10)
     assert request.rejected == []
+
+
+async def test_run_polling_waits_for_telegram_and_stops_cleanly(moviebot: MovieBot) -> None:
+    from bot.telegram_app import build_application, run_polling
+    from tests.fixtures_bot import RecordingRequest
+
+    request = RecordingRequest(fail={"getMe": 502}, fail_times=2)
+    request.batches = [[message_update(ALICE, "/help", update_id=900)]]
+    app = build_application(moviebot, token=TOKEN, request=request, overall_max_rate=0,
+                            group_max_rate=0)
+    poller = Poller(app, timeout=0)
+    task = asyncio.create_task(run_polling(app, poller=poller))
+    for _ in range(500):
+        if request.sent(ALICE):
+            break
+        await asyncio.sleep(0.01)
+    poller.stop()
+    await asyncio.wait_for(task, 10)
+    assert request.fail_times == 0  # getMe failed twice, then the bot came up
+    assert "What I can do" in only_message(request.calls).text
+    assert request.of("setMyCommands")
+    assert request.of("getUpdates")[-1].params["offset"] == 901  # confirmed on the way out
+    assert not app.running
