@@ -365,6 +365,9 @@ def why(title: str, *, rank: int | None, n_items: int, is_favorite: bool,
     if pulls:
         parts.append("Favorites that pull it down:\n"
                      + "\n".join(f"• {esc(t, 150)}" for t in pulls))
+    if rank is None and not is_favorite:
+        parts.insert(0, f"I can't tell yet how much you would like {bold(title)}: none of your "
+                        "favorites is known well enough to compare with.")
     if ignored:
         parts.append(ignored_note(ignored))
     return join_fitting(parts)

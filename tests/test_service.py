@@ -253,6 +253,13 @@ async def test_why(bot: MovieBot) -> None:
     assert "one of your favorites" in own.text
 
 
+async def test_why_with_only_unknown_favorites(bot: MovieBot) -> None:
+    await ask(bot, "like", "obscure")
+    reply = await ask(bot, "why", "matrix")
+    assert "can't tell yet" in reply.text
+    assert "I know too little about Obscure (2010)" in reply.text
+
+
 # ---------------------------------------------------------------------------------------------
 # /reset
 

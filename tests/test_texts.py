@@ -91,3 +91,9 @@ def test_clip() -> None:
     assert texts.clip("abcdefghij", 5) == "abcd…"
     assert texts.count_movies(1) == "1 movie"
     assert texts.count_movies(1200) == "1,200 movies"
+
+
+def test_why_without_a_rank_still_says_something() -> None:
+    html = texts.why("Heat (1995)", rank=None, n_items=100, is_favorite=False, pushes=[],
+                     pulls=[], ignored=[])
+    assert "can't tell yet" in valid(html)
