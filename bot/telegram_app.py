@@ -36,6 +36,7 @@ from telegram import (
 from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import (
     BadRequest,
+    Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
@@ -229,6 +230,9 @@ class Handlers:
     async def on_error(self, update: object, context: Context) -> None:
         """Log the error (never the token), then apologise without details."""
         update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(context.error, Forbidden):  # blocked by the user, removed from the group
+            logger.info("Cannot answer update %s: %s", update_id, context.error)
+            return
         logger.error("Error while handling update %s", update_id, exc_info=context.error)
         if not isinstance(update, Update):
             return

@@ -431,3 +431,13 @@ async def test_run_polling_waits_for_telegram_and_stops_cleanly(moviebot: MovieB
     assert request.of("setMyCommands")
     assert request.of("getUpdates")[-1].params["offset"] == 901  # confirmed on the way out
     assert not app.running
+
+
+async def test_a_blocked_bot_is_not_an_error(telegram: TelegramHarness,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    telegram.request.fail = {"sendMessage": 403}
+    telegram.request.fail_times = 10
+    with caplog.at_level(logging.INFO):
+        assert await telegram.send(ALICE, "/help") == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("Cannot answer update" in r.getMessage() for r in caplog.records)
