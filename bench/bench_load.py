@@ -10,6 +10,7 @@ acknowledged commands imply.
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py              # 200 x 25, both
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py --chats 40 --commands 10 \\
         --backend sqlite
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py --scenario kill   # recovery
 
 PostgreSQL runs when ``MOVIEBOT_TEST_POSTGRES_URL`` is set (``eval "$(.ci/postgres.sh)"``); its
 tables are dropped first (use a test database). The model is trained into
@@ -40,8 +41,10 @@ from tests.botproc import (  # noqa: E402
     UNLIMITED,
     BotConfig,
     BotProcess,
+    Killer,
     LoadReport,
     Movie,
+    Op,
     expected_favorites,
     movie_pool,
     plan_chat,
@@ -117,11 +120,66 @@ async def bench(name: str, db_url: str, args: argparse.Namespace, model: Path,
           flush=True)
 
 
+async def bench_kill(db_url: str, args: argparse.Namespace, model: Path, pool: list[Movie],
+                     workdir: Path) -> None:
+    """SIGKILL the bot a third of the way through a load of /like commands; restart it."""
+    rng = random.Random(args.seed)
+    plans = {-100_000 - i: [Op("like", m) for m in rng.sample(pool, min(args.commands, len(pool)))]
+             for i in range(args.chats)}
+    total = sum(len(ops) for ops in plans.values())
+    with Emulator(fake_token()) as emu:
+        config = BotConfig(model_path=model, movielens_dir=movielens_dir(),
+                           data_dir=workdir / "kill", database_url=db_url, extra=dict(UNLIMITED))
+        process = BotProcess(emu, config, workdir / "kill.log")
+        try:
+            process.start()
+            killer = Killer(emu, process, after=total // 3)
+            emu.on_call = killer
+            report = LoadReport({}, 0.0)
+            load = asyncio.create_task(run_load(emu, plans, reply_timeout=300, group=True,
+                                                report=report))
+            await asyncio.to_thread(killer.done.wait, 600)
+            emu.on_call = None
+            assert process.proc is not None
+            await asyncio.to_thread(process.proc.wait, 10)
+            restart = time.monotonic()
+            started = await asyncio.to_thread(process.start)
+            await load
+            await emu.wait_all_confirmed(timeout=120)
+        finally:
+            process.stop()
+        first = next(c for c in emu.calls if c.seq > killer.seq and c.method == "sendMessage")
+        redelivered = sum(1 for u in killer.unconfirmed if emu.delivery_counts.get(u, 0) > 1)
+        checked = await verify_likes(report, db_url)
+    print(f"kill       {args.chats} chats x {args.commands} likes, SIGKILL after {total // 3} "
+          f"replies: {len(killer.unconfirmed)} updates unconfirmed, {redelivered} redelivered; "
+          f"restart to polling {started:.1f} s, kill to first reply {first.at - killer.at:.1f} s "
+          f"(restart to first reply {first.at - restart:.1f} s); {checked} chats hold every "
+          f"acknowledged like; {len(emu.problems())} rejected requests", flush=True)
+
+
+async def verify_likes(report: LoadReport, db_url: str) -> int:
+    """Every acknowledged /like is in the database; returns the number of chats checked."""
+    store = await FavoritesStore.open(db_url)
+    try:
+        for chat_id, exchanges in report.chats.items():
+            held = set(await store.favorites(chat_id))
+            for exchange in exchanges:
+                assert exchange.reply is not None, f"chat {chat_id}: a like got no answer"
+                assert exchange.op.movie is not None
+                assert exchange.op.movie.movie_id in held, f"chat {chat_id} lost a like"
+    finally:
+        await store.close()
+    return len(report.chats)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--commands", type=int, default=25)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--scenario", choices=["load", "kill"], default="load",
+                        help="kill: SIGKILL the bot mid-load (likes only, group chats), restart")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--telegram-limits", action="store_true",
                         help="keep the bot's Telegram and per-chat flood limits")
@@ -137,6 +195,10 @@ def main() -> int:
           flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         workdir = Path(tmp)
+        if args.scenario == "kill":
+            url = f"sqlite+aiosqlite:///{workdir / 'kill.sqlite3'}"
+            asyncio.run(bench_kill(url, args, model, pool, workdir))
+            return 0
         if args.backend in ("sqlite", "both"):
             url = f"sqlite+aiosqlite:///{workdir / 'favorites.sqlite3'}"
             asyncio.run(bench("sqlite", url, args, model, pool, workdir))
