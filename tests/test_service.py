@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import texts
@@ -498,3 +498,71 @@ async def test_flood_limit_replies_once_then_stays_silent(store: FavoritesStore)
     now[0] = 2.5  # a refill of one token per 2 s
     assert "What I can do" in (await bot.command(CHAT, "help"))[0].text
     assert (await bot.command(CHAT, "help")) == (Reply(texts.flood()),)  # a new flood: once more
+
+
+# ---------------------------------------------------------------------------------------------
+# Any input, on the real title index and model: valid replies, and never a phantom favorite
+
+
+class MemoryStore:
+    """The store contract in memory (records every id it is given)."""
+
+    def __init__(self) -> None:
+        self.lists: dict[int, list[int]] = {}
+        self.seen: set[int] = set()
+
+    async def add(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> Any:
+        from bot.store import AddOutcome
+
+        self.seen.add(movie_id)
+        items = self.lists.setdefault(chat_id, [])
+        if movie_id in items:
+            return AddOutcome.ALREADY
+        items.append(movie_id)
+        return AddOutcome.ADDED
+
+    async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
+        self.seen.add(movie_id)
+        items = self.lists.setdefault(chat_id, [])
+        if movie_id in items:
+            items.remove(movie_id)
+            return True
+        return False
+
+    async def favorites(self, chat_id: int) -> list[int]:
+        return list(self.lists.get(chat_id, []))
+
+    async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
+        return len(self.lists.pop(chat_id, []))
+
+
+anything = st.text(max_size=300) | st.sampled_from(
+    ["toy story", "matrix", "<b>", "&amp;", "king kong", "x" * 4096, "🎬", "\u0000", "  "])
+button_like = st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda k, n: f"{k}:{n}", st.sampled_from(["like", "un", "sim", "why", "fav"]),
+              st.integers(-5, 10**12)),
+    st.sampled_from(["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(command=st.sampled_from(["like", "unlike", "similar", "why", "favorites", "recommend",
+                                "reset", "start", "nonsense"]),
+       arg=anything, text=anything, data=button_like)
+def test_any_input_gives_valid_replies_and_no_phantoms(recommender: Any, title_index: Any,
+                                                       command: str, arg: str, text: str,
+                                                       data: str) -> None:
+    store = MemoryStore()
+    bot = MovieBot(recommender, title_index, store)  # type: ignore[arg-type]
+
+    async def talk() -> None:
+        await bot.command(CHAT, "like", "toy story")
+        check(await bot.command(CHAT, command, arg))
+        check(await bot.text(CHAT, text))
+        answer = await bot.button(CHAT, data)
+        check(answer.replies)
+        assert answer.replies
+        assert answer.notice is None or len(answer.notice) <= 200
+
+    asyncio.run(talk())
+    assert store.seen <= set(recommender.catalog.index)
