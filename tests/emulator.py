@@ -20,8 +20,9 @@ its own thread and event loop, so one emulator can serve several tests, each wit
 the user-side methods may be called from any thread.
 
 Known simplifications: message ids are counted per chat; MarkdownV2/Markdown texts are accepted
-without entity validation (the project's bot sends HTML); a bare ``&`` that starts no entity is
-rejected (Telegram keeps it as text): stricter on purpose, it catches unescaped text.
+without entity validation (the project's bot sends HTML). Stricter than Telegram on purpose: a
+bare ``&`` that starts no entity is rejected (Telegram keeps it as text; here it means unescaped
+text), and the 4,096 limit is counted in UTF-16 code units (an emoji counts 2).
 """
 
 from __future__ import annotations
@@ -310,7 +311,7 @@ def render_text(text: Any, parse_mode: Any, entities: Any) -> tuple[str, list[di
     plain, found = _strip_text(plain, found)
     if not plain:
         raise bad_request("message text is empty")
-    if len(plain) > MAX_TEXT:
+    if utf16_len(plain) > MAX_TEXT:  # UTF-16 units, as entity offsets: never more lenient
         raise bad_request("message is too long")
     return plain, found
 

@@ -123,14 +123,18 @@ async def test_send_message_validation(emu: Emulator, api: httpx.AsyncClient) ->
     assert (status, body["description"]) == (400, "Bad Request: message is too long")
     status, _ = await call(api, "sendMessage", chat_id=CHAT, text="x" * 4096)
     assert status == 200
+    status, _ = await call(api, "sendMessage", chat_id=CHAT, text="🎬" * 2048)
+    assert status == 200
+    status, body = await call(api, "sendMessage", chat_id=CHAT, text="🎬" * 2049)
+    assert (status, body["description"]) == (400, "Bad Request: message is too long")
     # The limit applies after entity parsing: tags and entities do not count.
     status, _ = await call(api, "sendMessage", chat_id=CHAT, parse_mode="HTML",
                            text="<b>" + "&amp;" * 4096 + "</b>")
     assert status == 200
     status, body = await call(api, "sendMessage", chat_id=CHAT, text=" \n ")
     assert (status, body["description"]) == (400, "Bad Request: message text is empty")
-    assert len(emu.rejected) == 4
-    assert [r.error_code for r in emu.rejected] == [400] * 4
+    assert len(emu.rejected) == 5
+    assert [r.error_code for r in emu.rejected] == [400] * 5
 
 
 def keyboard(*buttons: dict[str, Any]) -> dict[str, Any]:
