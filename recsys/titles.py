@@ -52,6 +52,8 @@ CONTAINED_BASE = 80.0  # + up to CONTAINED_SPAN by the share of the key the quer
 CONTAINED_SPAN = 15.0
 FUZZY_WORDS_BASE = 70.0  # query words close to a key's words, + share covered (same span)
 FUZZY_WORD_EDIT = 3.0  # less for every misspelt word after the first
+WITHIN_BASE = 60.0  # a key all of whose words are in the query, + up to WITHIN_SPAN by the share
+WITHIN_SPAN = 30.0  # of the query it covers
 
 FUZZY_POOL = 300  # strings scored with rapidfuzz per fuzzy search (picked by shared trigrams)
 SHORT_QUERY = 6  # up to this many letters, every string of about the same length is scored too
@@ -414,11 +416,14 @@ class TitleIndex:
                                        count=len(self._key_movie))
         joined = ["".join(key) for movie_keys in keys for key in movie_keys]
         self._key_len = np.fromiter(map(len, joined), dtype=np.int32, count=len(joined))
+        self._key_distinct = np.fromiter((len(set(key)) for mk in keys for key in mk),
+                                         dtype=np.int32, count=len(joined))
         # Distinct space-free keys, sorted (for prefix search), each with the keys spelling it.
         codes, uniques = pd.factorize(pd.Series(joined, dtype=object), sort=True)
         self._compact_keys: list[str] = [str(u) for u in uniques]
         self._compact_id = dict(zip(self._compact_keys, range(len(self._compact_keys)),
                                     strict=True))
+        self._key_code = codes.astype(np.int32)  # key -> its space-free form in _compact_keys
         self._spelled_by = np.argsort(codes, kind="stable").astype(np.int32)
         self._spelled_at = np.searchsorted(codes[self._spelled_by],
                                            np.arange(len(uniques) + 1)).astype(np.int32)
@@ -614,7 +619,28 @@ class TitleIndex:
                 for movie, weight in self._owners(i):
                     hits.add(movie, adjusted - (W_TITLE - weight))
         self._fuzzy_word_hits(reading, hits)
+        self._within_hits(reading, hits)
         return hits
+
+    def _within_hits(self, reading: _Query, hits: _Hits) -> None:
+        """Keys whose every word is in the query: "toy story movie", "matrix 1999 keanu".
+
+        Scored from WITHIN_BASE up by the share of the query the key covers, so extra words cost
+        and a long title inside the query beats a short one.
+        """
+        lists = [p for w in set(reading.words) if (p := self._postings.get(w)) is not None]
+        if not lists or len(reading.words) < 2:
+            return
+        counts = np.bincount(np.concatenate(lists), minlength=len(self._key_len))
+        kids = np.flatnonzero(counts == self._key_distinct)
+        cover = self._key_len[kids] / max(1, len(reading.compact))
+        scores = WITHIN_BASE + WITHIN_SPAN * cover - (W_TITLE - self._key_weight[kids])
+        numbers = set(_DIGITS.findall(reading.compact))
+        for kid, score in zip(kids.tolist(), scores.tolist(), strict=True):
+            key = self._compact_keys[self._key_code[kid]]
+            if numbers and set(_DIGITS.findall(key)) != numbers:
+                score -= NUMBER_MISMATCH  # "die hard 3" holds "die hard" but is not Die Hard
+            hits.add(int(self._key_movie[kid]), score)
 
     def _fuzzy_word_hits(self, reading: _Query, hits: _Hits) -> None:
         """Keys holding every query word, some of them misspelt ("spongebbo", "harry poter")."""

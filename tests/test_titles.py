@@ -198,6 +198,7 @@ def test_title_keys_front_articles_aliases_and_parts() -> None:
     ("thesixthsense", 21),  # without spaces, numbers are typed as spelled
     ("the 6th sense", 21),
     ("the incredibles 2", 23),  # a more popular title with another number is no typo
+    ("shawshank redemption movie", 7),  # a whole title inside a longer query
 ])
 def test_tiny_catalog_matches(tiny: TitleIndex, query: str, movie_id: int) -> None:
     res = tiny.resolve(query)
