@@ -30,7 +30,7 @@ import numpy as np
 from recsys.defaults import TrainConfig, default_config
 from recsys.engine import Recommender, fit_model
 from recsys.evaluate import evaluate, low_support_share, similar_precision, split_users
-from recsys.movielens import get_release, load_ratings
+from recsys.movielens import get_release, load_catalog, load_ratings
 
 FIELD_TYPES = {f.name: f.type for f in fields(TrainConfig)}
 
@@ -56,21 +56,31 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def neighbour_likes(rec: Recommender, top: int = 200, n: int = 10) -> float:
-    """Median likes of the 10 most similar movies of the ``top`` most-liked (blockbuster bias)."""
+def neighbour_stats(rec: Recommender, genres: dict[int, set[str]], top: int = 200,
+                    n: int = 10) -> tuple[float, float]:
+    """Over the ``top`` most-liked movies' 10 most similar: median likes (blockbuster bias) and
+    mean genre Jaccard between the movie and each neighbour (does the list make sense)."""
     support = dict(zip(rec.items.item_ids.tolist(), rec.support.tolist(), strict=True))
     order = np.lexsort((rec.items.item_ids, -rec.support))[:top]
-    likes = [support[s.movie_id] for c in order
-             for s in rec.similar(int(rec.items.item_ids[c]), n)]
-    return float(np.median(likes)) if likes else float("nan")
+    likes: list[int] = []
+    overlap: list[float] = []
+    for col in order:
+        query = int(rec.items.item_ids[col])
+        for s in rec.similar(query, n):
+            likes.append(support[s.movie_id])
+            a, b = genres[query], genres[s.movie_id]
+            overlap.append(len(a & b) / len(a | b) if a | b else 0.0)
+    if not likes:
+        return float("nan"), float("nan")
+    return float(np.median(likes)), float(np.mean(overlap))
 
 
 def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int],
-                 grid: dict[str, list[Any]], log: Path) -> None:
+                 grid: dict[str, list[Any]], log: Path, genres: dict[int, set[str]]) -> None:
     """Tune the similar-movies rule: one model per seed, every (min_support, shrink) on it."""
     names = list(grid)
     combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*grid.values())]
-    sums: dict[int, list[float]] = {i: [0.0, 0.0, 0.0] for i in range(len(combos))}
+    sums: dict[int, list[float]] = {i: [0.0, 0.0, 0.0, 0.0] for i in range(len(combos))}
     for seed in seeds:
         split = split_users(ratings, release, seed)
         trained: dict[tuple[int, float, float], Any] = {}
@@ -83,15 +93,19 @@ def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int]
                                            release)
             sums[i][0] += low_support_share(rec) / len(seeds)
             sums[i][1] += similar_precision(rec, split.standard, seed) / len(seeds)
-            sums[i][2] += neighbour_likes(rec) / len(seeds)
+            likes, overlap = neighbour_stats(rec, genres)
+            sums[i][2] += likes / len(seeds)
+            sums[i][3] += overlap / len(seeds)
     with log.open("a", encoding="utf-8") as fh:
         for i, changes in enumerate(combos):
-            low, precision, likes = sums[i]
+            low, precision, likes, overlap = sums[i]
             print(f"{json.dumps(changes)}  low-support {100 * low:.2f}%  "
-                  f"similar-precision {precision:.4f}  neighbour median likes {likes:.0f}")
+                  f"similar-precision {precision:.4f}  neighbour median likes {likes:.0f}  "
+                  f"genre overlap {overlap:.3f}")
             fh.write(json.dumps({"release": release.name, "seeds": seeds, "similar": changes,
                                  "config": base.to_dict(), "low_support_share": low,
-                                 "similar_precision": precision}) + "\n")
+                                 "similar_precision": precision, "neighbour_likes": likes,
+                                 "genre_overlap": overlap}) + "\n")
 
 
 def main() -> int:
@@ -119,7 +133,9 @@ def main() -> int:
     names = list(grid)
     args.log.parent.mkdir(parents=True, exist_ok=True)
     if args.similar:
-        similar_grid(ratings, release, base, seeds, grid, args.log)
+        catalog = load_catalog(args.movielens_dir / release.name, release)
+        genres = {int(m): set(str(g).split("|")) for m, g in catalog["genres"].items()}
+        similar_grid(ratings, release, base, seeds, grid, args.log, genres)
         return 0
     results: list[tuple[float, dict[str, Any], dict[str, float]]] = []
     print(f"{release.name}: {len(list(itertools.product(*grid.values())))} configs, seeds {seeds}")
