@@ -98,10 +98,17 @@ def acknowledged_likes(report: LoadReport, upto_seq: int) -> list[tuple[int, Exc
             if e.reply is not None and e.reply.seq <= upto_seq and e.op.kind == "like"]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def kill_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'favorites.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
-    emu: Emulator, make_bot: Any, pool: list[Movie], tmp_path: Path
+    emu: Emulator, make_bot: Any, pool: list[Movie], kill_db_url: str
 ) -> None:
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'favorites.sqlite3'}"
+    db_url = kill_db_url
     bot = make_bot(db_url)
     bot.start()
     rng = random.Random(5)

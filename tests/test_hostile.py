@@ -120,10 +120,13 @@ def logs() -> Iterator[LogCollector]:
     root.addHandler(collector)
     root.setLevel(logging.DEBUG)
     # As bot.cli does: httpx logs request URLs, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    httpx_logger = logging.getLogger("httpx")
+    httpx_level = httpx_logger.level
+    httpx_logger.setLevel(logging.WARNING)
     yield collector
     root.removeHandler(collector)
     root.setLevel(previous)
+    httpx_logger.setLevel(httpx_level)
 
 
 @pytest.fixture(scope="module")
