@@ -91,7 +91,11 @@ class BotProcess:
             )
         self.starts += 1
         if wait:
-            self.wait_polling(polls_before, began + timeout)
+            try:
+                self.wait_polling(polls_before, began + timeout)
+            except BaseException:
+                self.kill()  # never leave a half-started bot behind
+                raise
         return time.monotonic() - began
 
     def wait_polling(self, polls_before: int, deadline: float) -> None:
