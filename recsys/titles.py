@@ -85,6 +85,7 @@ _ALIAS = re.compile(r"\s*\((?P<alias>[^()]*)\)\s*$")
 _AKA = re.compile(r"^\s*(?:a\.?\s*k\.?\s*a\.?|aka)\s+", re.IGNORECASE)
 _PART_SPLIT = re.compile(r"\s*:\s+|\s+[-–—]+\s+")
 _MAY_SPLIT = re.compile(r"[:\-–—]")
+_COMPLEX_NAME = re.compile(r"[:\-–—,]|\)\s*$")  # may have parts, an article or an alias
 _QUERY_YEAR = re.compile(r"^(?P<body>.*?)[\s,]*[(\[]?(?P<year>1[89]\d\d|20\d\d)[)\]]?\s*$")
 _CODE_LIKE = re.compile(
     r"<\s*/?\s*[a-z][a-z0-9]*[^<>]*>"  # an HTML tag
@@ -100,6 +101,7 @@ _LETTER_MAP = str.maketrans({
     "&": " and ", "+": " and ",
     "’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'",
 })
+_SPECIAL = re.compile("[" + "".join(re.escape(chr(c)) for c in _LETTER_MAP) + "]")
 # "d'Amélie", "l'Avventura", "O'Brien": a one-letter elision is a word of its own; other
 # apostrophes ("Schindler's", "Singin'") are dropped.
 _ASCII_MAP = str.maketrans(
@@ -181,7 +183,8 @@ def fold(text: str) -> str:
     """Lower-case ``text``, fold accents and special letters, drop control characters."""
     if text.isascii():
         return text.translate(_ASCII_MAP).lower()
-    text = unicodedata.normalize("NFKC", text).translate(_LETTER_MAP)
+    text = unicodedata.normalize("NFKC", text)
+    text = _SPECIAL.sub(lambda m: _LETTER_MAP[ord(m.group())], text)  # faster than translate
     text = _CONTROLS.sub(" ", unicodedata.normalize("NFKD", text))
     return _MARKS.sub("", text).casefold()
 
@@ -264,6 +267,10 @@ def catalog_keys(names: list[str]) -> list[Keys]:
     for name in names:
         if _SEP in name:
             name = name.replace(_SEP, " ")
+        if not _COMPLEX_NAME.search(name):  # most names: one title, one part, nothing moved
+            layouts.append([(len(texts), 1, W_TITLE, False)])
+            texts.append(name)
+            continue
         main, aliases = split_aliases(name)
         layout = []
         for text, weight in [(main, W_TITLE)] + [(a, W_ALIAS) for a in aliases]:
@@ -309,8 +316,11 @@ def _add_key(keys: Keys, ws: list[str], weight: float, *, drop_article: bool) ->
 
 def _useful(key: tuple[str, ...], weight: float) -> bool:
     """Whether a key can identify a movie: "300" can as a title, "2" or "the" never can."""
-    if not key or _STOPWORDS.issuperset(key):
-        return False
+    for word in key:  # a loop: frozenset.issuperset would build a set from the tuple
+        if word not in _STOPWORDS:
+            break
+    else:
+        return False  # empty, or stopwords only
     return weight >= W_ALIAS or not "".join(key).isdigit()
 
 
@@ -416,11 +426,14 @@ class TitleIndex:
                                        count=len(self._key_movie))
         joined = ["".join(key) for movie_keys in keys for key in movie_keys]
         self._key_len = np.fromiter(map(len, joined), dtype=np.int32, count=len(joined))
-        self._key_distinct = np.fromiter((len(set(key)) for mk in keys for key in mk),
-                                         dtype=np.int32, count=len(joined))
         # Distinct space-free keys, sorted (for prefix search), each with the keys spelling it.
-        codes, uniques = pd.factorize(pd.Series(joined, dtype=object), sort=True)
-        self._compact_keys: list[str] = [str(u) for u in uniques]
+        codes, uniques = pd.factorize(pd.Series(joined, dtype=object))
+        unsorted: list[str] = uniques.tolist()
+        order = sorted(range(len(unsorted)), key=unsorted.__getitem__)
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes = rank[codes]
+        self._compact_keys: list[str] = [unsorted[i] for i in order]
         self._compact_id = dict(zip(self._compact_keys, range(len(self._compact_keys)),
                                     strict=True))
         self._key_code = codes.astype(np.int32)  # key -> its space-free form in _compact_keys
@@ -434,9 +447,9 @@ class TitleIndex:
         self._popular_keys = [k for k, _m in popular]
         self._popular_owner = [m for _k, m in popular]
         n_words = [len(key) for movie_keys in keys for key in movie_keys]
-        self._postings = _postings(
+        self._postings, self._key_distinct = _postings(
             [w for movie_keys in keys for key in movie_keys for w in key],
-            np.repeat(np.arange(len(n_words), dtype=np.int32), n_words))
+            np.repeat(np.arange(len(n_words), dtype=np.int32), n_words), len(n_words))
         self._vocab = sorted(self._postings)
         self._vocab_grams = _Grams(self._vocab)
 
@@ -684,11 +697,16 @@ def _intersect(lists: list[np.ndarray]) -> np.ndarray:
     return kids
 
 
-def _postings(flat_words: list[str], flat_keys: np.ndarray) -> dict[str, np.ndarray]:
-    """Word -> sorted unique ids of the keys holding it."""
+def _postings(flat_words: list[str], flat_keys: np.ndarray,
+              n_keys: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Word -> sorted unique ids of the keys holding it; and each key's number of distinct words.
+
+    ``flat_words[i]`` is a word of key ``flat_keys[i]``.
+    """
     if not flat_words:
-        return {}
-    codes, vocab = pd.factorize(pd.Series(flat_words, dtype=object), sort=False)
+        return {}, np.zeros(n_keys, dtype=np.int64)
+    codes, uniques = pd.factorize(pd.Series(flat_words, dtype=object), sort=False)
+    vocab: list[str] = uniques.tolist()
     kids = flat_keys
     order = np.lexsort((kids, codes))
     codes, kids = codes[order], kids[order]
@@ -698,7 +716,9 @@ def _postings(flat_words: list[str], flat_keys: np.ndarray) -> dict[str, np.ndar
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(codes)]))
-    return {str(vocab[codes[s]]): kids[s:e] for s, e in zip(starts, ends, strict=True)}
+    postings = {vocab[c]: kids[s:e] for c, s, e in zip(codes[starts].tolist(), starts.tolist(),
+                                                         ends.tolist(), strict=True)}
+    return postings, np.bincount(kids, minlength=n_keys)
 
 
 class _Grams:
@@ -712,7 +732,7 @@ class _Grams:
     def __init__(self, strings: list[str]) -> None:
         """Index ``strings`` (non-empty, without "^" or "$")."""
         self.strings = strings
-        self.sizes = np.asarray([len(s) for s in strings], dtype=np.int64)  # trigrams of "^s$"
+        self.sizes = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))  # "^s$"
         codes, owners = _trigrams(strings, self.sizes)
         order = np.argsort(codes)
         codes = codes[order]

@@ -32,6 +32,7 @@ from recsys.titles import (
 )
 
 QUERIES = Path(__file__).parent / "data" / "title_queries.tsv"
+HOLDOUT = Path(__file__).parent / "data" / "title_queries_holdout.tsv"
 
 
 def make_catalog(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
@@ -312,15 +313,24 @@ def test_too_close_to_call_is_ambiguous(small: TitleIndex, query: str, first: in
     assert res.candidates[0].movie_id == first
 
 
-def load_queries() -> list[tuple[str, int | None, str]]:
-    """The labelled set: (query, expected movie_id or None for garbage, category)."""
+def load_queries(path: Path = QUERIES) -> list[tuple[str, int | None, str]]:
+    """A labelled set: (query, expected movie_id or None for garbage, category)."""
     rows = []
-    lines = QUERIES.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8").splitlines()
     for line in lines[1:]:
         query, expected, category = line.split("\t")
         query = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), query)
         rows.append((query, None if expected == "NONE" else int(expected), category))
     return rows
+
+
+@pytest.mark.parametrize("path", [QUERIES, HOLDOUT], ids=["tuned", "holdout"])
+def test_labelled_sets_name_real_movies(movielens_dir: Path, path: Path) -> None:
+    catalog = load_catalog(movielens_dir / "ml-latest-small", "ml-latest-small")
+    rows = load_queries(path)
+    assert {expected for _q, expected, _c in rows} - {None} <= set(catalog.index)
+    assert {c for _q, _e, c in rows} >= {"typo", "spacing", "article", "alternate", "sequel",
+                                         "year", "short", "lowercase", "partial", "garbage"}
 
 
 def test_labelled_queries_accuracy(small: TitleIndex) -> None:
