@@ -40,6 +40,7 @@ from tests.botproc import (
     Movie,
     Op,
     expected_favorites,
+    history,
     movie_pool,
     plan_chat,
     run_load,
@@ -94,8 +95,10 @@ async def answers_seen(emu: Emulator, report: LoadReport, upto_seq: int) -> None
 
 
 def acknowledged_likes(report: LoadReport, upto_seq: int) -> list[tuple[int, Exchange]]:
+    """The /like commands the bot answered "Added ..." up to a point."""
     return [(chat, e) for chat, exchanges in report.chats.items() for e in exchanges
-            if e.reply is not None and e.reply.seq <= upto_seq and e.op.kind == "like"]
+            if e.reply is not None and e.reply.seq <= upto_seq and e.op.kind == "like"
+            and e.reply.text.startswith("Added ")]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -133,7 +136,8 @@ async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
         # Every /like that was acknowledged is in the database: committed before the reply.
         for chat, exchange in acked:
             assert exchange.op.movie is not None
-            assert exchange.op.movie.movie_id in await store.favorites(chat)
+            assert exchange.op.movie.movie_id in await store.favorites(chat), (
+                f"acknowledged but lost in chat {chat}:\n{history(report.chats[chat])}")
         # Behind the bot's back: undo the acknowledged, unconfirmed likes.
         removed: dict[int, set[int]] = {}
         for chat, exchange in unconfirmed_acked:
