@@ -7,6 +7,7 @@ Everything goes through the engine's public API, as the bot uses it:
 (b) a synthetic model of ml-32m's catalog size: 87,585 movies (ml-32m's real movieIds and
     catalog) × 128 factors, random directions with the norm spread of the trained model (a)
     (norms resampled from (a)'s quantiles and given to movies in order of a Zipf-like support),
+    with the engine's configuration for ml-32m (``default_config("ml-32m")``, 128 factors),
     saved as an artifact and loaded through ``Recommender.load``.
 
 Each ``recommend`` call gets 5 random known movies as favorites and asks for 10 recommendations
@@ -156,19 +157,18 @@ def synthetic_model(paths: DataPaths, reference: Recommender, out: Path,
     norms = np.sort(np.quantile(ref_norms, rng.random(n_items)))
     by_support = np.argsort(np.argsort(support, kind="stable"), kind="stable")
     factors = directions * norms[by_support][:, None].astype(np.float32)
-    base = reference.config
-    config = base.with_(factors=SYNTHETIC_FACTORS)
+    config = default_config("ml-32m").with_(factors=SYNTHETIC_FACTORS)
     idf = np.maximum(np.log(ML32M_USERS) - np.log1p(support), 1e-3).astype(np.float32)
     meta = {"release": "ml-32m", "like_threshold": 3.5, "checksums": {},
             "config": config.to_dict(),
-            "weighting": {**reference.weighting.params(), "avg_length": SYNTHETIC_LIKES
-                          / ML32M_USERS},
+            "weighting": {"scheme": config.scheme, "k1": config.k1, "b": config.b,
+                          "avg_length": SYNTHETIC_LIKES / ML32M_USERS},
             "training": {"users": ML32M_USERS, "items": n_items, "likes": int(support.sum()),
                          "seconds": 0.0},
             "evaluation": None, "synthetic": True}
     artifact = ModelArtifact(item_factors=factors, item_ids=catalog.index.to_numpy(np.int64),
-                             support=support, idf=idf if reference.weighting.idf is not None
-                             else None, catalog=catalog, metadata=meta)
+                             support=support, idf=idf if config.scheme == "bm25" else None,
+                             catalog=catalog, metadata=meta)
     save_artifact(artifact, out)
     start = time.perf_counter()
     rec = Recommender.load(out)
