@@ -4,7 +4,7 @@ For each release: the time to build :class:`recsys.titles.TitleIndex`, then ever
 labelled set (tests/data/title_queries.tsv) through ``TitleIndex.resolve`` and through the naive
 ``process.extractOne(q, titles, scorer=WRatio, processor=default_process)``: p50/p99 per query and
 top-1 accuracy (the matched movie, or the first candidate when ambiguous; a garbage query counts
-as correct only when nothing is matched — the baseline always returns a movie).
+as correct only when it is not found — the baseline always returns a movie).
 
     nice .venv/bin/python -m bench.bench_match                       # ml-latest-small and ml-32m
     nice .venv/bin/python -m bench.bench_match --releases ml-latest-small --repeat 5
@@ -77,7 +77,7 @@ def measure(name: str, answer: Callable[[str], tuple[int | None, bool]], queries
             best = min(best, time.perf_counter() - start)
         millis.append(best * 1000)
         if expected is None:
-            correct += movie is None or not confident
+            correct += movie is None  # not_found: nothing matched or offered first
             garbage += confident and movie is not None
         else:
             correct += movie == expected
