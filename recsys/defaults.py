@@ -69,7 +69,7 @@ _GENERIC = TrainConfig()
 
 # Tuned on seeds 100-104 with bench/tune.py; figures in docs/engine.md.
 TUNED: dict[str, TrainConfig] = {
-    "ml-latest-small": TrainConfig(factors=128, regularization=20.0, alpha=1.0, k1=1.2, b=0.8,
+    "ml-latest-small": TrainConfig(factors=128, regularization=20.0, alpha=1.0, k1=100.0, b=0.8,
                                    iterations=15, similar_factors=64,
                                    similar_regularization=0.1, min_support=10),
     "ml-100k": TrainConfig(factors=128, regularization=50.0, alpha=5.0, k1=1.2, b=0.8,
