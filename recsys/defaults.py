@@ -73,7 +73,7 @@ TUNED: dict[str, TrainConfig] = {
                                    iterations=15, similar_factors=64,
                                    similar_regularization=0.1, min_support=10),
     "ml-100k": TrainConfig(factors=128, regularization=50.0, alpha=5.0, k1=1.2, b=0.8,
-                           iterations=15, similar_factors=64, similar_regularization=1.0,
+                           iterations=15, similar_factors=32, similar_regularization=0.1,
                            min_support=10),
 }
 

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from recsys.artifact import ArtifactError, save_artifact
-from recsys.defaults import TrainConfig
+from recsys.defaults import TrainConfig, default_config
 from recsys.engine import Recommender, RecommendResult, fit_model, load_or_train, make_artifact
-from recsys.movielens import DataPaths, get_release
+from recsys.movielens import DataPaths, get_release, load_catalog, load_ratings
 
 TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 3114, 78499
 MONSTERS_INC, FINDING_NEMO, INCREDIBLES, UP = 4886, 6377, 8961, 68954
@@ -298,3 +298,15 @@ def test_similar_movies_can_have_their_own_factors(tmp_path: Path) -> None:
     loaded = Recommender.load(saved)
     assert loaded.similar(101, 5) == rec.similar(101, 5)
     assert loaded.recommend([1, 2], 3) == rec.recommend([1, 2], 3)
+
+
+def test_ml_100k_similar_movies_make_sense(movielens_dir: Path) -> None:
+    release = get_release("ml-100k")
+    folder = movielens_dir / "ml-100k"
+    ratings = load_ratings(folder, release)
+    trained = fit_model(ratings, release, default_config("ml-100k"))
+    rec = Recommender.from_trained(trained, release, load_catalog(folder, release, ratings))
+    toy_story = {s.movie_id for s in rec.similar(1, 10)}
+    assert len(toy_story & {71, 95, 588, 432, 501, 99, 8, 1066}) >= 3  # animated and family films
+    assert {172, 181} <= {s.movie_id for s in rec.similar(50, 5)}  # Star Wars -> V, VI
+    assert 187 in {s.movie_id for s in rec.similar(127, 3)}  # The Godfather -> Part II
