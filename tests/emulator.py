@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import random
 import re
 import threading
 import time
@@ -511,11 +512,14 @@ class Emulator:
     Args:
         token: the only token accepted (others get 401 Unauthorized).
         bot_username: the bot's @username (without @), used in group commands.
-        first_update_id: the first update id handed out.
+        first_update_id: the first update id handed out; by default a random one, as Telegram
+            does: update ids belong to one bot, and a store that remembers applied update ids
+            (bot/store.py) would take another emulator's ids for its own.
     """
 
     def __init__(
-        self, token: str, *, bot_username: str = "moviebot_e2e_bot", first_update_id: int = 1000
+        self, token: str, *, bot_username: str = "moviebot_e2e_bot",
+        first_update_id: int | None = None,
     ) -> None:
         match = _TOKEN_RE.match(token)
         if match is None:
@@ -525,6 +529,8 @@ class Emulator:
                          "username": bot_username, "can_join_groups": True,
                          "can_read_all_group_messages": False, "supports_inline_queries": False}
         self._lock = threading.RLock()
+        if first_update_id is None:
+            first_update_id = random.SystemRandom().randrange(10**8, 2**31 - 10**7)
         self._update_ids = itertools.count(first_update_id)
         self._callback_ids = itertools.count(1)
         self._seq = itertools.count(1)
