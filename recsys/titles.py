@@ -71,8 +71,11 @@ CLOSE_CALL = 5.0  # candidates within this of the best are too close to call ...
 LONE_LONG = (8, AMBIGUOUS_SCORE)  # (letters and digits in the query, score)
 LONE_SHORT = (5, 80.0)
 PREFIX_MIN = 6  # letters a space-free query needs to match the beginning of a title
+SERIES_MAX = 9  # "die hard 3": the n-th film of a series, for n up to this
+SERIES_KEYS = 200  # ... among at most this many keys beginning with the series name
 CLEAR_LEAD = 3.0  # ... unless the best leads them all by this and is also the most popular
-NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Die Hard 2") is weak
+NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Die Hard 2") is weak,
+# and never a match on its own
 TYPO_POPULARITY = 10  # an exact hit yields to a typo this many times as popular
 
 # Articles MovieLens moves to the end ("Lion King, The"; "Cité des enfants perdus, La").
@@ -349,8 +352,11 @@ class _Query:
         return [w for w in self.words if w not in _STOPWORDS]
 
     def without_article(self) -> _Query | None:
-        """The same reading without a leading article ("the matrix" -> "matrix"), if it has one."""
-        if len(self.words) > 1 and self.words[0] in _ARTICLES:
+        """The same reading without a leading English article ("the matrix" -> "matrix").
+
+        Foreign ones stay: keys already hold "la haine" and "haine", and "die hard" is not "hard".
+        """
+        if len(self.words) > 1 and self.words[0] in _QUERY_ARTICLES:
             return _Query(self.words[1:], self.year)
         return None
 
@@ -487,6 +493,9 @@ class TitleIndex:
         fallback: list[tuple[int, float]] = []
         for reading in readings(query):
             ranked, decisive = self._resolve_reading(reading)
+            nth = self._nth_in_series(reading, ranked)
+            if nth is not None:  # a guess from release order: offered first, never matched
+                return self._answer(query, nth, sure=False)
             if decisive:
                 return self._answer(query, ranked)
             if ranked and (not fallback or ranked[0][1] > fallback[0][1]):
@@ -513,6 +522,40 @@ class TitleIndex:
             return ranked, True
         return ranked, False
 
+    def _nth_in_series(self, reading: _Query,
+                       ranked: list[tuple[int, float]]) -> list[tuple[int, float]] | None:
+        """For "die hard 3", whose number no title holds: the third "Die Hard ..." film by year.
+
+        Only when no key holds every word of the query (so the typo level decided), the query
+        ends in a number from 1 to 9, and at least that many titles begin with its other words
+        (among those with a tenth of the series' best popularity). ``ranked`` with that film
+        first, then the rest of the series by year, then ``ranked``; or None.
+        """
+        ws = reading.words
+        if (reading.year is not None or len(ws) < 2 or not ws[-1].isdigit()
+                or not 1 <= int(ws[-1]) <= SERIES_MAX):
+            return None
+        if self._contained_hits(reading):
+            return None
+        base = _Query(ws[:-1], None)
+        prefix = (base.without_article() or base).compact
+        lo = bisect.bisect_left(self._compact_keys, prefix)
+        hi = bisect.bisect_left(self._compact_keys, prefix + "\U0010ffff")
+        if len(prefix) < PREFIX_MIN - 2 or hi - lo > SERIES_KEYS:
+            return None
+        series = {m for i in range(lo, hi) for m, _w in self._owners(i)}
+        best = max((int(self._likes[m]) for m in series), default=0)
+        series = {m for m in series if self._likes[m] * 10 >= best}
+        n = int(ws[-1])
+        if len(series) < max(2, n):
+            return None
+        by_year = sorted(series, key=lambda m: (int(self._years[m]) if self._years[m] >= 0
+                                                else 9999, int(self._ids[m])))
+        pick = by_year[n - 1]
+        score = max(AMBIGUOUS_SCORE, ranked[0][1] if ranked else 0.0)
+        first = [pick] + [m for m in by_year if m != pick]
+        return [(m, score) for m in first] + [(m, s) for m, s in ranked if m not in series]
+
     def _more(self, reading: _Query, levels: Iterable[Callable[[_Query], _Hits]],
               exclude: int) -> list[tuple[int, float]]:
         """Ranked candidates of the first of ``levels`` that has any besides ``exclude``."""
@@ -523,14 +566,18 @@ class TitleIndex:
                 return self._rank(hits)
         return []
 
-    def _answer(self, query: str, ranked: list[tuple[int, float]]) -> Resolution:
-        """Turn ranked candidates into a resolution (see the module doc for the rules)."""
+    def _answer(self, query: str, ranked: list[tuple[int, float]], *,
+                sure: bool = True) -> Resolution:
+        """Turn ranked candidates into a resolution (see the module doc for the rules).
+
+        With ``sure`` False the first candidate is only offered, never matched.
+        """
         if not ranked or ranked[0][1] < SUGGEST_SCORE:
             return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, ())
         best, score = ranked[0]
         close = [s for _m, s in ranked[1:] if s >= score - CLOSE_CALL]
         clear = score >= MATCH_SCORE and all(s <= score - CLEAR_LEAD for s in close)
-        if clear or (len(ranked) == 1 and _lone_is_answer(query, score)):
+        if sure and (clear or (len(ranked) == 1 and _lone_is_answer(query, score))):
             return Resolution(query, MatchStatus.MATCHED, int(self._ids[best]),
                               self._titles[best], round(score, 1), ())
         if score >= AMBIGUOUS_SCORE and len(ranked) > 1:
@@ -631,7 +678,7 @@ class TitleIndex:
             for key, score, i in found:
                 adjusted = score - _short_penalty(len(compact))
                 if set(_DIGITS.findall(key)) != numbers:
-                    adjusted -= NUMBER_MISMATCH
+                    adjusted = min(adjusted - NUMBER_MISMATCH, MATCH_SCORE - 1)
                 for movie, weight in self._owners(i):
                     hits.add(movie, adjusted - (W_TITLE - weight))
         self._fuzzy_word_hits(reading, hits)
@@ -655,7 +702,8 @@ class TitleIndex:
         for kid, score in zip(kids.tolist(), scores.tolist(), strict=True):
             key = self._compact_keys[self._key_code[kid]]
             if numbers and set(_DIGITS.findall(key)) != numbers:
-                score -= NUMBER_MISMATCH  # "die hard 3" holds "die hard" but is not Die Hard
+                # "die hard 3" holds "die hard" but is not Die Hard
+                score = min(score - NUMBER_MISMATCH, MATCH_SCORE - 1)
             hits.add(int(self._key_movie[kid]), score)
 
     def _fuzzy_word_hits(self, reading: _Query, hits: _Hits) -> None:

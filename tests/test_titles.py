@@ -78,6 +78,10 @@ TINY = [
     (23, "Incredibles 2 (2018)", 3),
     (24, "Inglorious Bastards (Quel maledetto treno blindato) (1978)", 5),
     (25, "Inglourious Basterds (2009)", 81),
+    (26, "Die Hard (1988)", 90),
+    (27, "Die Hard 2 (1990)", 40),
+    (28, "Die Hard: With a Vengeance (1995)", 50),
+    (29, "Hard (1998)", 1),
 ]
 
 
@@ -200,6 +204,7 @@ def test_title_keys_front_articles_aliases_and_parts() -> None:
     ("the 6th sense", 21),
     ("the incredibles 2", 23),  # a more popular title with another number is no typo
     ("shawshank redemption movie", 7),  # a whole title inside a longer query
+    ("die hard", 26),  # "die" is German for "the", but not in this query
 ])
 def test_tiny_catalog_matches(tiny: TitleIndex, query: str, movie_id: int) -> None:
     res = tiny.resolve(query)
@@ -229,6 +234,17 @@ def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(
     check_shape(res)
     assert res.status is MatchStatus.AMBIGUOUS
     assert [c.movie_id for c in res.candidates] == [25, 24]
+
+
+def test_sequel_number_no_title_holds_is_the_nth_by_year_offered_not_matched(
+        tiny: TitleIndex) -> None:
+    res = tiny.resolve("die hard 3")
+    check_shape(res)
+    assert res.status is MatchStatus.AMBIGUOUS
+    assert [c.movie_id for c in res.candidates][:3] == [28, 26, 27]
+    beyond = tiny.resolve("die hard 7")  # no seventh: never a confident match to another number
+    check_shape(beyond)
+    assert beyond.status is not MatchStatus.MATCHED
 
 
 def test_weak_typo_is_only_a_suggestion(tiny: TitleIndex) -> None:
