@@ -58,8 +58,10 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
 
 def neighbour_stats(rec: Recommender, genres: dict[int, set[str]], top: int = 200,
                     n: int = 10) -> tuple[float, float]:
-    """Over the ``top`` most-liked movies' 10 most similar: median likes (blockbuster bias) and
-    mean genre Jaccard between the movie and each neighbour (does the list make sense)."""
+    """Median likes and mean genre Jaccard of the neighbours of the ``top`` most-liked movies.
+
+    Median likes measure blockbuster bias; genre overlap whether the lists make sense.
+    """
     support = dict(zip(rec.items.item_ids.tolist(), rec.support.tolist(), strict=True))
     order = np.lexsort((rec.items.item_ids, -rec.support))[:top]
     likes: list[int] = []

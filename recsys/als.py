@@ -164,9 +164,8 @@ class AlsScorer:
         y = self.item_factors
         y_liked = y[liked].astype(np.float64)
         a = self._yty_reg + (y_liked.T * (conf - 1.0)) @ y_liked
-        weights = scipy.linalg.cho_factor(a, check_finite=False)
         targets = y[np.asarray(columns, dtype=np.int64)].astype(np.float64)
-        weighted_items = scipy.linalg.cho_solve(weights, targets.T, check_finite=False)
+        weighted_items = _spd_solve(a, targets.T)
         contributions = (y_liked @ weighted_items) * conf[:, None]
         return liked, contributions
 
@@ -178,6 +177,20 @@ class AlsScorer:
             raise ValueError("column out of range")
         score, top, _ = self._model.explain(0, row, int(column), N=n)  # type: ignore[attr-defined]
         return float(score), [(int(c), float(s)) for c, s in top]
+
+def _spd_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``a x = b`` for a symmetric positive definite ``a`` by Cholesky.
+
+    Straight LAPACK: ``scipy.linalg.cho_factor``'s wrappers cost more than the solve at this size.
+    """
+    factor, info = scipy.linalg.lapack.dpotrf(a, lower=False, clean=False)
+    if info == 0:
+        x, info = scipy.linalg.lapack.dpotrs(factor, b, lower=False)
+        if info == 0:
+            solution: np.ndarray = x
+            return solution
+    return np.asarray(np.linalg.lstsq(a, b, rcond=None)[0])
+
 
 class CosineIndex:
     """Nearest items by cosine of their factors, among precomputed candidate columns."""
