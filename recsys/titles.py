@@ -73,6 +73,7 @@ LONE_SHORT = (5, 80.0)
 PREFIX_MIN = 6  # letters a space-free query needs to match the beginning of a title
 SERIES_MAX = 9  # "die hard 3": the n-th film of a series, for n up to this
 SERIES_KEYS = 200  # ... among at most this many keys beginning with the series name
+SERIES_SHARE = 0.05  # ... and as popular as this share of the series' most popular film
 CLEAR_LEAD = 3.0  # ... unless the best leads them all by this and is also the most popular
 NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Die Hard 2") is weak,
 # and never a match on its own
@@ -528,7 +529,8 @@ class TitleIndex:
 
         Only when no key holds every word of the query (so the typo level decided), the query
         ends in a number from 1 to 9, and at least that many titles begin with its other words
-        (among those with a tenth of the series' best popularity). ``ranked`` with that film
+        (among those with a twentieth of the series' best popularity: sequels are less liked,
+        "Alien Nation" is no Alien film). ``ranked`` with that film
         first, then the rest of the series by year, then ``ranked``; or None.
         """
         ws = reading.words
@@ -545,7 +547,7 @@ class TitleIndex:
             return None
         series = {m for i in range(lo, hi) for m, _w in self._owners(i)}
         best = max((int(self._likes[m]) for m in series), default=0)
-        series = {m for m in series if self._likes[m] * 10 >= best}
+        series = {m for m in series if self._likes[m] >= SERIES_SHARE * best}
         n = int(ws[-1])
         if len(series) < max(2, n):
             return None
