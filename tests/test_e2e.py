@@ -18,7 +18,8 @@ import pytest
 
 from bot.store import FavoritesStore
 from recsys.engine import Recommender
-from tests.botproc import BotConfig, BotProcess
+from recsys.titles import TitleIndex
+from tests.botproc import BotConfig, BotProcess, movie_pool
 from tests.emulator import BotCall, Emulator, fake_token
 
 pytestmark = pytest.mark.slow
@@ -316,15 +317,11 @@ async def test_transient_telegram_errors_are_retried(emu: Emulator, chat: int) -
 
 async def test_unlike_and_favorites_pages(emu: Emulator, chat: int, db_url: str,
                                           catalog: pd.DataFrame) -> None:
-    popular = catalog.sort_values("likes", ascending=False)["title"].head(40).tolist()
-    liked: list[str] = []
-    for title in popular:
+    pool = movie_pool(catalog, TitleIndex.build(catalog).resolve, size=16)
+    liked = [movie.title for movie in pool]
+    for title in liked:
         reply = await emu.ask(chat, f"/like {title}")
-        if reply.text.startswith(f"Added {title}"):
-            liked.append(title)
-        if len(liked) == 16:
-            break
-    assert len(liked) == 16
+        assert reply.text.startswith(f"Added {title}")
     first = await emu.ask(chat, "/favorites")
     assert numbered_titles(first) == liked[:15]
     assert first.button_data()[-1] == "fav:1"
