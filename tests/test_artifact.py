@@ -118,6 +118,7 @@ def test_factor_count_disagreeing_with_metadata(model_copy: Path) -> None:
         Recommender.load(model_copy)
 
 
+@pytest.mark.slow
 def test_load_or_train_replaces_a_broken_or_foreign_artifact(model_copy: Path,
                                                              movielens_dir: Path,
                                                              tmp_path: Path) -> None:
@@ -132,6 +133,7 @@ def test_load_or_train_replaces_a_broken_or_foreign_artifact(model_copy: Path,
     assert rec.catalog.shape[0] == 1682
 
 
+@pytest.mark.slow
 def test_load_or_train_trains_a_missing_model(movielens_dir: Path, tmp_path: Path) -> None:
     paths = DataPaths(data_dir=tmp_path / "data", movielens_dir=movielens_dir)
     target = tmp_path / "models" / "ml-100k"

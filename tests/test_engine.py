@@ -300,6 +300,7 @@ def test_similar_movies_can_have_their_own_factors(tmp_path: Path) -> None:
     assert loaded.recommend([1, 2], 3) == rec.recommend([1, 2], 3)
 
 
+@pytest.mark.slow
 def test_ml_100k_similar_movies_make_sense(movielens_dir: Path) -> None:
     release = get_release("ml-100k")
     folder = movielens_dir / "ml-100k"
