@@ -12,7 +12,6 @@ start-up would dominate. The lazy caches of implicit (``YtY``, item norms) are c
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -230,11 +229,3 @@ class CosineIndex:
         part = part[np.argsort(-scores[part], kind="stable")]
         part = part[np.isfinite(scores[part])]
         return self._columns[part], scores[part].astype(np.float32)
-
-
-def timed_fit(weighted: csr_matrix, params: AlsParams, *, progress: bool = False,
-              num_threads: int = 0) -> tuple[np.ndarray, float]:
-    """:func:`fit_item_factors` and the wall time it took in seconds."""
-    start = time.perf_counter()
-    factors = fit_item_factors(weighted, params, progress=progress, num_threads=num_threads)
-    return factors, time.perf_counter() - start
