@@ -369,7 +369,10 @@ class MovieBot:
             return Reply(texts.list_full(self._favorites_limit))
         if outcome == "already":
             return Reply(texts.already(title))
-        count = len(await self._store.favorites(turn.chat_id))
+        try:
+            count: int | None = len(await self._store.favorites(turn.chat_id))
+        except StoreUnavailable:
+            count = None  # the add is committed: say so, even if the list cannot be counted now
         rows = ((Button("🔎 Similar movies", data=button_data("sim", movie_id)),
                  Button("↩ Undo", data=button_data("un", movie_id))),)
         return Reply(texts.added(title, count), rows)
@@ -556,4 +559,8 @@ class MovieBot:
             notice = texts.notice_removed(title)
         else:
             notice = texts.clip(f"{title} was already removed", texts.MAX_NOTICE)
-        return ButtonAnswer(notice, (await self._favorites_page(turn, page, edit=True),))
+        try:
+            page_reply = await self._favorites_page(turn, page, edit=True)
+        except StoreUnavailable:  # the removal is committed: confirm it without the new page
+            return ButtonAnswer(notice, (Reply(texts.removed(title, None)),))
+        return ButtonAnswer(notice, (page_reply,))

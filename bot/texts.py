@@ -199,10 +199,10 @@ def offer_like(title: str) -> str:
 # Favorites
 
 
-def added(title: str, count: int) -> str:
-    """A movie was added."""
-    return (f"Added {bold(title)} to your favorites ({count_movies(count)} now). "
-            "Ask /recommend when you are ready.")
+def added(title: str, count: int | None) -> str:
+    """A movie was added (``count``: the list's new length, None when it could not be read)."""
+    size = f" ({count_movies(count)} now)" if count is not None else ""
+    return f"Added {bold(title)} to your favorites{size}. Ask /recommend when you are ready."
 
 
 def already(title: str) -> str:
@@ -216,9 +216,10 @@ def list_full(limit: int) -> str:
             "before adding more.")
 
 
-def removed(title: str, count: int) -> str:
-    """A movie was removed."""
-    return f"Removed {bold(title)} from your favorites ({count_movies(count)} left)."
+def removed(title: str, count: int | None) -> str:
+    """A movie was removed (``count``: how many are left, None when it could not be read)."""
+    left = f" ({count_movies(count)} left)" if count is not None else ""
+    return f"Removed {bold(title)} from your favorites{left}."
 
 
 def not_a_favorite(title: str) -> str:

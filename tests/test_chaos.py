@@ -226,25 +226,15 @@ async def test_database_down_then_back(
     password = make_url(postgres_control.url).password
     assert password
     assert f":{password}@" not in log  # the database URL's password is never logged
-    half_written: dict[int, set[int]] = {}
     store = await FavoritesStore.open(postgres_control.url)
     try:
         for chat, exchanges in report.chats.items():
             answered = [e for e in exchanges if e.reply is not None]
             assert len(answered) == len(exchanges), f"chat {chat} got no answer"
             favorites = await store.favorites(chat)
-            try:
-                assert favorites == expected_favorites(answered, unavailable=texts.unavailable())
-            except AssertionError:
-                # Only a change made although the user was told "unavailable" is tolerated here
-                # (as an expected failure, below); any other difference fails the test.
-                half_written[chat] = unacknowledged_changes(answered, favorites,
-                                                            texts.unavailable())
+            assert favorites == expected_favorites(answered, unavailable=texts.unavailable()), (
+                f"chat {chat}: a change answered 'temporarily unavailable' was written anyway, "
+                f"or an acknowledged one was lost: "
+                f"{unacknowledged_changes(answered, favorites, texts.unavailable())}")
     finally:
         await store.close()
-    if half_written:
-        pytest.xfail(
-            "KNOWN BUG: a /like answered 'temporarily unavailable' was committed anyway "
-            f"(chat -> movie ids: {half_written}). MovieBot._add (bot/service.py) commits the "
-            "add, then reads the list to count it; when that read fails the user is told "
-            "'unavailable' although the movie was saved.")

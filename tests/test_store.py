@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -392,11 +393,13 @@ async def test_postgres_down_is_unavailable_then_recovers_without_reopening(
     postgres_control: PostgresControl,
 ) -> None:
     store = await FavoritesStore.open(postgres_control.url)
+    # The server is shared by the session's tests: update ids of our own, never applied before.
+    first = secrets.randbelow(10**12) + 10**12
     try:
         await store.clear(GROUP_CHAT)
-        assert await store.add(GROUP_CHAT, 1, update_id=1_000) in (ADDED, ALREADY)
+        assert await store.add(GROUP_CHAT, 1, update_id=first) == ADDED
         postgres_control.stop()
-        for call in (store.add(GROUP_CHAT, 2, update_id=1_001), store.remove(GROUP_CHAT, 1),
+        for call in (store.add(GROUP_CHAT, 2, update_id=first + 1), store.remove(GROUP_CHAT, 1),
                      store.clear(GROUP_CHAT), store.favorites(GROUP_CHAT)):
             with pytest.raises(StoreUnavailable):
                 await call
@@ -404,7 +407,7 @@ async def test_postgres_down_is_unavailable_then_recovers_without_reopening(
             await FavoritesStore.open(postgres_control.url)
         postgres_control.start()
         assert await store.favorites(GROUP_CHAT) == [1]
-        assert await store.add(GROUP_CHAT, 2, update_id=1_001) == ADDED
+        assert await store.add(GROUP_CHAT, 2, update_id=first + 1) == ADDED
         assert await store.favorites(GROUP_CHAT) == [1, 2]
     finally:
         postgres_control.start()
@@ -417,12 +420,13 @@ async def test_postgres_stopping_mid_transaction_leaves_nothing_half_written(
 ) -> None:
     store = await FavoritesStore.open(postgres_control.url)
     blocker = create_async_engine(postgres_control.url)
+    update = secrets.randbelow(10**12) + 10**12  # never applied before on this shared server
     try:
         await store.clear(77)
         conn = await blocker.connect()
         # Hold chat 77's lock, so that the add waits inside its transaction...
         await conn.execute(text("SELECT pg_advisory_lock(77)"))
-        adding = asyncio.create_task(store.add(77, 1, update_id=2_000))
+        adding = asyncio.create_task(store.add(77, 1, update_id=update))
         await asyncio.sleep(0.5)
         assert not adding.done()
         # ...when the server shuts down.
@@ -433,8 +437,8 @@ async def test_postgres_stopping_mid_transaction_leaves_nothing_half_written(
             await conn.close()
         postgres_control.start()
         assert await store.favorites(77) == []
-        assert await store.add(77, 1, update_id=2_000) == ADDED  # update 2000 was not recorded
-        assert await store.add(77, 1, update_id=2_000) == ADDED
+        assert await store.add(77, 1, update_id=update) == ADDED  # that update was not recorded
+        assert await store.add(77, 1, update_id=update) == ADDED
         assert await store.favorites(77) == [1]
     finally:
         postgres_control.start()
