@@ -23,9 +23,10 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/bot",
         description="Bot API base URL; the token is appended (or replaces {token})",
     )
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(
         default=None,
-        description="SQLAlchemy async URL; default: an SQLite file in the data folder",
+        description="SQLAlchemy async URL (may hold a password: secret, never logged); "
+        "default: an SQLite file in the data folder",
     )
     data_dir: Path = Field(default=Path("data"), description="Downloads, models and the database")
     movielens_dir: Path | None = Field(
@@ -75,8 +76,8 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to an SQLite file in the data folder."""
-        if self.database_url:
-            return self.database_url
+        if self.database_url and self.database_url.get_secret_value():
+            return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'moviebot.sqlite3').resolve()}"
 
     @property
