@@ -404,7 +404,7 @@ class Poller:
             except RetryAfter as exc:
                 await self._sleep(retry_after_seconds(exc))
                 continue
-            except TelegramError as exc:  # network trouble, 5xx, a Conflict with another poller
+            except Exception as exc:  # network trouble, 5xx, a Conflict, an unparsable answer
                 failures += 1
                 delay = self._backoff(failures)
                 logger.warning("getUpdates failed (%s: %s); retrying in %.1fs",
