@@ -111,12 +111,17 @@ def load_parts(settings: Settings, *, progress: bool) -> Parts:
     return Parts(recommender, TitleIndex.build(recommender.catalog))
 
 
-async def open_store(settings: Settings) -> FavoritesStore:
-    """Open the favorites store at the configured database URL."""
-    from bot.store import FavoritesStore
+async def open_store(settings: Settings) -> FavoritesStore | None:
+    """Open the favorites store at the configured database URL; None (said on stderr) if down."""
+    from bot.store import FavoritesStore, StoreUnavailable
 
-    return await FavoritesStore.open(settings.resolved_database_url,
-                                     limit=settings.favorites_limit)
+    try:
+        return await FavoritesStore.open(settings.resolved_database_url,
+                                         limit=settings.favorites_limit)
+    except StoreUnavailable as exc:
+        print(f"moviebot: cannot open the favorites database "
+              f"{safe_url(settings.resolved_database_url)}: {exc}", file=sys.stderr)
+        return None
 
 
 def make_moviebot(settings: Settings, parts: Parts, store: FavoritesStore, *,
@@ -163,14 +168,10 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     """Open the store, build the Application and run it until SIGINT/SIGTERM."""
     from telegram.error import InvalidToken
 
-    from bot.store import StoreUnavailable
     from bot.telegram_app import build_application, run_polling, run_webhook
 
-    try:
-        store = await open_store(settings)
-    except StoreUnavailable as exc:
-        print(f"moviebot: cannot open the favorites database "
-              f"{safe_url(settings.resolved_database_url)}: {exc}", file=sys.stderr)
+    store = await open_store(settings)
+    if store is None:
         return 1
     try:
         moviebot = make_moviebot(settings, parts, store)
@@ -212,13 +213,9 @@ def console_command(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _console(settings: Settings, parts: Parts) -> int:
     from bot.console import Console
-    from bot.store import StoreUnavailable
 
-    try:
-        store = await open_store(settings)
-    except StoreUnavailable as exc:
-        print(f"moviebot: cannot open the favorites database "
-              f"{safe_url(settings.resolved_database_url)}: {exc}", file=sys.stderr)
+    store = await open_store(settings)
+    if store is None:
         return 1
     try:
         console = Console(make_moviebot(settings, parts, store, flood_limit=False), sys.stdout,
