@@ -344,13 +344,11 @@ class Recommender:
         if rec_cols.size == 0:
             return []
         liked, contributions = self.scorer.explain_many(row, rec_cols)
-        out = []
-        for k in range(rec_cols.size):
-            share = contributions[:, k]
-            order = np.argsort(-share, kind="stable")[:MAX_BECAUSE]
-            order = order[share[order] > 0]
-            out.append(tuple(int(self.items.item_ids[liked[j]]) for j in order))
-        return out
+        top = np.argsort(-contributions, axis=0, kind="stable")[:MAX_BECAUSE]  # per column
+        positive = np.take_along_axis(contributions, top, axis=0) > 0
+        movie_ids = self.items.item_ids[liked][top].T.tolist()
+        return [tuple(m for m, ok in zip(ids, oks, strict=True) if ok)
+                for ids, oks in zip(movie_ids, positive.T.tolist(), strict=True)]
 
     def _popular_items(self, exclude: set[int], n: int) -> tuple[Recommendation, ...]:
         items: list[Recommendation] = []
