@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
     evaluate = subparsers.add_parser(
         "evaluate", help="measure Recall@20/NDCG@20 on held-out users",
-        description="Held-out-users evaluation (20%% of users per seed; 80/20 fold-in/targets; "
+        description="Held-out-users evaluation (20% of users per seed; 80/20 fold-in/targets; "
                     "'new chat': 5 likes folded in) against a most-popular baseline.")
     _add_common(evaluate)
     evaluate.add_argument("--seeds", default=DEFAULT_SEEDS,
