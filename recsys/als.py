@@ -83,8 +83,14 @@ def fit_item_factors(
 class AlsScorer:
     """A trained ALS model for serving: fold-in recommend, explain and cosine similarity."""
 
-    def __init__(self, item_factors: np.ndarray, params: AlsParams, *, num_threads: int = 1):
-        """Wrap item factors (n_items × factors) trained with ``params``."""
+    def __init__(self, item_factors: np.ndarray, params: AlsParams, *, num_threads: int = 1,
+                 candidates: np.ndarray | None = None):
+        """Wrap item factors (n_items × factors) trained with ``params``.
+
+        ``candidates`` (a boolean mask over items) restricts what :meth:`recommend` may return;
+        their factors are copied into one contiguous block, so that scoring reads only them (on a
+        large catalog the item-factor product is bound by memory bandwidth).
+        """
         factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         if factors.ndim != 2 or factors.shape[1] != params.factors:
             raise ValueError(f"item factors of shape {factors.shape} do not match "
@@ -98,6 +104,12 @@ class AlsScorer:
         _ = model.YtY  # type: ignore[attr-defined]
         _ = model.item_norms  # type: ignore[attr-defined]
         self._n_items = int(factors.shape[0])
+        self._pool: np.ndarray | None = None
+        if candidates is not None and not np.all(candidates):
+            self._pool = np.flatnonzero(candidates).astype(np.int64)
+            self._pool_factors = np.ascontiguousarray(factors[self._pool])
+            self._pool_position = np.full(self._n_items, -1, dtype=np.int64)
+            self._pool_position[self._pool] = np.arange(self._pool.size)
         self._yty_reg = (model.YtY.astype(np.float32)  # type: ignore[attr-defined]
                          + np.float32(params.regularization)
                          * np.eye(params.factors, dtype=np.float32))
@@ -138,6 +150,9 @@ class AlsScorer:
         n = max(0, min(int(n), self.n_items))
         if n == 0 or n_rows == 0:
             return (np.zeros((n_rows, n), dtype=np.int64), np.zeros((n_rows, n), dtype=np.float32))
+        if self._pool is not None:
+            ids, scores = self._recommend_pool(rows, n)
+            return ids, scores
         userid = 0 if n_rows == 1 else np.arange(n_rows)  # a scalar id skips batch overhead
         ids, scores = self._model.recommend(  # type: ignore[attr-defined]
             userid, rows, N=n, recalculate_user=True, filter_already_liked_items=True)
@@ -147,6 +162,28 @@ class AlsScorer:
         ids[padded] = -1
         scores[padded] = -np.inf
         return ids, scores
+
+    def _recommend_pool(self, rows: csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`recommend` among the candidate pool only (fold-in by ``recalculate_user``)."""
+        assert self._pool is not None
+        n_rows = rows.shape[0]
+        users = np.atleast_2d(self._model.recalculate_user(  # type: ignore[attr-defined]
+            0 if n_rows == 1 else np.arange(n_rows), rows)).astype(np.float32, copy=False)
+        scores = users @ self._pool_factors.T  # (rows, pool)
+        for r in range(n_rows):
+            liked = self._pool_position[rows.indices[rows.indptr[r]:rows.indptr[r + 1]]]
+            scores[r, liked[liked >= 0]] = -np.inf
+        k = min(n, self._pool.size)
+        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        top_scores = np.take_along_axis(scores, top, axis=1)
+        order = np.argsort(-top_scores, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, axis=1)
+        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        ids = np.full((n_rows, n), -1, dtype=np.int64)
+        out_scores = np.full((n_rows, n), -np.inf, dtype=np.float32)
+        ids[:, :k] = np.where(np.isfinite(top_scores), self._pool[top], -1)
+        out_scores[:, :k] = top_scores
+        return ids, out_scores
 
     def explain_many(self, row: csr_matrix, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Contributions of each liked column of a 1-row weighted matrix to each of ``columns``.

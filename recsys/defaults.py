@@ -32,6 +32,10 @@ class TrainConfig:
         similar_alpha: confidence scale of that second model.
         min_support: similar movies only lists movies with at least this many likes.
         shrink: similar-movie cosine is multiplied by ``likes / (likes + shrink)``.
+        candidate_min_support: recommendations come only from movies with at least this many
+            likes (0: every movie). On a large catalog most movies have a handful of likes and
+            noise for factors, and scoring only the others is what keeps a fold-in recommend
+            within a few milliseconds (the item-factor product is bound by memory bandwidth).
     """
 
     threshold: float | None = None
@@ -49,6 +53,7 @@ class TrainConfig:
     similar_alpha: float = 1.0
     min_support: int = 10
     shrink: float = 0.0
+    candidate_min_support: int = 10
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for JSON metadata."""
@@ -79,6 +84,14 @@ TUNED: dict[str, TrainConfig] = {
 }
 
 
+# ml-25m and ml-32m have 160-200k users and 60-88k movies; no ratings of theirs are at hand to
+# tune on. Recommendations come from movies liked by at least 50 of those users (0.025%): that
+# leaves about a fifth of ml-32m-sized catalogs to score, which is what keeps a fold-in recommend
+# at a few milliseconds on one core (docs/benchmarks.md); the rest are, by their likes, obscure.
+_LARGE = replace(_GENERIC, candidate_min_support=50)
+UNTUNED: dict[str, TrainConfig] = {"ml-25m": _LARGE, "ml-32m": _LARGE}
+
+
 def default_config(release: str) -> TrainConfig:
     """The tuned configuration of ``release`` (a generic one for untuned releases)."""
-    return TUNED.get(release, _GENERIC)
+    return TUNED.get(release) or UNTUNED.get(release, _GENERIC)

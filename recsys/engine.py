@@ -227,7 +227,8 @@ class Recommender:
         if self.weighting.scheme == "bm25" and artifact.idf is None:
             raise ArtifactError("The model uses BM25 weighting but stores no idf; train it again "
                                 "with `moviebot train`.")
-        self.scorer = AlsScorer(artifact.item_factors, serving_params(self.config))
+        self.scorer = AlsScorer(artifact.item_factors, serving_params(self.config),
+                                candidates=self.support >= self.config.candidate_min_support)
         titles = self.catalog["title"].reindex(self.items.item_ids)
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))

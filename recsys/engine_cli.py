@@ -62,6 +62,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-support", type=int, default=None,
                         help="similar movies need at least this many likes")
     parser.add_argument("--shrink", type=float, default=None, help="similar-movie shrinkage")
+    parser.add_argument("--candidate-min-support", type=int, default=None,
+                        help="recommend only movies with at least this many likes (0: all)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the model")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -72,6 +74,7 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
         factors=args.factors, regularization=args.regularization, alpha=args.alpha,
         iterations=args.iterations, scheme=args.weighting, k1=args.k1, b=args.b,
         threshold=args.threshold, min_support=args.min_support, shrink=args.shrink,
+        candidate_min_support=args.candidate_min_support,
         fold_in_regularization=args.fold_in_regularization,
         similar_factors=args.similar_factors,
         similar_regularization=args.similar_regularization,

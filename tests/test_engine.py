@@ -117,9 +117,31 @@ def _block_catalog(ratings: pd.DataFrame) -> pd.DataFrame:
 def block_recommender() -> Recommender:
     ratings = _block_ratings()
     release = get_release("ml-100k")  # whole stars: like = rating >= 4
-    config = TrainConfig(factors=4, regularization=0.1, iterations=20, min_support=3)
+    config = TrainConfig(factors=4, regularization=0.1, iterations=20, min_support=3,
+                         candidate_min_support=0)
     trained = fit_model(ratings, release, config, num_threads=1)
     return Recommender.from_trained(trained, release, _block_catalog(ratings))
+
+
+def test_candidate_pool_recommends_only_supported_movies_in_full_order() -> None:
+    ratings = _block_ratings()
+    release = get_release("ml-100k")
+    config = TrainConfig(factors=4, regularization=0.1, iterations=20, min_support=3)
+    trained = fit_model(ratings, release, config, num_threads=1)
+    catalog = _block_catalog(ratings)
+    everything = Recommender.from_trained(trained, release, catalog)
+    pooled = Recommender.from_trained(
+        replace(trained, config=replace(config, candidate_min_support=3)), release, catalog)
+    supported = set(catalog.index[catalog["likes"] >= 3])
+    assert 500 not in supported  # the isolated movie has one like
+    for favorites in ([1, 2, 3], [105, 500], [500]):
+        full = [r.movie_id for r in everything.recommend(favorites, n=everything.n_items).items]
+        got = [r.movie_id for r in pooled.recommend(favorites, n=everything.n_items).items]
+        # the same ranking, restricted to the pool, never a favorite
+        assert got == [m for m in full if m in supported]
+        assert not set(got) & set(favorites)
+        batch, _ = pooled.recommend_batch([np.array(favorites)], n=len(got))
+        assert batch[0].tolist() == got
 
 
 def test_block_recommendations_stay_in_the_block(block_recommender: Recommender) -> None:
