@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 from telegram import (
     BotCommand,
     CallbackQuery,
-    InlineKeyboardButton,
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
@@ -123,20 +122,16 @@ class RetryingRateLimiter(AIORateLimiter):
 class Keyboard(InlineKeyboardMarkup):
     """An inline keyboard serialised straight from a reply's rows.
 
-    PTB turns markup into JSON with the generic ``TelegramObject.to_dict`` (introspection of every
-    button object); for the 20 buttons of /recommend that cost about a tenth of the command's
-    CPU time. This keeps the rows and writes the same JSON directly. ``inline_keyboard`` still
-    holds real buttons for anyone who reads it.
+    PTB builds a frozen object per button and turns markup into JSON with the generic
+    ``TelegramObject.to_dict`` (introspection of every button); for the 20 buttons of /recommend
+    that cost more than the model's fold-in. This writes the same JSON straight from the rows;
+    the bot never reads its own keyboards back, so ``inline_keyboard`` stays empty.
     """
 
     __slots__ = ("_json",)
 
     def __init__(self, rows: Rows) -> None:
-        super().__init__([
-            [InlineKeyboardButton(b.label, url=b.url) if b.url is not None
-             else InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-            for row in rows
-        ])
+        super().__init__([])
         with self._unfrozen():
             self._json: dict[str, Any] = {"inline_keyboard": [
                 [{"text": b.label, "url": b.url} if b.url is not None
