@@ -99,8 +99,10 @@ def report(dataset: str, runs: list[dict[str, object]]) -> str:
     cfg = first["config"]
     assert isinstance(cfg, dict)
     return (f"{dataset:<16} {first['users']} users x {first['items']} movies, "
-            f"{first['likes']} likes; {cfg['factors']} factors, {cfg['iterations']} iterations, "
-            f"{cfg['scheme']}\n"
+            f"{first['likes']} likes; {cfg['factors']} factors"
+            + (f" (+ a {cfg['similar_factors']}-factor similar-movies model)"
+               if cfg.get("similar_factors") else "")
+            + f", {cfg['iterations']} iterations, {cfg['scheme']}\n"
             f"{'':<16} train {med('train_s'):6.2f} s (matrix+weighting+ALS {med('fit_s'):5.2f} s)"
             f" + save {med('save_s'):5.2f} s = {med('total_s'):6.2f} s;  peak RSS "
             f"{max(float(r['peak_mib']) for r in runs):6.0f} MiB "  # type: ignore[arg-type]
