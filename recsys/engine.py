@@ -134,6 +134,14 @@ def fit_model(ratings: pd.DataFrame, release: Release, config: TrainConfig, *,
     threshold = release.like_threshold if config.threshold is None else config.threshold
     start = time.perf_counter()
     interactions = build_interactions(ratings, threshold)
+    return fit_interactions(interactions, config, progress=progress, num_threads=num_threads,
+                            started=start)
+
+
+def fit_interactions(interactions: Interactions, config: TrainConfig, *, progress: bool = False,
+                     num_threads: int = 0, started: float | None = None) -> TrainedModel:
+    """Weighting → ALS on an already built like matrix (see :func:`fit_model`)."""
+    start = time.perf_counter() if started is None else started
     weighting = Weighting.fit(interactions.matrix, config.scheme, k1=config.k1, b=config.b)
     weighted = weighting.apply(interactions.matrix)
     factors = fit_item_factors(weighted, als_params(config), progress=progress,
@@ -181,7 +189,11 @@ def train(paths: DataPaths, dataset: str, *, config: TrainConfig | None = None,
     ratings = load_ratings(folder, release)
     catalog = load_catalog(folder, release, ratings)
     logger.info("Training on %s: %d ratings, config %s", release.name, len(ratings), config)
-    trained = fit_model(ratings, release, config, progress=progress)
+    start = time.perf_counter()
+    threshold = release.like_threshold if config.threshold is None else config.threshold
+    interactions = build_interactions(ratings, threshold)
+    del ratings  # the largest object of all; the fit needs only the like matrix
+    trained = fit_interactions(interactions, config, progress=progress, started=start)
     return make_artifact(trained, catalog, release,
                          checksums=release_checksums(folder, release), evaluation=evaluation)
 
