@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from bot.store import FavoritesStore, metadata  # noqa: E402
+from bot.store import FavoritesStore  # noqa: E402
 from recsys.engine import load_or_train  # noqa: E402
 from recsys.movielens import DataPaths  # noqa: E402
 from recsys.titles import TitleIndex  # noqa: E402
@@ -51,6 +51,7 @@ from tests.botproc import (  # noqa: E402
     run_load,
 )
 from tests.emulator import Emulator, fake_token  # noqa: E402
+from tests.fixtures_store import drop_tables  # noqa: E402
 
 DATASET = "ml-latest-small"
 
@@ -64,17 +65,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def drop_tables(url: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.drop_all)
-    finally:
-        await engine.dispose()
 
 
 async def verify(report: LoadReport, db_url: str) -> int:

@@ -46,7 +46,7 @@ from tests.botproc import (
     run_load,
     unacknowledged_changes,
 )
-from tests.emulator import Emulator, fake_token
+from tests.emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
@@ -55,12 +55,6 @@ pytestmark = pytest.mark.slow
 def pool(recommender: Recommender) -> list[Movie]:
     titles = TitleIndex.build(recommender.catalog)
     return movie_pool(recommender.catalog, titles.resolve, size=40)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(fake_token()) as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -16,12 +16,6 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from tests.emulator import Emulator, command_entities, fake_token, parse_html
 
 CHAT = 501
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(fake_token()) as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ favorites in the database must equal exactly what its acknowledged commands impl
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from tests.botproc import (
     plan_chat,
     run_load,
 )
-from tests.emulator import Emulator, fake_token
+from tests.emulator import Emulator
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +39,6 @@ COMMANDS = 10
 def pool(recommender: Recommender) -> list[Movie]:
     titles = TitleIndex.build(recommender.catalog)
     return movie_pool(recommender.catalog, titles.resolve, size=30)
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(fake_token()) as emulator:
-        yield emulator
 
 
 def start_bot(emu: Emulator, folder: Path, model: Path, movielens: Path,
@@ -82,23 +75,17 @@ async def run_and_check(emu: Emulator, bot: BotProcess, db_url: str, pool: list[
     assert kinds == {"like", "unlike", "recommend", "favorites"}
 
 
-async def test_load_sqlite(emu: Emulator, pool: list[Movie], trained_model_path: Path,
-                           movielens_dir: Path, tmp_path: Path) -> None:
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'favorites.sqlite3'}"
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql",
+                                                          marks=pytest.mark.postgres)])
+async def test_load(store: str, emu: Emulator, pool: list[Movie], trained_model_path: Path,
+                    movielens_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if store == "sqlite":
+        db_url, first_chat = f"sqlite+aiosqlite:///{tmp_path / 'favorites.sqlite3'}", 20_001
+    else:
+        db_url, first_chat = request.getfixturevalue("postgres_url"), 30_001
     bot = start_bot(emu, tmp_path, trained_model_path, movielens_dir, db_url)
     try:
-        await run_and_check(emu, bot, db_url, pool, first_chat=20_001)
-        assert "Traceback" not in bot.log()
-    finally:
-        bot.close()
-
-
-@pytest.mark.postgres
-async def test_load_postgres(emu: Emulator, pool: list[Movie], trained_model_path: Path,
-                             movielens_dir: Path, tmp_path: Path, postgres_url: str) -> None:
-    bot = start_bot(emu, tmp_path, trained_model_path, movielens_dir, postgres_url)
-    try:
-        await run_and_check(emu, bot, postgres_url, pool, first_chat=30_001)
+        await run_and_check(emu, bot, db_url, pool, first_chat=first_chat)
         assert "Traceback" not in bot.log()
     finally:
         bot.close()
