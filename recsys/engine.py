@@ -128,10 +128,15 @@ def serving_params(config: TrainConfig) -> AlsParams:
     return replace(params, regularization=float(config.fold_in_regularization))
 
 
+def like_threshold(release: Release, config: TrainConfig) -> float:
+    """The rating at or above which a rating is a like: the config's, else the release's."""
+    return release.like_threshold if config.threshold is None else config.threshold
+
+
 def fit_model(ratings: pd.DataFrame, release: Release, config: TrainConfig, *,
               progress: bool = False, num_threads: int = 0) -> TrainedModel:
     """Like rule → matrix → weighting → ALS on ``ratings`` (deterministic for ``config.seed``)."""
-    threshold = release.like_threshold if config.threshold is None else config.threshold
+    threshold = like_threshold(release, config)
     start = time.perf_counter()
     interactions = build_interactions(ratings, threshold)
     return fit_interactions(interactions, config, progress=progress, num_threads=num_threads,
@@ -190,7 +195,7 @@ def train(paths: DataPaths, dataset: str, *, config: TrainConfig | None = None,
     catalog = load_catalog(folder, release, ratings)
     logger.info("Training on %s: %d ratings, config %s", release.name, len(ratings), config)
     start = time.perf_counter()
-    threshold = release.like_threshold if config.threshold is None else config.threshold
+    threshold = like_threshold(release, config)
     interactions = build_interactions(ratings, threshold)
     del ratings  # the largest object of all; the fit needs only the like matrix
     trained = fit_interactions(interactions, config, progress=progress, started=start)
