@@ -43,10 +43,10 @@ from tests.fixtures_bot import message_update, start_harness  # noqa: E402
 
 
 def model() -> Recommender:
-    movielens = Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR",
-                                    REPO.parent / "shared" / "data" / "movielens"))
-    path = Path(os.environ.get("MOVIEBOT_MODEL_PATH",
-                               REPO / "data" / "models" / "ml-latest-small"))
+    movielens = Path(
+        os.environ.get("MOVIEBOT_MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens")
+    )
+    path = Path(os.environ.get("MOVIEBOT_MODEL_PATH", REPO / "data" / "models" / "ml-latest-small"))
     paths = DataPaths(data_dir=REPO / "data", movielens_dir=movielens)
     return load_or_train(paths, "ml-latest-small", path, progress=False)
 
@@ -89,13 +89,15 @@ async def main(likes: int, recommends: int) -> None:
 
         def feed(chat: int, text: str) -> Callable[[], Awaitable[None]]:
             return lambda: harness.app.process_update(
-                Update.de_json(message_update(chat, text), bot))
+                Update.de_json(message_update(chat, text), bot)
+            )
 
         # warm-up: first calls load caches and thread pools
         for call in [feed(1, "/like toy story"), feed(1, "/recommend"), feed(1, "/help")]:
             await call()
-        like_cpu = await cpu_each([feed(1000 + i % 40, f"/like {q}")
-                                   for i, q in enumerate(queries)])
+        like_cpu = await cpu_each(
+            [feed(1000 + i % 40, f"/like {q}") for i, q in enumerate(queries)]
+        )
         added = sum([len(await store.favorites(1000 + c)) for c in range(40)])
         rec_cpu = await cpu_each([feed(1000 + i % 40, "/recommend") for i in range(recommends)])
         sent = len(harness.request.sent())
@@ -103,16 +105,21 @@ async def main(likes: int, recommends: int) -> None:
         favorites = await store.favorites(1000)
         resolve_cpu = cpu_each_sync([lambda q=q: titles.resolve(q) for q in queries])
         recommend_cpu = cpu_each_sync([lambda: rec.recommend(favorites, 10)] * recommends)
-        add_cpu = await cpu_each([lambda m=m: store.add(5000, int(m))
-                                  for m in popular.index[:likes]])
+        add_cpu = await cpu_each(
+            [lambda m=m: store.add(5000, int(m)) for m in popular.index[:likes]]
+        )
         await harness.app.shutdown()
         await store.close()
 
-    print(f"ml-latest-small, {rec.n_items} movies in the model; {added} favorites added by "
-          f"{likes} /like over 40 chats; {sent} messages recorded")
+    print(
+        f"ml-latest-small, {rec.n_items} movies in the model; {added} favorites added by "
+        f"{likes} /like over 40 chats; {sent} messages recorded"
+    )
     print(f"/like       through the Application: {summary(like_cpu)}")
-    print(f"/recommend  through the Application: {summary(rec_cpu)}"
-          f"  (chats with ~{added // 40} favorites)")
+    print(
+        f"/recommend  through the Application: {summary(rec_cpu)}"
+        f"  (chats with ~{added // 40} favorites)"
+    )
     print("reference, the parts alone:")
     print(f"  TitleIndex.resolve:        {summary(resolve_cpu)}")
     print(f"  Recommender.recommend:     {summary(recommend_cpu)}  ({len(favorites)} favorites)")

@@ -81,14 +81,20 @@ async def verify(report: LoadReport, db_url: str) -> int:
     return len(report.chats)
 
 
-async def bench(name: str, db_url: str, args: argparse.Namespace, model: Path,
-                pool: list[Movie], workdir: Path) -> None:
+async def bench(
+    name: str, db_url: str, args: argparse.Namespace, model: Path, pool: list[Movie], workdir: Path
+) -> None:
     rng = random.Random(args.seed)
     plans = {100_000 + i: plan_chat(rng, pool, args.commands) for i in range(args.chats)}
     extra = {} if args.telegram_limits else dict(UNLIMITED)
     with Emulator(fake_token()) as emu:
-        config = BotConfig(model_path=model, movielens_dir=movielens_dir(),
-                           data_dir=workdir / name, database_url=db_url, extra=extra)
+        config = BotConfig(
+            model_path=model,
+            movielens_dir=movielens_dir(),
+            data_dir=workdir / name,
+            database_url=db_url,
+            extra=extra,
+        )
         process = BotProcess(emu, config, workdir / f"{name}.log")
         try:
             started = process.start()
@@ -103,31 +109,42 @@ async def bench(name: str, db_url: str, args: argparse.Namespace, model: Path,
         checked = await verify(report, db_url)
         rejected = emu.problems()
     commands = len(report.latencies())
-    print(f"{name:10s} {args.chats} chats x {args.commands} commands: {report.summary()}; "
-          f"CPU per command: bot {cpu / commands * 1000:.1f} ms, emulator and users "
-          f"{own / commands * 1000:.1f} ms; bot started in {started:.1f} s; "
-          f"{checked} chats consistent with the database; {len(rejected)} rejected requests",
-          flush=True)
+    print(
+        f"{name:10s} {args.chats} chats x {args.commands} commands: {report.summary()}; "
+        f"CPU per command: bot {cpu / commands * 1000:.1f} ms, emulator and users "
+        f"{own / commands * 1000:.1f} ms; bot started in {started:.1f} s; "
+        f"{checked} chats consistent with the database; {len(rejected)} rejected requests",
+        flush=True,
+    )
 
 
-async def bench_kill(db_url: str, args: argparse.Namespace, model: Path, pool: list[Movie],
-                     workdir: Path) -> None:
+async def bench_kill(
+    db_url: str, args: argparse.Namespace, model: Path, pool: list[Movie], workdir: Path
+) -> None:
     """SIGKILL the bot a third of the way through a load of /like commands; restart it."""
     rng = random.Random(args.seed)
-    plans = {-100_000 - i: [Op("like", m) for m in rng.sample(pool, min(args.commands, len(pool)))]
-             for i in range(args.chats)}
+    plans = {
+        -100_000 - i: [Op("like", m) for m in rng.sample(pool, min(args.commands, len(pool)))]
+        for i in range(args.chats)
+    }
     total = sum(len(ops) for ops in plans.values())
     with Emulator(fake_token()) as emu:
-        config = BotConfig(model_path=model, movielens_dir=movielens_dir(),
-                           data_dir=workdir / "kill", database_url=db_url, extra=dict(UNLIMITED))
+        config = BotConfig(
+            model_path=model,
+            movielens_dir=movielens_dir(),
+            data_dir=workdir / "kill",
+            database_url=db_url,
+            extra=dict(UNLIMITED),
+        )
         process = BotProcess(emu, config, workdir / "kill.log")
         try:
             process.start()
             killer = Killer(emu, process, after=total // 3)
             emu.on_call = killer
             report = LoadReport({}, 0.0)
-            load = asyncio.create_task(run_load(emu, plans, reply_timeout=300, group=True,
-                                                report=report))
+            load = asyncio.create_task(
+                run_load(emu, plans, reply_timeout=300, group=True, report=report)
+            )
             await asyncio.to_thread(killer.done.wait, 600)
             emu.on_call = None
             assert process.proc is not None
@@ -141,11 +158,14 @@ async def bench_kill(db_url: str, args: argparse.Namespace, model: Path, pool: l
         first = next(c for c in emu.calls if c.seq > killer.seq and c.method == "sendMessage")
         redelivered = sum(1 for u in killer.unconfirmed if emu.delivery_counts.get(u, 0) > 1)
         checked = await verify_likes(report, db_url)
-    print(f"kill       {args.chats} chats x {args.commands} likes, SIGKILL after {total // 3} "
-          f"replies: {len(killer.unconfirmed)} updates unconfirmed, {redelivered} redelivered; "
-          f"restart to polling {started:.1f} s, kill to first reply {first.at - killer.at:.1f} s "
-          f"(restart to first reply {first.at - restart:.1f} s); {checked} chats hold every "
-          f"acknowledged like; {len(emu.problems())} rejected requests", flush=True)
+    print(
+        f"kill       {args.chats} chats x {args.commands} likes, SIGKILL after {total // 3} "
+        f"replies: {len(killer.unconfirmed)} updates unconfirmed, {redelivered} redelivered; "
+        f"restart to polling {started:.1f} s, kill to first reply {first.at - killer.at:.1f} s "
+        f"(restart to first reply {first.at - restart:.1f} s); {checked} chats hold every "
+        f"acknowledged like; {len(emu.problems())} rejected requests",
+        flush=True,
+    )
 
 
 async def verify_likes(report: LoadReport, db_url: str) -> int:
@@ -168,21 +188,34 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=200)
     parser.add_argument("--commands", type=int, default=25)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
-    parser.add_argument("--scenario", choices=["load", "kill"], default="load",
-                        help="kill: SIGKILL the bot mid-load (likes only, group chats), restart")
+    parser.add_argument(
+        "--scenario",
+        choices=["load", "kill"],
+        default="load",
+        help="kill: SIGKILL the bot mid-load (likes only, group chats), restart",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--telegram-limits", action="store_true",
-                        help="keep the bot's Telegram and per-chat flood limits")
+    parser.add_argument(
+        "--telegram-limits",
+        action="store_true",
+        help="keep the bot's Telegram and per-chat flood limits",
+    )
     args = parser.parse_args()
 
     model = REPO / "data" / "bench-load" / "model"
-    recommender = load_or_train(DataPaths(data_dir=REPO / "data", movielens_dir=movielens_dir()),
-                                DATASET, model, progress=False)
+    recommender = load_or_train(
+        DataPaths(data_dir=REPO / "data", movielens_dir=movielens_dir()),
+        DATASET,
+        model,
+        progress=False,
+    )
     pool = movie_pool(recommender.catalog, TitleIndex.build(recommender.catalog).resolve, 40)
     postgres = os.environ.get("MOVIEBOT_TEST_POSTGRES_URL")
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {DATASET}; pool of "
-          f"{len(pool)} movies; flood limits {'on' if args.telegram_limits else 'off'}",
-          flush=True)
+    print(
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {DATASET}; pool of "
+        f"{len(pool)} movies; flood limits {'on' if args.telegram_limits else 'off'}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         workdir = Path(tmp)
         if args.scenario == "kill":

@@ -51,8 +51,10 @@ class Run:
 
     def row(self) -> str:
         p50, p99 = np.percentile(self.millis, [50, 99])
-        return (f"{self.name:34} {len(self.millis):5} {p50:8.2f} {p99:8.2f} "
-                f"{self.correct / self.n:7.1%} {self.wrong_confident:6} {self.garbage_matched:7}")
+        return (
+            f"{self.name:34} {len(self.millis):5} {p50:8.2f} {p99:8.2f} "
+            f"{self.correct / self.n:7.1%} {self.wrong_confident:6} {self.garbage_matched:7}"
+        )
 
 
 def load_queries(path: Path) -> Labelled:
@@ -65,8 +67,9 @@ def load_queries(path: Path) -> Labelled:
     return rows
 
 
-def measure(name: str, answer: Callable[[str], tuple[int | None, bool]], queries: Labelled,
-            repeat: int) -> Run:
+def measure(
+    name: str, answer: Callable[[str], tuple[int | None, bool]], queries: Labelled, repeat: int
+) -> Run:
     """Time ``answer`` (query -> (top-1 movie, confident)) on every query, best of ``repeat``."""
     millis, correct, wrong, garbage = [], 0, 0, 0
     for query, expected, _category in queries:
@@ -85,8 +88,9 @@ def measure(name: str, answer: Callable[[str], tuple[int | None, bool]], queries
     return Run(name, millis, correct, wrong, garbage, len(queries))
 
 
-def bench_release(movielens_dir: Path, name: str, queries: Labelled, *, repeat: int,
-                  baseline_sample: int | None) -> None:
+def bench_release(
+    movielens_dir: Path, name: str, queries: Labelled, *, repeat: int, baseline_sample: int | None
+) -> None:
     """Print build time and the resolver-vs-baseline table for one release."""
     release = get_release(name)
     folder = movielens_dir / name
@@ -98,10 +102,14 @@ def bench_release(movielens_dir: Path, name: str, queries: Labelled, *, repeat: 
         wall, cpu = time.perf_counter(), time.process_time()
         index = TitleIndex.build(catalog)
         builds.append((time.perf_counter() - wall, time.process_time() - cpu))
-    print(f"\n## {name}: {len(catalog):,} titles, popularity from ratings: "
-          f"{'yes' if ratings is not None else 'no'}")
-    print(f"index build: median {statistics.median(b[0] for b in builds):.2f} s wall, "
-          f"{statistics.median(b[1] for b in builds):.2f} s CPU (3 builds)")
+    print(
+        f"\n## {name}: {len(catalog):,} titles, popularity from ratings: "
+        f"{'yes' if ratings is not None else 'no'}"
+    )
+    print(
+        f"index build: median {statistics.median(b[0] for b in builds):.2f} s wall, "
+        f"{statistics.median(b[1] for b in builds):.2f} s CPU (3 builds)"
+    )
 
     def resolver(query: str) -> tuple[int | None, bool]:
         res = index.resolve(query)
@@ -115,8 +123,9 @@ def bench_release(movielens_dir: Path, name: str, queries: Labelled, *, repeat: 
     titles = catalog["title"].tolist()
 
     def baseline(query: str) -> tuple[int | None, bool]:
-        found = process.extractOne(query, titles, scorer=fuzz.WRatio,
-                                   processor=utils.default_process)
+        found = process.extractOne(
+            query, titles, scorer=fuzz.WRatio, processor=utils.default_process
+        )
         return (None, False) if found is None else (int(ids[found[2]]), True)
 
     sample = queries
@@ -127,8 +136,10 @@ def bench_release(movielens_dir: Path, name: str, queries: Labelled, *, repeat: 
     if len(sample) < len(queries):
         runs.append(measure("TitleIndex.resolve (baseline sample)", resolver, sample, repeat))
     runs.append(measure("extractOne WRatio default_process", baseline, sample, 1))
-    print(f"{'method':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'top-1':>7} "
-          f"{'wrong':>6} {'garbage':>7}")
+    print(
+        f"{'method':34} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'top-1':>7} "
+        f"{'wrong':>6} {'garbage':>7}"
+    )
     for run in runs:
         print(run.row())
 
@@ -136,23 +147,40 @@ def bench_release(movielens_dir: Path, name: str, queries: Labelled, *, repeat: 
 def main() -> None:
     """Run the benchmark on the chosen releases."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--movielens-dir", type=Path, default=Path(os.environ.get(
-        "MOVIEBOT_MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens")))
+    parser.add_argument(
+        "--movielens-dir",
+        type=Path,
+        default=Path(
+            os.environ.get("MOVIEBOT_MOVIELENS_DIR", REPO.parent / "shared" / "data" / "movielens")
+        ),
+    )
     parser.add_argument("--releases", nargs="+", default=["ml-latest-small", "ml-32m"])
     parser.add_argument("--queries", type=Path, default=QUERIES)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="time each query this many times and keep the best")
-    parser.add_argument("--baseline-sample", type=int, default=100,
-                        help="queries for the WRatio baseline on releases over 20,000 titles")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="time each query this many times and keep the best"
+    )
+    parser.add_argument(
+        "--baseline-sample",
+        type=int,
+        default=100,
+        help="queries for the WRatio baseline on releases over 20,000 titles",
+    )
     args = parser.parse_args()
     queries = load_queries(args.queries)
     garbage = sum(expected is None for _q, expected, _c in queries)
-    print(f"labelled queries: {len(queries)} ({garbage} garbage) from {args.queries.name}; "
-          "'wrong' = confident match to the wrong movie; 'garbage' = garbage matched")
+    print(
+        f"labelled queries: {len(queries)} ({garbage} garbage) from {args.queries.name}; "
+        "'wrong' = confident match to the wrong movie; 'garbage' = garbage matched"
+    )
     for name in args.releases:
         big = len(load_catalog(args.movielens_dir / name, name)) > 20_000
-        bench_release(args.movielens_dir, name, queries, repeat=args.repeat,
-                      baseline_sample=args.baseline_sample if big else None)
+        bench_release(
+            args.movielens_dir,
+            name,
+            queries,
+            repeat=args.repeat,
+            baseline_sample=args.baseline_sample if big else None,
+        )
 
 
 if __name__ == "__main__":

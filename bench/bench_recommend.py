@@ -54,8 +54,15 @@ from recsys.movielens import DataPaths, get_release, load_catalog, load_ratings
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC_FACTORS = 128
 SYNTHETIC_LIKES = 20_000_000  # about ml-32m's likes (ratings >= 3.5)
-NOTEBOOK = TrainConfig(threshold=3.0, scheme="plain", factors=200, regularization=0.01,
-                       alpha=1.0, iterations=15, seed=0)
+NOTEBOOK = TrainConfig(
+    threshold=3.0,
+    scheme="plain",
+    factors=200,
+    regularization=0.01,
+    alpha=1.0,
+    iterations=15,
+    seed=0,
+)
 
 
 @dataclass(frozen=True)
@@ -68,8 +75,10 @@ class Timing:
     def line(self) -> str:
         """``name  p50  p99  mean  (calls)``."""
         p50, p99 = np.percentile(self.ms, [50, 99])
-        return (f"{self.name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   "
-                f"mean {self.ms.mean():8.3f} ms   ({len(self.ms)} calls)")
+        return (
+            f"{self.name:<44} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms   "
+            f"mean {self.ms.mean():8.3f} ms   ({len(self.ms)} calls)"
+        )
 
     @property
     def p50(self) -> float:
@@ -88,8 +97,13 @@ def movielens_dir() -> Path:
     return Path(configured) if configured else REPO.parent / "shared" / "data" / "movielens"
 
 
-def time_calls(name: str, calls: int, make_args: Callable[[int], tuple[object, ...]],
-               fn: Callable[..., object], warmup: int = 20) -> Timing:
+def time_calls(
+    name: str,
+    calls: int,
+    make_args: Callable[[int], tuple[object, ...]],
+    fn: Callable[..., object],
+    warmup: int = 20,
+) -> Timing:
     """Call ``fn(*make_args(i))`` ``calls`` times (after a warm-up) and time each call."""
     for i in range(warmup):
         fn(*make_args(i))
@@ -113,12 +127,21 @@ def serving_timings(label: str, rec: Recommender, calls: int, seed: int) -> list
     if result.fallback or len(result.items) != 10:
         raise RuntimeError(f"recommend did not fold in 5 known favorites: {result}")
     return [
-        time_calls(f"{label} recommend(5 favorites, n=10)", calls,
-                   lambda i: (favs[i],), lambda f: rec.recommend(f, n=10)),
-        time_calls(f"{label} similar(n=10)", calls,
-                   lambda i: (targets[i],), lambda m: rec.similar(m, n=10)),
-        time_calls(f"{label} why(movie, 5 favorites)", max(calls // 4, 50),
-                   lambda i: (targets[i], favs[i]), rec.why),
+        time_calls(
+            f"{label} recommend(5 favorites, n=10)",
+            calls,
+            lambda i: (favs[i],),
+            lambda f: rec.recommend(f, n=10),
+        ),
+        time_calls(
+            f"{label} similar(n=10)", calls, lambda i: (targets[i],), lambda m: rec.similar(m, n=10)
+        ),
+        time_calls(
+            f"{label} why(movie, 5 favorites)",
+            max(calls // 4, 50),
+            lambda i: (targets[i], favs[i]),
+            rec.why,
+        ),
     ]
 
 
@@ -127,8 +150,12 @@ def reference_matvec(label: str, n_items: int, factors: int, calls: int, seed: i
     rng = np.random.default_rng(seed)
     matrix = rng.standard_normal((n_items, factors)).astype(np.float32)
     vectors = rng.standard_normal((calls + 20, factors)).astype(np.float32)
-    return time_calls(f"{label} reference: {n_items}x{factors} float32 matvec", calls,
-                      lambda i: (vectors[i],), matrix.__matmul__)
+    return time_calls(
+        f"{label} reference: {n_items}x{factors} float32 matvec",
+        calls,
+        lambda i: (vectors[i],),
+        matrix.__matmul__,
+    )
 
 
 def small_model(paths: DataPaths, out: Path) -> tuple[Recommender, float, float]:
@@ -142,15 +169,17 @@ def small_model(paths: DataPaths, out: Path) -> tuple[Recommender, float, float]
     return rec, trained, time.perf_counter() - start
 
 
-def synthetic_model(paths: DataPaths, reference: Recommender, out: Path,
-                    seed: int) -> tuple[Recommender, float]:
+def synthetic_model(
+    paths: DataPaths, reference: Recommender, out: Path, seed: int
+) -> tuple[Recommender, float]:
     """(b): an ml-32m-sized artifact with random factors; (rec, load seconds)."""
     rng = np.random.default_rng(seed)
     folder = paths.release_folder("ml-32m", need_ratings=False, progress=False)
     catalog = load_catalog(folder, "ml-32m")
     n_items = len(catalog)
-    support = np.maximum(np.round(item_weights(n_items, Spec(seed=seed), rng)
-                                  * SYNTHETIC_LIKES), 1).astype(np.int64)
+    support = np.maximum(
+        np.round(item_weights(n_items, Spec(seed=seed), rng) * SYNTHETIC_LIKES), 1
+    ).astype(np.int64)
     directions = rng.standard_normal((n_items, SYNTHETIC_FACTORS)).astype(np.float32)
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
     ref_norms = np.linalg.norm(reference.scorer.item_factors, axis=1)
@@ -159,16 +188,34 @@ def synthetic_model(paths: DataPaths, reference: Recommender, out: Path,
     factors = directions * norms[by_support][:, None].astype(np.float32)
     config = default_config("ml-32m").with_(factors=SYNTHETIC_FACTORS)
     idf = np.maximum(np.log(ML32M_USERS) - np.log1p(support), 1e-3).astype(np.float32)
-    meta = {"release": "ml-32m", "like_threshold": 3.5, "checksums": {},
-            "config": config.to_dict(),
-            "weighting": {"scheme": config.scheme, "k1": config.k1, "b": config.b,
-                          "avg_length": SYNTHETIC_LIKES / ML32M_USERS},
-            "training": {"users": ML32M_USERS, "items": n_items, "likes": int(support.sum()),
-                         "seconds": 0.0},
-            "evaluation": None, "synthetic": True}
-    artifact = ModelArtifact(item_factors=factors, item_ids=catalog.index.to_numpy(np.int64),
-                             support=support, idf=idf if config.scheme == "bm25" else None,
-                             catalog=catalog, metadata=meta)
+    meta = {
+        "release": "ml-32m",
+        "like_threshold": 3.5,
+        "checksums": {},
+        "config": config.to_dict(),
+        "weighting": {
+            "scheme": config.scheme,
+            "k1": config.k1,
+            "b": config.b,
+            "avg_length": SYNTHETIC_LIKES / ML32M_USERS,
+        },
+        "training": {
+            "users": ML32M_USERS,
+            "items": n_items,
+            "likes": int(support.sum()),
+            "seconds": 0.0,
+        },
+        "evaluation": None,
+        "synthetic": True,
+    }
+    artifact = ModelArtifact(
+        item_factors=factors,
+        item_ids=catalog.index.to_numpy(np.int64),
+        support=support,
+        idf=idf if config.scheme == "bm25" else None,
+        catalog=catalog,
+        metadata=meta,
+    )
     save_artifact(artifact, out)
     start = time.perf_counter()
     rec = Recommender.load(out)
@@ -184,18 +231,26 @@ def notebook_refit(paths: DataPaths, repeats: int, threads: int, seed: int) -> T
     movies = ratings["movie_id"].unique()
     times = np.empty(repeats)
     for k in range(repeats):
-        new_user = pd.DataFrame({
-            "user_id": np.full(5, ratings["user_id"].max() + 1, dtype=np.int32),
-            "movie_id": rng.choice(movies, 5, replace=False).astype(np.int32),
-            "rating": np.full(5, 5.0, dtype=np.float32),
-            "timestamp": np.zeros(5, dtype=np.int64)})
+        new_user = pd.DataFrame(
+            {
+                "user_id": np.full(5, ratings["user_id"].max() + 1, dtype=np.int32),
+                "movie_id": rng.choice(movies, 5, replace=False).astype(np.int32),
+                "rating": np.full(5, 5.0, dtype=np.float32),
+                "timestamp": np.zeros(5, dtype=np.int64),
+            }
+        )
         start = time.perf_counter_ns()
-        trained = fit_model(pd.concat([ratings, new_user], ignore_index=True), release,
-                            NOTEBOOK, num_threads=threads)
+        trained = fit_model(
+            pd.concat([ratings, new_user], ignore_index=True),
+            release,
+            NOTEBOOK,
+            num_threads=threads,
+        )
         times[k] = (time.perf_counter_ns() - start) / 1e6
         assert trained.item_factors.shape[1] == NOTEBOOK.factors
-    return Timing(f"(a) notebook refit ({NOTEBOOK.factors} factors, threads={threads or 'all'})",
-                  times)
+    return Timing(
+        f"(a) notebook refit ({NOTEBOOK.factors} factors, threads={threads or 'all'})", times
+    )
 
 
 def machine() -> str:
@@ -211,10 +266,15 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    blas = ", ".join(f"{i.get('internal_api')} {i.get('num_threads')} thread(s)"
-                     for i in threadpool_info() if i.get("user_api") == "blas")
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, numpy "
-            f"{np.__version__}, implicit {implicit.__version__}, BLAS: {blas}")
+    blas = ", ".join(
+        f"{i.get('internal_api')} {i.get('num_threads')} thread(s)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, numpy "
+        f"{np.__version__}, implicit {implicit.__version__}, BLAS: {blas}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,42 +282,60 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serving latency of the recommender.")
     parser.add_argument("--calls", type=int, default=2000, help="timed calls per method")
     parser.add_argument("--refits", type=int, default=3, help="notebook refits to time")
-    parser.add_argument("--refit-threads", type=int, default=0,
-                        help="implicit threads of the refit (0: every core, as the notebook)")
+    parser.add_argument(
+        "--refit-threads",
+        type=int,
+        default=0,
+        help="implicit threads of the refit (0: every core, as the notebook)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(machine())
     with tempfile.TemporaryDirectory(prefix="bench-recommend-") as tmp:
         paths = DataPaths(data_dir=Path(tmp), movielens_dir=movielens_dir())
         small, train_s, load_s = small_model(paths, Path(tmp) / "small")
-        print(f"(a) ml-latest-small: {small.n_items} movies x {small.config.factors} factors "
-              f"(tuned defaults {default_config('ml-latest-small')}); trained and saved in "
-              f"{train_s:.1f} s, loaded in {load_s * 1000:.0f} ms")
+        print(
+            f"(a) ml-latest-small: {small.n_items} movies x {small.config.factors} factors "
+            f"(tuned defaults {default_config('ml-latest-small')}); trained and saved in "
+            f"{train_s:.1f} s, loaded in {load_s * 1000:.0f} ms"
+        )
         big, big_load_s = synthetic_model(paths, small, Path(tmp) / "big", args.seed)
-        print(f"(b) synthetic ml-32m catalog: {big.n_items} movies x {big.config.factors} "
-              f"factors; loaded in {big_load_s * 1000:.0f} ms")
+        print(
+            f"(b) synthetic ml-32m catalog: {big.n_items} movies x {big.config.factors} "
+            f"factors; loaded in {big_load_s * 1000:.0f} ms"
+        )
         for label, rec in (("(a)", small), ("(b)", big)):
             floor = getattr(rec.config, "candidate_min_support", 0)
-            print(f"{label} recommendation candidates (movies with >= {floor} likes): "
-                  f"{int((rec.support >= floor).sum())} of {rec.n_items}")
+            print(
+                f"{label} recommendation candidates (movies with >= {floor} likes): "
+                f"{int((rec.support >= floor).sum())} of {rec.n_items}"
+            )
         small_t = serving_timings("(a)", small, args.calls, args.seed)
         big_t = serving_timings("(b)", big, args.calls, args.seed + 1)
         refit = notebook_refit(paths, args.refits, args.refit_threads, args.seed)
     small_ref = reference_matvec("(a)", small.n_items, small.config.factors, args.calls, 1)
     big_ref = reference_matvec("(b)", big.n_items, big.config.factors, args.calls, 2)
-    what_if = [reference_matvec("(b) what if:", rows, factors, args.calls, 3)
-               for rows, factors in ((big.n_items, 64), (20_000, big.config.factors))]
+    what_if = [
+        reference_matvec("(b) what if:", rows, factors, args.calls, 3)
+        for rows, factors in ((big.n_items, 64), (20_000, big.config.factors))
+    ]
     for t in [*small_t, small_ref, *big_t, big_ref, *what_if, refit]:
         print(t.line())
     gbps = big.n_items * big.config.factors * 4 / (big_ref.p50 / 1000) / 1e9
-    print(f"(b) the reference matvec reads {big.n_items * big.config.factors * 4 / 2**20:.0f} MiB "
-          f"of factors per call: {gbps:.1f} GB/s from memory on one core of this machine")
+    print(
+        f"(b) the reference matvec reads {big.n_items * big.config.factors * 4 / 2**20:.0f} MiB "
+        f"of factors per call: {gbps:.1f} GB/s from memory on one core of this machine"
+    )
     rec_a, rec_b = small_t[0], big_t[0]
-    print(f"targets: (a) p50 <= 1 ms: {'met' if rec_a.p50 <= 1 else 'MISSED'}; "
-          f"(b) p50 <= 3 ms: {'met' if rec_b.p50 <= 3 else 'MISSED'}, "
-          f"p99 <= 5 ms: {'met' if rec_b.p99 <= 5 else 'MISSED'}")
-    print(f"fold-in is {refit.p50 / rec_a.p50:,.0f}x faster than refit "
-          f"({rec_a.p50:.3f} ms vs {refit.p50:,.0f} ms, medians, ml-latest-small)")
+    print(
+        f"targets: (a) p50 <= 1 ms: {'met' if rec_a.p50 <= 1 else 'MISSED'}; "
+        f"(b) p50 <= 3 ms: {'met' if rec_b.p50 <= 3 else 'MISSED'}, "
+        f"p99 <= 5 ms: {'met' if rec_b.p99 <= 5 else 'MISSED'}"
+    )
+    print(
+        f"fold-in is {refit.p50 / rec_a.p50:,.0f}x faster than refit "
+        f"({rec_a.p50:.3f} ms vs {refit.p50:,.0f} ms, medians, ml-latest-small)"
+    )
     return 0
 
 

@@ -63,6 +63,7 @@ class StageTimer:
 
     def wrap(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """``fn`` unchanged, except that its wall time is added to stage ``name``."""
+
         @functools.wraps(fn)
         def timed(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
@@ -70,11 +71,13 @@ class StageTimer:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
         return timed
 
 
-def pipeline_child(data: Path, out: Path, matrix_path: Path, factors: int,
-                   iterations: int) -> dict[str, Any]:
+def pipeline_child(
+    data: Path, out: Path, matrix_path: Path, factors: int, iterations: int
+) -> dict[str, Any]:
     """Step 1, in a fresh process: the engine's train + save, timed stage by stage."""
     import numpy as np
     from scipy.sparse import save_npz
@@ -87,12 +90,18 @@ def pipeline_child(data: Path, out: Path, matrix_path: Path, factors: int,
 
     import_peak = peak_rss_mib()
     timer = StageTimer()
-    for name in ("load_ratings", "load_catalog", "build_interactions", "release_checksums",
-                 "make_artifact"):
+    for name in (
+        "load_ratings",
+        "load_catalog",
+        "build_interactions",
+        "release_checksums",
+        "make_artifact",
+    ):
         setattr(engine, name, timer.wrap(name, getattr(engine, name)))
     weighting_cls = matrix.Weighting
     weighting_cls.fit = classmethod(  # type: ignore[method-assign,assignment]
-        timer.wrap("weighting", weighting_cls.fit.__func__))  # type: ignore[attr-defined]
+        timer.wrap("weighting", weighting_cls.fit.__func__)
+    )  # type: ignore[attr-defined]
     weighting_cls.apply = timer.wrap("weighting", weighting_cls.apply)  # type: ignore[method-assign]
     iteration_s: list[float] = []
     seen: dict[str, Any] = {}
@@ -105,9 +114,12 @@ def pipeline_child(data: Path, out: Path, matrix_path: Path, factors: int,
             start = time.perf_counter()
             save_npz(matrix_path, weighted, compressed=False)
             timer.excluded += time.perf_counter() - start
-            seen.update(params=dataclasses.asdict(params),
-                        num_threads=kwargs.get("num_threads", 0), shape=list(weighted.shape),
-                        nnz=int(weighted.nnz))
+            seen.update(
+                params=dataclasses.asdict(params),
+                num_threads=kwargs.get("num_threads", 0),
+                shape=list(weighted.shape),
+                nnz=int(weighted.nnz),
+            )
         theirs = kwargs.pop("on_iteration", None)
 
         def on_iteration(iteration: int, elapsed: float) -> None:
@@ -115,8 +127,9 @@ def pipeline_child(data: Path, out: Path, matrix_path: Path, factors: int,
             if theirs is not None:
                 theirs(iteration, elapsed)
 
-        return timer.wrap("als", fit_item_factors)(weighted, params, on_iteration=on_iteration,
-                                                   **kwargs)
+        return timer.wrap("als", fit_item_factors)(
+            weighted, params, on_iteration=on_iteration, **kwargs
+        )
 
     engine.fit_item_factors = fit_and_record
     config = default_config("ml-32m").with_(factors=factors, iterations=iterations)
@@ -130,15 +143,20 @@ def pipeline_child(data: Path, out: Path, matrix_path: Path, factors: int,
     total = done - start - timer.excluded
     timer.seconds["other"] = total - sum(timer.seconds.values())
     return {
-        "total_s": total, "stages_s": timer.seconds, "iteration_s": iteration_s,
-        "peak_mib": peak_rss_mib(), "import_peak_mib": import_peak,
-        "config": config.to_dict(), "als": seen,
+        "total_s": total,
+        "stages_s": timer.seconds,
+        "iteration_s": iteration_s,
+        "peak_mib": peak_rss_mib(),
+        "import_peak_mib": import_peak,
+        "config": config.to_dict(),
+        "als": seen,
         "factors_shape": list(np.shape(artifact.item_factors)),
     }
 
 
-def plain_child(matrix_path: Path, params: dict[str, Any], threads: int,
-                artifact: Path) -> dict[str, Any]:
+def plain_child(
+    matrix_path: Path, params: dict[str, Any], threads: int, artifact: Path
+) -> dict[str, Any]:
     """Step 2, in a fresh process: a plain implicit fit on the pipeline's matrix."""
     import numpy as np
     from implicit.cpu.als import AlternatingLeastSquares
@@ -149,29 +167,45 @@ def plain_child(matrix_path: Path, params: dict[str, Any], threads: int,
     weighted = load_npz(matrix_path).tocsr()
     loaded_peak = peak_rss_mib()
     model = AlternatingLeastSquares(
-        factors=params["factors"], regularization=params["regularization"],
-        alpha=params["alpha"], iterations=params["iterations"],
-        random_state=int(params["seed"]), num_threads=threads, dtype=np.float32)
+        factors=params["factors"],
+        regularization=params["regularization"],
+        alpha=params["alpha"],
+        iterations=params["iterations"],
+        random_state=int(params["seed"]),
+        num_threads=threads,
+        dtype=np.float32,
+    )
     iteration_s: list[float] = []
     start = time.perf_counter()
-    model.fit(weighted, show_progress=False,
-              callback=lambda _it, elapsed, _loss: iteration_s.append(elapsed))
+    model.fit(
+        weighted,
+        show_progress=False,
+        callback=lambda _it, elapsed, _loss: iteration_s.append(elapsed),
+    )
     fit_s = time.perf_counter() - start
     theirs = np.load(artifact / "model.npz", allow_pickle=False)["item_factors"]
     ours = np.asarray(model.item_factors, dtype=np.float32)
     return {
-        "total_s": fit_s, "iteration_s": iteration_s, "peak_mib": peak_rss_mib(),
+        "total_s": fit_s,
+        "iteration_s": iteration_s,
+        "peak_mib": peak_rss_mib(),
         "loaded_peak_mib": loaded_peak,
-        "max_factor_diff": float(np.abs(theirs - ours).max()) if theirs.shape == ours.shape
+        "max_factor_diff": float(np.abs(theirs - ours).max())
+        if theirs.shape == ours.shape
         else None,
     }
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
     """Run this module with ``args`` in a new interpreter; return the JSON it printed last."""
-    proc = subprocess.run([sys.executable, "-m", "bench.bench_scale", *args], cwd=REPO,
-                          capture_output=True, text=True, check=False,
-                          env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_scale", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed:\n{proc.stderr}")
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -184,9 +218,11 @@ def describe(data: Path) -> str:
     if not summary_path.is_file():
         return f"{data / 'ml-32m'} (no SYNTHETIC.json: not written by bench.synthetic)"
     s = json.loads(summary_path.read_text())
-    return (f"{s['folder']}: {s['n_users']:,} users x {s['n_items']:,} movies, "
-            f"{s['n_ratings']:,} ratings ({s['n_likes']:,} likes), {s['bytes'] / 2**20:,.0f} MiB "
-            f"CSV, written in {s['seconds']:.0f} s")
+    return (
+        f"{s['folder']}: {s['n_users']:,} users x {s['n_items']:,} movies, "
+        f"{s['n_ratings']:,} ratings ({s['n_likes']:,} likes), {s['bytes'] / 2**20:,.0f} MiB "
+        f"CSV, written in {s['seconds']:.0f} s"
+    )
 
 
 def report(pipe: dict[str, Any], plain: dict[str, Any]) -> list[str]:
@@ -198,22 +234,30 @@ def report(pipe: dict[str, Any], plain: dict[str, Any]) -> list[str]:
     lines.append("pipeline stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
     for name, r in (("pipeline", pipe), ("plain fit", plain)):
         it = np.asarray(r["iteration_s"])
-        lines.append(f"{name:<10} total {r['total_s']:7.1f} s; ALS iteration median "
-                     f"{np.median(it):6.2f} s (min {it.min():.2f}, max {it.max():.2f}, "
-                     f"{len(it)} iterations); peak RSS {r['peak_mib']:,.0f} MiB")
+        lines.append(
+            f"{name:<10} total {r['total_s']:7.1f} s; ALS iteration median "
+            f"{np.median(it):6.2f} s (min {it.min():.2f}, max {it.max():.2f}, "
+            f"{len(it)} iterations); peak RSS {r['peak_mib']:,.0f} MiB"
+        )
     overhead = pipe["total_s"] / plain["total_s"] - 1
     verdict = "met" if overhead <= TARGET_OVERHEAD else "MISSED"
-    lines.append(f"pipeline overhead over the plain fit: {overhead:+.1%} "
-                 f"(target <= +{TARGET_OVERHEAD:.0%}: {verdict}); ALS inside the pipeline "
-                 f"{stages.get('als', float('nan')):.1f} s vs plain {plain['total_s']:.1f} s")
+    lines.append(
+        f"pipeline overhead over the plain fit: {overhead:+.1%} "
+        f"(target <= +{TARGET_OVERHEAD:.0%}: {verdict}); ALS inside the pipeline "
+        f"{stages.get('als', float('nan')):.1f} s vs plain {plain['total_s']:.1f} s"
+    )
     outside = pipe["total_s"] - stages.get("als", 0.0)
-    lines.append(f"pipeline stages outside ALS (parsing, matrix, weighting, checksums, saving): "
-                 f"{outside:.1f} s = {outside / plain['total_s']:+.1%} of the plain fit "
-                 "(the overhead without the run-to-run noise of ALS itself)")
+    lines.append(
+        f"pipeline stages outside ALS (parsing, matrix, weighting, checksums, saving): "
+        f"{outside:.1f} s = {outside / plain['total_s']:+.1%} of the plain fit "
+        "(the overhead without the run-to-run noise of ALS itself)"
+    )
     fits = pipe["als"].get("fits", [])
     if len(fits) > 1:
-        lines.append(f"note: the pipeline trained {len(fits)} ALS models ({fits}); the plain fit "
-                     "reproduces the first one only")
+        lines.append(
+            f"note: the pipeline trained {len(fits)} ALS models ({fits}); the plain fit "
+            "reproduces the first one only"
+        )
     lines.append(f"same model: max |item factor difference| = {plain['max_factor_diff']}")
     return lines
 
@@ -225,8 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Whole pipeline vs plain implicit fit at scale.")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--likes-only", action="store_true")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="folder holding ml-32m/ (default: bench.synthetic's for the scale)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder holding ml-32m/ (default: bench.synthetic's for the scale)",
+    )
     parser.add_argument("--generate", action="store_true", help="write the data if missing")
     parser.add_argument("--factors", type=int, default=128)
     parser.add_argument("--iterations", type=int, default=15)
@@ -238,13 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data or default_folder(args.scale, args.likes_only)
     work = args.work or data / "bench-scale-work"
     if args.child == "pipeline":
-        result = pipeline_child(data, work / "artifact", work / "weighted.npz", args.factors,
-                                args.iterations)
+        result = pipeline_child(
+            data, work / "artifact", work / "weighted.npz", args.factors, args.iterations
+        )
         print(json.dumps(result))
         return 0
     if args.child == "plain":
-        result = plain_child(work / "weighted.npz", json.loads(args.params), args.threads,
-                             work / "artifact")
+        result = plain_child(
+            work / "weighted.npz", json.loads(args.params), args.threads, work / "artifact"
+        )
         print(json.dumps(result))
         return 0
     return run_parent(args, data, work)
@@ -258,23 +308,49 @@ def run_parent(args: argparse.Namespace, data: Path, work: Path) -> int:
 
     if not (data / "ml-32m" / "ratings.csv").is_file():
         if not args.generate:
-            print(f"No synthetic release in {data}: run `python -m bench.synthetic --scale "
-                  f"{args.scale:g}` first, or pass --generate.", file=sys.stderr)
+            print(
+                f"No synthetic release in {data}: run `python -m bench.synthetic --scale "
+                f"{args.scale:g}` first, or pass --generate.",
+                file=sys.stderr,
+            )
             return 2
         generate(data, Spec.scaled(args.scale, likes_only=args.likes_only))
     print(describe(data), flush=True)
     work.mkdir(parents=True, exist_ok=True)
     common = ["--data", str(data), "--work", str(work)]
     print(time.strftime("%H:%M:%S"), "pipeline ...", flush=True)
-    pipe = run_child(["--child", "pipeline", *common, "--factors", str(args.factors),
-                      "--iterations", str(args.iterations)])
-    print(time.strftime("%H:%M:%S"), f"pipeline done in {pipe['total_s']:.0f} s; plain fit ...",
-          flush=True)
-    plain = run_child(["--child", "plain", *common, "--params", json.dumps(pipe["als"]["params"]),
-                       "--threads", str(pipe["als"]["num_threads"])])
+    pipe = run_child(
+        [
+            "--child",
+            "pipeline",
+            *common,
+            "--factors",
+            str(args.factors),
+            "--iterations",
+            str(args.iterations),
+        ]
+    )
+    print(
+        time.strftime("%H:%M:%S"),
+        f"pipeline done in {pipe['total_s']:.0f} s; plain fit ...",
+        flush=True,
+    )
+    plain = run_child(
+        [
+            "--child",
+            "plain",
+            *common,
+            "--params",
+            json.dumps(pipe["als"]["params"]),
+            "--threads",
+            str(pipe["als"]["num_threads"]),
+        ]
+    )
     print(time.strftime("%H:%M:%S"), "done", flush=True)
-    print(f"parameters: {json.dumps(pipe['als'])}; implicit threads "
-          f"{pipe['als']['num_threads'] or 'all'} of {os.cpu_count()}, BLAS 1")
+    print(
+        f"parameters: {json.dumps(pipe['als'])}; implicit threads "
+        f"{pipe['als']['num_threads'] or 'all'} of {os.cpu_count()}, BLAS 1"
+    )
     for line in report(pipe, plain):
         print(line)
     (work / "result.json").write_text(json.dumps({"pipeline": pipe, "plain": plain}, indent=2))

@@ -81,7 +81,10 @@ def run_child(dataset: str, tmp: Path) -> dict[str, object]:
     out = tmp / f"{dataset}-{time.monotonic_ns()}"
     proc = subprocess.run(
         [sys.executable, "-m", "bench.bench_train", "--child", dataset, "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
     )
     if proc.returncode != 0:
@@ -92,21 +95,27 @@ def run_child(dataset: str, tmp: Path) -> dict[str, object]:
 
 def report(dataset: str, runs: list[dict[str, object]]) -> str:
     """One line per dataset: medians of the times, the largest peak."""
+
     def med(key: str) -> float:
         return median(float(r[key]) for r in runs)  # type: ignore[arg-type]
 
     first = runs[0]
     cfg = first["config"]
     assert isinstance(cfg, dict)
-    return (f"{dataset:<16} {first['users']} users x {first['items']} movies, "
-            f"{first['likes']} likes; {cfg['factors']} factors"
-            + (f" (+ a {cfg['similar_factors']}-factor similar-movies model)"
-               if cfg.get("similar_factors") else "")
-            + f", {cfg['iterations']} iterations, {cfg['scheme']}\n"
-            f"{'':<16} train {med('train_s'):6.2f} s (matrix+weighting+ALS {med('fit_s'):5.2f} s)"
-            f" + save {med('save_s'):5.2f} s = {med('total_s'):6.2f} s;  peak RSS "
-            f"{max(float(r['peak_mib']) for r in runs):6.0f} MiB "  # type: ignore[arg-type]
-            f"(after imports {med('import_peak_mib'):4.0f} MiB);  median of {len(runs)} runs")
+    return (
+        f"{dataset:<16} {first['users']} users x {first['items']} movies, "
+        f"{first['likes']} likes; {cfg['factors']} factors"
+        + (
+            f" (+ a {cfg['similar_factors']}-factor similar-movies model)"
+            if cfg.get("similar_factors")
+            else ""
+        )
+        + f", {cfg['iterations']} iterations, {cfg['scheme']}\n"
+        f"{'':<16} train {med('train_s'):6.2f} s (matrix+weighting+ALS {med('fit_s'):5.2f} s)"
+        f" + save {med('save_s'):5.2f} s = {med('total_s'):6.2f} s;  peak RSS "
+        f"{max(float(r['peak_mib']) for r in runs):6.0f} MiB "  # type: ignore[arg-type]
+        f"(after imports {med('import_peak_mib'):4.0f} MiB);  median of {len(runs)} runs"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,8 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(args.child, args.out)))
         return 0
-    print(f"{os.cpu_count()} cores; each run in a fresh process; BLAS 1 thread, implicit "
-          "num_threads=0 (all cores)")
+    print(
+        f"{os.cpu_count()} cores; each run in a fresh process; BLAS 1 thread, implicit "
+        "num_threads=0 (all cores)"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
         for dataset in args.datasets.split(","):
             runs = [run_child(dataset, Path(tmp)) for _ in range(args.repeats)]

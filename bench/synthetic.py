@@ -79,8 +79,11 @@ class Spec:
         """ml-32m's shape with ``scale`` times its users and ratings (the catalog is kept whole)."""
         if not 0 < scale <= 1:
             raise ValueError("scale must be in (0, 1]")
-        return cls(n_users=max(1, round(ML32M_USERS * scale)),
-                   n_ratings=max(1, round(ML32M_RATINGS * scale)), **kwargs)  # type: ignore[arg-type]
+        return cls(
+            n_users=max(1, round(ML32M_USERS * scale)),
+            n_ratings=max(1, round(ML32M_RATINGS * scale)),
+            **kwargs,
+        )  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -144,8 +147,9 @@ def user_quotas(n_users: int, n_items: int, spec: Spec, rng: np.random.Generator
     return _fix_total(quotas, spec.n_ratings, floor, cap, rng)
 
 
-def _fix_total(quotas: np.ndarray, total: int, low: int, cap: int,
-               rng: np.random.Generator) -> np.ndarray:
+def _fix_total(
+    quotas: np.ndarray, total: int, low: int, cap: int, rng: np.random.Generator
+) -> np.ndarray:
     """Add or remove single ratings at random users (within ``[low, cap]``) to reach ``total``."""
     quotas = quotas.copy()
     while (diff := total - int(quotas.sum())) != 0:
@@ -158,16 +162,18 @@ def _fix_total(quotas: np.ndarray, total: int, low: int, cap: int,
     return quotas
 
 
-def cover_items(n_items: int, quotas: np.ndarray,
-                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def cover_items(
+    n_items: int, quotas: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """One (user, item) pair per item, users drawn in proportion to their quota.
 
     Returns ``(seed_users, quotas)`` where ``seed_users[i]`` rates item ``i`` and quotas were raised
     where a user got more seeds than its quota (and lowered elsewhere, so the total is unchanged).
     """
     cdf = np.cumsum(quotas) / quotas.sum()
-    seed_users = np.minimum(np.searchsorted(cdf, rng.random(n_items), side="right"),
-                            len(quotas) - 1)
+    seed_users = np.minimum(
+        np.searchsorted(cdf, rng.random(n_items), side="right"), len(quotas) - 1
+    )
     seeds = np.bincount(seed_users, minlength=len(quotas))
     over = seeds > quotas
     if over.any():
@@ -183,8 +189,9 @@ def cover_items(n_items: int, quotas: np.ndarray,
     return seed_users, quotas
 
 
-def sample_items(need: np.ndarray, cdf: np.ndarray, taken: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+def sample_items(
+    need: np.ndarray, cdf: np.ndarray, taken: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
     """Draw ``need[u]`` new distinct items for each user ``u`` of a chunk, weighted by ``cdf``.
 
     ``taken`` holds sorted keys ``u * n_items + item`` the chunk already has (seeds); they are not
@@ -229,13 +236,24 @@ def draw_ratings(n: int, likes_only: bool, rng: np.random.Generator) -> np.ndarr
     return rng.choice(10, size=n, p=shares / shares.sum())
 
 
-def format_rows(users: np.ndarray, items: np.ndarray, rating_idx: np.ndarray,
-                timestamps: np.ndarray) -> bytes:
+def format_rows(
+    users: np.ndarray, items: np.ndarray, rating_idx: np.ndarray, timestamps: np.ndarray
+) -> bytes:
     """``userId,movieId,rating,timestamp\\n`` lines for the given columns, formatted with numpy."""
     comma = np.full((len(users), 1), ord(","), dtype=np.uint8)
     newline = np.full((len(users), 1), ord("\n"), dtype=np.uint8)
-    table = np.hstack([_digits(users), comma, _digits(items), comma, _RATING_TEXT[rating_idx],
-                       comma, _digits(timestamps), newline])
+    table = np.hstack(
+        [
+            _digits(users),
+            comma,
+            _digits(items),
+            comma,
+            _RATING_TEXT[rating_idx],
+            comma,
+            _digits(timestamps),
+            newline,
+        ]
+    )
     return table[table != 0].tobytes()
 
 
@@ -250,8 +268,9 @@ def _digits(values: np.ndarray) -> np.ndarray:
     return digits
 
 
-def generate(out_dir: Path, spec: Spec, movies_csv: Path = DEFAULT_MOVIES, *,
-             progress: bool = True) -> Summary:
+def generate(
+    out_dir: Path, spec: Spec, movies_csv: Path = DEFAULT_MOVIES, *, progress: bool = True
+) -> Summary:
     """Write ``out_dir/ml-32m/{movies.csv,ratings.csv}`` (atomically) and return a summary."""
     started = time.perf_counter()
     rng = np.random.default_rng(spec.seed)
@@ -278,8 +297,12 @@ def generate(out_dir: Path, spec: Spec, movies_csv: Path = DEFAULT_MOVIES, *,
             stop = min(start + spec.users_per_chunk, spec.n_users)
             _write_chunk(out, start, stop, quotas, seed_users, cdf, movie_ids, spec, rng, stats)
             if progress:
-                print(f"\r{stop:,}/{spec.n_users:,} users, {stats.n_ratings:,} ratings",
-                      end="", file=sys.stderr, flush=True)
+                print(
+                    f"\r{stop:,}/{spec.n_users:,} users, {stats.n_ratings:,} ratings",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
     if progress:
         print(file=sys.stderr)
     summary = stats.summary(final, spec, staging, time.perf_counter() - started)
@@ -300,8 +323,9 @@ class _Stats:
         self.n_ratings = 0
         self.n_likes = 0
 
-    def add(self, users_local: np.ndarray, items: np.ndarray, liked: np.ndarray,
-            n_users: int) -> None:
+    def add(
+        self, users_local: np.ndarray, items: np.ndarray, liked: np.ndarray, n_users: int
+    ) -> None:
         self.item_ratings += np.bincount(items, minlength=len(self.item_ratings))
         self.item_likes += np.bincount(items[liked], minlength=len(self.item_likes))
         self.user_ratings.append(np.bincount(users_local, minlength=n_users))
@@ -311,21 +335,35 @@ class _Stats:
     def summary(self, final: Path, spec: Spec, staging: Path, seconds: float) -> Summary:
         per_user = np.concatenate(self.user_ratings)
         return Summary(
-            folder=str(final), n_users=int((per_user > 0).sum()),
-            n_items=len(self.item_ratings), n_ratings=self.n_ratings, n_likes=self.n_likes,
+            folder=str(final),
+            n_users=int((per_user > 0).sum()),
+            n_items=len(self.item_ratings),
+            n_ratings=self.n_ratings,
+            n_likes=self.n_likes,
             n_items_rated=int((self.item_ratings > 0).sum()),
             n_items_liked=int((self.item_likes > 0).sum()),
             max_item_ratings=int(self.item_ratings.max()),
             median_item_ratings=float(np.median(self.item_ratings)),
-            max_user_ratings=int(per_user.max()), median_user_ratings=float(np.median(per_user)),
-            bytes=(staging / "ratings.csv").stat().st_size, seconds=round(seconds, 1),
+            max_user_ratings=int(per_user.max()),
+            median_user_ratings=float(np.median(per_user)),
+            bytes=(staging / "ratings.csv").stat().st_size,
+            seconds=round(seconds, 1),
             spec=asdict(spec),
         )
 
 
-def _write_chunk(out: BinaryIO, start: int, stop: int, quotas: np.ndarray, seed_users: np.ndarray,
-                 cdf: np.ndarray, movie_ids: np.ndarray, spec: Spec, rng: np.random.Generator,
-                 stats: _Stats) -> None:
+def _write_chunk(
+    out: BinaryIO,
+    start: int,
+    stop: int,
+    quotas: np.ndarray,
+    seed_users: np.ndarray,
+    cdf: np.ndarray,
+    movie_ids: np.ndarray,
+    spec: Spec,
+    rng: np.random.Generator,
+    stats: _Stats,
+) -> None:
     n_items = len(cdf)
     n = stop - start
     seed_items = np.flatnonzero((seed_users >= start) & (seed_users < stop))
@@ -346,23 +384,41 @@ def _write_chunk(out: BinaryIO, start: int, stop: int, quotas: np.ndarray, seed_
     timestamps = rng.integers(FIRST_TIMESTAMP, LAST_TIMESTAMP, size=len(keys))
     for lo in range(0, len(keys), 1_000_000):
         sl = slice(lo, lo + 1_000_000)
-        out.write(format_rows(users_local[sl] + start + 1, movie_ids[items[sl]],
-                              rating_idx[sl], timestamps[sl]))
+        out.write(
+            format_rows(
+                users_local[sl] + start + 1, movie_ids[items[sl]], rating_idx[sl], timestamps[sl]
+            )
+        )
     stats.add(users_local, items, liked, n)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``python -m bench.synthetic [--scale S] [--likes-only] [--out DIR]``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="share of ml-32m's users and ratings (default 1: full size)")
-    parser.add_argument("--likes-only", action="store_true",
-                        help="every rating is a like (3.5-5.0): 32M likes instead of about 20M")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="share of ml-32m's users and ratings (default 1: full size)",
+    )
+    parser.add_argument(
+        "--likes-only",
+        action="store_true",
+        help="every rating is a like (3.5-5.0): 32M likes instead of about 20M",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--movies", type=Path, default=DEFAULT_MOVIES,
-                        help="ml-32m's movies.csv (its movieIds are used)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder to hold ml-32m/ (default data/synthetic[-sSCALE][-likes])")
+    parser.add_argument(
+        "--movies",
+        type=Path,
+        default=DEFAULT_MOVIES,
+        help="ml-32m's movies.csv (its movieIds are used)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder to hold ml-32m/ (default data/synthetic[-sSCALE][-likes])",
+    )
     args = parser.parse_args(argv)
     spec = Spec.scaled(args.scale, likes_only=args.likes_only, seed=args.seed)
     out = args.out or default_folder(args.scale, args.likes_only)

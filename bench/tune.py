@@ -56,8 +56,9 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
-def neighbour_stats(rec: Recommender, genres: dict[int, set[str]], top: int = 200,
-                    n: int = 10) -> tuple[float, float]:
+def neighbour_stats(
+    rec: Recommender, genres: dict[int, set[str]], top: int = 200, n: int = 10
+) -> tuple[float, float]:
     """Median likes and mean genre Jaccard of the neighbours of the ``top`` most-liked movies.
 
     Median likes measure blockbuster bias; genre overlap whether the lists make sense.
@@ -77,8 +78,15 @@ def neighbour_stats(rec: Recommender, genres: dict[int, set[str]], top: int = 20
     return float(np.median(likes)), float(np.mean(overlap))
 
 
-def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int],
-                 grid: dict[str, list[Any]], log: Path, genres: dict[int, set[str]]) -> None:
+def similar_grid(
+    ratings: Any,
+    release: Any,
+    base: TrainConfig,
+    seeds: list[int],
+    grid: dict[str, list[Any]],
+    log: Path,
+    genres: dict[int, set[str]],
+) -> None:
     """Tune the similar-movies rule: one model per seed, every (min_support, shrink) on it."""
     names = list(grid)
     combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*grid.values())]
@@ -91,8 +99,9 @@ def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int]
             key = (config.similar_factors, config.similar_regularization, config.similar_alpha)
             if key not in trained:  # the rule alone needs no new model
                 trained[key] = fit_model(split.train, release, config, num_threads=1)
-            rec = Recommender.from_trained(dataclasses.replace(trained[key], config=config),
-                                           release)
+            rec = Recommender.from_trained(
+                dataclasses.replace(trained[key], config=config), release
+            )
             sums[i][0] += low_support_share(rec) / len(seeds)
             sums[i][1] += similar_precision(rec, split.standard, seed) / len(seeds)
             likes, overlap = neighbour_stats(rec, genres)
@@ -101,28 +110,46 @@ def similar_grid(ratings: Any, release: Any, base: TrainConfig, seeds: list[int]
     with log.open("a", encoding="utf-8") as fh:
         for i, changes in enumerate(combos):
             low, precision, likes, overlap = sums[i]
-            print(f"{json.dumps(changes)}  low-support {100 * low:.2f}%  "
-                  f"similar-precision {precision:.4f}  neighbour median likes {likes:.0f}  "
-                  f"genre overlap {overlap:.3f}")
-            fh.write(json.dumps({"release": release.name, "seeds": seeds, "similar": changes,
-                                 "config": base.to_dict(), "low_support_share": low,
-                                 "similar_precision": precision, "neighbour_likes": likes,
-                                 "genre_overlap": overlap}) + "\n")
+            print(
+                f"{json.dumps(changes)}  low-support {100 * low:.2f}%  "
+                f"similar-precision {precision:.4f}  neighbour median likes {likes:.0f}  "
+                f"genre overlap {overlap:.3f}"
+            )
+            fh.write(
+                json.dumps(
+                    {
+                        "release": release.name,
+                        "seeds": seeds,
+                        "similar": changes,
+                        "config": base.to_dict(),
+                        "low_support_share": low,
+                        "similar_precision": precision,
+                        "neighbour_likes": likes,
+                        "genre_overlap": overlap,
+                    }
+                )
+                + "\n"
+            )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--movielens-dir", type=Path,
-                        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR",
-                                                    "../shared/data/movielens")))
+    parser.add_argument(
+        "--movielens-dir",
+        type=Path,
+        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR", "../shared/data/movielens")),
+    )
     parser.add_argument("--seeds", default="100,101,102,103,104")
     parser.add_argument("--grid", nargs="*", default=[])
     parser.add_argument("--base", default=None, help="JSON of TrainConfig fields to start from")
     parser.add_argument("--log", type=Path, default=Path("data/tune.jsonl"))
     parser.add_argument("--top", type=int, default=10)
-    parser.add_argument("--similar", action="store_true",
-                        help="tune only the similar-movies rule (min_support, shrink)")
+    parser.add_argument(
+        "--similar",
+        action="store_true",
+        help="tune only the similar-movies rule (min_support, shrink)",
+    )
     args = parser.parse_args()
 
     release = get_release(args.dataset)
@@ -148,18 +175,26 @@ def main() -> int:
         report = evaluate(ratings, release, config, seeds, num_threads=1)
         m = report.mean
         results.append((m["recall"], changes, m))
-        print(f"{json.dumps(changes)}  recall {m['recall']:.4f}  ndcg {m['ndcg']:.4f}  "
-              f"new-chat {m['new_chat_recall']:.4f}  low-support "
-              f"{100 * m['low_support_share']:.1f}%  similar-precision "
-              f"{m['similar_precision']:.4f}  ({time.perf_counter() - start:.1f} s)",
-              flush=True)
+        print(
+            f"{json.dumps(changes)}  recall {m['recall']:.4f}  ndcg {m['ndcg']:.4f}  "
+            f"new-chat {m['new_chat_recall']:.4f}  low-support "
+            f"{100 * m['low_support_share']:.1f}%  similar-precision "
+            f"{m['similar_precision']:.4f}  ({time.perf_counter() - start:.1f} s)",
+            flush=True,
+        )
         with args.log.open("a", encoding="utf-8") as log:
-            log.write(json.dumps({"release": release.name, "seeds": seeds,
-                                  "config": config.to_dict(), "mean": m}) + "\n")
+            log.write(
+                json.dumps(
+                    {"release": release.name, "seeds": seeds, "config": config.to_dict(), "mean": m}
+                )
+                + "\n"
+            )
     print("\nbest by Recall@20:")
     for recall, changes, m in sorted(results, key=lambda r: -r[0])[: args.top]:
-        print(f"  {recall:.4f}  ndcg {m['ndcg']:.4f}  new-chat {m['new_chat_recall']:.4f}  "
-              f"{json.dumps(changes)}")
+        print(
+            f"  {recall:.4f}  ndcg {m['ndcg']:.4f}  new-chat {m['new_chat_recall']:.4f}  "
+            f"{json.dumps(changes)}"
+        )
     return 0
 
 

@@ -40,13 +40,16 @@ MISSING_TOKEN = (
 def register(subparsers: Any) -> None:
     """Add ``run``, ``console`` and ``start`` to the ``moviebot`` command."""
     run = subparsers.add_parser(
-        "run", help="run the Telegram bot (polling; webhook when MOVIEBOT_WEBHOOK_URL is set)")
+        "run", help="run the Telegram bot (polling; webhook when MOVIEBOT_WEBHOOK_URL is set)"
+    )
     run.set_defaults(func=run_command)
     console = subparsers.add_parser(
-        "console", help="the same bot in this terminal, no Telegram needed (reads stdin)")
+        "console", help="the same bot in this terminal, no Telegram needed (reads stdin)"
+    )
     console.set_defaults(func=console_command)
     start = subparsers.add_parser(
-        "start", help="the Telegram bot if MOVIEBOT_TELEGRAM_TOKEN is set, else the console")
+        "start", help="the Telegram bot if MOVIEBOT_TELEGRAM_TOKEN is set, else the console"
+    )
     start.set_defaults(func=start_command)
 
 
@@ -106,8 +109,9 @@ def load_parts(settings: Settings, *, progress: bool) -> Parts:
     from recsys.engine import load_or_train
     from recsys.titles import TitleIndex
 
-    recommender = load_or_train(settings.paths, settings.dataset, settings.resolved_model_path,
-                                progress=progress)
+    recommender = load_or_train(
+        settings.paths, settings.dataset, settings.resolved_model_path, progress=progress
+    )
     return Parts(recommender, TitleIndex.build(recommender.catalog))
 
 
@@ -116,24 +120,33 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
     from bot.store import FavoritesStore, StoreUnavailable
 
     try:
-        return await FavoritesStore.open(settings.resolved_database_url,
-                                         limit=settings.favorites_limit)
+        return await FavoritesStore.open(
+            settings.resolved_database_url, limit=settings.favorites_limit
+        )
     except StoreUnavailable as exc:
-        print(f"moviebot: cannot open the favorites database "
-              f"{safe_url(settings.resolved_database_url)}: {exc}", file=sys.stderr)
+        print(
+            f"moviebot: cannot open the favorites database "
+            f"{safe_url(settings.resolved_database_url)}: {exc}",
+            file=sys.stderr,
+        )
         return None
 
 
-def make_moviebot(settings: Settings, parts: Parts, store: FavoritesStore, *,
-                  flood_limit: bool = True) -> MovieBot:
+def make_moviebot(
+    settings: Settings, parts: Parts, store: FavoritesStore, *, flood_limit: bool = True
+) -> MovieBot:
     """The conversation service, with the per-chat flood limit from the settings."""
     from bot.ratelimit import FloodLimiter
     from bot.service import MovieBot
 
-    limiter = (FloodLimiter(settings.flood_commands, settings.flood_seconds)
-               if flood_limit else None)
-    return MovieBot(parts.recommender, parts.titles, store, limiter=limiter,
-                    favorites_limit=settings.favorites_limit)
+    limiter = FloodLimiter(settings.flood_commands, settings.flood_seconds) if flood_limit else None
+    return MovieBot(
+        parts.recommender,
+        parts.titles,
+        store,
+        limiter=limiter,
+        favorites_limit=settings.favorites_limit,
+    )
 
 
 def safe_url(url: str) -> str:
@@ -156,8 +169,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if not token.strip():
         print(MISSING_TOKEN, file=sys.stderr)
         return 2
-    secret = (settings.webhook_secret_token.get_secret_value()
-              if settings.webhook_secret_token else "")
+    secret = (
+        settings.webhook_secret_token.get_secret_value() if settings.webhook_secret_token else ""
+    )
     install_redactor(token, secret)
     logger.info("Loading the %s model (trained on first start)", settings.dataset)
     parts = load_parts(settings, progress=True)
@@ -176,19 +190,34 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     try:
         moviebot = make_moviebot(settings, parts, store)
         app = build_application(
-            moviebot, token=token, base_url=settings.telegram_api_url,
-            polling=not settings.webhook_url, overall_max_rate=settings.telegram_max_rate,
-            group_max_rate=settings.telegram_group_rate)
+            moviebot,
+            token=token,
+            base_url=settings.telegram_api_url,
+            polling=not settings.webhook_url,
+            overall_max_rate=settings.telegram_max_rate,
+            group_max_rate=settings.telegram_group_rate,
+        )
         if settings.webhook_url:
-            secret = (settings.webhook_secret_token.get_secret_value()
-                      if settings.webhook_secret_token else None)
-            await run_webhook(app, listen=settings.webhook_listen, port=settings.webhook_port,
-                              url=settings.webhook_url, secret_token=secret)
+            secret = (
+                settings.webhook_secret_token.get_secret_value()
+                if settings.webhook_secret_token
+                else None
+            )
+            await run_webhook(
+                app,
+                listen=settings.webhook_listen,
+                port=settings.webhook_port,
+                url=settings.webhook_url,
+                secret_token=secret,
+            )
         else:
             await run_polling(app, poll_seconds=settings.polling_timeout)
     except InvalidToken:
-        print("moviebot: Telegram refused the bot token (MOVIEBOT_TELEGRAM_TOKEN). "
-              "Check it with @BotFather, or run `moviebot console`.", file=sys.stderr)
+        print(
+            "moviebot: Telegram refused the bot token (MOVIEBOT_TELEGRAM_TOKEN). "
+            "Check it with @BotFather, or run `moviebot console`.",
+            file=sys.stderr,
+        )
         return 1
     finally:
         await store.close()
@@ -218,8 +247,11 @@ async def _console(settings: Settings, parts: Parts) -> int:
     if store is None:
         return 1
     try:
-        console = Console(make_moviebot(settings, parts, store, flood_limit=False), sys.stdout,
-                          chat_id=settings.console_chat_id)
+        console = Console(
+            make_moviebot(settings, parts, store, flood_limit=False),
+            sys.stdout,
+            chat_id=settings.console_chat_id,
+        )
         await console.run(sys.stdin)
     finally:
         await store.close()
@@ -234,7 +266,8 @@ def start_command(args: argparse.Namespace, settings: Settings) -> int:
     """``moviebot start``: the bot when a token is set, else the console."""
     if settings.telegram_token and settings.telegram_token.get_secret_value().strip():
         return run_command(args, settings)
-    print("No MOVIEBOT_TELEGRAM_TOKEN set: starting the console instead of the Telegram bot.",
-          file=sys.stderr)
+    print(
+        "No MOVIEBOT_TELEGRAM_TOKEN set: starting the console instead of the Telegram bot.",
+        file=sys.stderr,
+    )
     return console_command(args, settings)
-

@@ -112,4 +112,3 @@ class Console:
                 break
             if not interactive and line.strip():
                 self._print("")
-

@@ -31,8 +31,14 @@ class FloodLimiter:
     :attr:`Admission.SILENT` until a command is allowed again (the flood is over).
     """
 
-    def __init__(self, capacity: int = 20, window: float = 10.0, *,
-                 clock: Callable[[], float] = time.monotonic, max_chats: int = 10_000) -> None:
+    def __init__(
+        self,
+        capacity: int = 20,
+        window: float = 10.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_chats: int = 10_000,
+    ) -> None:
         if capacity < 1 or window <= 0:
             raise ValueError("capacity must be >= 1 and window > 0")
         self.capacity = float(capacity)
@@ -62,8 +68,11 @@ class FloodLimiter:
 
     def _prune(self, now: float) -> None:
         """Forget chats whose bucket has refilled completely (they behave as new chats)."""
-        full = [chat for chat, b in self._buckets.items()
-                if b.tokens + (now - b.updated) * self.rate >= self.capacity]
+        full = [
+            chat
+            for chat, b in self._buckets.items()
+            if b.tokens + (now - b.updated) * self.rate >= self.capacity
+        ]
         for chat in full:
             del self._buckets[chat]
 

@@ -121,11 +121,25 @@ class Resolving(Protocol):
 class Storing(Protocol):
     """:class:`bot.store.FavoritesStore`."""
 
-    async def add(self, chat_id: int, movie_id: int, *,  # noqa: D102
-                  update_id: int | None = None) -> AddOutcome: ...
+    async def add(
+        self,
+        chat_id: int,
+        movie_id: int,
+        *,
+        update_id: int | None = None,
+    ) -> AddOutcome:
+        """Add a favorite (see :meth:`bot.store.FavoritesStore.add`)."""
+        ...
 
-    async def remove(self, chat_id: int, movie_id: int, *,  # noqa: D102
-                     update_id: int | None = None) -> bool: ...
+    async def remove(
+        self,
+        chat_id: int,
+        movie_id: int,
+        *,
+        update_id: int | None = None,
+    ) -> bool:
+        """Remove a favorite (see :meth:`bot.store.FavoritesStore.remove`)."""
+        ...
 
     async def favorites(self, chat_id: int) -> list[int]: ...  # noqa: D102
 
@@ -220,9 +234,16 @@ class Turn:
 class MovieBot:
     """Transport-agnostic conversation logic (see the module docstring)."""
 
-    def __init__(self, recommender: Recommending, titles: Resolving, store: Storing, *,
-                 limiter: FloodLimiter | None = None, favorites_limit: int = 500,
-                 page_size: int = PAGE_SIZE) -> None:
+    def __init__(
+        self,
+        recommender: Recommending,
+        titles: Resolving,
+        store: Storing,
+        *,
+        limiter: FloodLimiter | None = None,
+        favorites_limit: int = 500,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
         self._rec = recommender
         self._titles = titles
         self._store = store
@@ -231,13 +252,20 @@ class MovieBot:
         self._page_size = page_size
         catalog = recommender.catalog
         self._title_of: dict[int, str] = dict(
-            zip(catalog.index.tolist(), catalog["title"].tolist(), strict=True))
+            zip(catalog.index.tolist(), catalog["title"].tolist(), strict=True)
+        )
         self._urls: dict[int, str] = {}
         self._locks = ChatLocks()
         self._commands: dict[str, Callable[[Turn, str], Awaitable[tuple[Reply, ...]]]] = {
-            "start": self._start, "help": self._help, "like": self._like,
-            "unlike": self._unlike, "favorites": self._favorites, "recommend": self._recommend,
-            "similar": self._similar, "why": self._why, "reset": self._reset,
+            "start": self._start,
+            "help": self._help,
+            "like": self._like,
+            "unlike": self._unlike,
+            "favorites": self._favorites,
+            "recommend": self._recommend,
+            "similar": self._similar,
+            "why": self._why,
+            "reset": self._reset,
         }
 
     @property
@@ -247,8 +275,9 @@ class MovieBot:
 
     # -- entry points --------------------------------------------------------------------------
 
-    async def command(self, chat_id: int, name: str, arg: str = "", *,
-                      update_id: int | None = None) -> tuple[Reply, ...]:
+    async def command(
+        self, chat_id: int, name: str, arg: str = "", *, update_id: int | None = None
+    ) -> tuple[Reply, ...]:
         """Answer ``/name arg`` in ``chat_id``."""
         handler = self._commands.get(name.lower())
         turn = Turn(chat_id, update_id)
@@ -256,14 +285,16 @@ class MovieBot:
             return await self._guarded(turn, lambda: self._unknown(name))
         return await self._guarded(turn, lambda: handler(turn, arg.strip()))
 
-    async def text(self, chat_id: int, text: str, *,
-                   update_id: int | None = None) -> tuple[Reply, ...]:
+    async def text(
+        self, chat_id: int, text: str, *, update_id: int | None = None
+    ) -> tuple[Reply, ...]:
         """Answer a plain (non-command) message: offer to like the movie it names."""
         turn = Turn(chat_id, update_id)
         return await self._guarded(turn, lambda: self._plain(text.strip()))
 
-    async def button(self, chat_id: int, data: str, *,
-                     update_id: int | None = None) -> ButtonAnswer:
+    async def button(
+        self, chat_id: int, data: str, *, update_id: int | None = None
+    ) -> ButtonAnswer:
         """Answer a pressed button whose callback data is ``data``."""
         turn = Turn(chat_id, update_id)
         answer: ButtonAnswer | None = None
@@ -290,11 +321,13 @@ class MovieBot:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _guarded(self, turn: Turn,
-                       work: Callable[[], Awaitable[tuple[Reply, ...]]]) -> tuple[Reply, ...]:
+    async def _guarded(
+        self, turn: Turn, work: Callable[[], Awaitable[tuple[Reply, ...]]]
+    ) -> tuple[Reply, ...]:
         """Flood limit, then the chat's lock, then ``work``; a dead store is said politely."""
-        admission = (self._limiter.admit(turn.chat_id) if self._limiter is not None
-                     else Admission.ALLOW)
+        admission = (
+            self._limiter.admit(turn.chat_id) if self._limiter is not None else Admission.ALLOW
+        )
         if admission is Admission.WARN:
             logger.info("Flood limit reached in chat %s", turn.chat_id)
             return (Reply(texts.flood()),)
@@ -321,9 +354,13 @@ class MovieBot:
 
     def _choices(self, kind: str, candidates: Sequence[Candidate], prefix: str) -> Rows:
         return tuple(
-            (Button(texts.label(prefix, self._title(c.movie_id)),
-                    data=button_data(kind, c.movie_id)),)
-            for c in candidates if c.movie_id in self._title_of
+            (
+                Button(
+                    texts.label(prefix, self._title(c.movie_id)), data=button_data(kind, c.movie_id)
+                ),
+            )
+            for c in candidates
+            if c.movie_id in self._title_of
         )
 
     def _unresolved(self, res: Resolution, kind: str, prefix: str) -> tuple[Reply, ...]:
@@ -373,8 +410,12 @@ class MovieBot:
             count: int | None = len(await self._store.favorites(turn.chat_id))
         except StoreUnavailable:
             count = None  # the add is committed: say so, even if the list cannot be counted now
-        rows = ((Button("🔎 Similar movies", data=button_data("sim", movie_id)),
-                 Button("↩ Undo", data=button_data("un", movie_id))),)
+        rows = (
+            (
+                Button("🔎 Similar movies", data=button_data("sim", movie_id)),
+                Button("↩ Undo", data=button_data("un", movie_id)),
+            ),
+        )
         return Reply(texts.added(title, count), rows)
 
     async def _unlike(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
@@ -416,7 +457,7 @@ class MovieBot:
         pages = -(-len(favorites) // self._page_size)
         page = min(max(page, 0), pages - 1)
         first = page * self._page_size
-        shown = favorites[first:first + self._page_size]
+        shown = favorites[first : first + self._page_size]
         rows: list[tuple[Button, ...]] = [
             (Button(texts.label("❌", self._title(m)), data=button_data("un", m, page)),)
             for m in shown
@@ -428,25 +469,36 @@ class MovieBot:
             nav.append(Button("Next ▶", data=f"fav:{page + 1}"))
         if nav:
             rows.append(tuple(nav))
-        text = texts.favorites_page([self._title(m) for m in shown], first=first + 1,
-                                    total=len(favorites))
+        text = texts.favorites_page(
+            [self._title(m) for m in shown], first=first + 1, total=len(favorites)
+        )
         return Reply(text, tuple(rows), edit=edit)
 
     async def _recommend(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
         favorites = await self._store.favorites(turn.chat_id)
         result = await asyncio.to_thread(self._rec.recommend, favorites, RECOMMENDATIONS)
         items = [it for it in result.items if it.movie_id in self._title_of]
-        lines = [texts.RecommendationLine(self._title(it.movie_id), self._url(it.movie_id),
-                                          tuple(self._title(b) for b in it.because))
-                 for it in items]
+        lines = [
+            texts.RecommendationLine(
+                self._title(it.movie_id),
+                self._url(it.movie_id),
+                tuple(self._title(b) for b in it.because),
+            )
+            for it in items
+        ]
         rows = tuple(
-            (Button(texts.label("👍", self._title(it.movie_id)),
-                    data=button_data("like", it.movie_id)),
-             Button("🔎 Similar", data=button_data("sim", it.movie_id)))
+            (
+                Button(
+                    texts.label("👍", self._title(it.movie_id)),
+                    data=button_data("like", it.movie_id),
+                ),
+                Button("🔎 Similar", data=button_data("sim", it.movie_id)),
+            )
             for it in items
         )
-        text = texts.recommendations(lines, fallback=result.fallback,
-                                     ignored=[self._title(m) for m in result.ignored])
+        text = texts.recommendations(
+            lines, fallback=result.fallback, ignored=[self._title(m) for m in result.ignored]
+        )
         return (Reply(text, rows),)
 
     async def _similar(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
@@ -464,12 +516,16 @@ class MovieBot:
         title = self._title(movie_id)
         if not found:
             return Reply(texts.similar_unknown(title))
-        text = texts.similar(title, [(self._title(s.movie_id), self._url(s.movie_id))
-                                     for s in found])
+        text = texts.similar(
+            title, [(self._title(s.movie_id), self._url(s.movie_id)) for s in found]
+        )
         rows = tuple(
-            (Button(texts.label("👍", self._title(s.movie_id)),
-                    data=button_data("like", s.movie_id)),
-             Button("🔎 Similar", data=button_data("sim", s.movie_id)))
+            (
+                Button(
+                    texts.label("👍", self._title(s.movie_id)), data=button_data("like", s.movie_id)
+                ),
+                Button("🔎 Similar", data=button_data("sim", s.movie_id)),
+            )
             for s in found
         )
         return Reply(text, rows)
@@ -496,20 +552,30 @@ class MovieBot:
         pushes = [(self._title(m), round(100 * c / total)) for m, c in positive[:3]]
         negative = sorted((c, m) for m, c in exp.contributions if c < 0 and m in self._title_of)
         pulls = [self._title(m) for _, m in negative[:3]]
-        text = texts.why(title, rank=exp.rank, n_items=exp.n_items,
-                         is_favorite=movie_id in favorites, pushes=pushes, pulls=pulls,
-                         ignored=[self._title(m) for m in exp.ignored])
+        text = texts.why(
+            title,
+            rank=exp.rank,
+            n_items=exp.n_items,
+            is_favorite=movie_id in favorites,
+            pushes=pushes,
+            pulls=pulls,
+            ignored=[self._title(m) for m in exp.ignored],
+        )
         similar_button = Button("🔎 Similar", data=button_data("sim", movie_id))
-        rows: Rows = ((similar_button,),) if movie_id in favorites else (
-            (Button("👍 Like it", data=button_data("like", movie_id)), similar_button),)
+        rows: Rows = (
+            ((similar_button,),)
+            if movie_id in favorites
+            else ((Button("👍 Like it", data=button_data("like", movie_id)), similar_button),)
+        )
         return Reply(text, rows)
 
     async def _reset(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
         count = len(await self._store.favorites(turn.chat_id))
         if not count:
             return (Reply(texts.reset_nothing()),)
-        rows = ((Button("🗑 Yes, remove all", data="reset:yes"),
-                 Button("Keep them", data="reset:no")),)
+        rows = (
+            (Button("🗑 Yes, remove all", data="reset:yes"), Button("Keep them", data="reset:no")),
+        )
         return (Reply(texts.reset_confirm(count), rows),)
 
     async def _plain(self, text: str) -> tuple[Reply, ...]:
@@ -519,16 +585,21 @@ class MovieBot:
         movie_id = self._matched(res)
         if movie_id is None:
             return self._unresolved(res, "like", "👍")
-        rows = ((Button("👍 Yes, add it", data=button_data("like", movie_id)),
-                 Button("🔎 Similar movies", data=button_data("sim", movie_id))),)
+        rows = (
+            (
+                Button("👍 Yes, add it", data=button_data("like", movie_id)),
+                Button("🔎 Similar movies", data=button_data("sim", movie_id)),
+            ),
+        )
         return (Reply(texts.offer_like(self._title(movie_id)), rows),)
 
     # -- buttons -------------------------------------------------------------------------------
 
     async def _press(self, turn: Turn, data: str) -> ButtonAnswer:
         action = parse_button(data)
-        if action is None or (action.movie_id is not None
-                              and action.movie_id not in self._title_of):
+        if action is None or (
+            action.movie_id is not None and action.movie_id not in self._title_of
+        ):
             logger.info("Expired or forged button in chat %s", turn.chat_id)
             return ButtonAnswer(texts.notice_expired(), (Reply(texts.expired()),))
         movie_id = action.movie_id
@@ -542,8 +613,7 @@ class MovieBot:
         if action.kind == "why" and movie_id is not None:
             return ButtonAnswer(replies=(await self._explain(turn, movie_id),))
         if action.kind == "fav" and action.page is not None:
-            return ButtonAnswer(replies=(await self._favorites_page(turn, action.page,
-                                                                     edit=True),))
+            return ButtonAnswer(replies=(await self._favorites_page(turn, action.page, edit=True),))
         if action.confirm:
             cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
             return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))

@@ -70,8 +70,9 @@ class Settings(BaseSettings):
     @property
     def paths(self) -> DataPaths:
         """Where ``recsys`` reads releases from and writes downloads and models to."""
-        return DataPaths(data_dir=self.data_dir, movielens_dir=self.movielens_dir,
-                         base_url=self.movielens_url)
+        return DataPaths(
+            data_dir=self.data_dir, movielens_dir=self.movielens_dir, base_url=self.movielens_url
+        )
 
     @property
     def resolved_database_url(self) -> str:

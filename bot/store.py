@@ -344,6 +344,7 @@ class FavoritesStore:
 
     async def _mutate(self, chat_id: int, update_id: int | None, change: Change) -> int:
         """Runs a change under the chat's lock in one transaction, once per Telegram update."""
+
         def body(conn: Connection) -> int:
             return self._apply(conn, chat_id, update_id, change)
 
@@ -369,6 +370,7 @@ class FavoritesStore:
 
     async def _create_schema(self) -> None:
         """Creates the tables if missing; replicas starting together take turns."""
+
         def create(conn: Connection) -> None:
             if self._postgres:
                 conn.execute(_LOCK_SCHEMA)
@@ -469,9 +471,7 @@ def _sqlite_engine(url: URL) -> Engine:
     busy_timeout = float(url.query.get("timeout", CONNECT_TIMEOUT))  # type: ignore[arg-type]
     _make_parent_folder(url)
     # No pre-ping: an SQLite file does not drop connections.
-    engine = create_engine(
-        url, connect_args={"timeout": busy_timeout, "check_same_thread": False}
-    )
+    engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transactions away from the driver, so that "begin" below decides how they start.

@@ -82,11 +82,20 @@ class RetryingRateLimiter(AIORateLimiter):
     never retried (the request itself is wrong), nor are 401/403/409.
     """
 
-    def __init__(self, *, overall_max_rate: float = 30.0, group_max_rate: float = 20.0,
-                 retry_after_retries: int = 3, network_retries: int = 3,
-                 backoff: float = 0.5) -> None:
-        super().__init__(overall_max_rate=overall_max_rate, group_max_rate=group_max_rate,
-                         max_retries=retry_after_retries)
+    def __init__(
+        self,
+        *,
+        overall_max_rate: float = 30.0,
+        group_max_rate: float = 20.0,
+        retry_after_retries: int = 3,
+        network_retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        super().__init__(
+            overall_max_rate=overall_max_rate,
+            group_max_rate=group_max_rate,
+            max_retries=retry_after_retries,
+        )
         self._network_retries = network_retries
         self._backoff = backoff
 
@@ -101,16 +110,22 @@ class RetryingRateLimiter(AIORateLimiter):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         for attempt in range(self._network_retries + 1):
             try:
-                return await super().process_request(callback, args, kwargs, endpoint, data,
-                                                     rate_limit_args)
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
             except BadRequest:
                 raise
             except (TimedOut, NetworkError) as exc:
                 if attempt >= self._network_retries:
                     raise
                 delay = self._backoff * 2**attempt
-                logger.warning("%s failed (%s); retry %d in %.1fs", endpoint,
-                               type(exc).__name__, attempt + 1, delay)
+                logger.warning(
+                    "%s failed (%s); retry %d in %.1fs",
+                    endpoint,
+                    type(exc).__name__,
+                    attempt + 1,
+                    delay,
+                )
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -133,11 +148,17 @@ class Keyboard(InlineKeyboardMarkup):
     def __init__(self, rows: Rows) -> None:
         super().__init__([])
         with self._unfrozen():
-            self._json: dict[str, Any] = {"inline_keyboard": [
-                [{"text": b.label, "url": b.url} if b.url is not None
-                 else {"text": b.label, "callback_data": b.data} for b in row]
-                for row in rows
-            ]}
+            self._json: dict[str, Any] = {
+                "inline_keyboard": [
+                    [
+                        {"text": b.label, "url": b.url}
+                        if b.url is not None
+                        else {"text": b.label, "callback_data": b.data}
+                        for b in row
+                    ]
+                    for row in rows
+                ]
+            }
 
     def to_dict(self, recursive: bool = True) -> dict[str, Any]:
         """The Bot API JSON of this keyboard."""
@@ -155,9 +176,9 @@ def command_of(message: Message) -> tuple[str, str | None, str] | None:
     entity = next(iter(message.entities), None)
     if entity is None or entity.type != MessageEntityType.BOT_COMMAND or entity.offset != 0:
         return None
-    head = text[1:entity.length]
+    head = text[1 : entity.length]
     name, _, target = head.partition("@")
-    return name, target or None, text[entity.length:].strip()
+    return name, target or None, text[entity.length :].strip()
 
 
 class Handlers:
@@ -173,8 +194,9 @@ class Handlers:
         if message is None or parsed is None:
             return
         name, _, arg = parsed
-        replies = await self.moviebot.command(message.chat_id, name, arg,
-                                              update_id=update.update_id)
+        replies = await self.moviebot.command(
+            message.chat_id, name, arg, update_id=update.update_id
+        )
         await self._send(context, message.chat_id, replies, message)
 
     async def on_unknown_command(self, update: Update, context: Context) -> None:
@@ -187,8 +209,9 @@ class Handlers:
         ours = target is not None and target.lower() == (context.bot.username or "").lower()
         if message.chat.type != "private" and not ours:
             return  # meant for another bot in the group
-        replies = await self.moviebot.command(message.chat_id, name[:64], "",
-                                              update_id=update.update_id)
+        replies = await self.moviebot.command(
+            message.chat_id, name[:64], "", update_id=update.update_id
+        )
         await self._send(context, message.chat_id, replies, message)
 
     async def on_text(self, update: Update, context: Context) -> None:
@@ -196,8 +219,9 @@ class Handlers:
         message = update.message
         if message is None or message.text is None:
             return
-        replies = await self.moviebot.text(message.chat_id, message.text,
-                                           update_id=update.update_id)
+        replies = await self.moviebot.text(
+            message.chat_id, message.text, update_id=update.update_id
+        )
         await self._send(context, message.chat_id, replies, message)
 
     async def on_other(self, update: Update, context: Context) -> None:
@@ -238,8 +262,14 @@ class Handlers:
             with contextlib.suppress(Exception):
                 await context.bot.send_message(update.effective_chat.id, texts.something_wrong())
 
-    async def _send(self, context: Context, chat_id: int, replies: Sequence[Reply],
-                    message: Message | None, query: CallbackQuery | None = None) -> None:
+    async def _send(
+        self,
+        context: Context,
+        chat_id: int,
+        replies: Sequence[Reply],
+        message: Message | None,
+        query: CallbackQuery | None = None,
+    ) -> None:
         """Send (or, for ``edit`` replies to a button, edit) each reply.
 
         Replies to a message go to its chat and forum topic, quoting it in groups (so a group
@@ -250,8 +280,9 @@ class Handlers:
             if reply.edit and query is not None and await self._edit(query, reply.text, markup):
                 continue
             if message is not None:
-                await message.reply_text(reply.text, reply_markup=markup,
-                                         do_quote=False if query is not None else None)
+                await message.reply_text(
+                    reply.text, reply_markup=markup, do_quote=False if query is not None else None
+                )
             else:
                 await context.bot.send_message(chat_id, reply.text, reply_markup=markup)
 
@@ -296,13 +327,21 @@ def build_application(
         Application.builder()
         .token(token)
         .base_url(base_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True),
-                           allow_sending_without_reply=True))
-        .rate_limiter(RetryingRateLimiter(overall_max_rate=overall_max_rate,
-                                          group_max_rate=group_max_rate,
-                                          network_retries=network_retries,
-                                          backoff=retry_backoff))
+        .defaults(
+            Defaults(
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                allow_sending_without_reply=True,
+            )
+        )
+        .rate_limiter(
+            RetryingRateLimiter(
+                overall_max_rate=overall_max_rate,
+                group_max_rate=group_max_rate,
+                network_retries=network_retries,
+                backoff=retry_backoff,
+            )
+        )
         .concurrent_updates(True)
         .post_init(register_commands)
     )
@@ -323,8 +362,9 @@ def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
     for name in handlers.moviebot.command_names:  # /name and /name@ThisBot
         app.add_handler(CommandHandler(name, handlers.on_command, filters=new_message))
     app.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
-    app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT,
-                                   handlers.on_text))
+    app.add_handler(
+        MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT, handlers.on_text)
+    )
     app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE, handlers.on_other))
     app.add_handler(CallbackQueryHandler(handlers.on_button, pattern=BUTTON_PATTERN))
     app.add_handler(CallbackQueryHandler(handlers.on_button))  # forged data: "expired"
@@ -350,8 +390,9 @@ class Poller:
     serialises each chat with a lock, which is what keeps webhook mode in order).
     """
 
-    def __init__(self, app: TelegramApp, *, timeout: int = 10, limit: int = 100,
-                 max_backoff: float = 30.0) -> None:
+    def __init__(
+        self, app: TelegramApp, *, timeout: int = 10, limit: int = 100, max_backoff: float = 30.0
+    ) -> None:
         self.app = app
         self.timeout = timeout
         self.limit = limit
@@ -377,8 +418,12 @@ class Poller:
             except TelegramError as exc:
                 failures += 1
                 delay = self._backoff(failures)
-                logger.warning("Cannot reach Telegram (%s: %s); retrying in %.1fs",
-                               type(exc).__name__, exc, delay)
+                logger.warning(
+                    "Cannot reach Telegram (%s: %s); retrying in %.1fs",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                )
                 await self._sleep(delay)
             else:
                 return True
@@ -402,8 +447,9 @@ class Poller:
             except Exception as exc:  # network trouble, 5xx, a Conflict, an unparsable answer
                 failures += 1
                 delay = self._backoff(failures)
-                logger.warning("getUpdates failed (%s: %s); retrying in %.1fs",
-                               type(exc).__name__, exc, delay)
+                logger.warning(
+                    "getUpdates failed (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay
+                )
                 await self._sleep(delay)
                 continue
             failures = 0
@@ -414,9 +460,14 @@ class Poller:
 
     async def _fetch(self) -> tuple[Update, ...]:
         """One getUpdates, abandoned (nothing fetched is lost: it is unconfirmed) on stop."""
-        fetch = asyncio.ensure_future(self.app.bot.get_updates(
-            offset=self.offset, timeout=self.timeout, limit=self.limit,
-            allowed_updates=list(ALLOWED_UPDATES)))
+        fetch = asyncio.ensure_future(
+            self.app.bot.get_updates(
+                offset=self.offset,
+                timeout=self.timeout,
+                limit=self.limit,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        )
         stopped = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -435,8 +486,11 @@ class Poller:
         for update in updates:
             chat = update.effective_chat
             by_chat.setdefault(chat.id if chat else None, []).append(update)
-        lanes = [self._lane(u) for key, group in by_chat.items()
-                 for u in ([group] if key is not None else [[x] for x in group])]
+        lanes = [
+            self._lane(u)
+            for key, group in by_chat.items()
+            for u in ([group] if key is not None else [[x] for x in group])
+        ]
         results = await asyncio.gather(*lanes, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException):
@@ -451,8 +505,9 @@ class Poller:
         if self.offset is None:
             return
         with contextlib.suppress(Exception):
-            await self.app.bot.get_updates(offset=self.offset, timeout=0, limit=1,
-                                           allowed_updates=list(ALLOWED_UPDATES))
+            await self.app.bot.get_updates(
+                offset=self.offset, timeout=0, limit=1, allowed_updates=list(ALLOWED_UPDATES)
+            )
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -467,8 +522,9 @@ def retry_after_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
-async def run_polling(app: TelegramApp, *, poll_seconds: int = 10,
-                      poller: Poller | None = None) -> None:
+async def run_polling(
+    app: TelegramApp, *, poll_seconds: int = 10, poller: Poller | None = None
+) -> None:
     """Initialise the Application, poll until SIGINT/SIGTERM, then shut down cleanly."""
     poller = poller or Poller(app, timeout=poll_seconds)
     loop = asyncio.get_running_loop()
@@ -491,8 +547,15 @@ async def run_polling(app: TelegramApp, *, poll_seconds: int = 10,
     logger.info("Bot stopped")
 
 
-async def run_webhook(app: TelegramApp, *, listen: str, port: int, url: str,
-                      secret_token: str | None, stop: asyncio.Event | None = None) -> None:
+async def run_webhook(
+    app: TelegramApp,
+    *,
+    listen: str,
+    port: int,
+    url: str,
+    secret_token: str | None,
+    stop: asyncio.Event | None = None,
+) -> None:
     """Serve Telegram's webhook until SIGINT/SIGTERM; PTB registers the webhook with Telegram.
 
     The server listens on the path of the public ``url`` (``https://host/tg`` → ``/tg``) and
@@ -511,9 +574,14 @@ async def run_webhook(app: TelegramApp, *, listen: str, port: int, url: str,
         if app.post_init is not None:
             await app.post_init(app)
         await app.updater.start_webhook(
-            listen=listen, port=port, url_path=urlsplit(url).path.strip("/"), webhook_url=url,
-            secret_token=secret_token, allowed_updates=list(ALLOWED_UPDATES),
-            drop_pending_updates=False)
+            listen=listen,
+            port=port,
+            url_path=urlsplit(url).path.strip("/"),
+            webhook_url=url,
+            secret_token=secret_token,
+            allowed_updates=list(ALLOWED_UPDATES),
+            drop_pending_updates=False,
+        )
         await app.start()
         logger.info("Bot @%s is serving its webhook on %s:%d", app.bot.username, listen, port)
         try:

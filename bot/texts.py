@@ -147,8 +147,12 @@ def help_text() -> str:
 
 def usage(command: str) -> str:
     """How to use a command that needs a title."""
-    examples = {"like": "toy story", "unlike": "toy story", "similar": "the matrix",
-                "why": "the matrix"}
+    examples = {
+        "like": "toy story",
+        "unlike": "toy story",
+        "similar": "the matrix",
+        "why": "the matrix",
+    }
     example = examples.get(command, "toy story")
     return f"Usage: /{command} &lt;title&gt;\nFor example: /{command} {example}"
 
@@ -212,8 +216,10 @@ def already(title: str) -> str:
 
 def list_full(limit: int) -> str:
     """The chat's list is at its cap."""
-    return (f"Your list is full ({limit:,} movies). Remove some with /favorites or /unlike "
-            "before adding more.")
+    return (
+        f"Your list is full ({limit:,} movies). Remove some with /favorites or /unlike "
+        "before adding more."
+    )
 
 
 def removed(title: str, count: int | None) -> str:
@@ -265,12 +271,15 @@ class RecommendationLine:
     because: tuple[str, ...]
 
 
-def recommendations(items: Sequence[RecommendationLine], *, fallback: bool,
-                    ignored: Sequence[str]) -> str:
+def recommendations(
+    items: Sequence[RecommendationLine], *, fallback: bool, ignored: Sequence[str]
+) -> str:
     """The /recommend answer."""
     if fallback:
-        head = ("You have no favorites I can use yet, so here are the <b>most popular</b> movies. "
-                "Add a few with /like &lt;title&gt; for picks of your own.")
+        head = (
+            "You have no favorites I can use yet, so here are the <b>most popular</b> movies. "
+            "Add a few with /like &lt;title&gt; for picks of your own."
+        )
     else:
         head = f"<b>{len(items)} movies for you</b>"
     lines = []
@@ -293,8 +302,10 @@ def ignored_note(titles: Sequence[str]) -> str:
     shown = ", ".join(esc(t, 100) for t in titles[:5])
     more = f" and {len(titles) - 5} more" if len(titles) > 5 else ""
     verb = "it" if len(titles) == 1 else "them"
-    return (f"<i>I know too little about {shown}{more} to use {verb} "
-            "for recommendations (too few ratings).</i>")
+    return (
+        f"<i>I know too little about {shown}{more} to use {verb} "
+        "for recommendations (too few ratings).</i>"
+    )
 
 
 def similar(title: str, items: Sequence[tuple[str, str | None]]) -> str:
@@ -306,8 +317,10 @@ def similar(title: str, items: Sequence[tuple[str, str | None]]) -> str:
 
 def similar_unknown(title: str) -> str:
     """/similar of a movie the model has no factors for."""
-    return (f"I know too little about {bold(title)} (too few ratings) to find similar movies. "
-            "Try a better-known one.")
+    return (
+        f"I know too little about {bold(title)} (too few ratings) to find similar movies. "
+        "Try a better-known one."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -333,19 +346,30 @@ def match_words(rank: int, n_items: int) -> tuple[str, str]:
 
 def why_no_favorites(title: str) -> str:
     """/why with an empty list."""
-    return (f"To say how much you would like {bold(title)} I need some of your favorites first. "
-            "Add a few with /like &lt;title&gt;.")
+    return (
+        f"To say how much you would like {bold(title)} I need some of your favorites first. "
+        "Add a few with /like &lt;title&gt;."
+    )
 
 
 def why_unknown(title: str) -> str:
     """/why of a movie the model has no factors for."""
-    return (f"I know too little about {bold(title)} (too few ratings) to say how much you "
-            "would like it.")
+    return (
+        f"I know too little about {bold(title)} (too few ratings) to say how much you "
+        "would like it."
+    )
 
 
-def why(title: str, *, rank: int | None, n_items: int, is_favorite: bool,
-        pushes: Sequence[tuple[str, int]], pulls: Sequence[str],
-        ignored: Sequence[str]) -> str:
+def why(
+    title: str,
+    *,
+    rank: int | None,
+    n_items: int,
+    is_favorite: bool,
+    pushes: Sequence[tuple[str, int]],
+    pulls: Sequence[str],
+    ignored: Sequence[str],
+) -> str:
     """The /why answer: rank in words, then which favorites push it up (and down).
 
     ``pushes`` are (favorite title, its percent of everything that pushes the movie up), largest
@@ -356,19 +380,27 @@ def why(title: str, *, rank: int | None, n_items: int, is_favorite: bool,
         parts.append(f"{bold(title)} is one of your favorites.")
     if rank is not None:
         top, verdict = match_words(rank, n_items)
-        parts.append(f"For your favorites, {bold(title)} ranks <b>#{rank:,} of {n_items:,}</b> "
-                     f"movies — in your {top}: {verdict}.")
+        parts.append(
+            f"For your favorites, {bold(title)} ranks <b>#{rank:,} of {n_items:,}</b> "
+            f"movies — in your {top}: {verdict}."
+        )
     if pushes:
-        parts.append("Favorites that push it up most:\n"
-                     + "\n".join(f"• {esc(t, 150)} ({p}%)" for t, p in pushes))
+        parts.append(
+            "Favorites that push it up most:\n"
+            + "\n".join(f"• {esc(t, 150)} ({p}%)" for t, p in pushes)
+        )
     elif rank is not None:
         parts.append("None of your favorites pushes it up much.")
     if pulls:
-        parts.append("Favorites that pull it down:\n"
-                     + "\n".join(f"• {esc(t, 150)}" for t in pulls))
+        parts.append(
+            "Favorites that pull it down:\n" + "\n".join(f"• {esc(t, 150)}" for t in pulls)
+        )
     if rank is None and not is_favorite:
-        parts.insert(0, f"I can't tell yet how much you would like {bold(title)}: none of your "
-                        "favorites is known well enough to compare with.")
+        parts.insert(
+            0,
+            f"I can't tell yet how much you would like {bold(title)}: none of your "
+            "favorites is known well enough to compare with.",
+        )
     if ignored:
         parts.append(ignored_note(ignored))
     return join_fitting(parts)

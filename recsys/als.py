@@ -74,8 +74,11 @@ def fit_item_factors(
         if on_iteration is not None:
             on_iteration(iteration, elapsed)
 
-    model.fit(csr_matrix(weighted, dtype=np.float32), show_progress=progress,  # type: ignore[attr-defined]
-              callback=callback)
+    model.fit(
+        csr_matrix(weighted, dtype=np.float32),
+        show_progress=progress,  # type: ignore[attr-defined]
+        callback=callback,
+    )
     factors: np.ndarray = np.ascontiguousarray(model.item_factors, dtype=np.float32)  # type: ignore[attr-defined]
     return factors
 
@@ -83,8 +86,14 @@ def fit_item_factors(
 class AlsScorer:
     """A trained ALS model for serving: fold-in recommend, explain and cosine similarity."""
 
-    def __init__(self, item_factors: np.ndarray, params: AlsParams, *, num_threads: int = 1,
-                 candidates: np.ndarray | None = None):
+    def __init__(
+        self,
+        item_factors: np.ndarray,
+        params: AlsParams,
+        *,
+        num_threads: int = 1,
+        candidates: np.ndarray | None = None,
+    ):
         """Wrap item factors (n_items × factors) trained with ``params``.
 
         ``candidates`` (a boolean mask over items) restricts what :meth:`recommend` may return;
@@ -93,8 +102,9 @@ class AlsScorer:
         """
         factors = np.ascontiguousarray(item_factors, dtype=np.float32)
         if factors.ndim != 2 or factors.shape[1] != params.factors:
-            raise ValueError(f"item factors of shape {factors.shape} do not match "
-                             f"{params.factors} factors")
+            raise ValueError(
+                f"item factors of shape {factors.shape} do not match {params.factors} factors"
+            )
         self.params = params
         self._model = _model(params, num_threads=num_threads)
         model = self._model
@@ -110,9 +120,10 @@ class AlsScorer:
             self._pool_factors = np.ascontiguousarray(factors[self._pool])
             self._pool_position = np.full(self._n_items, -1, dtype=np.int64)
             self._pool_position[self._pool] = np.arange(self._pool.size)
-        self._yty_reg = (model.YtY.astype(np.float32)  # type: ignore[attr-defined]
-                         + np.float32(params.regularization)
-                         * np.eye(params.factors, dtype=np.float32))
+        self._yty_reg = (
+            model.YtY.astype(np.float32)  # type: ignore[attr-defined]
+            + np.float32(params.regularization) * np.eye(params.factors, dtype=np.float32)
+        )
 
     @property
     def n_items(self) -> int:
@@ -155,7 +166,8 @@ class AlsScorer:
             return ids, scores
         userid = 0 if n_rows == 1 else np.arange(n_rows)  # a scalar id skips batch overhead
         ids, scores = self._model.recommend(  # type: ignore[attr-defined]
-            userid, rows, N=n, recalculate_user=True, filter_already_liked_items=True)
+            userid, rows, N=n, recalculate_user=True, filter_already_liked_items=True
+        )
         ids = np.asarray(ids, dtype=np.int64).reshape(n_rows, -1)
         scores = np.asarray(scores, dtype=np.float32).reshape(n_rows, -1)
         padded = scores <= PADDED_SCORE
@@ -167,11 +179,14 @@ class AlsScorer:
         """:meth:`recommend` among the candidate pool only (fold-in by ``recalculate_user``)."""
         assert self._pool is not None
         n_rows = rows.shape[0]
-        users = np.atleast_2d(self._model.recalculate_user(  # type: ignore[attr-defined]
-            0 if n_rows == 1 else np.arange(n_rows), rows)).astype(np.float32, copy=False)
+        users = np.atleast_2d(
+            self._model.recalculate_user(  # type: ignore[attr-defined]
+                0 if n_rows == 1 else np.arange(n_rows), rows
+            )
+        ).astype(np.float32, copy=False)
         scores = users @ self._pool_factors.T  # (rows, pool)
         for r in range(n_rows):
-            liked = self._pool_position[rows.indices[rows.indptr[r]:rows.indptr[r + 1]]]
+            liked = self._pool_position[rows.indices[rows.indptr[r] : rows.indptr[r + 1]]]
             scores[r, liked[liked >= 0]] = -np.inf
         k = min(n, self._pool.size)
         top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
@@ -194,8 +209,8 @@ class AlsScorer:
         The sum over ``j`` is the explained score.
         """
         row = self._check_rows(row)
-        liked = row.indices[row.indptr[0]:row.indptr[1]].astype(np.int64)
-        conf = row.data[row.indptr[0]:row.indptr[1]].astype(np.float32) * self.params.alpha
+        liked = row.indices[row.indptr[0] : row.indptr[1]].astype(np.int64)
+        conf = row.data[row.indptr[0] : row.indptr[1]].astype(np.float32) * self.params.alpha
         keep = conf > 0
         liked, conf = liked[keep], conf[keep]
         y = self.item_factors
@@ -206,14 +221,16 @@ class AlsScorer:
         contributions = (y_liked @ weighted_items) * conf[:, None]
         return liked, contributions
 
-    def explain(self, row: csr_matrix, column: int,
-                n: int = 10) -> tuple[float, list[tuple[int, float]]]:
+    def explain(
+        self, row: csr_matrix, column: int, n: int = 10
+    ) -> tuple[float, list[tuple[int, float]]]:
         """ALS ``explain`` of a 1-row weighted matrix: (score, [(liked column, share)])."""
         row = self._check_rows(row)
         if not 0 <= column < self.n_items:
             raise ValueError("column out of range")
         score, top, _ = self._model.explain(0, row, int(column), N=n)  # type: ignore[attr-defined]
         return float(score), [(int(c), float(s)) for c, s in top]
+
 
 def _spd_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Solve ``a x = b`` for a symmetric positive definite ``a`` by Cholesky, in float32.
@@ -233,8 +250,12 @@ def _spd_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class CosineIndex:
     """Nearest items by cosine of their factors, among precomputed candidate columns."""
 
-    def __init__(self, factors: np.ndarray, candidates: np.ndarray | None = None,
-                 weights: np.ndarray | None = None):
+    def __init__(
+        self,
+        factors: np.ndarray,
+        candidates: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
+    ):
         """Keep the unit vectors of the candidates, pre-multiplied by their weights.
 
         Args:
@@ -246,8 +267,11 @@ class CosineIndex:
         norms[norms == 0] = 1e-10
         unit = (factors / norms[:, None]).astype(np.float32)
         n_items = unit.shape[0]
-        mask = np.ones(n_items, dtype=bool) if candidates is None else np.asarray(candidates,
-                                                                                    dtype=bool)
+        mask = (
+            np.ones(n_items, dtype=bool)
+            if candidates is None
+            else np.asarray(candidates, dtype=bool)
+        )
         self._unit = unit
         self._columns = np.flatnonzero(mask).astype(np.int64)
         scaled = unit[self._columns]

@@ -151,21 +151,27 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
         if artifact.idf is not None:
             model_arrays["idf"] = np.asarray(artifact.idf, dtype=np.float32)
         if artifact.similar_factors is not None:
-            model_arrays["similar_factors"] = np.ascontiguousarray(artifact.similar_factors,
-                                                                   dtype=np.float32)
+            model_arrays["similar_factors"] = np.ascontiguousarray(
+                artifact.similar_factors, dtype=np.float32
+            )
         np.savez(tmp / MODEL_FILE, allow_pickle=False, **model_arrays)
         np.savez(tmp / CATALOG_FILE, allow_pickle=False, **catalog_to_arrays(artifact.catalog))
         meta = dict(artifact.metadata)
-        meta.update({
-            "format_version": FORMAT_VERSION,
-            "files": {MODEL_FILE: _sha256(tmp / MODEL_FILE),
-                      CATALOG_FILE: _sha256(tmp / CATALOG_FILE)},
-            "shape": list(artifact.item_factors.shape),
-        })
+        meta.update(
+            {
+                "format_version": FORMAT_VERSION,
+                "files": {
+                    MODEL_FILE: _sha256(tmp / MODEL_FILE),
+                    CATALOG_FILE: _sha256(tmp / CATALOG_FILE),
+                },
+                "shape": list(artifact.item_factors.shape),
+            }
+        )
         meta.setdefault("libraries", library_versions())
         meta.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
-        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n",
-                                         encoding="utf-8")
+        (tmp / METADATA_FILE).write_text(
+            json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
         _replace_dir(tmp, path)
     finally:
         if tmp.exists():
@@ -180,8 +186,9 @@ def _replace_dir(src: Path, dest: Path) -> None:
         os.replace(src, dest)
         shutil.rmtree(old, ignore_errors=True)
     elif dest.exists():
-        raise ArtifactError(f"{dest} exists and is not a model folder; remove it or choose "
-                            "another --out.")
+        raise ArtifactError(
+            f"{dest} exists and is not a model folder; remove it or choose another --out."
+        )
     else:
         os.replace(src, dest)
 
@@ -196,11 +203,14 @@ def read_metadata(path: Path) -> dict[str, Any]:
     path = Path(path)
     meta_path = path / METADATA_FILE
     if not path.exists():
-        raise ArtifactError(f"No model at {path}: run `moviebot train` (it writes the model "
-                            "there) or set MOVIEBOT_MODEL_PATH to an existing model.")
+        raise ArtifactError(
+            f"No model at {path}: run `moviebot train` (it writes the model "
+            "there) or set MOVIEBOT_MODEL_PATH to an existing model."
+        )
     if not meta_path.is_file():
-        raise ArtifactError(f"{path} is not a complete model (no {METADATA_FILE}); "
-                            f"{_retrain_hint()}.")
+        raise ArtifactError(
+            f"{path} is not a complete model (no {METADATA_FILE}); {_retrain_hint()}."
+        )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -225,8 +235,10 @@ def load_artifact(path: Path, *, verify: bool = True) -> ModelArtifact:
     hint = _retrain_hint(meta)
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
-        raise ArtifactError(f"{path} is a model of format {version!r}, this version reads format "
-                            f"{FORMAT_VERSION}; {hint}.")
+        raise ArtifactError(
+            f"{path} is a model of format {version!r}, this version reads format "
+            f"{FORMAT_VERSION}; {hint}."
+        )
     files = meta.get("files")
     if not isinstance(files, dict):
         raise ArtifactError(f"{path}/{METADATA_FILE} lists no files; {hint}.")
@@ -235,8 +247,9 @@ def load_artifact(path: Path, *, verify: bool = True) -> ModelArtifact:
         if not file.is_file():
             raise ArtifactError(f"{file} is missing; {hint}.")
         if verify and _sha256(file) != files.get(name):
-            raise ArtifactError(f"{file} is truncated or was changed after training "
-                                f"(checksum mismatch); {hint}.")
+            raise ArtifactError(
+                f"{file} is truncated or was changed after training (checksum mismatch); {hint}."
+            )
     try:
         model = _read_npz(path / MODEL_FILE)
         catalog = catalog_from_arrays(_read_npz(path / CATALOG_FILE))
@@ -251,8 +264,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         return {k: npz[k] for k in npz.files}
 
 
-def _validated(path: Path, meta: dict[str, Any], model: dict[str, np.ndarray],
-               catalog: pd.DataFrame, hint: str) -> ModelArtifact:
+def _validated(
+    path: Path, meta: dict[str, Any], model: dict[str, np.ndarray], catalog: pd.DataFrame, hint: str
+) -> ModelArtifact:
     missing = {"item_factors", "item_ids", "support"} - set(model)
     if missing:
         raise ArtifactError(f"{path}/{MODEL_FILE} lacks {', '.join(sorted(missing))}; {hint}.")
@@ -267,8 +281,9 @@ def _validated(path: Path, meta: dict[str, Any], model: dict[str, np.ndarray],
     if "idf" in model and model["idf"].shape != (n_items,):
         problems.append("idf has the wrong length")
     similar = model.get("similar_factors")
-    if similar is not None and (similar.ndim != 2 or similar.shape[0] != n_items
-                                or not np.isfinite(similar).all()):
+    if similar is not None and (
+        similar.ndim != 2 or similar.shape[0] != n_items or not np.isfinite(similar).all()
+    ):
         problems.append("similar_factors do not match the items")
     if n_items and not np.isin(item_ids, catalog.index.to_numpy()).all():
         problems.append("some modelled movies are not in its catalog")
@@ -276,6 +291,12 @@ def _validated(path: Path, meta: dict[str, Any], model: dict[str, np.ndarray],
         problems.append("factors contain NaN or infinity")
     if problems:
         raise ArtifactError(f"{path} is inconsistent ({'; '.join(problems)}); {hint}.")
-    return ModelArtifact(item_factors=factors, item_ids=item_ids, support=support,
-                         idf=model.get("idf"), catalog=catalog, metadata=meta,
-                         similar_factors=similar)
+    return ModelArtifact(
+        item_factors=factors,
+        item_ids=item_ids,
+        support=support,
+        idf=model.get("idf"),
+        catalog=catalog,
+        metadata=meta,
+        similar_factors=similar,
+    )

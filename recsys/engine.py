@@ -110,14 +110,24 @@ class TrainedModel:
 
 def als_params(config: TrainConfig) -> AlsParams:
     """The ALS part of a configuration."""
-    return AlsParams(factors=config.factors, regularization=config.regularization,
-                     alpha=config.alpha, iterations=config.iterations, seed=config.seed)
+    return AlsParams(
+        factors=config.factors,
+        regularization=config.regularization,
+        alpha=config.alpha,
+        iterations=config.iterations,
+        seed=config.seed,
+    )
 
 
 def similar_params(config: TrainConfig) -> AlsParams:
     """The ALS parameters of the similar-movies model (see ``TrainConfig.similar_factors``)."""
-    return AlsParams(factors=config.similar_factors, regularization=config.similar_regularization,
-                     alpha=config.similar_alpha, iterations=config.iterations, seed=config.seed)
+    return AlsParams(
+        factors=config.similar_factors,
+        regularization=config.similar_regularization,
+        alpha=config.similar_alpha,
+        iterations=config.iterations,
+        seed=config.seed,
+    )
 
 
 def serving_params(config: TrainConfig) -> AlsParams:
@@ -133,36 +143,61 @@ def like_threshold(release: Release, config: TrainConfig) -> float:
     return release.like_threshold if config.threshold is None else config.threshold
 
 
-def fit_model(ratings: pd.DataFrame, release: Release, config: TrainConfig, *,
-              progress: bool = False, num_threads: int = 0) -> TrainedModel:
+def fit_model(
+    ratings: pd.DataFrame,
+    release: Release,
+    config: TrainConfig,
+    *,
+    progress: bool = False,
+    num_threads: int = 0,
+) -> TrainedModel:
     """Like rule → matrix → weighting → ALS on ``ratings`` (deterministic for ``config.seed``)."""
     threshold = like_threshold(release, config)
     start = time.perf_counter()
     interactions = build_interactions(ratings, threshold)
-    return fit_interactions(interactions, config, progress=progress, num_threads=num_threads,
-                            started=start)
+    return fit_interactions(
+        interactions, config, progress=progress, num_threads=num_threads, started=start
+    )
 
 
-def fit_interactions(interactions: Interactions, config: TrainConfig, *, progress: bool = False,
-                     num_threads: int = 0, started: float | None = None) -> TrainedModel:
+def fit_interactions(
+    interactions: Interactions,
+    config: TrainConfig,
+    *,
+    progress: bool = False,
+    num_threads: int = 0,
+    started: float | None = None,
+) -> TrainedModel:
     """Weighting → ALS on an already built like matrix (see :func:`fit_model`)."""
     start = time.perf_counter() if started is None else started
     weighting = Weighting.fit(interactions.matrix, config.scheme, k1=config.k1, b=config.b)
     weighted = weighting.apply(interactions.matrix)
-    factors = fit_item_factors(weighted, als_params(config), progress=progress,
-                               num_threads=num_threads)
+    factors = fit_item_factors(
+        weighted, als_params(config), progress=progress, num_threads=num_threads
+    )
     similar = None
     if config.similar_factors > 0:
-        similar = fit_item_factors(weighted, similar_params(config), progress=progress,
-                                   num_threads=num_threads)
-    return TrainedModel(interactions=interactions, weighting=weighting, item_factors=factors,
-                        config=config, seconds=time.perf_counter() - start,
-                        similar_factors=similar)
+        similar = fit_item_factors(
+            weighted, similar_params(config), progress=progress, num_threads=num_threads
+        )
+    return TrainedModel(
+        interactions=interactions,
+        weighting=weighting,
+        item_factors=factors,
+        config=config,
+        seconds=time.perf_counter() - start,
+        similar_factors=similar,
+    )
 
 
-def make_artifact(trained: TrainedModel, catalog: pd.DataFrame, release: Release, *,
-                  checksums: dict[str, str] | None = None,
-                  evaluation: dict[str, Any] | None = None) -> ModelArtifact:
+def make_artifact(
+    trained: TrainedModel,
+    catalog: pd.DataFrame,
+    release: Release,
+    *,
+    checksums: dict[str, str] | None = None,
+    evaluation: dict[str, Any] | None = None,
+) -> ModelArtifact:
     """Bundle a trained model with its catalog and metadata."""
     weighting = trained.weighting
     meta: dict[str, Any] = {
@@ -171,22 +206,34 @@ def make_artifact(trained: TrainedModel, catalog: pd.DataFrame, release: Release
         "checksums": checksums or {},
         "config": trained.config.to_dict(),
         "weighting": weighting.params(),
-        "training": {"users": int(trained.interactions.matrix.shape[0]),
-                     "items": int(trained.interactions.matrix.shape[1]),
-                     "likes": int(trained.interactions.matrix.nnz),
-                     "seconds": round(trained.seconds, 3)},
+        "training": {
+            "users": int(trained.interactions.matrix.shape[0]),
+            "items": int(trained.interactions.matrix.shape[1]),
+            "likes": int(trained.interactions.matrix.nnz),
+            "seconds": round(trained.seconds, 3),
+        },
         "evaluation": evaluation,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    return ModelArtifact(item_factors=trained.item_factors,
-                         item_ids=trained.interactions.items.item_ids,
-                         support=trained.interactions.support, idf=weighting.idf,
-                         catalog=catalog, metadata=meta,
-                         similar_factors=trained.similar_factors)
+    return ModelArtifact(
+        item_factors=trained.item_factors,
+        item_ids=trained.interactions.items.item_ids,
+        support=trained.interactions.support,
+        idf=weighting.idf,
+        catalog=catalog,
+        metadata=meta,
+        similar_factors=trained.similar_factors,
+    )
 
 
-def train(paths: DataPaths, dataset: str, *, config: TrainConfig | None = None,
-          progress: bool = True, evaluation: dict[str, Any] | None = None) -> ModelArtifact:
+def train(
+    paths: DataPaths,
+    dataset: str,
+    *,
+    config: TrainConfig | None = None,
+    progress: bool = True,
+    evaluation: dict[str, Any] | None = None,
+) -> ModelArtifact:
     """Read a release (downloading it if needed) and train a model artifact on all its ratings."""
     release = get_release(dataset)
     config = config or default_config(release.name)
@@ -199,8 +246,13 @@ def train(paths: DataPaths, dataset: str, *, config: TrainConfig | None = None,
     interactions = build_interactions(ratings, threshold)
     del ratings  # the largest object of all; the fit needs only the like matrix
     trained = fit_interactions(interactions, config, progress=progress, started=start)
-    return make_artifact(trained, catalog, release,
-                         checksums=release_checksums(folder, release), evaluation=evaluation)
+    return make_artifact(
+        trained,
+        catalog,
+        release,
+        checksums=release_checksums(folder, release),
+        evaluation=evaluation,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,31 +290,42 @@ class Recommender:
         self.items = ItemIndex(artifact.item_ids)
         self.support = np.asarray(artifact.support, dtype=np.int64)
         w = meta.get("weighting") or {"scheme": "plain"}
-        self.weighting = Weighting(scheme=str(w.get("scheme", "plain")),
-                                   k1=float(w.get("k1", 100.0)), b=float(w.get("b", 0.8)),
-                                   idf=artifact.idf, avg_length=float(w.get("avg_length", 1.0)))
+        self.weighting = Weighting(
+            scheme=str(w.get("scheme", "plain")),
+            k1=float(w.get("k1", 100.0)),
+            b=float(w.get("b", 0.8)),
+            idf=artifact.idf,
+            avg_length=float(w.get("avg_length", 1.0)),
+        )
         if self.weighting.scheme == "bm25" and artifact.idf is None:
-            raise ArtifactError("The model uses BM25 weighting but stores no idf; train it again "
-                                "with `moviebot train`.")
-        self.scorer = AlsScorer(artifact.item_factors, serving_params(self.config),
-                                candidates=self.support >= self.config.candidate_min_support)
+            raise ArtifactError(
+                "The model uses BM25 weighting but stores no idf; train it again "
+                "with `moviebot train`."
+            )
+        self.scorer = AlsScorer(
+            artifact.item_factors,
+            serving_params(self.config),
+            candidates=self.support >= self.config.candidate_min_support,
+        )
         titles = self.catalog["title"].reindex(self.items.item_ids)
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))
         shrink = self.config.shrink
         self._similar = CosineIndex(
-            artifact.item_factors if artifact.similar_factors is None
-            else artifact.similar_factors,
+            artifact.item_factors if artifact.similar_factors is None else artifact.similar_factors,
             candidates=self.support >= self.config.min_support,
-            weights=(self.support / (self.support + shrink)) if shrink > 0 else None)
+            weights=(self.support / (self.support + shrink)) if shrink > 0 else None,
+        )
 
     @classmethod
-    def from_trained(cls, trained: TrainedModel, release: Release,
-                     catalog: pd.DataFrame | None = None) -> Recommender:
+    def from_trained(
+        cls, trained: TrainedModel, release: Release, catalog: pd.DataFrame | None = None
+    ) -> Recommender:
         """A recommender straight from :func:`fit_model` (no artifact on disk; for evaluation)."""
         if catalog is None:
-            catalog = pd.DataFrame({"title": pd.Series(dtype=str)},
-                                   index=pd.Index([], dtype=np.int64, name="movie_id"))
+            catalog = pd.DataFrame(
+                {"title": pd.Series(dtype=str)}, index=pd.Index([], dtype=np.int64, name="movie_id")
+            )
         return cls(make_artifact(trained, catalog, release))
 
     @classmethod
@@ -318,8 +381,9 @@ class Recommender:
         ids, cols, ignored = self._split(favorites)
         n = max(0, min(int(n), self.n_items))
         if cols.size == 0:
-            return RecommendResult(items=self._popular_items(set(ids), n), fallback=True,
-                                   ignored=ignored)
+            return RecommendResult(
+                items=self._popular_items(set(ids), n), fallback=True, ignored=ignored
+            )
         if n == 0:
             return RecommendResult(items=(), fallback=False, ignored=ignored)
         row = self.fold_in_rows([cols])
@@ -328,8 +392,12 @@ class Recommender:
         rec_cols, scores = rec_cols[0][keep], scores[0][keep]
         because = self._because(row, rec_cols)
         items = tuple(
-            Recommendation(movie_id=int(self.items.item_ids[c]), title=self._titles[c],
-                           score=float(s), because=b)
+            Recommendation(
+                movie_id=int(self.items.item_ids[c]),
+                title=self._titles[c],
+                score=float(s),
+                because=b,
+            )
             for c, s, b in zip(rec_cols, scores, because, strict=True)
         )
         return RecommendResult(items=items, fallback=False, ignored=ignored)
@@ -343,8 +411,9 @@ class Recommender:
         """
         n = max(0, min(int(n), self.n_items))
         out = np.full((len(favorites), n), -1, dtype=np.int64)
-        col_lists = [self.items.columns(np.unique(np.asarray(f, dtype=np.int64)))
-                     for f in favorites]
+        col_lists = [
+            self.items.columns(np.unique(np.asarray(f, dtype=np.int64))) for f in favorites
+        ]
         col_lists = [c[c >= 0] for c in col_lists]
         fallback = np.array([c.size == 0 for c in col_lists], dtype=bool)
         live = np.flatnonzero(~fallback)
@@ -355,7 +424,7 @@ class Recommender:
             out[live] = ids
         for i in np.flatnonzero(fallback):
             popular = self._popular_items({int(x) for x in np.asarray(favorites[i]).tolist()}, n)
-            out[i, :len(popular)] = [p.movie_id for p in popular]
+            out[i, : len(popular)] = [p.movie_id for p in popular]
         return out, fallback
 
     def _because(self, row: Any, rec_cols: np.ndarray) -> list[tuple[int, ...]]:
@@ -365,8 +434,10 @@ class Recommender:
         top = np.argsort(-contributions, axis=0, kind="stable")[:MAX_BECAUSE]  # per column
         positive = np.take_along_axis(contributions, top, axis=0) > 0
         movie_ids = self.items.item_ids[liked][top].T.tolist()
-        return [tuple(m for m, ok in zip(ids, oks, strict=True) if ok)
-                for ids, oks in zip(movie_ids, positive.T.tolist(), strict=True)]
+        return [
+            tuple(m for m, ok in zip(ids, oks, strict=True) if ok)
+            for ids, oks in zip(movie_ids, positive.T.tolist(), strict=True)
+        ]
 
     def _popular_items(self, exclude: set[int], n: int) -> tuple[Recommendation, ...]:
         items: list[Recommendation] = []
@@ -376,8 +447,14 @@ class Recommender:
             movie_id = int(self.items.item_ids[col])
             if movie_id in exclude:
                 continue
-            items.append(Recommendation(movie_id=movie_id, title=self._titles[col],
-                                        score=float(self.support[col]), because=()))
+            items.append(
+                Recommendation(
+                    movie_id=movie_id,
+                    title=self._titles[col],
+                    score=float(self.support[col]),
+                    because=(),
+                )
+            )
         return tuple(items)
 
     def similar(self, movie_id: int, n: int = 10) -> tuple[SimilarMovie, ...]:
@@ -390,8 +467,12 @@ class Recommender:
         if col is None or int(n) <= 0:
             return ()
         cols, scores = self._similar.top(col, int(n))
-        return tuple(SimilarMovie(movie_id=int(self.items.item_ids[c]), title=self._titles[c],
-                                  score=float(s)) for c, s in zip(cols, scores, strict=True))
+        return tuple(
+            SimilarMovie(
+                movie_id=int(self.items.item_ids[c]), title=self._titles[c], score=float(s)
+            )
+            for c, s in zip(cols, scores, strict=True)
+        )
 
     def why(self, movie_id: int, favorites: Iterable[int]) -> Explanation:
         """Explain the score of ``movie_id`` for a set of favorites (ALS ``explain``)."""
@@ -400,12 +481,25 @@ class Recommender:
         target_id = target[0] if target else -1
         col = self._column(movie_id)
         if col is None:
-            return Explanation(movie_id=target_id, known=False, rank=None,
-                               n_items=self.n_items, score=None, contributions=(),
-                               ignored=ignored)
+            return Explanation(
+                movie_id=target_id,
+                known=False,
+                rank=None,
+                n_items=self.n_items,
+                score=None,
+                contributions=(),
+                ignored=ignored,
+            )
         if cols.size == 0:
-            return Explanation(movie_id=target_id, known=True, rank=None, n_items=self.n_items,
-                               score=None, contributions=(), ignored=ignored)
+            return Explanation(
+                movie_id=target_id,
+                known=True,
+                rank=None,
+                n_items=self.n_items,
+                score=None,
+                contributions=(),
+                ignored=ignored,
+            )
         row = self.fold_in_rows([cols])
         _, top = self.scorer.explain(row, col, n=int(cols.size))
         user = self.scorer.user_factors(row)[0]
@@ -416,13 +510,20 @@ class Recommender:
             others[cols] = False
             rank = 1 + int(np.count_nonzero(scores[others] > scores[col]))
         contributions = tuple((int(self.items.item_ids[c]), s) for c, s in top)
-        return Explanation(movie_id=target_id, known=True, rank=rank, n_items=self.n_items,
-                           score=float(scores[col]),
-                           contributions=contributions, ignored=ignored)
+        return Explanation(
+            movie_id=target_id,
+            known=True,
+            rank=rank,
+            n_items=self.n_items,
+            score=float(scores[col]),
+            contributions=contributions,
+            ignored=ignored,
+        )
 
 
-def load_or_train(paths: DataPaths, dataset: str, model_path: Path, *,
-                  progress: bool = True) -> Recommender:
+def load_or_train(
+    paths: DataPaths, dataset: str, model_path: Path, *, progress: bool = True
+) -> Recommender:
     """Load the model at ``model_path``; train and save it first if it is missing or unusable.
 
     An artifact of another release, or one this version cannot read, is replaced.
@@ -438,8 +539,12 @@ def load_or_train(paths: DataPaths, dataset: str, model_path: Path, *,
     else:
         if rec.metadata.get("release") == dataset:
             return rec
-        logger.warning("%s holds a %s model, %s is configured: retraining", model_path,
-                       rec.metadata.get("release"), dataset)
+        logger.warning(
+            "%s holds a %s model, %s is configured: retraining",
+            model_path,
+            rec.metadata.get("release"),
+            dataset,
+        )
     artifact = train(paths, dataset, progress=progress)
     save_artifact(artifact, model_path)
     return Recommender.load(model_path)

@@ -106,8 +106,7 @@ def split_users(ratings: pd.DataFrame, release: Release, seed: int) -> Split:
     held = np.sort(rng.choice(users, size=n_held, replace=False))
     is_held = ratings["user_id"].isin(held).to_numpy()
     likes = likes_of(ratings.loc[is_held], release.like_threshold)
-    by_user = likes.groupby("user_id")["movie_id"].apply(
-        lambda s: np.unique(s.to_numpy(np.int64)))
+    by_user = likes.groupby("user_id")["movie_id"].apply(lambda s: np.unique(s.to_numpy(np.int64)))
     standard: list[Case] = []
     new_chat: list[Case] = []
     for user in held:
@@ -119,8 +118,9 @@ def split_users(ratings: pd.DataFrame, release: Release, seed: int) -> Split:
         standard.append(Case(np.sort(perm[:n_fold]), np.sort(perm[n_fold:])))
         if liked.size >= NEW_CHAT_MIN_LIKES:
             perm = rng.permutation(liked)
-            new_chat.append(Case(np.sort(perm[:NEW_CHAT_FOLD_IN]),
-                                 np.sort(perm[NEW_CHAT_FOLD_IN:])))
+            new_chat.append(
+                Case(np.sort(perm[:NEW_CHAT_FOLD_IN]), np.sort(perm[NEW_CHAT_FOLD_IN:]))
+            )
     return Split(train=ratings.loc[~is_held], standard=standard, new_chat=new_chat)
 
 
@@ -136,26 +136,27 @@ def ranking_metrics(recommended: np.ndarray, cases: Sequence[Case], k: int = K) 
         hit = np.array([m in targets for m in recommended[i, :k].tolist()], dtype=bool)
         ideal = min(k, case.targets.size)
         recalls[i] = hit.sum() / ideal
-        ndcgs[i] = (discounts[:hit.size] * hit).sum() / discounts[:ideal].sum()
+        ndcgs[i] = (discounts[: hit.size] * hit).sum() / discounts[:ideal].sum()
     return Metrics(recall=float(recalls.mean()), ndcg=float(ndcgs.mean()), users=len(cases))
 
 
-def popular_baseline(train: pd.DataFrame, release: Release, cases: Sequence[Case],
-                     k: int = K) -> np.ndarray:
+def popular_baseline(
+    train: pd.DataFrame, release: Release, cases: Sequence[Case], k: int = K
+) -> np.ndarray:
     """Most-liked movies of the training users, minus each case's folded-in movies."""
     likes = likes_of(train, release.like_threshold)["movie_id"].value_counts()
-    ranked = likes.sort_index().sort_values(ascending=False, kind="stable").index.to_numpy(
-        np.int64)
+    ranked = likes.sort_index().sort_values(ascending=False, kind="stable").index.to_numpy(np.int64)
     out = np.full((len(cases), k), -1, dtype=np.int64)
     head = ranked[: k + max((c.fold_in.size for c in cases), default=0)]
     for i, case in enumerate(cases):
         picks = head[~np.isin(head, case.fold_in)][:k]
-        out[i, :picks.size] = picks
+        out[i, : picks.size] = picks
     return out
 
 
-def low_support_share(rec: Recommender, *, top: int = 200, n: int = 10,
-                      min_likes: int = 10) -> float:
+def low_support_share(
+    rec: Recommender, *, top: int = 200, n: int = 10, min_likes: int = 10
+) -> float:
     """Share of the ``n`` most similar movies of the ``top`` most-liked that have < min_likes."""
     support = dict(zip(rec.items.item_ids.tolist(), rec.support.tolist(), strict=True))
     order = np.lexsort((rec.items.item_ids, -rec.support))[:top]
@@ -167,8 +168,9 @@ def low_support_share(rec: Recommender, *, top: int = 200, n: int = 10,
     return low / total if total else float("nan")
 
 
-def similar_precision(rec: Recommender, cases: Sequence[Case], seed: int, *,
-                      queries: int = 5, n: int = 10) -> float:
+def similar_precision(
+    rec: Recommender, cases: Sequence[Case], seed: int, *, queries: int = 5, n: int = 10
+) -> float:
     """Share of the ``n`` most similar movies of a user's like that the user also liked."""
     rng = np.random.default_rng(seed + 1_000_003)
     hits = total = 0
@@ -184,8 +186,15 @@ def similar_precision(rec: Recommender, cases: Sequence[Case], seed: int, *,
     return hits / total if total else float("nan")
 
 
-def evaluate_seed(ratings: pd.DataFrame, release: Release, config: TrainConfig, seed: int, *,
-                  k: int = K, num_threads: int = 0) -> SeedResult:
+def evaluate_seed(
+    ratings: pd.DataFrame,
+    release: Release,
+    config: TrainConfig,
+    seed: int,
+    *,
+    k: int = K,
+    num_threads: int = 0,
+) -> SeedResult:
     """Train on one seed's training users and measure both variants and the baseline."""
     split = split_users(ratings, release, seed)
     trained = fit_model(split.train, release, config, num_threads=num_threads)
@@ -195,18 +204,30 @@ def evaluate_seed(ratings: pd.DataFrame, release: Release, config: TrainConfig, 
         recommended, _ = rec.recommend_batch([c.fold_in for c in cases], k)
         results[name] = ranking_metrics(recommended, cases, k)
         results[name + "_pop"] = ranking_metrics(
-            popular_baseline(split.train, release, cases, k), cases, k)
-    return SeedResult(seed=seed, model=results["standard"], popular=results["standard_pop"],
-                      new_chat_model=results["new_chat"],
-                      new_chat_popular=results["new_chat_pop"],
-                      low_support_share=low_support_share(rec),
-                      similar_precision=similar_precision(rec, split.standard, seed),
-                      train_seconds=trained.seconds)
+            popular_baseline(split.train, release, cases, k), cases, k
+        )
+    return SeedResult(
+        seed=seed,
+        model=results["standard"],
+        popular=results["standard_pop"],
+        new_chat_model=results["new_chat"],
+        new_chat_popular=results["new_chat_pop"],
+        low_support_share=low_support_share(rec),
+        similar_precision=similar_precision(rec, split.standard, seed),
+        train_seconds=trained.seconds,
+    )
 
 
-def evaluate(ratings: pd.DataFrame, release: Release, config: TrainConfig,
-             seeds: Sequence[int], *, k: int = K, num_threads: int = 0,
-             on_seed: Callable[[SeedResult], None] | None = None) -> Report:
+def evaluate(
+    ratings: pd.DataFrame,
+    release: Release,
+    config: TrainConfig,
+    seeds: Sequence[int],
+    *,
+    k: int = K,
+    num_threads: int = 0,
+    on_seed: Callable[[SeedResult], None] | None = None,
+) -> Report:
     """Run :func:`evaluate_seed` for every seed and average the figures."""
     start = time.perf_counter()
     results = []
@@ -230,8 +251,14 @@ def evaluate(ratings: pd.DataFrame, release: Release, config: TrainConfig,
         "new_chat_users": _mean(r.new_chat_model.users for r in results),
         "seconds": time.perf_counter() - start,
     }
-    return Report(release=release.name, config=config.to_dict(), k=k, seeds=list(seeds),
-                  mean=mean, per_seed=[asdict(r) for r in results])
+    return Report(
+        release=release.name,
+        config=config.to_dict(),
+        k=k,
+        seeds=list(seeds),
+        mean=mean,
+        per_seed=[asdict(r) for r in results],
+    )
 
 
 def _mean(values: Any) -> float:

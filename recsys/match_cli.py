@@ -30,10 +30,15 @@ def register(subparsers: Any) -> None:
         description="Resolve each query to a MovieLens movie, a short list, or not found; "
         "print one JSON object per query. Use '-' to read one query per line from stdin.",
     )
-    parser.add_argument("--dataset", default=None,
-                        help="MovieLens release (default: the MOVIEBOT_DATASET setting)")
-    parser.add_argument("queries", nargs="+", metavar="QUERY",
-                        help="titles to resolve, or '-' for one per line on stdin")
+    parser.add_argument(
+        "--dataset", default=None, help="MovieLens release (default: the MOVIEBOT_DATASET setting)"
+    )
+    parser.add_argument(
+        "queries",
+        nargs="+",
+        metavar="QUERY",
+        help="titles to resolve, or '-' for one per line on stdin",
+    )
     parser.set_defaults(func=run)
 
 
@@ -51,8 +56,9 @@ def build_index(paths: DataPaths, dataset: str) -> TitleIndex:
     """The title index of ``dataset``'s catalog, with popularity when the release has ratings."""
     release = get_release(dataset)
     folder = paths.release_folder(dataset, need_ratings=False)
-    ratings = (load_ratings(folder, release)
-               if (folder / release.has_ratings_file).is_file() else None)
+    ratings = (
+        load_ratings(folder, release) if (folder / release.has_ratings_file).is_file() else None
+    )
     return TitleIndex.build(load_catalog(folder, release, ratings))
 
 

@@ -108,17 +108,20 @@ def build_interactions(ratings: pd.DataFrame, threshold: float) -> Interactions:
     user_ids, rows = _dense_codes(users)
     item_ids, cols = _dense_codes(movies)
     data = np.ones(rows.size, dtype=np.float32)
-    matrix = csr_matrix((data, (rows, cols)), shape=(user_ids.size, item_ids.size),
-                        dtype=np.float32)
+    matrix = csr_matrix(
+        (data, (rows, cols)), shape=(user_ids.size, item_ids.size), dtype=np.float32
+    )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     matrix.sort_indices()
-    return Interactions(matrix=matrix, user_ids=user_ids, items=ItemIndex(item_ids),
-                        threshold=float(threshold))
+    return Interactions(
+        matrix=matrix, user_ids=user_ids, items=ItemIndex(item_ids), threshold=float(threshold)
+    )
 
 
-def _stack_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
-                   n_items: int) -> tuple[np.ndarray, np.ndarray]:
+def _stack_columns(
+    column_lists: Iterable[Sequence[int] | np.ndarray], n_items: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(indptr, indices) of binary rows from lists of columns (deduplicated, sorted)."""
     lists = [np.unique(np.asarray(c, dtype=np.int64)) for c in column_lists]
     indptr = np.zeros(len(lists) + 1, dtype=np.int32)
@@ -129,8 +132,9 @@ def _stack_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
     return indptr, indices.astype(np.int32)
 
 
-def rows_from_columns(column_lists: Iterable[Sequence[int] | np.ndarray],
-                      n_items: int) -> csr_matrix:
+def rows_from_columns(
+    column_lists: Iterable[Sequence[int] | np.ndarray], n_items: int
+) -> csr_matrix:
     """A binary csr_matrix with one row per list of (valid) columns; duplicates count once."""
     indptr, indices = _stack_columns(column_lists, n_items)
     data = np.ones(indices.size, dtype=np.float32)
@@ -154,8 +158,9 @@ class Weighting:
     avg_length: float = 1.0
 
     @classmethod
-    def fit(cls, matrix: csr_matrix, scheme: str, *, k1: float = 100.0,
-            b: float = 0.8) -> Weighting:
+    def fit(
+        cls, matrix: csr_matrix, scheme: str, *, k1: float = 100.0, b: float = 0.8
+    ) -> Weighting:
         """Freeze the statistics of ``scheme`` on a training users × items matrix."""
         if scheme not in SCHEMES:
             raise ValueError(f"unknown weighting {scheme!r}; choose one of {', '.join(SCHEMES)}")
@@ -171,8 +176,9 @@ class Weighting:
     def apply(self, matrix: csr_matrix) -> csr_matrix:
         """Weight every row of a users × items matrix (a copy; the input is unchanged)."""
         matrix = csr_matrix(matrix)
-        data = self._weigh(matrix.indptr, matrix.indices, matrix.data.astype(np.float32),
-                           matrix.shape[1])
+        data = self._weigh(
+            matrix.indptr, matrix.indices, matrix.data.astype(np.float32), matrix.shape[1]
+        )
         return csr_matrix((data, matrix.indices.copy(), matrix.indptr.copy()), shape=matrix.shape)
 
     def rows(self, column_lists: Iterable[Sequence[int] | np.ndarray], n_items: int) -> csr_matrix:
@@ -181,8 +187,9 @@ class Weighting:
         data = self._weigh(indptr, indices, np.ones(indices.size, dtype=np.float32), n_items)
         return csr_matrix((data, indices, indptr), shape=(indptr.size - 1, n_items))
 
-    def _weigh(self, indptr: np.ndarray, indices: np.ndarray, x: np.ndarray,
-               n_items: int) -> np.ndarray:
+    def _weigh(
+        self, indptr: np.ndarray, indices: np.ndarray, x: np.ndarray, n_items: int
+    ) -> np.ndarray:
         if self.scheme == "plain" or x.size == 0:
             return x
         assert self.idf is not None

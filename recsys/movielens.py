@@ -59,16 +59,46 @@ class Release:
 RELEASES: dict[str, Release] = {
     r.name: r
     for r in (
-        Release("ml-latest-small", "csv", 3.5, "ratings.csv", "movies.csv",
-                "100k ratings, 610 users, 9,742 movies up to 2018 (redistributable)"),
-        Release("ml-100k", "100k", 4.0, "u.data", "u.item",
-                "100k ratings, 943 users, 1,682 movies from 1998 (no redistribution)"),
-        Release("ml-1m", "1m", 4.0, "ratings.dat", "movies.dat",
-                "1M ratings, 6,040 users, 3,883 movies from 2003 (no redistribution)"),
-        Release("ml-25m", "csv", 3.5, "ratings.csv", "movies.csv",
-                "25M ratings, 162k users, 62k movies up to 2019"),
-        Release("ml-32m", "csv", 3.5, "ratings.csv", "movies.csv",
-                "32M ratings, 201k users, 87,585 movies up to 2023"),
+        Release(
+            "ml-latest-small",
+            "csv",
+            3.5,
+            "ratings.csv",
+            "movies.csv",
+            "100k ratings, 610 users, 9,742 movies up to 2018 (redistributable)",
+        ),
+        Release(
+            "ml-100k",
+            "100k",
+            4.0,
+            "u.data",
+            "u.item",
+            "100k ratings, 943 users, 1,682 movies from 1998 (no redistribution)",
+        ),
+        Release(
+            "ml-1m",
+            "1m",
+            4.0,
+            "ratings.dat",
+            "movies.dat",
+            "1M ratings, 6,040 users, 3,883 movies from 2003 (no redistribution)",
+        ),
+        Release(
+            "ml-25m",
+            "csv",
+            3.5,
+            "ratings.csv",
+            "movies.csv",
+            "25M ratings, 162k users, 62k movies up to 2019",
+        ),
+        Release(
+            "ml-32m",
+            "csv",
+            3.5,
+            "ratings.csv",
+            "movies.csv",
+            "32M ratings, 201k users, 87,585 movies up to 2023",
+        ),
     )
 }
 DEFAULT_RELEASE = "ml-latest-small"
@@ -106,8 +136,12 @@ def locate_release(
     required = [release.movies_file] + ([release.has_ratings_file] if need_ratings else [])
     if movielens_dir is not None:
         folder = Path(movielens_dir) / name
-        _check_files(folder, required, hint="MOVIEBOT_MOVIELENS_DIR points at a folder of "
-                     f"extracted releases; it has no complete {name!r}.")
+        _check_files(
+            folder,
+            required,
+            hint="MOVIEBOT_MOVIELENS_DIR points at a folder of "
+            f"extracted releases; it has no complete {name!r}.",
+        )
         return folder
     folder = Path(data_dir) / "movielens" / name
     if not all((folder / f).is_file() for f in required):
@@ -179,8 +213,9 @@ def _download(url: str, dest: Path, *, progress: bool) -> None:
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, dest.open("wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                      disable=not progress) as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress
+            ) as bar:
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
                     received += len(chunk)
@@ -191,8 +226,10 @@ def _download(url: str, dest: Path, *, progress: bool) -> None:
             "release in a folder and set MOVIEBOT_MOVIELENS_DIR to it."
         ) from exc
     if total is not None and received != total:
-        raise DatasetError(f"The download of {url} was cut short ({received} of {total} bytes) "
-                           "and was discarded; try again.")
+        raise DatasetError(
+            f"The download of {url} was cut short ({received} of {total} bytes) "
+            "and was discarded; try again."
+        )
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
@@ -228,16 +265,27 @@ def load_ratings(folder: Path, release: Release | str) -> pd.DataFrame:
     path = Path(folder) / release.has_ratings_file
     if not path.is_file():
         raise DatasetError(f"{path} is missing: the {release.name} ratings are needed here.")
-    dtypes = {"user_id": np.int32, "movie_id": np.int32, "rating": np.float32,
-              "timestamp": np.int64}
+    dtypes = {
+        "user_id": np.int32,
+        "movie_id": np.int32,
+        "rating": np.float32,
+        "timestamp": np.int64,
+    }
     names = list(dtypes)
     if release.layout == "csv":
         df = pd.read_csv(path, header=0, names=names, dtype=dtypes, engine="c")
     elif release.layout == "100k":
         df = pd.read_csv(path, sep="\t", header=None, names=names, dtype=dtypes, engine="c")
     else:  # "1m": UserID::MovieID::Rating::Timestamp
-        raw = pd.read_csv(path, sep=":", header=None, dtype=str, engine="c",
-                          encoding="latin-1", usecols=[0, 2, 4, 6])
+        raw = pd.read_csv(
+            path,
+            sep=":",
+            header=None,
+            dtype=str,
+            engine="c",
+            encoding="latin-1",
+            usecols=[0, 2, 4, 6],
+        )
         raw.columns = names
         df = raw.astype(dtypes)
     if df.empty:
@@ -245,8 +293,9 @@ def load_ratings(folder: Path, release: Release | str) -> pd.DataFrame:
     return df
 
 
-def load_catalog(folder: Path, release: Release | str,
-                 ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+def load_catalog(
+    folder: Path, release: Release | str, ratings: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Read a release's movies (and links) into the catalog frame described in the module doc.
 
     With ``ratings`` given, a ``likes`` column counts the ratings at or above the release's like
@@ -259,37 +308,45 @@ def load_catalog(folder: Path, release: Release | str,
         raise DatasetError(f"{path} is missing: the {release.name} movie list is needed here.")
     imdb = tmdb = None
     if release.layout == "csv":
-        movies = pd.read_csv(path, dtype={"movieId": np.int32, "title": str, "genres": str},
-                             keep_default_na=False)
+        movies = pd.read_csv(
+            path, dtype={"movieId": np.int32, "title": str, "genres": str}, keep_default_na=False
+        )
         movies = movies.rename(columns={"movieId": "movie_id"})
         links_path = folder / "links.csv"
         if links_path.is_file():
-            links = pd.read_csv(links_path, dtype={"movieId": np.int32},
-                                converters={"imdbId": str, "tmdbId": str})
+            links = pd.read_csv(
+                links_path, dtype={"movieId": np.int32}, converters={"imdbId": str, "tmdbId": str}
+            )
             links = links.set_index("movieId")
             imdb = pd.to_numeric(links["imdbId"], errors="coerce").astype("Int64")
             tmdb = pd.to_numeric(links["tmdbId"], errors="coerce").astype("Int64")
     elif release.layout == "100k":
         genre_names = _read_100k_genres(folder)
-        raw = pd.read_csv(path, sep="|", header=None, encoding="latin-1", dtype=str,
-                          keep_default_na=False)
-        flags = raw.iloc[:, 5:5 + len(genre_names)].astype(int).to_numpy(bool)
-        movies = pd.DataFrame({
-            "movie_id": raw[0].astype(np.int32),
-            "title": raw[1],
-            "genres": ["|".join(g for g, f in zip(genre_names, row, strict=True) if f)
-                       for row in flags],
-        })
+        raw = pd.read_csv(
+            path, sep="|", header=None, encoding="latin-1", dtype=str, keep_default_na=False
+        )
+        flags = raw.iloc[:, 5 : 5 + len(genre_names)].astype(int).to_numpy(bool)
+        movies = pd.DataFrame(
+            {
+                "movie_id": raw[0].astype(np.int32),
+                "title": raw[1],
+                "genres": [
+                    "|".join(g for g, f in zip(genre_names, row, strict=True) if f) for row in flags
+                ],
+            }
+        )
         imdb_title = raw[4].str.extract(r"title-exact\?(.*)$")[0]
         movies["_imdb_url"] = imdb_title  # kept as a search link, no numeric id in ml-100k
     else:  # "1m": MovieID::Title::Genres
         rows = path.read_bytes().decode("latin-1").splitlines()
         parts = [r.split("::") for r in rows if r.strip()]
-        movies = pd.DataFrame({
-            "movie_id": np.array([int(p[0]) for p in parts], dtype=np.int32),
-            "title": [p[1] for p in parts],
-            "genres": [p[2].strip() if len(p) > 2 else "" for p in parts],
-        })
+        movies = pd.DataFrame(
+            {
+                "movie_id": np.array([int(p[0]) for p in parts], dtype=np.int32),
+                "title": [p[1] for p in parts],
+                "genres": [p[2].strip() if len(p) > 2 else "" for p in parts],
+            }
+        )
     movies["title"] = movies["title"].str.strip()
     split = [split_title(t) for t in movies["title"]]
     movies["name"] = [s[0] for s in split]
@@ -297,10 +354,16 @@ def load_catalog(folder: Path, release: Release | str,
     movies = movies.set_index("movie_id").sort_index()
     if movies.index.has_duplicates:
         raise DatasetError(f"{path} lists some movieIds twice.")
-    movies["imdb_id"] = (imdb.reindex(movies.index) if imdb is not None
-                         else pd.array([pd.NA] * len(movies), dtype="Int64"))
-    movies["tmdb_id"] = (tmdb.reindex(movies.index) if tmdb is not None
-                         else pd.array([pd.NA] * len(movies), dtype="Int64"))
+    movies["imdb_id"] = (
+        imdb.reindex(movies.index)
+        if imdb is not None
+        else pd.array([pd.NA] * len(movies), dtype="Int64")
+    )
+    movies["tmdb_id"] = (
+        tmdb.reindex(movies.index)
+        if tmdb is not None
+        else pd.array([pd.NA] * len(movies), dtype="Int64")
+    )
     if "_imdb_url" not in movies:
         movies["_imdb_url"] = None
     movies = movies.rename(columns={"_imdb_url": "imdb_search"})
@@ -309,16 +372,33 @@ def load_catalog(folder: Path, release: Release | str,
         liked = ratings.loc[ratings["rating"] >= release.like_threshold, "movie_id"]
         likes = liked.value_counts().reindex(movies.index, fill_value=0).astype(np.int64)
     movies["likes"] = likes
-    return movies[["title", "name", "year", "genres", "imdb_id", "tmdb_id", "imdb_search",
-                   "likes"]]
+    return movies[["title", "name", "year", "genres", "imdb_id", "tmdb_id", "imdb_search", "likes"]]
 
 
 def _read_100k_genres(folder: Path) -> list[str]:
     path = folder / "u.genre"
     if not path.is_file():
-        return ["unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
-                "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery",
-                "Romance", "Sci-Fi", "Thriller", "War", "Western"]
+        return [
+            "unknown",
+            "Action",
+            "Adventure",
+            "Animation",
+            "Children's",
+            "Comedy",
+            "Crime",
+            "Documentary",
+            "Drama",
+            "Fantasy",
+            "Film-Noir",
+            "Horror",
+            "Musical",
+            "Mystery",
+            "Romance",
+            "Sci-Fi",
+            "Thriller",
+            "War",
+            "Western",
+        ]
     lines = path.read_text(encoding="latin-1").splitlines()
     return [ln.split("|")[0] for ln in lines if ln.strip()]
 
@@ -336,7 +416,6 @@ def movie_url(catalog: pd.DataFrame, movie_id: int) -> str:
     return f"https://movielens.org/movies/{int(movie_id)}"
 
 
-
 @dataclass(frozen=True)
 class DataPaths:
     """Where releases are read from (``movielens_dir``) and where downloads go (``data_dir``)."""
@@ -345,9 +424,15 @@ class DataPaths:
     movielens_dir: Path | None = None
     base_url: str = GROUPLENS_URL
 
-    def release_folder(self, name: str, *, need_ratings: bool = True,
-                       progress: bool = True) -> Path:
+    def release_folder(
+        self, name: str, *, need_ratings: bool = True, progress: bool = True
+    ) -> Path:
         """The extracted folder of release ``name`` (see :func:`locate_release`)."""
-        return locate_release(name, movielens_dir=self.movielens_dir, data_dir=self.data_dir,
-                              need_ratings=need_ratings, base_url=self.base_url,
-                              progress=progress)
+        return locate_release(
+            name,
+            movielens_dir=self.movielens_dir,
+            data_dir=self.data_dir,
+            need_ratings=need_ratings,
+            base_url=self.base_url,
+            progress=progress,
+        )

@@ -80,11 +80,42 @@ NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Di
 TYPO_POPULARITY = 10  # an exact hit yields to a typo this many times as popular
 
 # Articles MovieLens moves to the end ("Lion King, The"; "Cité des enfants perdus, La").
-_ARTICLES = frozenset({
-    "the", "a", "an", "la", "le", "les", "l", "il", "lo", "gli", "i", "el", "los", "las", "un",
-    "une", "una", "uno", "der", "die", "das", "den", "det", "en", "ett", "ein", "eine", "de", "het",
-    "o", "os", "as",
-})
+_ARTICLES = frozenset(
+    {
+        "the",
+        "a",
+        "an",
+        "la",
+        "le",
+        "les",
+        "l",
+        "il",
+        "lo",
+        "gli",
+        "i",
+        "el",
+        "los",
+        "las",
+        "un",
+        "une",
+        "una",
+        "uno",
+        "der",
+        "die",
+        "das",
+        "den",
+        "det",
+        "en",
+        "ett",
+        "ein",
+        "eine",
+        "de",
+        "het",
+        "o",
+        "os",
+        "as",
+    }
+)
 # Articles that may be dropped from the front of a query ("the matrix" -> "matrix").
 _QUERY_ARTICLES = frozenset({"the", "a", "an"})
 _TRAILING_ARTICLE = re.compile(r"^(?P<body>.+?),\s*(?P<art>[^\W\d_]+'?)\s*$")
@@ -102,18 +133,41 @@ _CODE_LIKE = re.compile(
     re.IGNORECASE,
 )
 
-_LETTER_MAP = str.maketrans({
-    "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ß": "ss", "ł": "l", "Ł": "l",
-    "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ı": "i", "³": "3", "²": "2",
-    "&": " and ", "+": " and ",
-    "’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'",
-})
+_LETTER_MAP = str.maketrans(
+    {
+        "ø": "o",
+        "Ø": "o",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "ð": "d",
+        "Ð": "d",
+        "þ": "th",
+        "Þ": "th",
+        "ı": "i",
+        "³": "3",
+        "²": "2",
+        "&": " and ",
+        "+": " and ",
+        "’": "'",
+        "‘": "'",
+        "`": "'",
+        "´": "'",
+        "ʼ": "'",
+    }
+)
 _SPECIAL = re.compile("[" + "".join(re.escape(chr(c)) for c in _LETTER_MAP) + "]")
 # "d'Amélie", "l'Avventura", "O'Brien": a one-letter elision is a word of its own; other
 # apostrophes ("Schindler's", "Singin'") are dropped.
 _ASCII_MAP = str.maketrans(
-    {**{chr(i): " " for i in (*range(32), 127)}, "&": " and ", "+": " and ",
-     "`": "'"})
+    {**{chr(i): " " for i in (*range(32), 127)}, "&": " and ", "+": " and ", "`": "'"}
+)
 # Combining marks (accents once decomposed) and invisible format or control characters.
 _MARKS = re.compile(
     "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u064b-\u065f\u1ab0-\u1aff\u1dc0-\u1dff"
@@ -124,25 +178,88 @@ _CONTROLS = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]")
 _ACRONYM = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_])+\b\.?")  # E.T., L.A.
 _NON_WORD = re.compile(r"[^\w\u241e]+|_+")
 _ELISION = re.compile(r"(?<![^\W\d_])([^\W\d_]|qu)'(?=[^\W\d_])")
-_UNITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-          "eighteen", "nineteen", "twenty"]
-_TENS = {"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70",
-         "eighty": "80", "ninety": "90"}
-_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "vi": "6", "vii": "7", "viii": "8", "ix": "9",
-          "xi": "11", "xii": "12", "xiii": "13", "xiv": "14", "xv": "15", "xvi": "16",
-          "xvii": "17", "xviii": "18", "xix": "19", "xx": "20"}  # not "i", "v", "x": words too
-_ORDINALS = ["zeroth", "first", "second", "third", "fourth", "fifth", "sixth", "seventh",
-             "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth"]
+_UNITS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+]
+_TENS = {
+    "thirty": "30",
+    "forty": "40",
+    "fifty": "50",
+    "sixty": "60",
+    "seventy": "70",
+    "eighty": "80",
+    "ninety": "90",
+}
+_ROMAN = {
+    "ii": "2",
+    "iii": "3",
+    "iv": "4",
+    "vi": "6",
+    "vii": "7",
+    "viii": "8",
+    "ix": "9",
+    "xi": "11",
+    "xii": "12",
+    "xiii": "13",
+    "xiv": "14",
+    "xv": "15",
+    "xvi": "16",
+    "xvii": "17",
+    "xviii": "18",
+    "xix": "19",
+    "xx": "20",
+}  # not "i", "v", "x": words too
+_ORDINALS = [
+    "zeroth",
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+]
 # Every way of writing a number that becomes digits ("Part II" = "part two" = "part 2"; "Shrek the
 # Third" holds the words of "shrek 3").
-_NUMBER_WORDS = ({w: str(i) for i, w in enumerate(_UNITS)} | _TENS | _ROMAN
-                 | {w: str(i) for i, w in enumerate(_ORDINALS) if i})
+_NUMBER_WORDS = (
+    {w: str(i) for i, w in enumerate(_UNITS)}
+    | _TENS
+    | _ROMAN
+    | {w: str(i) for i, w in enumerate(_ORDINALS) if i}
+)
 _SMALL_ROMAN = {"i": "1", "v": "5", "x": "10"}
 _NUMBERED_RE = re.compile(
-    r"\b(?:part|pt|episode|ep|chapter|vol|volume|no|number) (\d+|i|v|x)\b")  # "part 2" -> "2"
-_NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
-                          + r")\b")
+    r"\b(?:part|pt|episode|ep|chapter|vol|volume|no|number) (\d+|i|v|x)\b"
+)  # "part 2" -> "2"
+_NUMBER_WORD = re.compile(
+    r"\b(?:" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b"
+)
 _SEP = "\u241e"  # separates texts normalised together; not a word character
 _DIGITS = re.compile(r"\d+")
 _STOPWORDS = frozenset({"the", "a", "an", "and", "of", "in", "on", "to", "for", "at", "with"})
@@ -226,9 +343,10 @@ def _normalise_many(texts: list[str]) -> tuple[list[list[str]], list[list[str] |
     text = _NUMBERED_RE.sub(lambda m: _SMALL_ROMAN.get(m.group(1), m.group(1)), text)
     numbered_parts = text.split(_SEP)
     spelled_parts = spelled.split(_SEP)
-    return ([part.split() for part in numbered_parts],
-            [s.split() if s != n else None
-             for s, n in zip(spelled_parts, numbered_parts, strict=True)])
+    return (
+        [part.split() for part in numbered_parts],
+        [s.split() if s != n else None for s, n in zip(spelled_parts, numbered_parts, strict=True)],
+    )
 
 
 def _front_article(text: str) -> tuple[str, bool]:
@@ -297,9 +415,9 @@ def catalog_keys(names: list[str]) -> list[Keys]:
                 if as_spelled is not None:
                     _add_key(keys, as_spelled, weight, drop_article=moved)
                 continue
-            parts = normalised[first:first + n_parts]
+            parts = normalised[first : first + n_parts]
             _add_key(keys, [w for p in parts for w in p], weight, drop_article=moved)
-            parts_spelled = spelled[first:first + n_parts]
+            parts_spelled = spelled[first : first + n_parts]
             if any(parts_spelled):
                 whole = [w for s, p in zip(parts_spelled, parts, strict=True) for w in (s or p)]
                 _add_key(keys, whole, weight, drop_article=moved)
@@ -430,10 +548,12 @@ class TitleIndex:
         self._years = years
         self._likes = likes
         # Every key of every movie, flat: its movie, weight, space-free form and words.
-        self._key_movie = np.repeat(np.arange(len(keys), dtype=np.int32),
-                                    [len(movie_keys) for movie_keys in keys])
-        self._key_weight = np.fromiter((w for mk in keys for w in mk.values()), dtype=np.float32,
-                                       count=len(self._key_movie))
+        self._key_movie = np.repeat(
+            np.arange(len(keys), dtype=np.int32), [len(movie_keys) for movie_keys in keys]
+        )
+        self._key_weight = np.fromiter(
+            (w for mk in keys for w in mk.values()), dtype=np.float32, count=len(self._key_movie)
+        )
         joined = ["".join(key) for movie_keys in keys for key in movie_keys]
         self._key_len = np.fromiter(map(len, joined), dtype=np.int32, count=len(joined))
         # Distinct space-free keys, sorted (for prefix search), each with the keys spelling it.
@@ -444,22 +564,32 @@ class TitleIndex:
         rank[order] = np.arange(len(order))
         codes = rank[codes]
         self._compact_keys: list[str] = [unsorted[i] for i in order]
-        self._compact_id = dict(zip(self._compact_keys, range(len(self._compact_keys)),
-                                    strict=True))
+        self._compact_id = dict(
+            zip(self._compact_keys, range(len(self._compact_keys)), strict=True)
+        )
         self._key_code = codes.astype(np.int32)  # key -> its space-free form in _compact_keys
         self._spelled_by = np.argsort(codes, kind="stable").astype(np.int32)
-        self._spelled_at = np.searchsorted(codes[self._spelled_by],
-                                           np.arange(len(uniques) + 1)).astype(np.int32)
+        self._spelled_at = np.searchsorted(
+            codes[self._spelled_by], np.arange(len(uniques) + 1)
+        ).astype(np.int32)
         self._compact_grams = _Grams(self._compact_keys)
         # Title keys of movies popular enough to beat an exact hit on a typo (none without likes).
-        popular = sorted({("".join(k), int(m)) for m in np.flatnonzero(likes >= TYPO_POPULARITY)
-                          for k, w in keys[m].items() if w >= W_ALIAS})
+        popular = sorted(
+            {
+                ("".join(k), int(m))
+                for m in np.flatnonzero(likes >= TYPO_POPULARITY)
+                for k, w in keys[m].items()
+                if w >= W_ALIAS
+            }
+        )
         self._popular_keys = [k for k, _m in popular]
         self._popular_owner = [m for _k, m in popular]
         n_words = [len(key) for movie_keys in keys for key in movie_keys]
         self._postings, self._key_distinct = _postings(
             [w for movie_keys in keys for key in movie_keys for w in key],
-            np.repeat(np.arange(len(n_words), dtype=np.int32), n_words), len(n_words))
+            np.repeat(np.arange(len(n_words), dtype=np.int32), n_words),
+            len(n_words),
+        )
         self._vocab = sorted(self._postings)
         self._vocab_grams = _Grams(self._vocab)
 
@@ -468,15 +598,23 @@ class TitleIndex:
         """Index every movie of a catalog frame (``title``, ``name``, ``year``, ``likes``)."""
         names = catalog["name"].astype(str).tolist()
         years = catalog["year"].astype("Int32").fillna(-1).to_numpy(dtype=np.int32)
-        likes = (catalog["likes"].to_numpy(dtype=np.int64) if "likes" in catalog
-                 else np.zeros(len(catalog), dtype=np.int64))
+        likes = (
+            catalog["likes"].to_numpy(dtype=np.int64)
+            if "likes" in catalog
+            else np.zeros(len(catalog), dtype=np.int64)
+        )
         keys = catalog_keys(names)
-        return cls(catalog.index.to_numpy(dtype=np.int64), catalog["title"].astype(str).tolist(),
-                   years, likes, keys)
+        return cls(
+            catalog.index.to_numpy(dtype=np.int64),
+            catalog["title"].astype(str).tolist(),
+            years,
+            likes,
+            keys,
+        )
 
     def _owners(self, i: int) -> Iterable[tuple[int, float]]:
         """(movie, weight) of every movie with the i-th space-free key."""
-        kids = self._spelled_by[self._spelled_at[i]:self._spelled_at[i + 1]]
+        kids = self._spelled_by[self._spelled_at[i] : self._spelled_at[i + 1]]
         return zip(self._key_movie[kids].tolist(), self._key_weight[kids].tolist(), strict=True)
 
     def __len__(self) -> int:
@@ -519,12 +657,13 @@ class TitleIndex:
             if ranked[0][1] < AMBIGUOUS_SCORE:
                 continue
             if len(ranked) == 1 and ranked[0][1] < MATCH_SCORE:
-                ranked += self._more(reading, levels[i + 1:], exclude=ranked[0][0])
+                ranked += self._more(reading, levels[i + 1 :], exclude=ranked[0][0])
             return ranked, True
         return ranked, False
 
-    def _nth_in_series(self, reading: _Query,
-                       ranked: list[tuple[int, float]]) -> list[tuple[int, float]] | None:
+    def _nth_in_series(
+        self, reading: _Query, ranked: list[tuple[int, float]]
+    ) -> list[tuple[int, float]] | None:
         """For "die hard 3", whose number no title holds: the third "Die Hard ..." film by year.
 
         Only when no key holds every word of the query (so the typo level decided), the query
@@ -534,8 +673,12 @@ class TitleIndex:
         first, then the rest of the series by year, then ``ranked``; or None.
         """
         ws = reading.words
-        if (reading.year is not None or len(ws) < 2 or not ws[-1].isdigit()
-                or not 1 <= int(ws[-1]) <= SERIES_MAX):
+        if (
+            reading.year is not None
+            or len(ws) < 2
+            or not ws[-1].isdigit()
+            or not 1 <= int(ws[-1]) <= SERIES_MAX
+        ):
             return None
         if self._contained_hits(reading):
             return None
@@ -551,15 +694,18 @@ class TitleIndex:
         n = int(ws[-1])
         if len(series) < max(2, n):
             return None
-        by_year = sorted(series, key=lambda m: (int(self._years[m]) if self._years[m] >= 0
-                                                else 9999, int(self._ids[m])))
+        by_year = sorted(
+            series,
+            key=lambda m: (int(self._years[m]) if self._years[m] >= 0 else 9999, int(self._ids[m])),
+        )
         pick = by_year[n - 1]
         score = max(AMBIGUOUS_SCORE, ranked[0][1] if ranked else 0.0)
         first = [pick] + [m for m in by_year if m != pick]
         return [(m, score) for m in first] + [(m, s) for m, s in ranked if m not in series]
 
-    def _more(self, reading: _Query, levels: Iterable[Callable[[_Query], _Hits]],
-              exclude: int) -> list[tuple[int, float]]:
+    def _more(
+        self, reading: _Query, levels: Iterable[Callable[[_Query], _Hits]], exclude: int
+    ) -> list[tuple[int, float]]:
         """Ranked candidates of the first of ``levels`` that has any besides ``exclude``."""
         for level in levels:
             hits = self._year_filter(level(reading), reading.year)
@@ -568,8 +714,9 @@ class TitleIndex:
                 return self._rank(hits)
         return []
 
-    def _answer(self, query: str, ranked: list[tuple[int, float]], *,
-                sure: bool = True) -> Resolution:
+    def _answer(
+        self, query: str, ranked: list[tuple[int, float]], *, sure: bool = True
+    ) -> Resolution:
         """Turn ranked candidates into a resolution (see the module doc for the rules).
 
         With ``sure`` False the first candidate is only offered, never matched.
@@ -580,13 +727,20 @@ class TitleIndex:
         close = [s for _m, s in ranked[1:] if s >= score - CLOSE_CALL]
         clear = score >= MATCH_SCORE and all(s <= score - CLEAR_LEAD for s in close)
         if sure and (clear or (len(ranked) == 1 and _lone_is_answer(query, score))):
-            return Resolution(query, MatchStatus.MATCHED, int(self._ids[best]),
-                              self._titles[best], round(score, 1), ())
+            return Resolution(
+                query,
+                MatchStatus.MATCHED,
+                int(self._ids[best]),
+                self._titles[best],
+                round(score, 1),
+                (),
+            )
         if score >= AMBIGUOUS_SCORE and len(ranked) > 1:
             cands = tuple(self._candidate(m, s) for m, s in ranked[:MAX_CANDIDATES])
             return Resolution(query, MatchStatus.AMBIGUOUS, None, None, round(score, 1), cands)
-        sugg = tuple(self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS]
-                     if s >= SUGGEST_SCORE)
+        sugg = tuple(
+            self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS] if s >= SUGGEST_SCORE
+        )
         return Resolution(query, MatchStatus.NOT_FOUND, None, None, round(score, 1), sugg)
 
     def _candidate(self, movie: int, score: float) -> Candidate:
@@ -597,7 +751,7 @@ class TitleIndex:
         items = sorted(hits.scores.items(), key=lambda ms: (-ms[1], -self._likes[ms[0]], ms[0]))
         top = items[0][1]
         close = [ms for ms in items if ms[1] >= top - CLOSE_CALL]
-        rest = items[len(close):]
+        rest = items[len(close) :]
         close.sort(key=lambda ms: (-self._likes[ms[0]], -ms[1], ms[0]))
         return close + rest
 
@@ -605,8 +759,11 @@ class TitleIndex:
         if year is None or not hits:
             return hits
         for slack in (0, 1):
-            kept = {m: s for m, s in hits.scores.items()
-                    if self._years[m] >= 0 and abs(int(self._years[m]) - year) <= slack}
+            kept = {
+                m: s
+                for m, s in hits.scores.items()
+                if self._years[m] >= 0 and abs(int(self._years[m]) - year) <= slack
+            }
             if kept:
                 return _Hits(kept)
         return _Hits()
@@ -637,13 +794,16 @@ class TitleIndex:
             return
         known = max(int(self._likes[m]) for m in hits.scores)
         top = max(hits.scores.values())
-        found = process.extract(compact, self._popular_keys, scorer=fuzz.ratio,
-                                score_cutoff=90, limit=5)
+        found = process.extract(
+            compact, self._popular_keys, scorer=fuzz.ratio, score_cutoff=90, limit=5
+        )
         numbers = _DIGITS.findall(compact)
         for key, _score, i in found:
             movie = self._popular_owner[i]
-            if (self._likes[movie] >= TYPO_POPULARITY * (known + 1)
-                    and _DIGITS.findall(key) == numbers):  # "incredibles 2" is no typo
+            if (
+                self._likes[movie] >= TYPO_POPULARITY * (known + 1)
+                and _DIGITS.findall(key) == numbers
+            ):  # "incredibles 2" is no typo
                 hits.add(movie, top)
 
     def _contained_hits(self, reading: _Query) -> _Hits:
@@ -656,8 +816,9 @@ class TitleIndex:
         lists = [self._postings.get(w) for w in set(reading.required)]
         found = [p for p in lists if p is not None]
         if lists and len(found) == len(lists):
-            self._score_keys(hits, _intersect(found), len("".join(reading.required)),
-                             CONTAINED_BASE)
+            self._score_keys(
+                hits, _intersect(found), len("".join(reading.required)), CONTAINED_BASE
+            )
         compact = reading.compact
         if len(compact) >= PREFIX_MIN:
             lo = bisect.bisect_left(self._compact_keys, compact)
@@ -674,8 +835,13 @@ class TitleIndex:
         compact = reading.compact
         if len(compact) >= 3:
             pool = self._compact_grams.pool(compact, FUZZY_POOL)
-            found = process.extract(compact, {i: self._compact_keys[i] for i in pool},
-                                    scorer=fuzz.ratio, score_cutoff=SUGGEST_SCORE, limit=25)
+            found = process.extract(
+                compact,
+                {i: self._compact_keys[i] for i in pool},
+                scorer=fuzz.ratio,
+                score_cutoff=SUGGEST_SCORE,
+                limit=25,
+            )
             numbers = set(_DIGITS.findall(compact))
             for key, score, i in found:
                 adjusted = score - _short_penalty(len(compact))
@@ -720,15 +886,23 @@ class TitleIndex:
             if len(word) < 4:
                 return
             pool = self._vocab_grams.pool(word, FUZZY_POOL)
-            close = process.extract(word, {i: self._vocab[i] for i in pool}, scorer=OSA.distance,
-                                    score_cutoff=1 if len(word) < LONG_WORD else 2, limit=5)
+            close = process.extract(
+                word,
+                {i: self._vocab[i] for i in pool},
+                scorer=OSA.distance,
+                score_cutoff=1 if len(word) < LONG_WORD else 2,
+                limit=5,
+            )
             if not close:
                 return
             lists.append(np.unique(np.concatenate([self._postings[c[0]] for c in close])))
             edits += 1
         if lists and edits:
-            base = (FUZZY_WORDS_BASE - FUZZY_WORD_EDIT * (edits - 1)
-                    - _short_penalty(len(reading.compact)))
+            base = (
+                FUZZY_WORDS_BASE
+                - FUZZY_WORD_EDIT * (edits - 1)
+                - _short_penalty(len(reading.compact))
+            )
             self._score_keys(hits, _intersect(lists), len("".join(reading.required)), base)
 
     def _score_keys(self, hits: _Hits, kids: np.ndarray, typed: int, base: float) -> None:
@@ -750,8 +924,9 @@ def _intersect(lists: list[np.ndarray]) -> np.ndarray:
     return kids
 
 
-def _postings(flat_words: list[str], flat_keys: np.ndarray,
-              n_keys: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _postings(
+    flat_words: list[str], flat_keys: np.ndarray, n_keys: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Word -> sorted unique ids of the keys holding it; and each key's number of distinct words.
 
     ``flat_words[i]`` is a word of key ``flat_keys[i]``.
@@ -769,8 +944,10 @@ def _postings(flat_words: list[str], flat_keys: np.ndarray,
     bounds = np.flatnonzero(np.diff(codes)) + 1
     starts = np.concatenate(([0], bounds))
     ends = np.concatenate((bounds, [len(codes)]))
-    postings = {vocab[c]: kids[s:e] for c, s, e in zip(codes[starts].tolist(), starts.tolist(),
-                                                         ends.tolist(), strict=True)}
+    postings = {
+        vocab[c]: kids[s:e]
+        for c, s, e in zip(codes[starts].tolist(), starts.tolist(), ends.tolist(), strict=True)
+    }
     return postings, np.bincount(kids, minlength=n_keys)
 
 
@@ -815,7 +992,7 @@ class _Grams:
         at = at[self._codes[at] == codes]
         if not len(at):
             return near
-        owners = np.concatenate([self._owners[self._starts[i]:self._starts[i + 1]] for i in at])
+        owners = np.concatenate([self._owners[self._starts[i] : self._starts[i + 1]] for i in at])
         counts = np.bincount(owners, minlength=len(self.strings))
         hit = np.flatnonzero(counts)
         dice = counts[hit] / (len(codes) + self.sizes[hit])
@@ -834,7 +1011,8 @@ def _trigrams(strings: list[str], sizes: np.ndarray) -> tuple[np.ndarray, np.nda
     first = np.cumsum(sizes + 2) - (sizes + 2)  # where each "^s$" starts
     ends = np.cumsum(sizes)
     offset = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(
-        ends - sizes, sizes)
+        ends - sizes, sizes
+    )
     pos = np.repeat(first, sizes) + offset
     codes = (chars[pos] << np.uint64(42)) | (chars[pos + 1] << np.uint64(21)) | chars[pos + 2]
     return codes, owners
@@ -849,5 +1027,3 @@ def _lone_is_answer(query: str, score: float) -> bool:
 def _short_penalty(length: int) -> float:
     """Typos in short strings are weak evidence: one edit in "jaws" is not one in "casablanca"."""
     return max(0.0, 2.0 * (9 - length))
-
-

@@ -59,8 +59,11 @@ class BotConfig:
 
 
 # Load tests measure the bot, not Telegram's flood limits: users and rates without caps.
-UNLIMITED = {"MOVIEBOT_FLOOD_COMMANDS": "1000000", "MOVIEBOT_TELEGRAM_MAX_RATE": "0",
-             "MOVIEBOT_TELEGRAM_GROUP_RATE": "0"}
+UNLIMITED = {
+    "MOVIEBOT_FLOOD_COMMANDS": "1000000",
+    "MOVIEBOT_TELEGRAM_MAX_RATE": "0",
+    "MOVIEBOT_TELEGRAM_GROUP_RATE": "0",
+}
 
 
 class BotProcess:
@@ -215,10 +218,18 @@ def movie_pool(catalog: Any, resolve: Callable[[str], Any], size: int = 40) -> l
     return pool
 
 
-def plan_chat(rng: random.Random, pool: Sequence[Movie], commands: int, *,
-              mix: Sequence[tuple[str, float]] = (("like", 0.5), ("unlike", 0.2),
-                                                  ("recommend", 0.15), ("favorites", 0.15)),
-              ) -> list[Op]:
+def plan_chat(
+    rng: random.Random,
+    pool: Sequence[Movie],
+    commands: int,
+    *,
+    mix: Sequence[tuple[str, float]] = (
+        ("like", 0.5),
+        ("unlike", 0.2),
+        ("recommend", 0.15),
+        ("favorites", 0.15),
+    ),
+) -> list[Op]:
     """A random session; ``unlike`` mostly picks a movie the chat liked before."""
     kinds, weights = zip(*mix, strict=True)
     liked: list[Movie] = []
@@ -237,9 +248,16 @@ def plan_chat(rng: random.Random, pool: Sequence[Movie], commands: int, *,
     return ops
 
 
-async def run_chat(emu: Emulator, chat_id: int, ops: Sequence[Op], *, reply_timeout: float,
-                   group: bool = False, exchanges: list[Exchange] | None = None,
-                   stop: asyncio.Event | None = None) -> list[Exchange]:
+async def run_chat(
+    emu: Emulator,
+    chat_id: int,
+    ops: Sequence[Op],
+    *,
+    reply_timeout: float,
+    group: bool = False,
+    exchanges: list[Exchange] | None = None,
+    stop: asyncio.Event | None = None,
+) -> list[Exchange]:
     """One user: send each command, wait for its answer, then send the next.
 
     In a group the bot quotes the command it answers, so a reply is matched to its command even
@@ -257,8 +275,11 @@ async def run_chat(emu: Emulator, chat_id: int, ops: Sequence[Op], *, reply_time
         exchanges.append(exchange)
         try:
             reply = await emu.wait_for_reply(
-                chat_id, after=after, timeout=reply_timeout,
-                reply_to=exchange.message_id if group else None)
+                chat_id,
+                after=after,
+                timeout=reply_timeout,
+                reply_to=exchange.message_id if group else None,
+            )
         except TimeoutError:
             break
         exchange.reply = reply
@@ -289,13 +310,21 @@ class LoadReport:
             return "no replies"
         p50 = lat[len(lat) // 2]
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-        return (f"{len(lat)} commands in {self.elapsed:.1f} s: {len(lat) / self.elapsed:.1f} "
-                f"commands/s, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+        return (
+            f"{len(lat)} commands in {self.elapsed:.1f} s: {len(lat) / self.elapsed:.1f} "
+            f"commands/s, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+        )
 
 
-async def run_load(emu: Emulator, plans: dict[int, list[Op]], *, reply_timeout: float = 30.0,
-                   group: bool = False, report: LoadReport | None = None,
-                   stop: asyncio.Event | None = None) -> LoadReport:
+async def run_load(
+    emu: Emulator,
+    plans: dict[int, list[Op]],
+    *,
+    reply_timeout: float = 30.0,
+    group: bool = False,
+    report: LoadReport | None = None,
+    stop: asyncio.Event | None = None,
+) -> LoadReport:
     """All chats at once, each a user who waits for the answer before the next command.
 
     ``report`` (filled as the users go) lets a test watch the load while it runs.
@@ -304,17 +333,31 @@ async def run_load(emu: Emulator, plans: dict[int, list[Op]], *, reply_timeout: 
     for chat_id in plans:
         report.chats[chat_id] = []
     began = time.monotonic()
-    await asyncio.gather(*(
-        run_chat(emu, chat_id, ops, reply_timeout=reply_timeout, group=group,
-                 exchanges=report.chats[chat_id], stop=stop)
-        for chat_id, ops in plans.items()))
+    await asyncio.gather(
+        *(
+            run_chat(
+                emu,
+                chat_id,
+                ops,
+                reply_timeout=reply_timeout,
+                group=group,
+                exchanges=report.chats[chat_id],
+                stop=stop,
+            )
+            for chat_id, ops in plans.items()
+        )
+    )
     report.elapsed = time.monotonic() - began
     return report
 
 
-def expected_favorites(exchanges: Sequence[Exchange], *, unavailable: str | None = None,
-                       removed_at: int | None = None,
-                       removed: frozenset[int] = frozenset()) -> list[int]:
+def expected_favorites(
+    exchanges: Sequence[Exchange],
+    *,
+    unavailable: str | None = None,
+    removed_at: int | None = None,
+    removed: frozenset[int] = frozenset(),
+) -> list[int]:
     """Replay what the bot acknowledged and check every answer against that state.
 
     Returns the favorites the acknowledged commands imply, in the order they were added.
@@ -338,11 +381,16 @@ def history(exchanges: Sequence[Exchange]) -> str:
     return "\n".join(
         f"  {e.update_id} {e.op.text[:50]!r} -> "
         f"{(e.reply.text[:70] if e.reply else None)!r} (seq {e.reply.seq if e.reply else '-'})"
-        for e in exchanges)
+        for e in exchanges
+    )
 
 
-def _replay(exchanges: Sequence[Exchange], unavailable: str | None, removed_at: int | None,
-            removed: frozenset[int]) -> list[int]:
+def _replay(
+    exchanges: Sequence[Exchange],
+    unavailable: str | None,
+    removed_at: int | None,
+    removed: frozenset[int],
+) -> list[int]:
     from bot import texts
 
     state: list[Movie] = []
@@ -362,8 +410,10 @@ def _replay(exchanges: Sequence[Exchange], unavailable: str | None, removed_at: 
             else:
                 state.append(movie)
                 # Without the count when the list could not be read after the committed add.
-                assert reply.html in (texts.added(movie.title, len(state)),
-                                      texts.added(movie.title, None)), (op, reply.html)
+                assert reply.html in (
+                    texts.added(movie.title, len(state)),
+                    texts.added(movie.title, None),
+                ), (op, reply.html)
         elif op.kind == "unlike" and movie is not None:
             if movie in state:
                 state.remove(movie)
@@ -380,8 +430,9 @@ def _replay(exchanges: Sequence[Exchange], unavailable: str | None, removed_at: 
     return [m.movie_id for m in state]
 
 
-def unacknowledged_changes(exchanges: Sequence[Exchange], favorites: Sequence[int],
-                           unavailable: str) -> set[int]:
+def unacknowledged_changes(
+    exchanges: Sequence[Exchange], favorites: Sequence[int], unavailable: str
+) -> set[int]:
     """Movies where the database differs from what the answers said, if all of them were named
     in a /like or /unlike answered ``unavailable`` (a change made although the user was told it
     was not); raises AssertionError for any other difference.
@@ -399,8 +450,9 @@ def unacknowledged_changes(exchanges: Sequence[Exchange], favorites: Sequence[in
         elif reply.html.startswith("Removed ") and movie.movie_id in said:
             said.remove(movie.movie_id)
     differ = set(said) ^ set(favorites)
-    assert differ <= suspects, (f"database {list(favorites)} vs answers {said}:\n"
-                                f"{history(exchanges)}")
+    assert differ <= suspects, (
+        f"database {list(favorites)} vs answers {said}:\n{history(exchanges)}"
+    )
     return differ
 
 

@@ -32,5 +32,8 @@ def movielens_dir() -> Path:
 
 # Each part keeps its shared fixtures in its own plugin module, so parts never edit one file.
 pytest_plugins = [
-    "tests.fixtures_engine", "tests.fixtures_store", "tests.fixtures_bot", "tests.fixtures_e2e",
+    "tests.fixtures_engine",
+    "tests.fixtures_store",
+    "tests.fixtures_bot",
+    "tests.fixtures_e2e",
 ]

@@ -49,9 +49,21 @@ MAX_CALLBACK_DATA = 64
 MAX_BUTTONS = 100
 MAX_CALLBACK_ANSWER = 200
 DEFAULT_UPDATE_TYPES = frozenset(
-    {"message", "edited_message", "channel_post", "edited_channel_post", "callback_query",
-     "inline_query", "chosen_inline_result", "my_chat_member", "shipping_query",
-     "pre_checkout_query", "poll", "poll_answer", "chat_join_request"}
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "callback_query",
+        "inline_query",
+        "chosen_inline_result",
+        "my_chat_member",
+        "shipping_query",
+        "pre_checkout_query",
+        "poll",
+        "poll_answer",
+        "chat_join_request",
+    }
 )
 
 _TOKEN_RE = re.compile(r"^(\d{1,20}):[A-Za-z0-9_-]{30,}$")
@@ -62,28 +74,68 @@ _ENTITY_RE = re.compile(r"&(?:(lt|gt|amp|quot)|#([0-9]{1,8})|#[xX]([0-9a-fA-F]{1
 _TAG_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9-]*")
 _ATTR_RE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_-]*)(?:\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'>]+))?")
 _TAG_ENTITY = {
-    "b": "bold", "strong": "bold", "i": "italic", "em": "italic", "u": "underline",
-    "ins": "underline", "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "span": "spoiler", "tg-spoiler": "spoiler", "a": "text_link", "code": "code", "pre": "pre",
-    "blockquote": "blockquote", "tg-emoji": "custom_emoji",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "span": "spoiler",
+    "tg-spoiler": "spoiler",
+    "a": "text_link",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
+    "tg-emoji": "custom_emoji",
 }
 _BUTTON_ACTIONS = (
-    "callback_data", "url", "web_app", "login_url", "switch_inline_query",
-    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat", "copy_text",
-    "callback_game", "pay",
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
 )
 _INT_PARAMS = frozenset(
-    {"offset", "limit", "message_id", "user_id", "cache_time", "reply_to_message_id",
-     "message_thread_id"}
+    {
+        "offset",
+        "limit",
+        "message_id",
+        "user_id",
+        "cache_time",
+        "reply_to_message_id",
+        "message_thread_id",
+    }
 )
 _FLOAT_PARAMS = frozenset({"timeout"})
 _BOOL_PARAMS = frozenset(
-    {"show_alert", "disable_notification", "disable_web_page_preview", "drop_pending_updates",
-     "protect_content", "allow_sending_without_reply"}
+    {
+        "show_alert",
+        "disable_notification",
+        "disable_web_page_preview",
+        "drop_pending_updates",
+        "protect_content",
+        "allow_sending_without_reply",
+    }
 )
 _JSON_PARAMS = frozenset(
-    {"reply_markup", "entities", "allowed_updates", "commands", "scope", "reply_parameters",
-     "link_preview_options", "caption_entities"}
+    {
+        "reply_markup",
+        "entities",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "reply_parameters",
+        "link_preview_options",
+        "caption_entities",
+    }
 )
 
 
@@ -98,8 +150,11 @@ class ApiError(Exception):
 
     def payload(self) -> dict[str, Any]:
         """The JSON body Telegram would answer with."""
-        body: dict[str, Any] = {"ok": False, "error_code": self.code,
-                                "description": self.description}
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
         return body
@@ -189,8 +244,10 @@ def _check_open_tag(name: str, attrs: dict[str, str], stack: list[_OpenTag], whe
         raise ValueError('Tag "span" must have class "tg-spoiler"')
     if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
         raise ValueError("Custom emoji entity must contain a valid emoji-id")
-    if stack and stack[-1].name in {"code", "pre"} and not (
-        stack[-1].name == "pre" and name == "code"
+    if (
+        stack
+        and stack[-1].name in {"code", "pre"}
+        and not (stack[-1].name == "pre" and name == "code")
     ):
         raise ValueError(f'Entity "{name}" can\'t be nested in a "{stack[-1].name}" entity')
 
@@ -199,8 +256,7 @@ def _entity_for(tag: _OpenTag, end: int) -> dict[str, Any] | None:
     length = end - tag.offset
     if length <= 0:
         return None
-    entity: dict[str, Any] = {"type": _TAG_ENTITY[tag.name], "offset": tag.offset,
-                              "length": length}
+    entity: dict[str, Any] = {"type": _TAG_ENTITY[tag.name], "offset": tag.offset, "length": length}
     if tag.name == "a":
         entity["url"] = tag.attrs.get("href", "")
     elif tag.name == "pre" and "language" in tag.attrs:
@@ -252,7 +308,7 @@ def _parse_tag(
         end = html.find(">", index)
         if end < 0:
             raise ValueError(f"Unclosed end tag at byte offset {where}")
-        name = html[index + 2:end].strip().lower()
+        name = html[index + 2 : end].strip().lower()
         if not stack or stack[-1].name != name:
             expected = f'"</{stack[-1].name}>"' if stack else "no end tag"
             raise ValueError(
@@ -333,15 +389,17 @@ def _valid_url(url: Any) -> bool:
 
 def _check_button(button: Any) -> None:
     if not isinstance(button, dict):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an "
-                          "Object")
+        raise bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+        )
     text = button.get("text")
     if not isinstance(text, str) or not text.strip():
         raise bad_request("BUTTON_TEXT_INVALID")
     actions = [key for key in _BUTTON_ACTIONS if key in button]
     if len(actions) != 1:
-        raise bad_request("can't parse inline keyboard button: exactly one of the optional "
-                          "fields must be used")
+        raise bad_request(
+            "can't parse inline keyboard button: exactly one of the optional fields must be used"
+        )
     if "callback_data" in button:
         data = button["callback_data"]
         if not isinstance(data, str) or not 1 <= len(data.encode("utf-8")) <= MAX_CALLBACK_DATA:
@@ -363,8 +421,9 @@ def check_reply_markup(markup: Any) -> dict[str, Any] | None:
     if "inline_keyboard" in markup:
         rows = markup["inline_keyboard"]
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an '
-                              "Array of Arrays")
+            raise bad_request(
+                'field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays'
+            )
         count = 0
         for row in rows:
             for button in row:
@@ -518,16 +577,25 @@ class Emulator:
     """
 
     def __init__(
-        self, token: str, *, bot_username: str = "moviebot_e2e_bot",
+        self,
+        token: str,
+        *,
+        bot_username: str = "moviebot_e2e_bot",
         first_update_id: int | None = None,
     ) -> None:
         match = _TOKEN_RE.match(token)
         if match is None:
             raise ValueError("a token looks like <digits>:<35 letters, digits, _ or ->")
         self.token = token
-        self.bot_user = {"id": int(match.group(1)), "is_bot": True, "first_name": "MovieBot e2e",
-                         "username": bot_username, "can_join_groups": True,
-                         "can_read_all_group_messages": False, "supports_inline_queries": False}
+        self.bot_user = {
+            "id": int(match.group(1)),
+            "is_bot": True,
+            "first_name": "MovieBot e2e",
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
         self._lock = threading.RLock()
         if first_update_id is None:
             first_update_id = random.SystemRandom().randrange(10**8, 2**31 - 10**7)
@@ -583,8 +651,9 @@ class Emulator:
     def start(self) -> Emulator:
         """Start the server on a free port in a background thread."""
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="bot-api-emulator",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="bot-api-emulator", daemon=True
+        )
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("the Bot API emulator did not start")
@@ -623,9 +692,13 @@ class Emulator:
             loop.close()
 
     async def _setup(self) -> None:
-        app = Application([(r"/bot([^/]*)/([A-Za-z0-9_]+)", _ApiHandler, {"emulator": self}),
-                           (r".*", _NotFoundHandler)],
-                          log_function=lambda handler: None)
+        app = Application(
+            [
+                (r"/bot([^/]*)/([A-Za-z0-9_]+)", _ApiHandler, {"emulator": self}),
+                (r".*", _NotFoundHandler),
+            ],
+            log_function=lambda handler: None,
+        )
         sockets = bind_sockets(0, "127.0.0.1")
         self._port = sockets[0].getsockname()[1]
         self._server = HTTPServer(app, idle_connection_timeout=120)
@@ -647,8 +720,11 @@ class Emulator:
         if existing is not None:
             return existing
         if chat_type == "private":
-            chat: dict[str, Any] = {"id": chat_id, "type": "private",
-                                    "first_name": user["first_name"]}
+            chat: dict[str, Any] = {
+                "id": chat_id,
+                "type": "private",
+                "first_name": user["first_name"],
+            }
             if "username" in user:
                 chat["username"] = user["username"]
         else:
@@ -659,8 +735,13 @@ class Emulator:
 
     @staticmethod
     def _user(user_id: int) -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": f"User{user_id}",
-                "username": f"user{user_id}", "language_code": "en"}
+        return {
+            "id": user_id,
+            "is_bot": False,
+            "first_name": f"User{user_id}",
+            "username": f"user{user_id}",
+            "language_code": "en",
+        }
 
     def _push_update(self, kind: str, payload: dict[str, Any]) -> int:
         update_id = next(self._update_ids)
@@ -672,8 +753,13 @@ class Emulator:
     def _new_message(self, chat: _Chat, user: dict[str, Any], **content: Any) -> dict[str, Any]:
         message_id = chat.next_message_id
         chat.next_message_id += 1
-        message = {"message_id": message_id, "from": user, "chat": chat.chat,
-                   "date": int(time.time()), **content}
+        message = {
+            "message_id": message_id,
+            "from": user,
+            "chat": chat.chat,
+            "date": int(time.time()),
+            **content,
+        }
         chat.messages[message_id] = message
         return message
 
@@ -706,15 +792,27 @@ class Emulator:
         return {"update_id": update_id, "message": message}
 
     def user_sends_media(
-        self, chat_id: int, kind: str = "sticker", *, user_id: int | None = None,
-        chat_type: str = "private", caption: str | None = None,
+        self,
+        chat_id: int,
+        kind: str = "sticker",
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        caption: str | None = None,
     ) -> dict[str, Any]:
         """A user sends a sticker, photo, document, location or contact (no text)."""
         user = self._user(user_id if user_id is not None else abs(chat_id))
         file_ref = {"file_id": f"F{kind}{chat_id}", "file_unique_id": f"U{kind}{chat_id}"}
         bodies: dict[str, Any] = {
-            "sticker": {**file_ref, "type": "regular", "width": 512, "height": 512,
-                        "is_animated": False, "is_video": False, "emoji": "🎬"},
+            "sticker": {
+                **file_ref,
+                "type": "regular",
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "emoji": "🎬",
+            },
             "photo": [{**file_ref, "width": 90, "height": 90}],
             "document": {**file_ref, "file_name": "x.txt"},
             "location": {"latitude": 48.85, "longitude": 2.35},
@@ -746,7 +844,12 @@ class Emulator:
         return {"update_id": update_id, "edited_message": message}
 
     def press_button(
-        self, chat_id: int, message_id: int, data: str, *, user_id: int | None = None,
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int | None = None,
         forge: bool = False,
     ) -> dict[str, Any]:
         """A user presses an inline button: a ``callback_query`` update.
@@ -768,8 +871,13 @@ class Emulator:
                 if data not in present:
                     raise LookupError(f"message {message_id} has no button {data!r}: {present}")
             query_id = str(next(self._callback_ids))
-            query = {"id": query_id, "from": user, "message": message,
-                     "chat_instance": str(chat_id), "data": data}
+            query = {
+                "id": query_id,
+                "from": user,
+                "message": message,
+                "chat_instance": str(chat_id),
+                "data": data,
+            }
             self._open_queries[query_id] = query
             update_id = self._push_update("callback_query", query)
         return {"update_id": update_id, "callback_query": query}
@@ -782,14 +890,20 @@ class Emulator:
     # -- faults ---------------------------------------------------------------------------------
 
     def inject_failure(
-        self, method: str, code: int = 500, description: str = "Internal Server Error",
-        *, count: int = 1, retry_after: int | None = None,
+        self,
+        method: str,
+        code: int = 500,
+        description: str = "Internal Server Error",
+        *,
+        count: int = 1,
+        retry_after: int | None = None,
     ) -> None:
         """Answer the next ``count`` calls of ``method`` with this error (not a rejection)."""
         with self._lock:
             self._injected.append(
-                _Injected(method.lower(), ApiError(code, description, retry_after=retry_after),
-                          count)
+                _Injected(
+                    method.lower(), ApiError(code, description, retry_after=retry_after), count
+                )
             )
 
     # -- observing the bot ----------------------------------------------------------------------
@@ -799,16 +913,24 @@ class Emulator:
         with self._lock:
             return self.calls[-1].seq if self.calls else 0
 
-    def calls_in(self, chat_id: int, *, after: int = 0,
-                 methods: Iterable[str] | None = None) -> list[BotCall]:
+    def calls_in(
+        self, chat_id: int, *, after: int = 0, methods: Iterable[str] | None = None
+    ) -> list[BotCall]:
         """The bot's calls in one chat after a mark."""
         wanted = set(methods) if methods is not None else None
         with self._lock:
-            return [c for c in self.calls if c.chat_id == chat_id and c.seq > after
-                    and (wanted is None or c.method in wanted)]
+            return [
+                c
+                for c in self.calls
+                if c.chat_id == chat_id and c.seq > after and (wanted is None or c.method in wanted)
+            ]
 
     async def wait_for(
-        self, predicate: Callable[[BotCall], bool], *, after: int = 0, timeout: float = 10.0  # noqa: ASYNC109
+        self,
+        predicate: Callable[[BotCall], bool],
+        *,
+        after: int = 0,
+        timeout: float = 10.0,  # noqa: ASYNC109
     ) -> BotCall:
         """The first bot call after ``after`` that satisfies ``predicate``.
 
@@ -819,7 +941,7 @@ class Emulator:
         future: asyncio.Future[BotCall] = loop.create_future()
         waiter = _Waiter(predicate, after, loop, future)
         with self._lock:
-            for call in self.calls[max(after, 0):]:  # calls[i].seq == i + 1
+            for call in self.calls[max(after, 0) :]:  # calls[i].seq == i + 1
                 if predicate(call):
                     return call
             self._waiters.append(waiter)
@@ -830,8 +952,13 @@ class Emulator:
                 self._waiters.remove(waiter)
 
     async def wait_for_reply(
-        self, chat_id: int, *, after: int = 0, timeout: float = 10.0,  # noqa: ASYNC109
-        methods: Iterable[str] = ("sendMessage",), reply_to: int | None = None,
+        self,
+        chat_id: int,
+        *,
+        after: int = 0,
+        timeout: float = 10.0,  # noqa: ASYNC109
+        methods: Iterable[str] = ("sendMessage",),
+        reply_to: int | None = None,
     ) -> BotCall:
         """The bot's next message in a chat after a mark (by default a sendMessage).
 
@@ -839,27 +966,46 @@ class Emulator:
         """
         wanted = frozenset(methods)
         return await self.wait_for(
-            lambda c: c.chat_id == chat_id and c.method in wanted
-            and (reply_to is None or c.reply_to == reply_to),
-            after=after, timeout=timeout,
+            lambda c: (
+                c.chat_id == chat_id
+                and c.method in wanted
+                and (reply_to is None or c.reply_to == reply_to)
+            ),
+            after=after,
+            timeout=timeout,
         )
 
-    async def ask(self, chat_id: int, text: str, *, timeout: float = 10.0,  # noqa: ASYNC109
-                  **kwargs: Any) -> BotCall:
+    async def ask(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109
+        **kwargs: Any,
+    ) -> BotCall:
         """A user sends ``text`` and waits for the bot's reply message."""
         after = self.mark()
         self.user_sends(chat_id, text, **kwargs)
         return await self.wait_for_reply(chat_id, after=after, timeout=timeout)
 
-    async def click(self, chat_id: int, message_id: int, data: str, *, timeout: float = 10.0,  # noqa: ASYNC109
-                    **kwargs: Any) -> BotCall:
+    async def click(
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        timeout: float = 10.0,  # noqa: ASYNC109
+        **kwargs: Any,
+    ) -> BotCall:
         """A user presses a button and waits for the bot's ``answerCallbackQuery``."""
         after = self.mark()
         query_id = self.press_button(chat_id, message_id, data, **kwargs)["callback_query"]["id"]
         return await self.wait_for(
-            lambda c: c.method == "answerCallbackQuery"
-            and c.params.get("callback_query_id") == query_id,
-            after=after, timeout=timeout,
+            lambda c: (
+                c.method == "answerCallbackQuery" and c.params.get("callback_query_id") == query_id
+            ),
+            after=after,
+            timeout=timeout,
         )
 
     def problems(self) -> list[Rejection]:
@@ -924,8 +1070,9 @@ class Emulator:
                     waiter.loop.call_soon_threadsafe(_set_result, waiter.future, call)
 
     def _reject(self, method: str, params: dict[str, Any], error: ApiError) -> None:
-        self.rejected.append(Rejection(method, params, error.code, error.description,
-                                       time.monotonic()))
+        self.rejected.append(
+            Rejection(method, params, error.code, error.description, time.monotonic())
+        )
 
     def _take_injected(self, method: str) -> ApiError | None:
         for injected in self._injected:
@@ -964,8 +1111,11 @@ class Emulator:
             if injected is not None:
                 raise injected
             if self._webhook:
-                error = ApiError(409, "Conflict: can't use getUpdates method while webhook is "
-                                      "active; use deleteWebhook to delete the webhook first")
+                error = ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is "
+                    "active; use deleteWebhook to delete the webhook first",
+                )
                 self._reject("getUpdates", params, error)
                 raise error
             if self._active_poll is not None:
@@ -978,22 +1128,30 @@ class Emulator:
                 with self._lock:
                     if self._active_poll is not me:
                         self.conflicts += 1
-                        raise ApiError(409, "Conflict: terminated by other getUpdates request; "
-                                            "make sure that only one bot instance is running")
+                        raise ApiError(
+                            409,
+                            "Conflict: terminated by other getUpdates request; "
+                            "make sure that only one bot instance is running",
+                        )
                     batch = self._collect(params)
                     remaining = deadline - time.monotonic()
                     if batch or remaining <= 0 or self._closing:
-                        self.polls.append(PollRecord(self._offset(params),
-                                                     tuple(u["update_id"] for u in batch),
-                                                     time.monotonic()))
+                        self.polls.append(
+                            PollRecord(
+                                self._offset(params),
+                                tuple(u["update_id"] for u in batch),
+                                time.monotonic(),
+                            )
+                        )
                         for update in batch:
                             uid = update["update_id"]
                             self.delivery_counts[uid] = self.delivery_counts.get(uid, 0) + 1
                         return batch
                     waker: asyncio.Future[None] = self._loop.create_future()
                     self._poll_wakers.append(waker)
-                await asyncio.wait([waker, me], timeout=remaining,
-                                   return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    [waker, me], timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
         finally:
             with self._lock:
                 if self._active_poll is me:
@@ -1053,8 +1211,9 @@ class Emulator:
     def m_send_message(self, params: dict[str, Any]) -> Any:
         """sendMessage."""
         chat = self._chat_of(params)
-        text, entities = render_text(params.get("text"), params.get("parse_mode"),
-                                     params.get("entities"))
+        text, entities = render_text(
+            params.get("text"), params.get("parse_mode"), params.get("entities")
+        )
         markup = check_reply_markup(params.get("reply_markup"))
         content: dict[str, Any] = {"text": text}
         if entities:
@@ -1078,8 +1237,9 @@ class Emulator:
         chat, message = self._bot_message(params)
         if "text" not in message:
             raise bad_request("there is no text in the message to edit")
-        text, entities = render_text(params.get("text"), params.get("parse_mode"),
-                                     params.get("entities"))
+        text, entities = render_text(
+            params.get("text"), params.get("parse_mode"), params.get("entities")
+        )
         markup = check_reply_markup(params.get("reply_markup"))
         if markup is not None and "inline_keyboard" not in markup:
             raise bad_request("inline keyboard expected")
@@ -1111,13 +1271,18 @@ class Emulator:
     def _check_modified(old: dict[str, Any], new: dict[str, Any]) -> None:
         def visible(message: dict[str, Any]) -> tuple[Any, ...]:
             markup = message.get("reply_markup") or {}
-            return (message.get("text"), message.get("entities") or [],
-                    markup.get("inline_keyboard") or [])
+            return (
+                message.get("text"),
+                message.get("entities") or [],
+                markup.get("inline_keyboard") or [],
+            )
 
         if visible(old) == visible(new):
-            raise bad_request("message is not modified: specified new message content and reply "
-                              "markup are exactly the same as a current content and reply markup "
-                              "of the message")
+            raise bad_request(
+                "message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup "
+                "of the message"
+            )
 
     def m_delete_message(self, params: dict[str, Any]) -> Any:
         """deleteMessage."""
@@ -1130,8 +1295,9 @@ class Emulator:
         """answerCallbackQuery."""
         query_id = str(params.get("callback_query_id", ""))
         if query_id not in self._open_queries:
-            raise bad_request("query is too old and response timeout expired or query ID is "
-                              "invalid")
+            raise bad_request(
+                "query is too old and response timeout expired or query ID is invalid"
+            )
         text = params.get("text")
         if text is not None and (not isinstance(text, str) or len(text) > MAX_CALLBACK_ANSWER):
             raise bad_request("MESSAGE_TOO_LONG")
@@ -1183,8 +1349,11 @@ class Emulator:
 
     def m_get_webhook_info(self, params: dict[str, Any]) -> Any:
         """getWebhookInfo."""
-        return {"url": self._webhook, "has_custom_certificate": False,
-                "pending_update_count": len(self._pending)}
+        return {
+            "url": self._webhook,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._pending),
+        }
 
     def m_send_chat_action(self, params: dict[str, Any]) -> Any:
         """sendChatAction."""
@@ -1207,8 +1376,14 @@ def _update_type(update: dict[str, Any]) -> str:
 
 def command_entities(text: str) -> list[dict[str, Any]]:
     """The ``bot_command`` entities Telegram attaches to a message text (UTF-16 offsets)."""
-    return [{"type": "bot_command", "offset": utf16_len(text[: m.start()]),
-             "length": utf16_len(m.group(0))} for m in _COMMAND_RE.finditer(text)]
+    return [
+        {
+            "type": "bot_command",
+            "offset": utf16_len(text[: m.start()]),
+            "length": utf16_len(m.group(0)),
+        }
+        for m in _COMMAND_RE.finditer(text)
+    ]
 
 
 _METHOD_TABLE: dict[str, Callable[[Emulator, dict[str, Any]], Any]] = {
@@ -1251,8 +1426,9 @@ def _coerce(name: str, value: Any) -> Any:
         if name in _JSON_PARAMS:
             return json.loads(value)
     except ValueError:
-        raise bad_request(f"can't parse {name} JSON object" if name in _JSON_PARAMS
-                          else f"wrong parameter {name}") from None
+        raise bad_request(
+            f"can't parse {name} JSON object" if name in _JSON_PARAMS else f"wrong parameter {name}"
+        ) from None
     return value
 
 
@@ -1303,8 +1479,9 @@ class _ApiHandler(RequestHandler):
                 params = self._params()
             except (UnicodeDecodeError, ApiError) as exc:
                 error = exc if isinstance(exc, ApiError) else bad_request("invalid UTF-8")
-                emulator.rejected.append(Rejection(method, {}, error.code, error.description,
-                                                   time.monotonic()))
+                emulator.rejected.append(
+                    Rejection(method, {}, error.code, error.description, time.monotonic())
+                )
                 raise error from None
             if method.lower() == "getupdates":
                 result = await emulator.get_updates(params)
@@ -1314,15 +1491,24 @@ class _ApiHandler(RequestHandler):
             self.set_status(200)
         except ApiError as error:
             body = error.payload()
-            self.set_status(error.code if error.code in _HTTP_REASONS else 400,
-                            reason=_HTTP_REASONS.get(error.code))
+            self.set_status(
+                error.code if error.code in _HTTP_REASONS else 400,
+                reason=_HTTP_REASONS.get(error.code),
+            )
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body, ensure_ascii=False))
 
 
-_HTTP_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                 409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error",
-                 502: "Bad Gateway"}
+_HTTP_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+}
 
 
 def fake_token(bot_id: int = 123456) -> str:

@@ -39,9 +39,15 @@ from tests.emulator import ApiError, check_reply_markup, render_text
 # A token of the real shape, built at run time so that nothing token-like is in the source.
 TOKEN = "123456789:" + "AAFakeTokenForTestsOnly".ljust(35, "x")
 BOT_USERNAME = "MovieTestBot"
-BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Movie", "username": BOT_USERNAME,
-            "can_join_groups": True, "can_read_all_group_messages": False,
-            "supports_inline_queries": False}
+BOT_USER = {
+    "id": 123456789,
+    "is_bot": True,
+    "first_name": "Movie",
+    "username": BOT_USERNAME,
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 
 
 @dataclass
@@ -94,18 +100,25 @@ class RecordingRequest(BaseRequest):
     def read_timeout(self) -> float:
         return 1.0
 
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         read_timeout: Any = None, write_timeout: Any = None,
-                         connect_timeout: Any = None, pool_timeout: Any = None,
-                         ) -> tuple[int, bytes]:
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+    ) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         call = Call(endpoint, params)
         if endpoint in self.fail and self.fail_times > 0:
             self.fail_times -= 1
             status = self.fail[endpoint]
-            return status, json.dumps({"ok": False, "error_code": status,
-                                       "description": "Bad Gateway"}).encode()
+            return status, json.dumps(
+                {"ok": False, "error_code": status, "description": "Bad Gateway"}
+            ).encode()
         if endpoint == "getUpdates" and not self.batches:
             await asyncio.sleep(0.01)  # an empty long poll
         try:
@@ -127,8 +140,12 @@ class RecordingRequest(BaseRequest):
                 check_reply_markup(json.loads(markup) if isinstance(markup, str) else markup)
             chat_id = int(p.get("chat_id", 1))
             message_id = p.get("message_id") or next(self._ids)
-            return {"message_id": message_id, "date": 0, "text": p["text"],
-                    "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}}
+            return {
+                "message_id": message_id,
+                "date": 0,
+                "text": p["text"],
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+            }
         if call.endpoint == "getUpdates":
             return self.batches.pop(0) if self.batches else []
         return True
@@ -137,8 +154,12 @@ class RecordingRequest(BaseRequest):
 
     def sent(self, chat_id: int | None = None) -> list[Call]:
         """sendMessage and editMessageText calls, optionally for one chat."""
-        return [c for c in self.calls if c.endpoint in ("sendMessage", "editMessageText")
-                and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)]
+        return [
+            c
+            for c in self.calls
+            if c.endpoint in ("sendMessage", "editMessageText")
+            and (chat_id is None or int(c.params.get("chat_id", 0)) == chat_id)
+        ]
 
     def of(self, endpoint: str) -> list[Call]:
         return [c for c in self.calls if c.endpoint == endpoint]
@@ -164,12 +185,18 @@ def chat(chat_id: int) -> dict[str, Any]:
     return {"id": chat_id, "type": "group", "title": "Movie night"}
 
 
-def message_json(chat_id: int, text: str | None, *, message_id: int = 1,
-                 **extra: Any) -> dict[str, Any]:
+def message_json(
+    chat_id: int, text: str | None, *, message_id: int = 1, **extra: Any
+) -> dict[str, Any]:
     """A message as the Bot API sends it, with the bot_command entity Telegram adds."""
     sender = abs(chat_id) if chat_id > 0 else 4242
-    msg: dict[str, Any] = {"message_id": message_id, "date": 0, "chat": chat(chat_id),
-                           "from": user(sender), **extra}
+    msg: dict[str, Any] = {
+        "message_id": message_id,
+        "date": 0,
+        "chat": chat(chat_id),
+        "from": user(sender),
+        **extra,
+    }
     if text is not None:
         msg["text"] = text
         if text.startswith("/"):
@@ -178,19 +205,29 @@ def message_json(chat_id: int, text: str | None, *, message_id: int = 1,
     return msg
 
 
-def message_update(chat_id: int, text: str | None, *, update_id: int | None = None,
-                   **extra: Any) -> dict[str, Any]:
-    return {"update_id": update_id or next(_update_ids),
-            "message": message_json(chat_id, text, **extra)}
+def message_update(
+    chat_id: int, text: str | None, *, update_id: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "update_id": update_id or next(_update_ids),
+        "message": message_json(chat_id, text, **extra),
+    }
 
 
-def callback_update(chat_id: int, data: str, *, update_id: int | None = None,
-                    message_id: int = 77) -> dict[str, Any]:
+def callback_update(
+    chat_id: int, data: str, *, update_id: int | None = None, message_id: int = 77
+) -> dict[str, Any]:
     sender = abs(chat_id) if chat_id > 0 else 4242
-    return {"update_id": update_id or next(_update_ids),
-            "callback_query": {"id": f"cq{next(_update_ids)}", "from": user(sender),
-                               "chat_instance": "ci", "data": data,
-                               "message": message_json(chat_id, "earlier", message_id=message_id)}}
+    return {
+        "update_id": update_id or next(_update_ids),
+        "callback_query": {
+            "id": f"cq{next(_update_ids)}",
+            "from": user(sender),
+            "chat_instance": "ci",
+            "data": data,
+            "message": message_json(chat_id, "earlier", message_id=message_id),
+        },
+    }
 
 
 @dataclass
@@ -217,8 +254,15 @@ class TelegramHarness:
 async def start_harness(moviebot: MovieBot, *, validate: bool = True) -> TelegramHarness:
     """The Application around ``moviebot``, initialised (``validate``: check what it sends)."""
     request = RecordingRequest(validate=validate)
-    app = build_application(moviebot, token=TOKEN, request=request, overall_max_rate=0,
-                            group_max_rate=0, network_retries=2, retry_backoff=0.01)
+    app = build_application(
+        moviebot,
+        token=TOKEN,
+        request=request,
+        overall_max_rate=0,
+        group_max_rate=0,
+        network_retries=2,
+        retry_backoff=0.01,
+    )
     await app.initialize()
     return TelegramHarness(app, request)
 
@@ -240,8 +284,7 @@ async def sqlite_store(tmp_path: Path) -> AsyncIterator[FavoritesStore]:
 
 
 @pytest.fixture
-def moviebot(recommender: Recommender, title_index: Any,
-             sqlite_store: FavoritesStore) -> MovieBot:
+def moviebot(recommender: Recommender, title_index: Any, sqlite_store: FavoritesStore) -> MovieBot:
     """The conversation on the real model, resolver and an SQLite store (no flood limit)."""
     return MovieBot(recommender, title_index, sqlite_store)
 
@@ -261,10 +304,20 @@ async def telegram(moviebot: MovieBot) -> AsyncIterator[TelegramHarness]:
 
 LONG_TITLE = "The " + "Very " * 70 + "Long Movie (2000)"
 FAKE_TITLES = {
-    1: "Toy Story (1995)", 2: "Toy Story 2 (1999)", 3: "Matrix, The (1999)",
-    4: "<b>Evil</b> & Sons <i>(2001)", 5: "Alien (1979)", 6: "Aliens (1986)", 7: LONG_TITLE,
-    8: "Obscure (2010)", 9: "Heat (1995)", 10: "Up (2009)", 11: "Jaws (1975)", 12: "Big (1988)",
-    13: "Rocky (1976)", 14: "Fargo (1996)",
+    1: "Toy Story (1995)",
+    2: "Toy Story 2 (1999)",
+    3: "Matrix, The (1999)",
+    4: "<b>Evil</b> & Sons <i>(2001)",
+    5: "Alien (1979)",
+    6: "Aliens (1986)",
+    7: LONG_TITLE,
+    8: "Obscure (2010)",
+    9: "Heat (1995)",
+    10: "Up (2009)",
+    11: "Jaws (1975)",
+    12: "Big (1988)",
+    13: "Rocky (1976)",
+    14: "Fargo (1996)",
 }
 UNKNOWN_TO_MODEL = frozenset({8})
 
@@ -274,11 +327,14 @@ def fake_catalog() -> Any:
 
     ids = sorted(FAKE_TITLES)
     return pd.DataFrame(
-        {"title": [FAKE_TITLES[i] for i in ids],
-         "imdb_id": pd.array([100000 + i if i % 2 else None for i in ids], dtype="Int64"),
-         "tmdb_id": pd.array([None] * len(ids), dtype="Int64"),
-         "imdb_search": [None] * len(ids)},
-        index=pd.Index(ids, name="movie_id"))
+        {
+            "title": [FAKE_TITLES[i] for i in ids],
+            "imdb_id": pd.array([100000 + i if i % 2 else None for i in ids], dtype="Int64"),
+            "tmdb_id": pd.array([None] * len(ids), dtype="Int64"),
+            "imdb_search": [None] * len(ids),
+        },
+        index=pd.Index(ids, name="movie_id"),
+    )
 
 
 class FakeRecommender:
@@ -300,8 +356,9 @@ class FakeRecommender:
         usable = [f for f in favs if self.knows(f)]
         pool = [m for m in sorted(FAKE_TITLES) if self.knows(m) and m not in favs][:n]
         because = tuple(usable[:3])
-        items = tuple(Recommendation(m, FAKE_TITLES[m], 1.0 / (i + 1), because)
-                      for i, m in enumerate(pool))
+        items = tuple(
+            Recommendation(m, FAKE_TITLES[m], 1.0 / (i + 1), because) for i, m in enumerate(pool)
+        )
         return RecommendResult(items=items, fallback=not usable, ignored=ignored)
 
     def similar(self, movie_id: int, n: int = 10) -> Any:
@@ -323,7 +380,7 @@ class FakeRecommender:
             return Explanation(movie_id, False, None, n_items, None, (), ignored)
         if not usable:
             return Explanation(movie_id, True, None, n_items, None, (), ignored)
-        shares = [0.7, 0.2, -0.1][:len(usable)]
+        shares = [0.7, 0.2, -0.1][: len(usable)]
         contributions = tuple(zip(usable, shares, strict=False))
         rank = None if movie_id in usable else 2
         return Explanation(movie_id, True, rank, n_items, 0.9, contributions, ignored)
@@ -340,11 +397,29 @@ class FakeTitles:
 
         q = " ".join(query.lower().split())
         if len(query) > 200:
-            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (),
-                              "That is too long to be a title (max 200 characters).")
-        matched = {"toy story": 1, "toy story 2": 2, "matrix": 3, "evil": 4, "obscure": 8,
-                   "long": 7, "heat": 9, "up": 10, "jaws": 11, "big": 12, "rocky": 13,
-                   "fargo": 14}
+            return Resolution(
+                query,
+                MatchStatus.NOT_FOUND,
+                None,
+                None,
+                0.0,
+                (),
+                "That is too long to be a title (max 200 characters).",
+            )
+        matched = {
+            "toy story": 1,
+            "toy story 2": 2,
+            "matrix": 3,
+            "evil": 4,
+            "obscure": 8,
+            "long": 7,
+            "heat": 9,
+            "up": 10,
+            "jaws": 11,
+            "big": 12,
+            "rocky": 13,
+            "fargo": 14,
+        }
         if q in ("alien", "aliens?"):
             return Resolution(query, MatchStatus.AMBIGUOUS, None, None, 90.0, cand(5, 6))
         if q == "toy":

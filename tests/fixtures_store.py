@@ -55,7 +55,7 @@ def _skip_or_fail(reason: str) -> None:
 def _base_postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
-        _skip_or_fail(f"{POSTGRES_ENV} is not set; run: eval \"$(.ci/postgres.sh)\"")
+        _skip_or_fail(f'{POSTGRES_ENV} is not set; run: eval "$(.ci/postgres.sh)"')
     assert url is not None
     return url
 
@@ -93,8 +93,12 @@ def postgres_url() -> Iterator[str]:
         yield base.render_as_string(hide_password=False)
         return
     yield base.set(database=name).render_as_string(hide_password=False)
-    _run(_admin(base.render_as_string(hide_password=False),
-                f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _run(
+        _admin(
+            base.render_as_string(hide_password=False),
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        )
+    )
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -124,8 +128,14 @@ class PostgresControl:
         self.url = ""
 
     def _script(self, command: str, *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(SCRIPT), command], env=self._env, capture_output=True,
-                              text=True, check=check, timeout=120)
+        return subprocess.run(
+            [str(SCRIPT), command],
+            env=self._env,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=120,
+        )
 
     def start(self) -> None:
         """Starts the server (creating it the first time); returns when it accepts connections."""

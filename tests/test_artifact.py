@@ -31,8 +31,9 @@ def model_copy(trained_model_path: Path, tmp_path: Path) -> Path:
     return dest
 
 
-def test_round_trip_keeps_factors_catalog_and_metadata(trained_model_path: Path,
-                                                       movielens_dir: Path) -> None:
+def test_round_trip_keeps_factors_catalog_and_metadata(
+    trained_model_path: Path, movielens_dir: Path
+) -> None:
     artifact = load_artifact(trained_model_path)
     folder = movielens_dir / "ml-latest-small"
     catalog = load_catalog(folder, "ml-latest-small", load_ratings(folder, "ml-latest-small"))
@@ -41,7 +42,8 @@ def test_round_trip_keeps_factors_catalog_and_metadata(trained_model_path: Path,
     assert meta["release"] == "ml-latest-small"
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["checksums"]["ratings.csv"] == (
-        "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646")
+        "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646"
+    )
     assert meta["config"]["factors"] == artifact.item_factors.shape[1]
     assert set(meta["libraries"]) >= {"implicit", "numpy"}
     assert meta["created"]
@@ -63,8 +65,9 @@ def test_save_replaces_an_existing_artifact(trained_model_path: Path, tmp_path: 
     save_artifact(artifact, dest)
     (dest / "stray.txt").write_text("old")
     save_artifact(artifact, dest)
-    assert sorted(p.name for p in dest.iterdir()) == sorted([MODEL_FILE, CATALOG_FILE,
-                                                             METADATA_FILE])
+    assert sorted(p.name for p in dest.iterdir()) == sorted(
+        [MODEL_FILE, CATALOG_FILE, METADATA_FILE]
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary folders left
 
 
@@ -91,12 +94,14 @@ def test_missing_part(model_copy: Path) -> None:
         Recommender.load(model_copy)
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"format_version": 999}, "format 999"),
-    ({"files": None}, "lists no files"),
-])
-def test_incompatible_metadata(model_copy: Path, change: dict[str, object],
-                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format_version": 999}, "format 999"),
+        ({"files": None}, "lists no files"),
+    ],
+)
+def test_incompatible_metadata(model_copy: Path, change: dict[str, object], message: str) -> None:
     meta = read_metadata(model_copy)
     meta.update(change)
     (model_copy / METADATA_FILE).write_text(json.dumps(meta))
@@ -119,9 +124,9 @@ def test_factor_count_disagreeing_with_metadata(model_copy: Path) -> None:
 
 
 @pytest.mark.slow
-def test_load_or_train_replaces_a_broken_or_foreign_artifact(model_copy: Path,
-                                                             movielens_dir: Path,
-                                                             tmp_path: Path) -> None:
+def test_load_or_train_replaces_a_broken_or_foreign_artifact(
+    model_copy: Path, movielens_dir: Path, tmp_path: Path
+) -> None:
     paths = DataPaths(data_dir=tmp_path / "data", movielens_dir=movielens_dir)
     (model_copy / MODEL_FILE).write_bytes(b"garbage")
     rec = load_or_train(paths, "ml-latest-small", model_copy, progress=False)

@@ -82,8 +82,9 @@ def test_generated_release_has_the_requested_shape(tiny_movies: Path, tmp_path: 
 
 
 def test_likes_only_and_determinism(tiny_movies: Path, tmp_path: Path) -> None:
-    spec = Spec(n_users=20, n_ratings=400, seed=7, min_user_ratings=5, likes_only=True,
-                max_user_share=0.9)
+    spec = Spec(
+        n_users=20, n_ratings=400, seed=7, min_user_ratings=5, likes_only=True, max_user_share=0.9
+    )
     generate(tmp_path / "a", spec, tiny_movies, progress=False)
     generate(tmp_path / "b", spec, tiny_movies, progress=False)
     a = (tmp_path / "a" / "ml-32m" / "ratings.csv").read_bytes()
@@ -96,7 +97,8 @@ def test_engine_loader_reads_it_with_real_ml32m_ids(movielens_dir: Path, tmp_pat
     spec = Spec(n_users=40, n_ratings=4000, seed=0)
     generate(tmp_path, spec, movies, progress=False)
     folder = DataPaths(data_dir=tmp_path / "unused", movielens_dir=tmp_path).release_folder(
-        "ml-32m", progress=False)
+        "ml-32m", progress=False
+    )
     ratings = load_ratings(folder, "ml-32m")
     catalog = load_catalog(folder, "ml-32m", ratings)
     assert len(ratings) == 4000
@@ -116,16 +118,31 @@ def test_benchmark_scripts_import_against_the_engine_api() -> None:
 
 
 @pytest.mark.slow
-def test_scale_bench_plain_fit_reproduces_the_pipeline_model(tiny_movies: Path,
-                                                             tmp_path: Path) -> None:
+def test_scale_bench_plain_fit_reproduces_the_pipeline_model(
+    tiny_movies: Path, tmp_path: Path
+) -> None:
     """The reference fit gets exactly the pipeline's matrix and parameters: same factors."""
     spec = Spec(n_users=60, n_ratings=1500, seed=1, min_user_ratings=5, max_user_share=0.9)
     generate(tmp_path, spec, tiny_movies, progress=False)
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_scale", "--data", str(tmp_path), "--factors", "8",
-         "--iterations", "2"],
-        cwd=REPO, capture_output=True, text=True, check=False, timeout=300,
-        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_scale",
+            "--data",
+            str(tmp_path),
+            "--factors",
+            "8",
+            "--iterations",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "max |item factor difference| = 0.0" in out

@@ -58,13 +58,19 @@ def pool(recommender: Recommender) -> list[Movie]:
 
 
 @pytest.fixture
-def make_bot(emu: Emulator, trained_model_path: Path, movielens_dir: Path,
-             tmp_path: Path) -> Iterator[Any]:
+def make_bot(
+    emu: Emulator, trained_model_path: Path, movielens_dir: Path, tmp_path: Path
+) -> Iterator[Any]:
     started: list[BotProcess] = []
 
     def make(db_url: str) -> BotProcess:
-        config = BotConfig(model_path=trained_model_path, movielens_dir=movielens_dir,
-                           data_dir=tmp_path / "data", database_url=db_url, extra=UNLIMITED)
+        config = BotConfig(
+            model_path=trained_model_path,
+            movielens_dir=movielens_dir,
+            data_dir=tmp_path / "data",
+            database_url=db_url,
+            extra=UNLIMITED,
+        )
         process = BotProcess(emu, config, tmp_path / "bot.log")
         started.append(process)
         return process
@@ -76,12 +82,19 @@ def make_bot(emu: Emulator, trained_model_path: Path, movielens_dir: Path,
 
 async def answers_seen(emu: Emulator, report: LoadReport, upto_seq: int) -> None:
     """Wait until the users have taken in every answer the emulator recorded up to a point."""
-    quoted = {(c.chat_id, c.reply_to) for c in emu.calls[:upto_seq]
-              if c.method == "sendMessage" and c.chat_id in report.chats}
+    quoted = {
+        (c.chat_id, c.reply_to)
+        for c in emu.calls[:upto_seq]
+        if c.method == "sendMessage" and c.chat_id in report.chats
+    }
     deadline = time.monotonic() + 10
     while True:
-        seen = {(chat, e.message_id) for chat, exchanges in report.chats.items()
-                for e in exchanges if e.reply is not None}
+        seen = {
+            (chat, e.message_id)
+            for chat, exchanges in report.chats.items()
+            for e in exchanges
+            if e.reply is not None
+        }
         if quoted <= seen:
             return
         assert time.monotonic() < deadline, "answers were not taken in"
@@ -90,9 +103,15 @@ async def answers_seen(emu: Emulator, report: LoadReport, upto_seq: int) -> None
 
 def acknowledged_likes(report: LoadReport, upto_seq: int) -> list[tuple[int, Exchange]]:
     """The /like commands the bot answered "Added ..." up to a point."""
-    return [(chat, e) for chat, exchanges in report.chats.items() for e in exchanges
-            if e.reply is not None and e.reply.seq <= upto_seq and e.op.kind == "like"
-            and e.reply.text.startswith("Added ")]
+    return [
+        (chat, e)
+        for chat, exchanges in report.chats.items()
+        for e in exchanges
+        if e.reply is not None
+        and e.reply.seq <= upto_seq
+        and e.op.kind == "like"
+        and e.reply.text.startswith("Added ")
+    ]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -131,7 +150,8 @@ async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
         for chat, exchange in acked:
             assert exchange.op.movie is not None
             assert exchange.op.movie.movie_id in await store.favorites(chat), (
-                f"acknowledged but lost in chat {chat}:\n{history(report.chats[chat])}")
+                f"acknowledged but lost in chat {chat}:\n{history(report.chats[chat])}"
+            )
         # Behind the bot's back: undo the acknowledged, unconfirmed likes.
         removed: dict[int, set[int]] = {}
         for chat, exchange in unconfirmed_acked:
@@ -147,11 +167,13 @@ async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
     await emu.wait_all_confirmed(timeout=30)
     after_kill = [c for c in emu.calls if c.seq > killer.seq and c.method == "sendMessage"]
     recovered = after_kill[0].at
-    print(f"\nkill: {len(killer.unconfirmed)} updates unconfirmed at the kill, "
-          f"{len(unconfirmed_acked)} of them acknowledged; the restarted bot polled "
-          f"{start_seconds:.2f} s after its start, "
-          f"first reply {recovered - killer.at:.2f} s after the kill "
-          f"({recovered - restart_at:.2f} s after the restart began)")
+    print(
+        f"\nkill: {len(killer.unconfirmed)} updates unconfirmed at the kill, "
+        f"{len(unconfirmed_acked)} of them acknowledged; the restarted bot polled "
+        f"{start_seconds:.2f} s after its start, "
+        f"first reply {recovered - killer.at:.2f} s after the kill "
+        f"({recovered - restart_at:.2f} s after the restart began)"
+    )
 
     redelivered = {e.update_id for _, e in unconfirmed_acked}
     assert all(emu.delivery_counts[u] >= 2 for u in redelivered)
@@ -159,8 +181,9 @@ async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
     try:
         for chat, exchanges in report.chats.items():
             assert all(e.reply is not None for e in exchanges), f"chat {chat} lost a command"
-            expected = expected_favorites(exchanges, removed_at=killer.seq,
-                                          removed=frozenset(removed.get(chat, ())))
+            expected = expected_favorites(
+                exchanges, removed_at=killer.seq, removed=frozenset(removed.get(chat, ()))
+            )
             actual = await store.favorites(chat)
             assert not set(actual) & removed.get(chat, set()), "a redelivered /like was reapplied"
             assert actual == expected
@@ -198,22 +221,30 @@ async def test_database_down_then_back(
     up_mark = emu.mark()
     # Recovered: a reply that needed the database (not "unavailable") after the server is back.
     first_ok = await emu.wait_for(
-        lambda c: c.method == "sendMessage" and c.chat_id in plans
-        and c.html != texts.unavailable(), after=up_mark, timeout=60)
+        lambda c: (
+            c.method == "sendMessage" and c.chat_id in plans and c.html != texts.unavailable()
+        ),
+        after=up_mark,
+        timeout=60,
+    )
     await asyncio.sleep(1)
     stop.set()
     await asyncio.wait_for(load, 60)
 
     unavailable = [c for c in emu.calls if c.html == texts.unavailable()]
-    print(f"\ndatabase down: {len(unavailable)} 'temporarily unavailable' replies while it was "
-          f"down ({up_at - down_at:.1f} s); first good reply {first_ok.at - up_at:.2f} s after "
-          f"the server accepted connections again")
+    print(
+        f"\ndatabase down: {len(unavailable)} 'temporarily unavailable' replies while it was "
+        f"down ({up_at - down_at:.1f} s); first good reply {first_ok.at - up_at:.2f} s after "
+        f"the server accepted connections again"
+    )
     assert unavailable
     assert all(c.seq > down_mark for c in unavailable)
     assert bot.running
-    assert any(e.reply is not None and e.reply.seq > first_ok.seq
-               and e.reply.html != texts.unavailable() for ex in report.chats.values()
-               for e in ex)
+    assert any(
+        e.reply is not None and e.reply.seq > first_ok.seq and e.reply.html != texts.unavailable()
+        for ex in report.chats.values()
+        for e in ex
+    )
     assert emu.problems() == []
     log = bot.log()
     assert "Error while handling update" not in log  # "unavailable" is an answer, not a crash
@@ -229,6 +260,7 @@ async def test_database_down_then_back(
             assert favorites == expected_favorites(answered, unavailable=texts.unavailable()), (
                 f"chat {chat}: a change answered 'temporarily unavailable' was written anyway, "
                 f"or an acknowledged one was lost: "
-                f"{unacknowledged_changes(answered, favorites, texts.unavailable())}")
+                f"{unacknowledged_changes(answered, favorites, texts.unavailable())}"
+            )
     finally:
         await store.close()

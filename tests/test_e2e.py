@@ -47,12 +47,21 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="module")
-def bot(emu: Emulator, trained_model_path: Path, movielens_dir: Path, db_url: str,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+def bot(
+    emu: Emulator,
+    trained_model_path: Path,
+    movielens_dir: Path,
+    db_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[BotProcess]:
     folder = tmp_path_factory.mktemp("e2e-bot")
-    config = BotConfig(model_path=trained_model_path, movielens_dir=movielens_dir,
-                       data_dir=folder / "data", database_url=db_url,
-                       extra={"MOVIEBOT_LOG_LEVEL": "DEBUG"})
+    config = BotConfig(
+        model_path=trained_model_path,
+        movielens_dir=movielens_dir,
+        data_dir=folder / "data",
+        database_url=db_url,
+        extra={"MOVIEBOT_LOG_LEVEL": "DEBUG"},
+    )
     process = BotProcess(emu, config, folder / "bot.log")
     try:
         process.start()
@@ -89,8 +98,9 @@ async def favorites(db_url: str, chat_id: int) -> list[int]:
         await store.close()
 
 
-async def press(emu: Emulator, chat_id: int, message: BotCall, data: str,
-                method: str = "sendMessage") -> tuple[BotCall, BotCall]:
+async def press(
+    emu: Emulator, chat_id: int, message: BotCall, data: str, method: str = "sendMessage"
+) -> tuple[BotCall, BotCall]:
     """Press a button of ``message``; returns the callback answer and the bot's next message."""
     assert message.message_id is not None
     after = emu.mark()
@@ -113,13 +123,17 @@ def genres(catalog: pd.DataFrame, titles: list[str]) -> list[str]:
 
 def numbered_titles(reply: BotCall) -> list[str]:
     """The movie titles of a numbered list (``1. Title``), in order."""
-    lines = [line.split(". ", 1)[1] for line in reply.text.splitlines()
-             if line[:1].isdigit() and ". " in line]
+    lines = [
+        line.split(". ", 1)[1]
+        for line in reply.text.splitlines()
+        if line[:1].isdigit() and ". " in line
+    ]
     return lines
 
 
-async def test_issue_transcript(emu: Emulator, chat: int, db_url: str,
-                                catalog: pd.DataFrame) -> None:
+async def test_issue_transcript(
+    emu: Emulator, chat: int, db_url: str, catalog: pd.DataFrame
+) -> None:
     for query, title in TRANSCRIPT:
         reply = await emu.ask(chat, f"/like {query}")
         assert reply.text.startswith(f"Added {title} to your favorites"), reply.text
@@ -157,8 +171,7 @@ async def test_issue_transcript(emu: Emulator, chat: int, db_url: str,
     assert "empty" in empty.text
 
 
-async def test_ambiguous_title_gives_buttons_to_pick(emu: Emulator, chat: int,
-                                                     db_url: str) -> None:
+async def test_ambiguous_title_gives_buttons_to_pick(emu: Emulator, chat: int, db_url: str) -> None:
     reply = await emu.ask(chat, "/like star wars")
     assert reply.text.startswith("Several movies match")
     assert "like:260" in reply.button_data()
@@ -182,8 +195,7 @@ async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str)
     assert await favorites(db_url, chat) == [296]  # never a phantom
 
 
-async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int,
-                                                     db_url: str) -> None:
+async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int, db_url: str) -> None:
     await emu.ask(chat, "/like toy story")
     recommended = await emu.ask(chat, "/recommend")
     likes = [d for d in recommended.button_data() if d.startswith("like:")]
@@ -315,8 +327,9 @@ async def test_transient_telegram_errors_are_retried(emu: Emulator, chat: int) -
     assert "empty" in reply.text
 
 
-async def test_unlike_and_favorites_pages(emu: Emulator, chat: int, db_url: str,
-                                          catalog: pd.DataFrame) -> None:
+async def test_unlike_and_favorites_pages(
+    emu: Emulator, chat: int, db_url: str, catalog: pd.DataFrame
+) -> None:
     pool = movie_pool(catalog, TitleIndex.build(catalog).resolve, size=16)
     liked = [movie.title for movie in pool]
     for title in liked:

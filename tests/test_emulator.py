@@ -100,8 +100,9 @@ async def test_get_with_query_and_json_body(emu: Emulator, api: httpx.AsyncClien
     emu.user_sends(CHAT, "hi")
     response = await api.get("sendMessage", params={"chat_id": CHAT, "text": "by GET"})
     assert response.json()["result"]["text"] == "by GET"
-    response = await api.post("sendMessage", json={"chat_id": CHAT, "text": "<b>by</b> JSON",
-                                                   "parse_mode": "HTML"})
+    response = await api.post(
+        "sendMessage", json={"chat_id": CHAT, "text": "<b>by</b> JSON", "parse_mode": "HTML"}
+    )
     assert response.json()["result"]["entities"] == [{"type": "bold", "offset": 0, "length": 2}]
     assert [c.text for c in emu.calls] == ["by GET", "by JSON"]
 
@@ -122,8 +123,9 @@ async def test_send_message_validation(emu: Emulator, api: httpx.AsyncClient) ->
     status, body = await call(api, "sendMessage", chat_id=CHAT, text="🎬" * 2049)
     assert (status, body["description"]) == (400, "Bad Request: message is too long")
     # The limit applies after entity parsing: tags and entities do not count.
-    status, _ = await call(api, "sendMessage", chat_id=CHAT, parse_mode="HTML",
-                           text="<b>" + "&amp;" * 4096 + "</b>")
+    status, _ = await call(
+        api, "sendMessage", chat_id=CHAT, parse_mode="HTML", text="<b>" + "&amp;" * 4096 + "</b>"
+    )
     assert status == 200
     status, body = await call(api, "sendMessage", chat_id=CHAT, text=" \n ")
     assert (status, body["description"]) == (400, "Bad Request: message text is empty")
@@ -146,12 +148,15 @@ def keyboard(*buttons: dict[str, Any]) -> dict[str, Any]:
         (keyboard({"text": "x", "callback_data": "a", "url": "https://x.org"}), "exactly one"),
         (keyboard({"text": "x", "url": "javascript:alert(1)"}), "BUTTON_URL_INVALID"),
         ({"inline_keyboard": [{"text": "x", "callback_data": "a"}]}, "Array of Arrays"),
-        ({"inline_keyboard": [[{"text": "x", "callback_data": str(i)} for i in range(101)]]},
-         "reply markup is too long"),
+        (
+            {"inline_keyboard": [[{"text": "x", "callback_data": str(i)} for i in range(101)]]},
+            "reply markup is too long",
+        ),
     ],
 )
-async def test_keyboard_validation(emu: Emulator, api: httpx.AsyncClient,
-                                   markup: dict[str, Any], description: str) -> None:
+async def test_keyboard_validation(
+    emu: Emulator, api: httpx.AsyncClient, markup: dict[str, Any], description: str
+) -> None:
     emu.user_sends(CHAT, "hi")
     status, body = await call(api, "sendMessage", chat_id=CHAT, text="pick", reply_markup=markup)
     assert status == 400
@@ -160,9 +165,11 @@ async def test_keyboard_validation(emu: Emulator, api: httpx.AsyncClient,
 
 async def test_keyboard_limits_accepted(emu: Emulator, api: httpx.AsyncClient) -> None:
     emu.user_sends(CHAT, "hi")
-    markup = keyboard({"text": "a", "callback_data": "a" * 64},
-                      {"text": "b", "callback_data": "🎬" * 16},
-                      {"text": "c", "url": "https://movielens.org/movies/1"})
+    markup = keyboard(
+        {"text": "a", "callback_data": "a" * 64},
+        {"text": "b", "callback_data": "🎬" * 16},
+        {"text": "c", "url": "https://movielens.org/movies/1"},
+    )
     status, body = await call(api, "sendMessage", chat_id=CHAT, text="pick", reply_markup=markup)
     assert status == 200
     assert body["result"]["reply_markup"] == markup
@@ -173,14 +180,21 @@ async def test_edits_and_callback_answers(emu: Emulator, api: httpx.AsyncClient)
     markup = keyboard({"text": "Yes", "callback_data": "yes"})
     _, sent = await call(api, "sendMessage", chat_id=CHAT, text="Sure?", reply_markup=markup)
     message_id = sent["result"]["message_id"]
-    status, body = await call(api, "editMessageText", chat_id=CHAT, message_id=message_id,
-                              text="Sure?", reply_markup=markup)
+    status, body = await call(
+        api,
+        "editMessageText",
+        chat_id=CHAT,
+        message_id=message_id,
+        text="Sure?",
+        reply_markup=markup,
+    )
     assert status == 400
     assert body["description"].startswith("Bad Request: message is not modified")
     status, body = await call(api, "editMessageText", chat_id=CHAT, message_id=999, text="x")
     assert body["description"] == "Bad Request: message to edit not found"
-    status, body = await call(api, "editMessageText", chat_id=CHAT, message_id=user_message,
-                              text="x")
+    status, body = await call(
+        api, "editMessageText", chat_id=CHAT, message_id=user_message, text="x"
+    )
     assert body["description"] == "Bad Request: message can't be edited"
 
     query = emu.press_button(CHAT, message_id, "yes")["callback_query"]
@@ -206,8 +220,9 @@ async def test_set_my_commands(emu: Emulator, api: httpx.AsyncClient) -> None:
     assert (await call(api, "setMyCommands", commands=commands))[0] == 200
     assert emu.commands() == commands
     assert (await call(api, "getMyCommands"))[1]["result"] == commands
-    status, body = await call(api, "setMyCommands", commands=[{"command": "Like!",
-                                                               "description": "x"}])
+    status, body = await call(
+        api, "setMyCommands", commands=[{"command": "Like!", "description": "x"}]
+    )
     assert (status, body["description"]) == (400, "Bad Request: BOT_COMMAND_INVALID")
     for method in ("deleteWebhook", "logOut", "close"):
         assert (await call(api, method))[1] == {"ok": True, "result": True}
@@ -216,9 +231,7 @@ async def test_set_my_commands(emu: Emulator, api: httpx.AsyncClient) -> None:
 # -- getUpdates --
 
 
-async def test_redelivery_until_the_offset_confirms(
-    emu: Emulator, api: httpx.AsyncClient
-) -> None:
+async def test_redelivery_until_the_offset_confirms(emu: Emulator, api: httpx.AsyncClient) -> None:
     ids = [emu.user_sends(CHAT, f"m{i}")["update_id"] for i in range(3)]
     _, first = await call(api, "getUpdates")
     _, again = await call(api, "getUpdates")
@@ -288,8 +301,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Greets with a button."""
     assert update.effective_message is not None
     markup = InlineKeyboardMarkup([[InlineKeyboardButton("Press <me>", callback_data="pressed")]])
-    await update.effective_message.reply_html("Hello <b>there</b> &amp; welcome",
-                                              reply_markup=markup)
+    await update.effective_message.reply_html(
+        "Hello <b>there</b> &amp; welcome", reply_markup=markup
+    )
 
 
 async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -316,15 +330,14 @@ async def test_python_telegram_bot_application(emu: Emulator) -> None:
             assert reply.message_id is not None
             answer = await emu.click(CHAT, reply.message_id, "pressed")
             assert answer.params["text"] == "Done"
-            edit = await emu.wait_for_reply(CHAT, after=answer.seq - 1,
-                                            methods=["editMessageText"])
+            edit = await emu.wait_for_reply(CHAT, after=answer.seq - 1, methods=["editMessageText"])
             assert edit.text == "Pressed"
             group = -1001
             mark = emu.mark()
-            emu.user_sends(group, f"/start@{fake_token()[:3]}other_bot", chat_type="group",
-                           user_id=7)
-            in_group = await emu.ask(group, f"/start@{emu.username}", chat_type="group",
-                                     user_id=7)
+            emu.user_sends(
+                group, f"/start@{fake_token()[:3]}other_bot", chat_type="group", user_id=7
+            )
+            in_group = await emu.ask(group, f"/start@{emu.username}", chat_type="group", user_id=7)
             assert in_group.text == "Hello there & welcome"
             assert len(emu.calls_in(group, after=mark)) == 1  # the other bot's command is ignored
         finally:

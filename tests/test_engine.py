@@ -71,8 +71,9 @@ def test_missing_artifact_says_what_to_do(tmp_path: Path) -> None:
         Recommender.load(tmp_path / "nothing")
 
 
-def test_load_or_train_loads_an_existing_model(trained_model_path: Path,
-                                               movielens_dir: Path, tmp_path: Path) -> None:
+def test_load_or_train_loads_an_existing_model(
+    trained_model_path: Path, movielens_dir: Path, tmp_path: Path
+) -> None:
     paths = DataPaths(data_dir=tmp_path, movielens_dir=movielens_dir)
     rec = load_or_train(paths, "ml-latest-small", trained_model_path, progress=False)
     assert rec.knows(TOY_STORY)
@@ -104,21 +105,28 @@ def _block_ratings() -> pd.DataFrame:
 def _block_catalog(ratings: pd.DataFrame) -> pd.DataFrame:
     ids = [*range(1, BLOCK + 1), *range(101, 101 + BLOCK), 500, 900]
     likes = ratings[ratings.rating >= 4].movie_id.value_counts()
-    return pd.DataFrame({
-        "title": [f"Movie {i} (2000)" for i in ids], "name": [f"Movie {i}" for i in ids],
-        "year": pd.array([2000] * len(ids), dtype="Int32"), "genres": "Drama",
-        "imdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"),
-        "tmdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"), "imdb_search": None,
-        "likes": [int(likes.get(i, 0)) for i in ids],
-    }, index=pd.Index(ids, name="movie_id", dtype=np.int32))
+    return pd.DataFrame(
+        {
+            "title": [f"Movie {i} (2000)" for i in ids],
+            "name": [f"Movie {i}" for i in ids],
+            "year": pd.array([2000] * len(ids), dtype="Int32"),
+            "genres": "Drama",
+            "imdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"),
+            "tmdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"),
+            "imdb_search": None,
+            "likes": [int(likes.get(i, 0)) for i in ids],
+        },
+        index=pd.Index(ids, name="movie_id", dtype=np.int32),
+    )
 
 
 @pytest.fixture(scope="module")
 def block_recommender() -> Recommender:
     ratings = _block_ratings()
     release = get_release("ml-100k")  # whole stars: like = rating >= 4
-    config = TrainConfig(factors=4, regularization=0.1, iterations=20, min_support=3,
-                         candidate_min_support=0)
+    config = TrainConfig(
+        factors=4, regularization=0.1, iterations=20, min_support=3, candidate_min_support=0
+    )
     trained = fit_model(ratings, release, config, num_threads=1)
     return Recommender.from_trained(trained, release, _block_catalog(ratings))
 
@@ -131,7 +139,8 @@ def test_candidate_pool_recommends_only_supported_movies_in_full_order() -> None
     catalog = _block_catalog(ratings)
     everything = Recommender.from_trained(trained, release, catalog)
     pooled = Recommender.from_trained(
-        replace(trained, config=replace(config, candidate_min_support=3)), release, catalog)
+        replace(trained, config=replace(config, candidate_min_support=3)), release, catalog
+    )
     supported = set(catalog.index[catalog["likes"] >= 3])
     assert 500 not in supported  # the isolated movie has one like
     for favorites in ([1, 2, 3], [105, 500], [500]):
@@ -152,7 +161,8 @@ def test_block_recommendations_stay_in_the_block(block_recommender: Recommender)
 
 
 def test_block_similar_stays_in_the_block_and_skips_low_support(
-        block_recommender: Recommender) -> None:
+    block_recommender: Recommender,
+) -> None:
     nearest = block_recommender.similar(1, n=BLOCK - 1)
     assert {s.movie_id for s in nearest} == set(range(2, BLOCK + 1))
     similar = block_recommender.similar(1, n=50)
@@ -179,8 +189,9 @@ def test_out_of_catalog_and_unliked_ids_are_ignored(block_recommender: Recommend
     assert not block_recommender.knows("1")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("favorites", [[], [1, 1, 1], ["x", None, 2.5, True], (i for i in [3]),
-                                       [np.int64(3)], [2**70]])
+@pytest.mark.parametrize(
+    "favorites", [[], [1, 1, 1], ["x", None, 2.5, True], (i for i in [3]), [np.int64(3)], [2**70]]
+)
 def test_odd_input_never_raises(block_recommender: Recommender, favorites: Any) -> None:
     result = block_recommender.recommend(favorites, n=5)
     assert isinstance(result, RecommendResult)
@@ -245,8 +256,24 @@ def test_training_is_deterministic() -> None:
 
 def test_similar_movies_make_sense(recommender: Recommender) -> None:
     toy_story = [s.movie_id for s in recommender.similar(TOY_STORY, 10)]
-    pixar_disney = {TOY_STORY_2, TOY_STORY_3, MONSTERS_INC, FINDING_NEMO, INCREDIBLES, UP,
-                    LION_KING, ALADDIN, BEAUTY_BEAST, 1907, 2081, 2355, 1022, 1029, 594, 2078}
+    pixar_disney = {
+        TOY_STORY_2,
+        TOY_STORY_3,
+        MONSTERS_INC,
+        FINDING_NEMO,
+        INCREDIBLES,
+        UP,
+        LION_KING,
+        ALADDIN,
+        BEAUTY_BEAST,
+        1907,
+        2081,
+        2355,
+        1022,
+        1029,
+        594,
+        2078,
+    }
     assert len(set(toy_story) & pixar_disney) >= 4
     # well-known pairs: the sequel or the franchise is among the 5 nearest
     pairs = {
@@ -308,15 +335,15 @@ def test_title(recommender: Recommender) -> None:
 def test_similar_movies_can_have_their_own_factors(tmp_path: Path) -> None:
     ratings = _block_ratings()
     release = get_release("ml-100k")
-    config = TrainConfig(factors=4, iterations=10, min_support=3, similar_factors=3,
-                         similar_regularization=0.01)
+    config = TrainConfig(
+        factors=4, iterations=10, min_support=3, similar_factors=3, similar_regularization=0.01
+    )
     trained = fit_model(ratings, release, config, num_threads=1)
     assert trained.similar_factors is not None
     assert trained.similar_factors.shape == (trained.item_factors.shape[0], 3)
     rec = Recommender.from_trained(trained, release, _block_catalog(ratings))
     assert {s.movie_id for s in rec.similar(101, BLOCK - 1)} == set(range(102, 101 + BLOCK))
-    saved = save_artifact(make_artifact(trained, _block_catalog(ratings), release),
-                          tmp_path / "m")
+    saved = save_artifact(make_artifact(trained, _block_catalog(ratings), release), tmp_path / "m")
     loaded = Recommender.load(saved)
     assert loaded.similar(101, 5) == rec.similar(101, 5)
     assert loaded.recommend([1, 2], 3) == rec.recommend([1, 2], 3)

@@ -80,15 +80,22 @@ def test_split_follows_the_protocol() -> None:
         assert case.fold_in.size == 5
         assert case.targets.size >= 5
     again = split_users(ratings, HALF_STARS, seed=5)
-    assert [c.fold_in.tolist() for c in again.standard] == [c.fold_in.tolist()
-                                                           for c in split.standard]
+    assert [c.fold_in.tolist() for c in again.standard] == [
+        c.fold_in.tolist() for c in split.standard
+    ]
     other = split_users(ratings, HALF_STARS, seed=6)
     assert set(other.train.user_id) != train_users
 
 
 def test_popular_baseline_skips_folded_in_movies() -> None:
-    train = pd.DataFrame({"user_id": [1, 2, 3, 1, 2, 1, 3], "movie_id": [7, 7, 7, 8, 8, 9, 5],
-                          "rating": [5.0, 5.0, 5.0, 4.0, 4.0, 4.0, 1.0], "timestamp": 0})
+    train = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3, 1, 2, 1, 3],
+            "movie_id": [7, 7, 7, 8, 8, 9, 5],
+            "rating": [5.0, 5.0, 5.0, 4.0, 4.0, 4.0, 1.0],
+            "timestamp": 0,
+        }
+    )
     out = popular_baseline(train, HALF_STARS, [_case([7], [9]), _case([], [8])], k=3)
     assert out.tolist() == [[8, 9, -1], [7, 8, 9]]
 
@@ -108,8 +115,7 @@ def test_model_beats_popularity_on_ml_latest_small(movielens_dir: Path) -> None:
 
 def test_low_support_share_counts_rarely_liked_neighbours(movielens_dir: Path) -> None:
     ratings = load_ratings(movielens_dir / "ml-latest-small", HALF_STARS)
-    trained = fit_model(ratings, HALF_STARS, TrainConfig(factors=32, iterations=8,
-                                                          min_support=1))
+    trained = fit_model(ratings, HALF_STARS, TrainConfig(factors=32, iterations=8, min_support=1))
     unfiltered = low_support_share(Recommender.from_trained(trained, HALF_STARS))
     with_rule = replace(trained, config=trained.config.with_(min_support=10))
     filtered = low_support_share(Recommender.from_trained(with_rule, HALF_STARS))

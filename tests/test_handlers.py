@@ -58,8 +58,9 @@ async def test_command_menu_is_registered(telegram: TelegramHarness) -> None:
     assert names == [name for name, _ in texts.COMMANDS]
 
 
-async def test_like_adds_the_real_movie(telegram: TelegramHarness,
-                                        sqlite_store: FavoritesStore) -> None:
+async def test_like_adds_the_real_movie(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     reply = only_message(await telegram.send(ALICE, "/like toy story"))
     assert "Added <b>Toy Story (1995)</b>" in reply.text
     assert reply.data == [f"sim:{TOY_STORY}", f"un:{TOY_STORY}"]
@@ -70,8 +71,9 @@ async def test_like_without_title_shows_usage(telegram: TelegramHarness) -> None
     assert only_message(await telegram.send(ALICE, "/like")).text.startswith("Usage: /like")
 
 
-async def test_group_chat_with_bot_name(telegram: TelegramHarness,
-                                        sqlite_store: FavoritesStore) -> None:
+async def test_group_chat_with_bot_name(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     reply = only_message(await telegram.send(GROUP, f"/like@{BOT_USERNAME} toy story"))
     assert reply.params["chat_id"] == GROUP
     assert "Toy Story (1995)" in reply.text
@@ -87,8 +89,9 @@ async def test_group_chat_with_bot_name(telegram: TelegramHarness,
     assert "/frobnicate" in unknown.text
 
 
-async def test_ambiguous_like_then_pick(telegram: TelegramHarness,
-                                        sqlite_store: FavoritesStore) -> None:
+async def test_ambiguous_like_then_pick(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     reply = only_message(await telegram.send(ALICE, "/like king kong"))
     assert "Which one" in reply.text
     assert sorted(reply.data) == ["like:2366", "like:2367", "like:41569"]
@@ -100,8 +103,9 @@ async def test_ambiguous_like_then_pick(telegram: TelegramHarness,
     assert await sqlite_store.favorites(ALICE) == [41569]
 
 
-async def test_unlike_and_favorites(telegram: TelegramHarness,
-                                    sqlite_store: FavoritesStore) -> None:
+async def test_unlike_and_favorites(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     empty = only_message(await telegram.send(ALICE, "/favorites"))
     assert "empty" in empty.text
     await telegram.send(ALICE, "/like toy story")
@@ -115,8 +119,9 @@ async def test_unlike_and_favorites(telegram: TelegramHarness,
     assert await sqlite_store.favorites(ALICE) == [MATRIX]
 
 
-async def test_remove_button_edits_the_list(telegram: TelegramHarness,
-                                            sqlite_store: FavoritesStore) -> None:
+async def test_remove_button_edits_the_list(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     await telegram.send(ALICE, "/like toy story")
     await telegram.send(ALICE, "/like matrix")
     calls = await telegram.press(ALICE, f"un:{TOY_STORY}:0", message_id=55)
@@ -148,8 +153,10 @@ async def test_similar_why_and_their_buttons(telegram: TelegramHarness) -> None:
     sim_button = next(d for d in similar.data if d.startswith("sim:"))
     again = only_message(await telegram.press(ALICE, sim_button))
     assert "Movies similar to" in again.text
-    assert "need some of your favorites" in only_message(
-        await telegram.send(ALICE, "/why matrix")).text
+    assert (
+        "need some of your favorites"
+        in only_message(await telegram.send(ALICE, "/why matrix")).text
+    )
     await telegram.send(ALICE, "/like toy story")
     why = only_message(await telegram.send(ALICE, "/why toy story 2"))
     assert "ranks <b>#" in why.text
@@ -159,8 +166,9 @@ async def test_similar_why_and_their_buttons(telegram: TelegramHarness) -> None:
     assert "Matrix, The (1999)" in why_button.text
 
 
-async def test_reset_confirm_then_empty(telegram: TelegramHarness,
-                                        sqlite_store: FavoritesStore) -> None:
+async def test_reset_confirm_then_empty(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     await telegram.send(ALICE, "/like toy story")
     confirm = only_message(await telegram.send(ALICE, "/reset"))
     assert confirm.data == ["reset:yes", "reset:no"]
@@ -170,13 +178,18 @@ async def test_reset_confirm_then_empty(telegram: TelegramHarness,
     assert await sqlite_store.favorites(ALICE) == []
 
 
-@pytest.mark.parametrize("data", ["like:999999999", "like:abc", "bogus", "un:1:2:3",
-                                  "reset:now", "like:1;drop"])
-async def test_stale_or_forged_button(telegram: TelegramHarness, sqlite_store: FavoritesStore,
-                                      data: str) -> None:
+@pytest.mark.parametrize(
+    "data", ["like:999999999", "like:abc", "bogus", "un:1:2:3", "reset:now", "like:1;drop"]
+)
+async def test_stale_or_forged_button(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore, data: str
+) -> None:
     calls = await telegram.press(ALICE, data)
-    assert only_message(calls, "answerCallbackQuery").params["text"].startswith(
-        "This button has expired")
+    assert (
+        only_message(calls, "answerCallbackQuery")
+        .params["text"]
+        .startswith("This button has expired")
+    )
     assert only_message(calls).text == texts.expired()
     assert await sqlite_store.favorites(ALICE) == []
 
@@ -188,27 +201,47 @@ async def test_plain_text_offers_a_like(telegram: TelegramHarness) -> None:
 
 
 async def test_stickers_photos_and_edits(telegram: TelegramHarness) -> None:
-    sticker = message_update(ALICE, None, sticker={
-        "file_id": "s", "file_unique_id": "s", "type": "regular", "width": 1, "height": 1,
-        "is_animated": False, "is_video": False})
+    sticker = message_update(
+        ALICE,
+        None,
+        sticker={
+            "file_id": "s",
+            "file_unique_id": "s",
+            "type": "regular",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+        },
+    )
     assert "only understand text" in only_message(await telegram.feed(sticker)).text
-    photo = message_update(GROUP, None, photo=[{"file_id": "p", "file_unique_id": "p",
-                                                "width": 1, "height": 1}])
+    photo = message_update(
+        GROUP, None, photo=[{"file_id": "p", "file_unique_id": "p", "width": 1, "height": 1}]
+    )
     assert await telegram.feed(photo) == []
-    edited = {"update_id": 99991, "edited_message": message_json(ALICE, "/like toy story",
-                                                                 edit_date=1)}
+    edited = {
+        "update_id": 99991,
+        "edited_message": message_json(ALICE, "/like toy story", edit_date=1),
+    }
     assert await telegram.feed(edited) == []
     assert "edited_message" not in ALLOWED_UPDATES
 
 
 async def test_unknown_command_in_private(telegram: TelegramHarness) -> None:
-    assert "don't know the command /frobnicate" in only_message(
-        await telegram.send(ALICE, "/frobnicate now")).text
+    assert (
+        "don't know the command /frobnicate"
+        in only_message(await telegram.send(ALICE, "/frobnicate now")).text
+    )
 
 
 async def test_long_and_hostile_input_stays_valid(telegram: TelegramHarness) -> None:
-    for text in ("/like " + "<b>&" * 1500, "/similar </a><i>", "<script>" * 500,
-                 "/why " + "x" * 4000, "/like 🎬" * 50):
+    for text in (
+        "/like " + "<b>&" * 1500,
+        "/similar </a><i>",
+        "<script>" * 500,
+        "/why " + "x" * 4000,
+        "/like 🎬" * 50,
+    ):
         calls = await telegram.send(ALICE, text)
         assert len(calls) == 1  # the recording layer rejects what Telegram would reject
 
@@ -233,8 +266,9 @@ async def test_store_unavailable(recommender: Any, title_index: Any) -> None:
         await harness.app.shutdown()
 
 
-async def test_flood_limit(recommender: Any, title_index: Any,
-                           sqlite_store: FavoritesStore) -> None:
+async def test_flood_limit(
+    recommender: Any, title_index: Any, sqlite_store: FavoritesStore
+) -> None:
     bot = MovieBot(recommender, title_index, sqlite_store, limiter=FloodLimiter(20, 10.0))
     harness = await start_harness(bot)
     try:
@@ -250,13 +284,16 @@ async def test_flood_limit(recommender: Any, title_index: Any,
 
 
 async def test_error_handler_apologises_and_never_logs_the_token(
-        telegram: TelegramHarness, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    telegram: TelegramHarness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     async def broken(*a: Any, **k: Any) -> Any:
         raise RuntimeError(f"boom with {TOKEN}")
 
-    monkeypatch.setattr(telegram.app.handlers[0][0].callback.__self__.moviebot,  # type: ignore[attr-defined]
-                        "command", broken)
+    monkeypatch.setattr(
+        telegram.app.handlers[0][0].callback.__self__.moviebot,  # type: ignore[attr-defined]
+        "command",
+        broken,
+    )
     with caplog.at_level(logging.DEBUG):
         calls = await telegram.send(ALICE, "/like toy story")
     assert only_message(calls).text == texts.something_wrong()
@@ -295,13 +332,16 @@ def test_command_parsing() -> None:
 
 
 async def test_poller_confirms_a_batch_only_after_processing_it(
-        telegram: TelegramHarness, sqlite_store: FavoritesStore) -> None:
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
     request = telegram.request
     request.batches = [
-        [message_update(ALICE, "/like toy story", update_id=500),
-         message_update(ALICE + 1, "/like matrix", update_id=501),
-         message_update(ALICE, "/unlike toy story", update_id=502),
-         message_update(ALICE, "/like lion king 1994", update_id=503)],
+        [
+            message_update(ALICE, "/like toy story", update_id=500),
+            message_update(ALICE + 1, "/like matrix", update_id=501),
+            message_update(ALICE, "/unlike toy story", update_id=502),
+            message_update(ALICE, "/like lion king 1994", update_id=503),
+        ],
         [message_update(ALICE + 1, "/favorites", update_id=504)],
     ]
     poller = Poller(telegram.app, timeout=0)
@@ -349,12 +389,19 @@ def test_keyboard_json_is_what_ptb_would_send() -> None:
     from bot.service import Button
     from bot.telegram_app import keyboard
 
-    rows = ((Button("👍 <Up> & away", data="like:1"), Button("🔎 Similar", data="sim:1")),
-            (Button("IMDb", url="https://www.imdb.com/title/tt0000001/"),))
-    reference = InlineKeyboardMarkup([
-        [InlineKeyboardButton("👍 <Up> & away", callback_data="like:1"),
-         InlineKeyboardButton("🔎 Similar", callback_data="sim:1")],
-        [InlineKeyboardButton("IMDb", url="https://www.imdb.com/title/tt0000001/")]])
+    rows = (
+        (Button("👍 <Up> & away", data="like:1"), Button("🔎 Similar", data="sim:1")),
+        (Button("IMDb", url="https://www.imdb.com/title/tt0000001/"),),
+    )
+    reference = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton("👍 <Up> & away", callback_data="like:1"),
+                InlineKeyboardButton("🔎 Similar", callback_data="sim:1"),
+            ],
+            [InlineKeyboardButton("IMDb", url="https://www.imdb.com/title/tt0000001/")],
+        ]
+    )
     built = keyboard(rows)
     assert built is not None
     assert built.to_dict() == reference.to_dict()
@@ -375,15 +422,23 @@ async def test_webhook_checks_the_secret_and_processes_updates(moviebot: MovieBo
     from tests.fixtures_bot import RecordingRequest
 
     request = RecordingRequest()
-    app = build_application(moviebot, token=TOKEN, request=request, polling=False,
-                            overall_max_rate=0, group_max_rate=0)
+    app = build_application(
+        moviebot, token=TOKEN, request=request, polling=False, overall_max_rate=0, group_max_rate=0
+    )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     stop = asyncio.Event()
-    task = asyncio.create_task(run_webhook(
-        app, listen="127.0.0.1", port=port, url="https://bot.example.invalid/hook/tg",
-        secret_token="s3cret-value", stop=stop))
+    task = asyncio.create_task(
+        run_webhook(
+            app,
+            listen="127.0.0.1",
+            port=port,
+            url="https://bot.example.invalid/hook/tg",
+            secret_token="s3cret-value",
+            stop=stop,
+        )
+    )
     try:
         async with httpx.AsyncClient() as client:
             for _ in range(200):
@@ -396,8 +451,11 @@ async def test_webhook_checks_the_secret_and_processes_updates(moviebot: MovieBo
             address = f"http://127.0.0.1:{port}/hook/tg"
             forged = await client.post(address, json=message_update(ALICE, "/help"))
             assert forged.status_code == 403
-            good = await client.post(address, json=message_update(ALICE, "/help"),
-                                     headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"})
+            good = await client.post(
+                address,
+                json=message_update(ALICE, "/help"),
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"},
+            )
             assert good.status_code == 200
             for _ in range(200):
                 if request.sent(ALICE):
@@ -417,8 +475,9 @@ async def test_run_polling_waits_for_telegram_and_stops_cleanly(moviebot: MovieB
 
     request = RecordingRequest(fail={"getMe": 502}, fail_times=2)
     request.batches = [[message_update(ALICE, "/help", update_id=900)]]
-    app = build_application(moviebot, token=TOKEN, request=request, overall_max_rate=0,
-                            group_max_rate=0)
+    app = build_application(
+        moviebot, token=TOKEN, request=request, overall_max_rate=0, group_max_rate=0
+    )
     poller = Poller(app, timeout=0)
     task = asyncio.create_task(run_polling(app, poller=poller))
     for _ in range(500):
@@ -434,8 +493,9 @@ async def test_run_polling_waits_for_telegram_and_stops_cleanly(moviebot: MovieB
     assert not app.running
 
 
-async def test_a_blocked_bot_is_not_an_error(telegram: TelegramHarness,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_blocked_bot_is_not_an_error(
+    telegram: TelegramHarness, caplog: pytest.LogCaptureFixture
+) -> None:
     telegram.request.fail = {"sendMessage": 403}
     telegram.request.fail_times = 10
     with caplog.at_level(logging.INFO):

@@ -35,10 +35,8 @@ from tests.emulator import BotCall, Emulator, fake_token
 
 FLOOD_CAPACITY = 5
 FLOOD_WINDOW = 3600.0  # no refill during a test: the flood answer is exactly predictable
-HYPOTHESIS = settings(max_examples=60, deadline=None,
-                      suppress_health_check=[HealthCheck.too_slow])
-COMMANDS = ("like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start",
-            "help")
+HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+COMMANDS = ("like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start", "help")
 METACHARACTERS = "<>&\"';*_`[]()~|#+-=.!{}\\/@ \n\t\u200b\u202e\ufeff🎬👍🏽"
 _chats = itertools.count(70_001)
 
@@ -58,8 +56,9 @@ class LogCollector(logging.Handler):
 class BotThread:
     """The bot's Application, Poller and store running on a thread and event loop of their own."""
 
-    def __init__(self, emu: Emulator, recommender: Recommender, titles: TitleIndex,
-                 db_url: str) -> None:
+    def __init__(
+        self, emu: Emulator, recommender: Recommender, titles: TitleIndex, db_url: str
+    ) -> None:
         self.emu, self.recommender, self.titles, self.db_url = emu, recommender, titles, db_url
         self.ready = threading.Event()
         self.error: BaseException | None = None
@@ -94,10 +93,19 @@ class BotThread:
         install_redactor(self.emu.token)
         store = await FavoritesStore.open(self.db_url)
         try:
-            moviebot = MovieBot(self.recommender, self.titles, store,
-                                limiter=FloodLimiter(FLOOD_CAPACITY, FLOOD_WINDOW))
-            app = build_application(moviebot, token=self.emu.token, base_url=self.emu.base_url,
-                                    overall_max_rate=0, group_max_rate=0)
+            moviebot = MovieBot(
+                self.recommender,
+                self.titles,
+                store,
+                limiter=FloodLimiter(FLOOD_CAPACITY, FLOOD_WINDOW),
+            )
+            app = build_application(
+                moviebot,
+                token=self.emu.token,
+                base_url=self.emu.base_url,
+                overall_max_rate=0,
+                group_max_rate=0,
+            )
             self._poller = Poller(app, timeout=1)
             async with app:
                 if app.post_init is not None:
@@ -136,8 +144,12 @@ def emu() -> Iterator[Emulator]:
 
 
 @pytest.fixture(scope="module")
-def bot(emu: Emulator, recommender: Recommender, logs: LogCollector,
-        tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotThread]:
+def bot(
+    emu: Emulator,
+    recommender: Recommender,
+    logs: LogCollector,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[BotThread]:
     db_url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('hostile') / 'favorites.sqlite3'}"
     thread = BotThread(emu, recommender, TitleIndex.build(recommender.catalog), db_url)
     thread.start()
@@ -171,16 +183,30 @@ hostile_text = st.one_of(
     st.text(min_size=1, max_size=300),
     st.text(alphabet=st.sampled_from(METACHARACTERS + "abc"), min_size=1, max_size=300),
     st.text(min_size=3900, max_size=4000),
-    st.sampled_from(["<b>", "</i>", "&amp;", "&#0;", "<a href='javascript:x'>x</a>",
-                     "*bold* _it_ `code` [x](http://e.org)", "\u202etxet", "\x00\x01\x7f",
-                     "🎬" * 1000, "a" * 4000, "toy story" * 400, "' OR 1=1; --"]),
+    st.sampled_from(
+        [
+            "<b>",
+            "</i>",
+            "&amp;",
+            "&#0;",
+            "<a href='javascript:x'>x</a>",
+            "*bold* _it_ `code` [x](http://e.org)",
+            "\u202etxet",
+            "\x00\x01\x7f",
+            "🎬" * 1000,
+            "a" * 4000,
+            "toy story" * 400,
+            "' OR 1=1; --",
+        ]
+    ),
 )
 
 
 @HYPOTHESIS
 @given(command=st.sampled_from(COMMANDS), argument=hostile_text)
-def test_any_command_argument(emu: Emulator, bot: BotThread, logs: LogCollector, command: str,
-                              argument: str) -> None:
+def test_any_command_argument(
+    emu: Emulator, bot: BotThread, logs: LogCollector, command: str, argument: str
+) -> None:
     text = f"/{command} {argument}"[:4096]
     reply = send(emu, next(_chats), text)
     assert reply.text.strip()
@@ -195,10 +221,15 @@ def test_any_plain_text(emu: Emulator, bot: BotThread, logs: LogCollector, text:
 
 
 @HYPOTHESIS
-@given(name=st.from_regex(r"[A-Za-z0-9_]{1,32}", fullmatch=True).filter(
-    lambda n: n.lower() not in COMMANDS), argument=st.text(max_size=50))
-def test_unknown_commands(emu: Emulator, bot: BotThread, logs: LogCollector, name: str,
-                          argument: str) -> None:
+@given(
+    name=st.from_regex(r"[A-Za-z0-9_]{1,32}", fullmatch=True).filter(
+        lambda n: n.lower() not in COMMANDS
+    ),
+    argument=st.text(max_size=50),
+)
+def test_unknown_commands(
+    emu: Emulator, bot: BotThread, logs: LogCollector, name: str, argument: str
+) -> None:
     reply = send(emu, next(_chats), f"/{name} {argument}")
     assert reply.text.startswith("I don't know the command /")
     assert_healthy(emu, bot, logs, reply)
@@ -209,15 +240,26 @@ forged_data = st.one_of(
     st.binary(min_size=1, max_size=64).map(lambda b: b.decode("latin-1")),
     st.from_regex(r"(like|un|sim|why|fav|reset):[-0-9a-z:]{0,30}", fullmatch=True),
     st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: f"like:{n}"),
-    st.sampled_from(["un:1:99999", "fav:9999", "fav:-1", "reset:yes:1", "like:0", "sim:1 ",
-                     "like:1\n", "un:1:0:0"]),
+    st.sampled_from(
+        [
+            "un:1:99999",
+            "fav:9999",
+            "fav:-1",
+            "reset:yes:1",
+            "like:0",
+            "sim:1 ",
+            "like:1\n",
+            "un:1:0:0",
+        ]
+    ),
 )
 
 
 @HYPOTHESIS
 @given(data=forged_data)
-def test_forged_or_oversized_button_data(emu: Emulator, bot: BotThread, logs: LogCollector,
-                                         data: str) -> None:
+def test_forged_or_oversized_button_data(
+    emu: Emulator, bot: BotThread, logs: LogCollector, data: str
+) -> None:
     chat = next(_chats)
     menu = send(emu, chat, "/reset")  # a message of the bot's to press a (forged) button on
     assert menu.message_id is not None
@@ -228,8 +270,9 @@ def test_forged_or_oversized_button_data(emu: Emulator, bot: BotThread, logs: Lo
 
 
 @pytest.mark.parametrize("kind", ["sticker", "photo", "document", "location", "contact"])
-def test_media_is_answered_politely(emu: Emulator, bot: BotThread, logs: LogCollector,
-                                   kind: str) -> None:
+def test_media_is_answered_politely(
+    emu: Emulator, bot: BotThread, logs: LogCollector, kind: str
+) -> None:
     chat = next(_chats)
     after = emu.mark()
     emu.user_sends_media(chat, kind, caption="/like toy story" if kind == "photo" else None)
@@ -238,8 +281,9 @@ def test_media_is_answered_politely(emu: Emulator, bot: BotThread, logs: LogColl
     assert_healthy(emu, bot, logs, reply)
 
 
-def test_flood_gets_one_polite_reply_then_silence(emu: Emulator, bot: BotThread,
-                                                  logs: LogCollector) -> None:
+def test_flood_gets_one_polite_reply_then_silence(
+    emu: Emulator, bot: BotThread, logs: LogCollector
+) -> None:
     chat = next(_chats)
     after = emu.mark()
     for i in range(FLOOD_CAPACITY * 6):
@@ -252,8 +296,9 @@ def test_flood_gets_one_polite_reply_then_silence(emu: Emulator, bot: BotThread,
     assert_healthy(emu, bot, logs, *replies)
 
 
-def test_group_chatter_and_other_bots_are_ignored(emu: Emulator, bot: BotThread,
-                                                  logs: LogCollector) -> None:
+def test_group_chatter_and_other_bots_are_ignored(
+    emu: Emulator, bot: BotThread, logs: LogCollector
+) -> None:
     group = -next(_chats)
     after = emu.mark()
     for text in ("hello all", "/like@other_bot toy story", "<b>", "/help@other_bot"):
@@ -269,9 +314,18 @@ def test_group_chatter_and_other_bots_are_ignored(emu: Emulator, bot: BotThread,
 # A smaller hostile set against the real process: its own log must not contain the token.
 
 REAL_PROCESS_INPUTS = (
-    "/like <script>alert(1)</script>", "/like " + "&" * 4000, "/similar 🎬" * 3, "/why \u202e",
-    "/like " + "x" * 4090, "<b>unclosed", "/unlike ' OR 1=1; --", "/recommend@other_bot",
-    "/" + "a" * 32, "/like\u0000toy story", "*_`[](", "/reset extra words",
+    "/like <script>alert(1)</script>",
+    "/like " + "&" * 4000,
+    "/similar 🎬" * 3,
+    "/why \u202e",
+    "/like " + "x" * 4090,
+    "<b>unclosed",
+    "/unlike ' OR 1=1; --",
+    "/recommend@other_bot",
+    "/" + "a" * 32,
+    "/like\u0000toy story",
+    "*_`[](",
+    "/reset extra words",
 )
 
 
@@ -280,9 +334,12 @@ async def test_hostile_set_against_the_real_process(
     trained_model_path: Path, movielens_dir: Path, tmp_path: Path
 ) -> None:
     with Emulator(fake_token(987654)) as emu:
-        config = BotConfig(model_path=trained_model_path, movielens_dir=movielens_dir,
-                           data_dir=tmp_path / "data", extra={**UNLIMITED,
-                                                              "MOVIEBOT_LOG_LEVEL": "DEBUG"})
+        config = BotConfig(
+            model_path=trained_model_path,
+            movielens_dir=movielens_dir,
+            data_dir=tmp_path / "data",
+            extra={**UNLIMITED, "MOVIEBOT_LOG_LEVEL": "DEBUG"},
+        )
         process = BotProcess(emu, config, tmp_path / "bot.log")
         try:
             process.start()

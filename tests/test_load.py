@@ -41,10 +41,14 @@ def pool(recommender: Recommender) -> list[Movie]:
     return movie_pool(recommender.catalog, titles.resolve, size=30)
 
 
-def start_bot(emu: Emulator, folder: Path, model: Path, movielens: Path,
-              db_url: str) -> BotProcess:
-    config = BotConfig(model_path=model, movielens_dir=movielens, data_dir=folder / "data",
-                       database_url=db_url, extra=UNLIMITED)
+def start_bot(emu: Emulator, folder: Path, model: Path, movielens: Path, db_url: str) -> BotProcess:
+    config = BotConfig(
+        model_path=model,
+        movielens_dir=movielens,
+        data_dir=folder / "data",
+        database_url=db_url,
+        extra=UNLIMITED,
+    )
     process = BotProcess(emu, config, folder / "bot.log")
     process.start()
     return process
@@ -62,8 +66,9 @@ async def check_load(report: LoadReport, db_url: str, plans: dict[int, list]) ->
         await store.close()
 
 
-async def run_and_check(emu: Emulator, bot: BotProcess, db_url: str, pool: list[Movie],
-                        first_chat: int) -> None:
+async def run_and_check(
+    emu: Emulator, bot: BotProcess, db_url: str, pool: list[Movie], first_chat: int
+) -> None:
     rng = random.Random(first_chat)
     plans = {first_chat + i: plan_chat(rng, pool, COMMANDS) for i in range(CHATS)}
     report = await run_load(emu, plans, reply_timeout=60)
@@ -75,10 +80,18 @@ async def run_and_check(emu: Emulator, bot: BotProcess, db_url: str, pool: list[
     assert kinds == {"like", "unlike", "recommend", "favorites"}
 
 
-@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgresql",
-                                                          marks=pytest.mark.postgres)])
-async def test_load(store: str, emu: Emulator, pool: list[Movie], trained_model_path: Path,
-                    movielens_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(
+    "store", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+async def test_load(
+    store: str,
+    emu: Emulator,
+    pool: list[Movie],
+    trained_model_path: Path,
+    movielens_dir: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
     if store == "sqlite":
         db_url, first_chat = f"sqlite+aiosqlite:///{tmp_path / 'favorites.sqlite3'}", 20_001
     else:

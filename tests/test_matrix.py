@@ -42,8 +42,14 @@ def test_matrix_shape_and_mapping_match_the_ratings_file(movielens_dir: Path) ->
 
 
 def test_duplicate_ratings_count_once_and_threshold_is_inclusive() -> None:
-    ratings = pd.DataFrame({"user_id": [1, 1, 2, 2, 3], "movie_id": [10, 10, 10, 20, 30],
-                            "rating": [4.0, 5.0, 3.5, 3.0, 1.0], "timestamp": 0})
+    ratings = pd.DataFrame(
+        {
+            "user_id": [1, 1, 2, 2, 3],
+            "movie_id": [10, 10, 10, 20, 30],
+            "rating": [4.0, 5.0, 3.5, 3.0, 1.0],
+            "timestamp": 0,
+        }
+    )
     inter = build_interactions(ratings, 3.5)
     assert inter.matrix.shape == (2, 1)  # user 3 and movies 20, 30 have no likes
     assert inter.matrix.toarray().tolist() == [[1.0], [1.0]]
@@ -78,7 +84,7 @@ def test_a_single_row_is_weighted_exactly_as_in_training() -> None:
     weighting = Weighting.fit(matrix, "bm25", k1=1.2, b=0.75)
     whole = weighting.apply(matrix).toarray()
     for i in (0, 7, 39):
-        single = weighting.apply(csr_matrix(dense[i:i + 1])).toarray()
+        single = weighting.apply(csr_matrix(dense[i : i + 1])).toarray()
         np.testing.assert_allclose(single[0], whole[i], rtol=1e-6)
         assert (single[single != 0] > 0).all()  # never "disliked"
     # what implicit's bm25_weight does to a lone row: a negative idf

@@ -29,19 +29,25 @@ from recsys.movielens import (
 # Titles
 
 
-@pytest.mark.parametrize(("title", "name", "year"), [
-    ("Toy Story (1995)", "Toy Story", 1995),
-    ("City of Lost Children, The (Cité des enfants perdus, La) (1995)",
-     "City of Lost Children, The (Cité des enfants perdus, La)", 1995),
-    ("Babylon 5", "Babylon 5", None),
-    ("Stranger Things (2016-)", "Stranger Things", 2016),
-    ("Cosmos (1980– )", "Cosmos", 1980),
-    ("  Heat (1995)  ", "Heat", 1995),
-    ("2001: A Space Odyssey (1968)", "2001: A Space Odyssey", 1968),
-    ("1984 (1956)", "1984", 1956),
-    ("Movie (with parentheses)", "Movie (with parentheses)", None),
-    ("", "", None),
-])
+@pytest.mark.parametrize(
+    ("title", "name", "year"),
+    [
+        ("Toy Story (1995)", "Toy Story", 1995),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+            "City of Lost Children, The (Cité des enfants perdus, La)",
+            1995,
+        ),
+        ("Babylon 5", "Babylon 5", None),
+        ("Stranger Things (2016-)", "Stranger Things", 2016),
+        ("Cosmos (1980– )", "Cosmos", 1980),
+        ("  Heat (1995)  ", "Heat", 1995),
+        ("2001: A Space Odyssey (1968)", "2001: A Space Odyssey", 1968),
+        ("1984 (1956)", "1984", 1956),
+        ("Movie (with parentheses)", "Movie (with parentheses)", None),
+        ("", "", None),
+    ],
+)
 def test_split_title(title: str, name: str, year: int | None) -> None:
     assert split_title(title) == (name, year)
 
@@ -80,10 +86,12 @@ def test_crlf_and_lf_read_the_same(movielens_dir: Path, tmp_path: Path) -> None:
         data = (src / name).read_bytes()
         assert b"\r\n" in data
         (lf / name).write_bytes(data.replace(b"\r\n", b"\n"))
-    pd.testing.assert_frame_equal(load_ratings(lf, "ml-latest-small"),
-                                  load_ratings(src, "ml-latest-small"))
-    pd.testing.assert_frame_equal(load_catalog(lf, "ml-latest-small"),
-                                  load_catalog(src, "ml-latest-small"))
+    pd.testing.assert_frame_equal(
+        load_ratings(lf, "ml-latest-small"), load_ratings(src, "ml-latest-small")
+    )
+    pd.testing.assert_frame_equal(
+        load_catalog(lf, "ml-latest-small"), load_catalog(src, "ml-latest-small")
+    )
 
 
 def test_ml_100k(movielens_dir: Path) -> None:
@@ -103,22 +111,30 @@ def test_ml_100k(movielens_dir: Path) -> None:
 
 
 def _write_1m_ratings(path: Path, newline: bytes) -> None:
-    rows = ["1::1193::5::978300760", "1::661::3::978302109", "2::1193::4::978298413",
-            "6040::3952::1::956703932"]
+    rows = [
+        "1::1193::5::978300760",
+        "1::661::3::978302109",
+        "2::1193::4::978298413",
+        "6040::3952::1::956703932",
+    ]
     path.write_bytes(newline.join(r.encode("latin-1") for r in rows) + newline)
 
 
 @pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
-def test_ml_1m_with_synthetic_ratings(movielens_dir: Path, tmp_path: Path,
-                                      newline: bytes) -> None:
+def test_ml_1m_with_synthetic_ratings(movielens_dir: Path, tmp_path: Path, newline: bytes) -> None:
     folder = tmp_path / "ml-1m"
     folder.mkdir()
-    (folder / "movies.dat").write_bytes((movielens_dir / "ml-1m" / "movies.dat").read_bytes()
-                                        .replace(b"\n", newline))
+    (folder / "movies.dat").write_bytes(
+        (movielens_dir / "ml-1m" / "movies.dat").read_bytes().replace(b"\n", newline)
+    )
     _write_1m_ratings(folder / "ratings.dat", newline)
     ratings = load_ratings(folder, "ml-1m")
-    assert ratings.values.tolist() == [[1, 1193, 5, 978300760], [1, 661, 3, 978302109],
-                                       [2, 1193, 4, 978298413], [6040, 3952, 1, 956703932]]
+    assert ratings.values.tolist() == [
+        [1, 1193, 5, 978300760],
+        [1, 661, 3, 978302109],
+        [2, 1193, 4, 978298413],
+        [6040, 3952, 1, 956703932],
+    ]
     catalog = load_catalog(folder, "ml-1m", ratings)
     assert len(catalog) == 3883
     assert catalog.at[1, "genres"] == "Animation|Children's|Comedy"
@@ -129,8 +145,9 @@ def test_ml_1m_with_synthetic_ratings(movielens_dir: Path, tmp_path: Path,
 
 
 def test_ml_32m_catalog_only(movielens_dir: Path, tmp_path: Path) -> None:
-    folder = locate_release("ml-32m", movielens_dir=movielens_dir, data_dir=tmp_path,
-                            need_ratings=False)
+    folder = locate_release(
+        "ml-32m", movielens_dir=movielens_dir, data_dir=tmp_path, need_ratings=False
+    )
     catalog = load_catalog(folder, "ml-32m")
     assert len(catalog) == 87_585
     assert (catalog["likes"] == 0).all()
@@ -150,7 +167,8 @@ def test_unknown_release_and_missing_files(tmp_path: Path) -> None:
 def test_release_checksums(movielens_dir: Path) -> None:
     sums = release_checksums(movielens_dir / "ml-latest-small", get_release("ml-latest-small"))
     assert sums["ratings.csv"] == (
-        "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646")
+        "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646"
+    )
     assert set(sums) == {"ratings.csv", "movies.csv", "links.csv"}
 
 
@@ -206,8 +224,7 @@ class _Server:
     def publish(self, archive: bytes, md5: str | None = None) -> None:
         self.files["/ml-latest-small.zip"] = archive
         if md5 is not None:
-            self.files["/ml-latest-small.zip.md5"] = (
-                f"MD5 (ml-latest-small.zip) = {md5}\n".encode())
+            self.files["/ml-latest-small.zip.md5"] = f"MD5 (ml-latest-small.zip) = {md5}\n".encode()
 
 
 @pytest.fixture
@@ -260,8 +277,7 @@ def test_truncated_transfer_leaves_nothing(server: _Server, tmp_path: Path) -> N
     assert _leftovers(tmp_path) == []
 
 
-def test_truncated_archive_without_checksum_leaves_nothing(server: _Server,
-                                                           tmp_path: Path) -> None:
+def test_truncated_archive_without_checksum_leaves_nothing(server: _Server, tmp_path: Path) -> None:
     archive = _zip()
     server.publish(archive[: len(archive) // 2])  # no .md5 published: 404
     with pytest.raises(DatasetError, match="not a valid zip"):

@@ -94,12 +94,15 @@ async def test_like_twice_says_already(bot: MovieBot, store: FavoritesStore) -> 
 
 
 async def test_like_ambiguous_offers_candidates_and_adds_nothing(
-        bot: MovieBot, store: FavoritesStore) -> None:
+    bot: MovieBot, store: FavoritesStore
+) -> None:
     reply = await ask(bot, "like", "alien")
     assert "Which one" in reply.text
     assert data_of(reply) == ["like:5", "like:6"]
-    assert [b.label for row in reply.buttons for b in row] == ["👍 Alien (1979)",
-                                                               "👍 Aliens (1986)"]
+    assert [b.label for row in reply.buttons for b in row] == [
+        "👍 Alien (1979)",
+        "👍 Aliens (1986)",
+    ]
     assert await store.favorites(CHAT) == []
     answer = await press(bot, "like:6")
     assert await store.favorites(CHAT) == [6]
@@ -171,7 +174,8 @@ async def test_unlike_ambiguous_picks_the_favorite(bot: MovieBot, store: Favorit
 
 
 async def test_favorites_empty_and_listed_with_remove_buttons(
-        bot: MovieBot, store: FavoritesStore) -> None:
+    bot: MovieBot, store: FavoritesStore
+) -> None:
     assert "empty" in (await ask(bot, "favorites")).text
     for title in ("toy story", "matrix", "heat"):
         await ask(bot, "like", title)
@@ -187,7 +191,8 @@ async def test_favorites_empty_and_listed_with_remove_buttons(
 
 
 async def test_remove_button_on_favorites_page_refreshes_it(
-        bot: MovieBot, store: FavoritesStore) -> None:
+    bot: MovieBot, store: FavoritesStore
+) -> None:
     for title in ("toy story", "matrix"):
         await ask(bot, "like", title)
     answer = await press(bot, "un:1:0")
@@ -284,13 +289,33 @@ async def test_reset_asks_then_empties(bot: MovieBot, store: FavoritesStore) -> 
 # Buttons: strict parsing
 
 
-@pytest.mark.parametrize("data", [
-    "like:99999", "like:0", "like:007", "like:-1", "like:abc", "like:", "like:1:2", "sim:1:0",
-    "un:1:99999", "reset:maybe", "reset:YES", "fav:x", "drop table", "", "like:1 ", " like:1",
-    "like:1\n", "x" * 65, "like:" + "9" * 30,
-])
-async def test_forged_buttons_expire_politely(bot: MovieBot, store: FavoritesStore,
-                                              data: str) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        "like:99999",
+        "like:0",
+        "like:007",
+        "like:-1",
+        "like:abc",
+        "like:",
+        "like:1:2",
+        "sim:1:0",
+        "un:1:99999",
+        "reset:maybe",
+        "reset:YES",
+        "fav:x",
+        "drop table",
+        "",
+        "like:1 ",
+        " like:1",
+        "like:1\n",
+        "x" * 65,
+        "like:" + "9" * 30,
+    ],
+)
+async def test_forged_buttons_expire_politely(
+    bot: MovieBot, store: FavoritesStore, data: str
+) -> None:
     answer = await press(bot, data)
     assert answer.replies[0].text == texts.expired()
     assert answer.notice == texts.notice_expired()
@@ -304,16 +329,19 @@ def test_parse_button_never_raises(data: str) -> None:
         assert data.startswith(action.kind)
 
 
-@pytest.mark.parametrize(("data", "action"), [
-    ("like:2571", Action("like", movie_id=2571)),
-    ("un:2571", Action("un", movie_id=2571)),
-    ("un:2571:3", Action("un", movie_id=2571, page=3)),
-    ("sim:1", Action("sim", movie_id=1)),
-    ("why:1", Action("why", movie_id=1)),
-    ("fav:2", Action("fav", page=2)),
-    ("reset:yes", Action("reset", confirm=True)),
-    ("reset:no", Action("reset", confirm=False)),
-])
+@pytest.mark.parametrize(
+    ("data", "action"),
+    [
+        ("like:2571", Action("like", movie_id=2571)),
+        ("un:2571", Action("un", movie_id=2571)),
+        ("un:2571:3", Action("un", movie_id=2571, page=3)),
+        ("sim:1", Action("sim", movie_id=1)),
+        ("why:1", Action("why", movie_id=1)),
+        ("fav:2", Action("fav", page=2)),
+        ("reset:yes", Action("reset", confirm=True)),
+        ("reset:no", Action("reset", confirm=False)),
+    ],
+)
 def test_parse_button_round_trip(data: str, action: Action) -> None:
     assert parse_button(data) == action
 
@@ -363,8 +391,14 @@ async def test_long_titles_stay_within_limits(tmp_path: Path) -> None:
         page = (await bot.command(CHAT, "favorites"))[0]
         assert LONG_TITLE[:100] in page.text
         assert LONG_TITLE not in page.text  # clipped with an ellipsis
-        for name, arg in (("favorites", ""), ("recommend", ""), ("similar", "long"),
-                          ("why", "long"), ("like", "long"), ("unlike", "long")):
+        for name, arg in (
+            ("favorites", ""),
+            ("recommend", ""),
+            ("similar", "long"),
+            ("why", "long"),
+            ("like", "long"),
+            ("unlike", "long"),
+        ):
             check(await bot.command(CHAT, name, arg))
     finally:
         await store.close()
@@ -396,9 +430,17 @@ class DeadStore:
         raise StoreUnavailable("down")
 
 
-@pytest.mark.parametrize(("name", "arg"), [("like", "toy story"), ("unlike", "matrix"),
-                                           ("favorites", ""), ("recommend", ""),
-                                           ("why", "matrix"), ("reset", "")])
+@pytest.mark.parametrize(
+    ("name", "arg"),
+    [
+        ("like", "toy story"),
+        ("unlike", "matrix"),
+        ("favorites", ""),
+        ("recommend", ""),
+        ("why", "matrix"),
+        ("reset", ""),
+    ],
+)
 async def test_store_unavailable_is_said_briefly(name: str, arg: str) -> None:
     bot = MovieBot(FakeRecommender(), FakeTitles(), DeadStore())  # type: ignore[arg-type]
     replies = await bot.command(CHAT, name, arg)
@@ -457,8 +499,14 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     await bot.button(CHAT, "un:3:0", update_id=14)
     await bot.button(CHAT, "like:3", update_id=15)
     await bot.button(CHAT, "reset:yes", update_id=16)
-    assert recording.update_ids == [("add", 11), ("remove", 12), ("add", 13), ("remove", 14),
-                                    ("add", 15), ("clear", 16)]
+    assert recording.update_ids == [
+        ("add", 11),
+        ("remove", 12),
+        ("add", 13),
+        ("remove", 14),
+        ("add", 15),
+        ("clear", 16),
+    ]
 
 
 async def test_redelivered_update_is_applied_once(bot: MovieBot, store: FavoritesStore) -> None:
@@ -474,8 +522,7 @@ async def test_one_chat_is_serialised_while_chats_run_concurrently(tmp_path: Pat
         recording = RecordingStore(inner)
         bot = MovieBot(FakeRecommender(), FakeTitles(), recording)  # type: ignore[arg-type]
         titles = ["toy story", "matrix", "heat", "up", "jaws"]
-        await asyncio.gather(*(bot.command(chat, "like", t) for chat in (1, 2, 3)
-                               for t in titles))
+        await asyncio.gather(*(bot.command(chat, "like", t) for chat in (1, 2, 3) for t in titles))
         assert all(v == 1 for v in recording.max_active.values())
         assert recording.max_total > 1
         for chat in (1, 2, 3):
@@ -537,21 +584,31 @@ class MemoryStore:
 
 
 anything = st.text(max_size=300) | st.sampled_from(
-    ["toy story", "matrix", "<b>", "&amp;", "king kong", "x" * 4096, "🎬", "\u0000", "  "])
+    ["toy story", "matrix", "<b>", "&amp;", "king kong", "x" * 4096, "🎬", "\u0000", "  "]
+)
 button_like = st.one_of(
     st.text(max_size=80),
-    st.builds(lambda k, n: f"{k}:{n}", st.sampled_from(["like", "un", "sim", "why", "fav"]),
-              st.integers(-5, 10**12)),
-    st.sampled_from(["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0"]))
+    st.builds(
+        lambda k, n: f"{k}:{n}",
+        st.sampled_from(["like", "un", "sim", "why", "fav"]),
+        st.integers(-5, 10**12),
+    ),
+    st.sampled_from(["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0"]),
+)
 
 
 @settings(max_examples=40, deadline=None)
-@given(command=st.sampled_from(["like", "unlike", "similar", "why", "favorites", "recommend",
-                                "reset", "start", "nonsense"]),
-       arg=anything, text=anything, data=button_like)
-def test_any_input_gives_valid_replies_and_no_phantoms(recommender: Any, title_index: Any,
-                                                       command: str, arg: str, text: str,
-                                                       data: str) -> None:
+@given(
+    command=st.sampled_from(
+        ["like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start", "nonsense"]
+    ),
+    arg=anything,
+    text=anything,
+    data=button_like,
+)
+def test_any_input_gives_valid_replies_and_no_phantoms(
+    recommender: Any, title_index: Any, command: str, arg: str, text: str, data: str
+) -> None:
     store = MemoryStore()
     bot = MovieBot(recommender, title_index, store)  # type: ignore[arg-type]
 

@@ -99,8 +99,13 @@ async def test_the_largest_telegram_and_movielens_ids_round_trip(store: Favorite
 
 @pytest.mark.parametrize(
     ("chat_id", "movie_id", "update_id"),
-    [(2**63, 1, None), (-(2**63) - 1, 1, None), (1, 2**31, None), (1, -(2**31) - 1, None),
-     (1, 1, 2**63)],
+    [
+        (2**63, 1, None),
+        (-(2**63) - 1, 1, None),
+        (1, 2**31, None),
+        (1, -(2**31) - 1, None),
+        (1, 1, 2**63),
+    ],
 )
 async def test_ids_the_columns_cannot_hold_are_refused(
     store: FavoritesStore, chat_id: int, movie_id: int, update_id: int | None
@@ -202,8 +207,9 @@ async def test_concurrent_adds_never_exceed_the_cap(store_url: str) -> None:
         outcomes = await asyncio.gather(
             *(replicas[movie % 2].add(7, movie) for movie in range(1, 51))
         )
-        added = {movie for movie, outcome in zip(range(1, 51), outcomes, strict=True)
-                 if outcome == ADDED}
+        added = {
+            movie for movie, outcome in zip(range(1, 51), outcomes, strict=True) if outcome == ADDED
+        }
         assert len(added) == 10
         assert outcomes.count(LIMIT) == 40
         assert set(await replicas[0].favorites(7)) == added
@@ -299,18 +305,33 @@ async def test_old_update_ids_are_pruned(store_url: str, store: FavoritesStore) 
     engine = create_async_engine(store_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(applied_updates_table.insert(), [
-                {"update_id": 1, "applied_at": now - UPDATE_RETENTION - timedelta(hours=1),
-                 "result": 1},
-                {"update_id": 2, "applied_at": now - UPDATE_RETENTION + timedelta(hours=1),
-                 "result": 1},
-            ])
+            await conn.execute(
+                applied_updates_table.insert(),
+                [
+                    {
+                        "update_id": 1,
+                        "applied_at": now - UPDATE_RETENTION - timedelta(hours=1),
+                        "result": 1,
+                    },
+                    {
+                        "update_id": 2,
+                        "applied_at": now - UPDATE_RETENTION + timedelta(hours=1),
+                        "result": 1,
+                    },
+                ],
+            )
         await store.add(1, 1, update_id=PRUNE_EVERY * 3 + 1)  # not a multiple: nothing pruned
         assert [row[0] for row in await raw_rows(store_url, "applied_updates")] == [
-            1, 2, PRUNE_EVERY * 3 + 1]
+            1,
+            2,
+            PRUNE_EVERY * 3 + 1,
+        ]
         await store.add(1, 2, update_id=PRUNE_EVERY * 4)
         assert [row[0] for row in await raw_rows(store_url, "applied_updates")] == [
-            2, PRUNE_EVERY * 3 + 1, PRUNE_EVERY * 4]
+            2,
+            PRUNE_EVERY * 3 + 1,
+            PRUNE_EVERY * 4,
+        ]
         async with engine.begin() as conn:
             await conn.execute(delete(favorites_table))
         # Pruned means forgotten: a redelivery that late (Telegram keeps updates for a day)
@@ -323,8 +344,10 @@ async def test_old_update_ids_are_pruned(store_url: str, store: FavoritesStore) 
 # --- URLs ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url", ["mysql+aiomysql://u:p@h/db", "sqlite+pysqlcipher:///x.db",
-                                 "postgresql+psycopg2://u:p@h/db"])
+@pytest.mark.parametrize(
+    "url",
+    ["mysql+aiomysql://u:p@h/db", "sqlite+pysqlcipher:///x.db", "postgresql+psycopg2://u:p@h/db"],
+)
 async def test_unsupported_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError, match="sqlite"):
         await FavoritesStore.open(url)
@@ -399,8 +422,12 @@ async def test_postgres_down_is_unavailable_then_recovers_without_reopening(
         await store.clear(GROUP_CHAT)
         assert await store.add(GROUP_CHAT, 1, update_id=first) == ADDED
         postgres_control.stop()
-        for call in (store.add(GROUP_CHAT, 2, update_id=first + 1), store.remove(GROUP_CHAT, 1),
-                     store.clear(GROUP_CHAT), store.favorites(GROUP_CHAT)):
+        for call in (
+            store.add(GROUP_CHAT, 2, update_id=first + 1),
+            store.remove(GROUP_CHAT, 1),
+            store.clear(GROUP_CHAT),
+            store.favorites(GROUP_CHAT),
+        ):
             with pytest.raises(StoreUnavailable):
                 await call
         with pytest.raises(StoreUnavailable):
@@ -454,10 +481,14 @@ async def test_killed_postgres_connections_are_replaced_transparently(postgres_u
         await store.clear(1)
         await asyncio.gather(*(store.add(1, movie) for movie in range(10)))  # fill the pool
         async with admin.connect() as conn:
-            killed = (await conn.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ))).scalar_one()
+            killed = (
+                await conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
+            ).scalar_one()
         assert killed >= 1
         assert await store.add(1, 10) == ADDED
         listed = await store.favorites(1)
@@ -497,9 +528,14 @@ async def test_reads_see_the_committed_list_only(store_url: str, store: Favorite
     try:
         async with engine.connect() as conn:
             await conn.begin()
-            await conn.execute(favorites_table.insert().values(
-                chat_id=1, movie_id=2, position=1,
-                added_at=datetime.now(UTC).replace(tzinfo=None)))
+            await conn.execute(
+                favorites_table.insert().values(
+                    chat_id=1,
+                    movie_id=2,
+                    position=1,
+                    added_at=datetime.now(UTC).replace(tzinfo=None),
+                )
+            )
             # Uncommitted elsewhere: not in the list (and on SQLite the write lock is held).
             assert await store.favorites(1) == [1]
             await conn.rollback()
@@ -538,14 +574,19 @@ async def test_a_busy_chat_does_not_take_every_pooled_connection(postgres_url: s
 
 LIMIT_IN_MODEL = 2
 Op = tuple[str, int, int, bool]  # kind, chat, movie, with an update_id
-new_op = st.tuples(st.sampled_from(["add", "add", "add", "remove", "clear"]),
-                   st.sampled_from([1, GROUP_CHAT]), st.integers(1, 4), st.booleans())
+new_op = st.tuples(
+    st.sampled_from(["add", "add", "add", "remove", "clear"]),
+    st.sampled_from([1, GROUP_CHAT]),
+    st.integers(1, 4),
+    st.booleans(),
+)
 # An element is a new change, or the redelivery of the n-th change made so far.
 script = st.lists(st.one_of(new_op, st.integers(0, 30)), max_size=25)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(steps=script)
 async def test_any_sequence_of_changes_and_redeliveries_matches_a_model(
     store_url: str, steps: list[Op | int]

@@ -10,7 +10,8 @@ from bot import texts
 from tests.emulator import render_text
 
 hostile = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
-    ["<b>", "</a>", "&amp;", "&", "<", ">", '"', "'", "*_`[", "<a href='x'>", "\u202e", "🎬" * 300])
+    ["<b>", "</a>", "&amp;", "&", "<", ">", '"', "'", "*_`[", "<a href='x'>", "\u202e", "🎬" * 300]
+)
 
 
 def valid(html: str) -> str:
@@ -25,18 +26,35 @@ def valid(html: str) -> str:
 def test_every_text_is_valid_html_for_any_title(title: str, query: str, n: int) -> None:
     line = texts.RecommendationLine(title, "https://example.org/?a=1&b=<2>", (title, title))
     for html in [
-        texts.pick_one(query), texts.did_you_mean(query), texts.not_found(query),
-        texts.bad_query(query), texts.offer_like(title), texts.added(title, n),
-        texts.already(title), texts.removed(title, n), texts.not_a_favorite(title),
-        texts.none_of_them_favorites(query), texts.unknown_command(query),
+        texts.pick_one(query),
+        texts.did_you_mean(query),
+        texts.not_found(query),
+        texts.bad_query(query),
+        texts.offer_like(title),
+        texts.added(title, n),
+        texts.already(title),
+        texts.removed(title, n),
+        texts.not_a_favorite(title),
+        texts.none_of_them_favorites(query),
+        texts.unknown_command(query),
         texts.favorites_page([title] * 15, first=1, total=n + 15),
         texts.recommendations([line] * 10, fallback=False, ignored=[title] * 7),
         texts.recommendations([line] * 10, fallback=True, ignored=[]),
         texts.similar(title, [(title, None), (title, "https://imdb.com/")] * 5),
-        texts.similar_unknown(title), texts.why_no_favorites(title), texts.why_unknown(title),
-        texts.why(title, rank=n + 1, n_items=n + 1, is_favorite=True,
-                  pushes=[(title, 50)] * 3, pulls=[title] * 3, ignored=[title] * 9),
-        texts.reset_confirm(n), texts.reset_done(n),
+        texts.similar_unknown(title),
+        texts.why_no_favorites(title),
+        texts.why_unknown(title),
+        texts.why(
+            title,
+            rank=n + 1,
+            n_items=n + 1,
+            is_favorite=True,
+            pushes=[(title, 50)] * 3,
+            pulls=[title] * 3,
+            ignored=[title] * 9,
+        ),
+        texts.reset_confirm(n),
+        texts.reset_done(n),
     ]:
         valid(html)
     assert len(texts.notice_added(title)) <= texts.MAX_NOTICE
@@ -50,10 +68,20 @@ def test_titles_are_escaped_not_interpreted() -> None:
 
 
 def test_static_texts_are_valid() -> None:
-    for html in (texts.start(), texts.help_text(), texts.usage("like"), texts.not_text(),
-                 texts.favorites_empty(), texts.reset_cancelled(), texts.reset_nothing(),
-                 texts.expired(), texts.unavailable(), texts.flood(), texts.something_wrong(),
-                 texts.list_full(500)):
+    for html in (
+        texts.start(),
+        texts.help_text(),
+        texts.usage("like"),
+        texts.not_text(),
+        texts.favorites_empty(),
+        texts.reset_cancelled(),
+        texts.reset_nothing(),
+        texts.expired(),
+        texts.unavailable(),
+        texts.flood(),
+        texts.something_wrong(),
+        texts.list_full(500),
+    ):
         valid(html)
     assert texts.usage("like").startswith("Usage: /like &lt;title&gt;")
     assert texts.expired().startswith("This button has expired")
@@ -69,20 +97,24 @@ def test_long_lists_are_cut_at_whole_lines() -> None:
     assert plain.endswith("Tap a button to remove a movie.")
 
 
-@pytest.mark.parametrize(("rank", "n", "top", "verdict"), [
-    (1, 9000, "top 1%", "a very strong match"),
-    (12, 9000, "top 1%", "a very strong match"),
-    (300, 9000, "top 4%", "a strong match"),
-    (1500, 9000, "top 17%", "a good match"),
-    (4000, 9000, "top 45%", "so-so"),
-    (9000, 9000, "top 100%", "probably not your kind"),
-])
+@pytest.mark.parametrize(
+    ("rank", "n", "top", "verdict"),
+    [
+        (1, 9000, "top 1%", "a very strong match"),
+        (12, 9000, "top 1%", "a very strong match"),
+        (300, 9000, "top 4%", "a strong match"),
+        (1500, 9000, "top 17%", "a good match"),
+        (4000, 9000, "top 45%", "so-so"),
+        (9000, 9000, "top 100%", "probably not your kind"),
+    ],
+)
 def test_rank_in_words(rank: int, n: int, top: str, verdict: str) -> None:
     words = texts.match_words(rank, n)
     assert words[0] == top
     assert words[1].startswith(verdict)
-    html = texts.why("Heat (1995)", rank=rank, n_items=n, is_favorite=False, pushes=[],
-                     pulls=[], ignored=[])
+    html = texts.why(
+        "Heat (1995)", rank=rank, n_items=n, is_favorite=False, pushes=[], pulls=[], ignored=[]
+    )
     assert f"#{rank:,} of {n:,}" in html
 
 
@@ -94,6 +126,7 @@ def test_clip() -> None:
 
 
 def test_why_without_a_rank_still_says_something() -> None:
-    html = texts.why("Heat (1995)", rank=None, n_items=100, is_favorite=False, pushes=[],
-                     pulls=[], ignored=[])
+    html = texts.why(
+        "Heat (1995)", rank=None, n_items=100, is_favorite=False, pushes=[], pulls=[], ignored=[]
+    )
     assert "can't tell yet" in valid(html)

@@ -38,17 +38,19 @@ HOLDOUT = Path(__file__).parent / "data" / "title_queries_holdout.tsv"
 def make_catalog(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
     """A catalog frame like load_catalog's from (movie_id, MovieLens title, likes)."""
     split = [split_title(title) for _id, title, _likes in rows]
-    frame = pd.DataFrame({
-        "movie_id": [r[0] for r in rows],
-        "title": [r[1] for r in rows],
-        "name": [s[0] for s in split],
-        "year": pd.array([s[1] for s in split], dtype="Int32"),
-        "genres": "Drama",
-        "imdb_id": pd.array([pd.NA] * len(rows), dtype="Int64"),
-        "tmdb_id": pd.array([pd.NA] * len(rows), dtype="Int64"),
-        "imdb_search": None,
-        "likes": [r[2] for r in rows],
-    })
+    frame = pd.DataFrame(
+        {
+            "movie_id": [r[0] for r in rows],
+            "title": [r[1] for r in rows],
+            "name": [s[0] for s in split],
+            "year": pd.array([s[1] for s in split], dtype="Int32"),
+            "genres": "Drama",
+            "imdb_id": pd.array([pd.NA] * len(rows), dtype="Int64"),
+            "tmdb_id": pd.array([pd.NA] * len(rows), dtype="Int64"),
+            "imdb_search": None,
+            "likes": [r[2] for r in rows],
+        }
+    )
     return frame.set_index("movie_id")
 
 
@@ -128,34 +130,39 @@ def check_shape(res: Resolution) -> None:
 # Normalisation
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Toy Story", ["toy", "story"]),
-    ("Godfather: Part II", ["godfather", "2"]),
-    ("godfather part two", ["godfather", "2"]),
-    ("Star Wars: Episode V", ["star", "wars", "5"]),
-    ("Kill Bill: Vol. 1", ["kill", "bill", "1"]),
-    ("Rocky IV", ["rocky", "4"]),
-    ("Ocean's Eleven", ["oceans", "11"]),
-    ("Shrek the Third", ["shrek", "the", "3"]),
-    ("Léon", ["leon"]),
-    ("WALL·E", ["wall", "e"]),
-    ("E.T. the Extra-Terrestrial", ["et", "the", "extra", "terrestrial"]),
-    ("L.A. Confidential", ["la", "confidential"]),
-    ("Fabuleux destin d'Amélie Poulain", ["fabuleux", "destin", "d", "amelie", "poulain"]),
-    ("Dumb & Dumber", ["dumb", "and", "dumber"]),
-    ("I, Robot", ["i", "robot"]),
-    ("Alien³", ["alien3"]),
-    ("Ærø  \t Øst", ["aero", "ost"]),
-    ("a\u200fb\u202ec", ["abc"]),
-    ("🎬 !!! ...", []),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Toy Story", ["toy", "story"]),
+        ("Godfather: Part II", ["godfather", "2"]),
+        ("godfather part two", ["godfather", "2"]),
+        ("Star Wars: Episode V", ["star", "wars", "5"]),
+        ("Kill Bill: Vol. 1", ["kill", "bill", "1"]),
+        ("Rocky IV", ["rocky", "4"]),
+        ("Ocean's Eleven", ["oceans", "11"]),
+        ("Shrek the Third", ["shrek", "the", "3"]),
+        ("Léon", ["leon"]),
+        ("WALL·E", ["wall", "e"]),
+        ("E.T. the Extra-Terrestrial", ["et", "the", "extra", "terrestrial"]),
+        ("L.A. Confidential", ["la", "confidential"]),
+        ("Fabuleux destin d'Amélie Poulain", ["fabuleux", "destin", "d", "amelie", "poulain"]),
+        ("Dumb & Dumber", ["dumb", "and", "dumber"]),
+        ("I, Robot", ["i", "robot"]),
+        ("Alien³", ["alien3"]),
+        ("Ærø  \t Øst", ["aero", "ost"]),
+        ("a\u200fb\u202ec", ["abc"]),
+        ("🎬 !!! ...", []),
+    ],
+)
 def test_words_normalise_spelling_numbers_and_punctuation(text: str, expected: list[str]) -> None:
     assert words(text) == expected
 
 
 def test_split_aliases_takes_every_trailing_parenthesis() -> None:
     assert split_aliases("Léon: The Professional (a.k.a. The Professional) (Léon)") == (
-        "Léon: The Professional", ["The Professional", "Léon"])
+        "Léon: The Professional",
+        ["The Professional", "Léon"],
+    )
     assert split_aliases("Seven (a.k.a. Se7en)") == ("Seven", ["Se7en"])
     assert split_aliases("(500) Days of Summer") == ("(500) Days of Summer", [])
 
@@ -179,33 +186,36 @@ def test_title_keys_front_articles_aliases_and_parts() -> None:
 # Decisions on a tiny catalog where the right answer is known
 
 
-@pytest.mark.parametrize(("query", "movie_id"), [
-    ("Sing", 1),  # an exact title beats a more popular partial match
-    ("sing", 1),
-    ("titanic 1953", 4),  # a year selects that year
-    ("Titanic (1997)", 3),
-    ("titanic 1954", 4),  # one year off still selects
-    ("Showman", 5),  # a whole word of one title beats a one-letter typo of another
-    ("shawshank redemtion", 7),
-    ("the shawshank redemption", 7),
-    ("godfather", 8),  # the full title beats the parts of others and is the most popular
-    ("godfather 2", 9),
-    ("The Godfather Part II", 9),
-    ("se7en", 10),
-    ("1917", 12),
-    ("cite des enfants perdus", 16),
-    ("walle", 17),
-    ("wall-e", 17),
-    ("amelie poulain", 18),
-    ("seven 1995", 10),  # a number-word title with its year
-    ("shrek 3", 19),  # ordinals are numbers too
-    ("in and out", 20),  # stopwords and "&" still make an exact title
-    ("thesixthsense", 21),  # without spaces, numbers are typed as spelled
-    ("the 6th sense", 21),
-    ("the incredibles 2", 23),  # a more popular title with another number is no typo
-    ("shawshank redemption movie", 7),  # a whole title inside a longer query
-    ("die hard", 26),  # "die" is German for "the", but not in this query
-])
+@pytest.mark.parametrize(
+    ("query", "movie_id"),
+    [
+        ("Sing", 1),  # an exact title beats a more popular partial match
+        ("sing", 1),
+        ("titanic 1953", 4),  # a year selects that year
+        ("Titanic (1997)", 3),
+        ("titanic 1954", 4),  # one year off still selects
+        ("Showman", 5),  # a whole word of one title beats a one-letter typo of another
+        ("shawshank redemtion", 7),
+        ("the shawshank redemption", 7),
+        ("godfather", 8),  # the full title beats the parts of others and is the most popular
+        ("godfather 2", 9),
+        ("The Godfather Part II", 9),
+        ("se7en", 10),
+        ("1917", 12),
+        ("cite des enfants perdus", 16),
+        ("walle", 17),
+        ("wall-e", 17),
+        ("amelie poulain", 18),
+        ("seven 1995", 10),  # a number-word title with its year
+        ("shrek 3", 19),  # ordinals are numbers too
+        ("in and out", 20),  # stopwords and "&" still make an exact title
+        ("thesixthsense", 21),  # without spaces, numbers are typed as spelled
+        ("the 6th sense", 21),
+        ("the incredibles 2", 23),  # a more popular title with another number is no typo
+        ("shawshank redemption movie", 7),  # a whole title inside a longer query
+        ("die hard", 26),  # "die" is German for "the", but not in this query
+    ],
+)
 def test_tiny_catalog_matches(tiny: TitleIndex, query: str, movie_id: int) -> None:
     res = tiny.resolve(query)
     check_shape(res)
@@ -228,8 +238,7 @@ def test_exact_title_less_popular_than_parts_is_offered_not_forced(tiny: TitleIn
     assert {c.movie_id for c in res.candidates} == {13, 14, 15}
 
 
-def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(
-        tiny: TitleIndex) -> None:
+def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(tiny: TitleIndex) -> None:
     res = tiny.resolve("inglorious bastards")
     check_shape(res)
     assert res.status is MatchStatus.AMBIGUOUS
@@ -237,7 +246,8 @@ def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(
 
 
 def test_sequel_number_no_title_holds_is_the_nth_by_year_offered_not_matched(
-        tiny: TitleIndex) -> None:
+    tiny: TitleIndex,
+) -> None:
     res = tiny.resolve("die hard 3")
     check_shape(res)
     assert res.status is MatchStatus.AMBIGUOUS
@@ -254,11 +264,31 @@ def test_weak_typo_is_only_a_suggestion(tiny: TitleIndex) -> None:
     assert [c.movie_id for c in res.candidates] == [11]
 
 
-@pytest.mark.parametrize("query", [
-    "", "   ", "\t\n", "!!!", "🎬🍿", "\x00\x01", "\u202e\u200f", "qwertyuiop", "zzzzzz",
-    "<script>alert(1)</script>", "'; DROP TABLE movies; --", "' OR '1'='1", "שלום עולם",
-    "مرحبا", "%00%27", "&lt;b&gt;", "@@@@", "&&&&", "the", "of the",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "   ",
+        "\t\n",
+        "!!!",
+        "🎬🍿",
+        "\x00\x01",
+        "\u202e\u200f",
+        "qwertyuiop",
+        "zzzzzz",
+        "<script>alert(1)</script>",
+        "'; DROP TABLE movies; --",
+        "' OR '1'='1",
+        "שלום עולם",
+        "مرحبا",
+        "%00%27",
+        "&lt;b&gt;",
+        "@@@@",
+        "&&&&",
+        "the",
+        "of the",
+    ],
+)
 def test_garbage_is_never_matched(tiny: TitleIndex, query: str) -> None:
     res = tiny.resolve(query)
     check_shape(res)
@@ -295,33 +325,39 @@ def test_resolve_never_raises_and_keeps_the_contract(query: str) -> None:
 # ml-latest-small: the notebook's favorites, the issue's examples, and a labelled query set
 
 
-@pytest.mark.parametrize(("query", "movie_id"), [
-    ("Showman", 180985),
-    ("Toystory", 1),
-    ("spongebob", 8974),
-    ("Lionking", 364),
-    ("Sing", 167036),
-    ("Up", 68954),
-    ("Coco", 177765),
-    ("Her", 106920),
-    ("godfather 2", 1221),
-    ("titanic 1953", 3404),
-    ("se7en", 47),
-    ("amelie", 4973),
-    ("leon the professional", 293),
-    ("wall e", 60069),
-    ("matrix", 2571),
-])
+@pytest.mark.parametrize(
+    ("query", "movie_id"),
+    [
+        ("Showman", 180985),
+        ("Toystory", 1),
+        ("spongebob", 8974),
+        ("Lionking", 364),
+        ("Sing", 167036),
+        ("Up", 68954),
+        ("Coco", 177765),
+        ("Her", 106920),
+        ("godfather 2", 1221),
+        ("titanic 1953", 3404),
+        ("se7en", 47),
+        ("amelie", 4973),
+        ("leon the professional", 293),
+        ("wall e", 60069),
+        ("matrix", 2571),
+    ],
+)
 def test_must_pass_examples(small: TitleIndex, query: str, movie_id: int) -> None:
     res = small.resolve(query)
     assert res.status is MatchStatus.MATCHED, res
     assert res.movie_id == movie_id
 
 
-@pytest.mark.parametrize(("query", "first"), [
-    ("star wars", 260),
-    ("beauty and the beast", 595),
-])
+@pytest.mark.parametrize(
+    ("query", "first"),
+    [
+        ("star wars", 260),
+        ("beauty and the beast", 595),
+    ],
+)
 def test_too_close_to_call_is_ambiguous(small: TitleIndex, query: str, first: int) -> None:
     res = small.resolve(query)
     check_shape(res)
@@ -345,8 +381,18 @@ def test_labelled_sets_name_real_movies(movielens_dir: Path, path: Path) -> None
     catalog = load_catalog(movielens_dir / "ml-latest-small", "ml-latest-small")
     rows = load_queries(path)
     assert {expected for _q, expected, _c in rows} - {None} <= set(catalog.index)
-    assert {c for _q, _e, c in rows} >= {"typo", "spacing", "article", "alternate", "sequel",
-                                         "year", "short", "lowercase", "partial", "garbage"}
+    assert {c for _q, _e, c in rows} >= {
+        "typo",
+        "spacing",
+        "article",
+        "alternate",
+        "sequel",
+        "year",
+        "short",
+        "lowercase",
+        "partial",
+        "garbage",
+    }
 
 
 def test_labelled_queries_accuracy(small: TitleIndex) -> None:
@@ -370,9 +416,11 @@ def test_labelled_queries_accuracy(small: TitleIndex) -> None:
             wrong_confident.append(query)
     n = sum(total.values())
     accuracy = sum(correct.values()) / n
-    print(f"\nlabelled queries: {n}, top-1 {accuracy:.1%}, wrong confident matches "
-          f"{len(wrong_confident)} ({len(wrong_confident) / n:.1%}), garbage matched "
-          f"{len(garbage_matched)}")
+    print(
+        f"\nlabelled queries: {n}, top-1 {accuracy:.1%}, wrong confident matches "
+        f"{len(wrong_confident)} ({len(wrong_confident) / n:.1%}), garbage matched "
+        f"{len(garbage_matched)}"
+    )
     for category in sorted(total):
         print(f"  {category:10} {correct[category]:3}/{total[category]:3}")
     assert accuracy >= 0.97
@@ -396,8 +444,13 @@ def test_ml_32m_catalog_without_ratings(movielens_dir: Path) -> None:
 # moviebot match
 
 
-def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-            movielens_dir: Path, stdin: bytes | None = None) -> list[dict[str, object]]:
+def run_cli(
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    movielens_dir: Path,
+    stdin: bytes | None = None,
+) -> list[dict[str, object]]:
     from bot.cli import main
 
     monkeypatch.setenv("MOVIEBOT_MOVIELENS_DIR", str(movielens_dir))
@@ -409,23 +462,28 @@ def run_cli(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_cli_prints_one_json_object_per_query(monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str],
-                                              movielens_dir: Path) -> None:
-    rows = run_cli(["Toystory", "star wars", "zzzzzz", "Léon"], monkeypatch, capsys,
-                   movielens_dir)
+def test_cli_prints_one_json_object_per_query(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], movielens_dir: Path
+) -> None:
+    rows = run_cli(["Toystory", "star wars", "zzzzzz", "Léon"], monkeypatch, capsys, movielens_dir)
     assert [r["status"] for r in rows] == ["matched", "ambiguous", "not_found", "matched"]
-    assert rows[0] == {"query": "Toystory", "status": "matched", "movie_id": 1,
-                       "title": "Toy Story (1995)", "score": 100.0, "candidates": []}
+    assert rows[0] == {
+        "query": "Toystory",
+        "status": "matched",
+        "movie_id": 1,
+        "title": "Toy Story (1995)",
+        "score": 100.0,
+        "candidates": [],
+    }
     assert rows[1]["movie_id"] is None
     assert rows[1]["title"] is None
     assert set(rows[1]["candidates"][0]) == {"movie_id", "title", "score"}  # type: ignore[index]
     assert rows[3]["title"].startswith("Léon")  # type: ignore[union-attr]
 
 
-def test_cli_reads_stdin_one_query_per_line(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str],
-                                            movielens_dir: Path) -> None:
+def test_cli_reads_stdin_one_query_per_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], movielens_dir: Path
+) -> None:
     stdin = b"Showman\nLionking\r\n\ngodfather 2\n" + b"\xff\xfe\n" + ("x" * 300).encode()
     rows = run_cli(["-"], monkeypatch, capsys, movielens_dir, stdin=stdin)
     assert [r["query"] for r in rows][:4] == ["Showman", "Lionking", "", "godfather 2"]
@@ -436,8 +494,8 @@ def test_cli_reads_stdin_one_query_per_line(monkeypatch: pytest.MonkeyPatch,
 
 
 @pytest.mark.slow
-def test_cli_works_on_a_catalog_only_release(monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str],
-                                             movielens_dir: Path) -> None:
+def test_cli_works_on_a_catalog_only_release(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], movielens_dir: Path
+) -> None:
     rows = run_cli(["--dataset", "ml-32m", "matrix"], monkeypatch, capsys, movielens_dir)
     assert rows[0]["movie_id"] == 2571
