@@ -42,6 +42,26 @@ MAX_BECAUSE = 3
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
+class FilterError(ValueError):
+    """A filter this catalog cannot apply; the message says why and what is known."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Candidate restrictions of a recommendation list (applied inside the ranking).
+
+    A movie passes ``genres`` when any of its genres is among them, and fails ``exclude_genres``
+    when any is; years are inclusive; ``recent`` keeps the newest part of the catalog.
+    Genre names are the catalog's (``Recommender.genres``).
+    """
+
+    genres: frozenset[str] = frozenset()
+    exclude_genres: frozenset[str] = frozenset()
+    year_min: int | None = None
+    year_max: int | None = None
+    recent: bool = False
+
+
 @dataclass(frozen=True)
 class Recommendation:
     """One recommended movie and the favorites that contributed most to it (strongest first)."""
@@ -376,20 +396,93 @@ class Recommender:
         """Weighted csr rows (one per list of known columns), weighted as training rows were."""
         return self.weighting.rows(column_lists, self.n_items)
 
-    def recommend(self, favorites: Iterable[int], n: int = 10) -> RecommendResult:
-        """Top ``n`` movies for a set of favorite movieIds, never a favorite itself."""
+    @property
+    def genres(self) -> tuple[str, ...]:
+        """The catalog's genre names (MovieLens spelling, e.g. ``Sci-Fi``), sorted."""
+        names = {g for value in self.catalog.get("genres", ()) for g in str(value).split("|") if g}
+        return tuple(sorted(names))
+
+    def check_filters(self, filters: Filters | None) -> Filters | None:
+        """``filters`` validated against this catalog; raises :class:`FilterError` saying why."""
+        if filters is None:
+            return None
+        known = set(self.genres)
+        unknown = sorted((filters.genres | filters.exclude_genres) - known)
+        if unknown:
+            raise FilterError(
+                f"Unknown genre {', '.join(unknown)}; known genres: {', '.join(self.genres)}."
+            )
+        lo, hi = filters.year_min, filters.year_max
+        if lo is not None and hi is not None and lo > hi:
+            raise FilterError(
+                f"The year range {lo}-{hi} is empty (the first year is after the last)."
+            )
+        return filters
+
+    def _allowed(self, filters: Filters | None) -> np.ndarray | None:
+        """Boolean mask over columns of the movies that pass ``filters`` (None: all pass)."""
+        if filters is None or filters == Filters():
+            return None
+        cat = self.catalog.reindex(self.items.item_ids)
+        genres = cat["genres"].fillna("").astype(str).str.split("|")
+        ok = np.ones(self.n_items, dtype=bool)
+        if filters.genres:
+            ok &= genres.map(lambda gs: bool(filters.genres.intersection(gs))).to_numpy(bool)
+        if filters.exclude_genres:
+            ok &= ~genres.map(lambda gs: bool(filters.exclude_genres.intersection(gs))).to_numpy(
+                bool
+            )
+        years = cat["year"].astype("float64").to_numpy()
+        if filters.recent:
+            known_years = years[~np.isnan(years)]
+            if known_years.size:
+                ok &= years >= np.quantile(known_years, 0.9)
+        if filters.year_min is not None:
+            ok &= years >= filters.year_min
+        if filters.year_max is not None:
+            ok &= years <= filters.year_max
+        return ok
+
+    def recommend(
+        self,
+        favorites: Iterable[int],
+        n: int = 10,
+        *,
+        dislikes: Iterable[int] = (),
+        seen: Iterable[int] = (),
+        filters: Filters | None = None,
+        discover: bool = False,
+    ) -> RecommendResult:
+        """Top ``n`` movies for a set of favorite movieIds, never a favorite itself.
+
+        ``dislikes`` ("not for me") and ``seen`` (seen, or hidden) are never recommended;
+        ``filters`` restrict the candidates (raises :class:`FilterError` when invalid);
+        ``discover`` leans to lesser-known movies.
+        """
+        # Interface stub (Engine II fills in the steering, calibration and discover ranking).
+        filters = self.check_filters(filters)
         ids, cols, ignored = self._split(favorites)
+        hidden = set(_as_ids(dislikes)) | set(_as_ids(seen)) | set(ids)
+        allowed = self._allowed(filters)
         n = max(0, min(int(n), self.n_items))
         if cols.size == 0:
-            return RecommendResult(
-                items=self._popular_items(set(ids), n), fallback=True, ignored=ignored
-            )
+            popular = self._popular_items(hidden, self.n_items if allowed is not None else n)
+            if allowed is not None:
+                popular = tuple(
+                    p for p in popular if allowed[int(self.items.columns([p.movie_id])[0])]
+                )[:n]
+            return RecommendResult(items=popular, fallback=True, ignored=ignored)
         if n == 0:
             return RecommendResult(items=(), fallback=False, ignored=ignored)
         row = self.fold_in_rows([cols])
-        rec_cols, scores = self.scorer.recommend(row, n)
+        wanted = self.n_items if allowed is not None or hidden else n
+        rec_cols, scores = self.scorer.recommend(row, wanted)
         keep = rec_cols[0] >= 0
         rec_cols, scores = rec_cols[0][keep], scores[0][keep]
+        ok = np.array([int(self.items.item_ids[c]) not in hidden for c in rec_cols], dtype=bool)
+        if allowed is not None:
+            ok &= allowed[rec_cols]
+        rec_cols, scores = rec_cols[ok][:n], scores[ok][:n]
         because = self._because(row, rec_cols)
         items = tuple(
             Recommendation(
@@ -474,7 +567,9 @@ class Recommender:
             for c, s in zip(cols, scores, strict=True)
         )
 
-    def why(self, movie_id: int, favorites: Iterable[int]) -> Explanation:
+    def why(
+        self, movie_id: int, favorites: Iterable[int], *, dislikes: Iterable[int] = ()
+    ) -> Explanation:
         """Explain the score of ``movie_id`` for a set of favorites (ALS ``explain``)."""
         _, cols, ignored = self._split(favorites)
         target = _as_ids([movie_id])

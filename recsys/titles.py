@@ -1027,3 +1027,59 @@ def _lone_is_answer(query: str, score: float) -> bool:
 def _short_penalty(length: int) -> float:
     """Typos in short strings are weak evidence: one edit in "jaws" is not one in "casablanca"."""
     return max(0.0, 2.0 * (9 - length))
+
+
+# --------------------------------------------------------------------------------------------
+# Text that is not one title
+
+_LIST_SEPARATORS = re.compile(r"\s*(?:\n|,|;)\s*")
+_CHAT_OPENERS = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "thanks",
+        "thank",
+        "what",
+        "which",
+        "how",
+        "why",
+        "who",
+        "when",
+        "where",
+        "should",
+        "can",
+        "could",
+        "would",
+        "will",
+        "do",
+        "does",
+        "is",
+        "are",
+        "any",
+        "recommend",
+        "suggest",
+    ]
+)
+
+
+def split_titles(text: str) -> list[str]:
+    """The titles of a message that lists several (one a line, or separated by commas).
+
+    A single title comes back as a one-element list; empty parts are dropped.
+    """
+    parts = [p.strip() for p in _LIST_SEPARATORS.split(text or "")]
+    return [p for p in parts if p]
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether plain text reads as a question or a greeting rather than a movie title."""
+    stripped = (text or "").strip()
+    if not stripped:
+        return False
+    first = words(stripped)[:1]
+    return stripped.endswith("?") or (
+        bool(first) and first[0] in _CHAT_OPENERS and len(words(stripped)) > 1
+    )
