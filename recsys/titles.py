@@ -641,6 +641,13 @@ class TitleIndex:
                 fallback = ranked
         return self._answer(query, fallback)
 
+    def split(self, text: str) -> list[str]:
+        """The titles in a message: one title (even one with commas) stays whole."""
+        parts = split_titles(text)
+        if len(parts) > 1 and self.resolve(text).status == MatchStatus.MATCHED:
+            return [text.strip()]
+        return parts
+
     def _resolve_reading(self, reading: _Query) -> tuple[list[tuple[int, float]], bool]:
         """Ranked (movie, score) for one reading, and whether it is good enough to stop.
 
