@@ -1,22 +1,30 @@
 # syntax=docker/dockerfile:1
-# Multi-stage: wheels are built in a full image, the runtime is slim and runs as a non-root user.
-FROM python:3.11-slim AS build
+# Multi-stage: dependencies come from requirements.lock (pinned versions, checked hashes) into a
+# virtual environment; the runtime stage is slim, has no pip, and runs as a non-root user.
+# The base image is pinned to a patch release; override with --build-arg PYTHON_IMAGE=... to move.
+ARG PYTHON_IMAGE=python:3.11.13-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
-RUN pip install --no-cache-dir --upgrade pip build
+RUN python -m venv /opt/moviebot
+COPY requirements.lock ./
+RUN /opt/moviebot/bin/pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY recsys ./recsys
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN /opt/moviebot/bin/pip install --no-cache-dir --no-deps . \
+    && /opt/moviebot/bin/pip uninstall --yes pip setuptools
 
-FROM python:3.11-slim AS runtime
-# implicit's compiled ALS links against OpenMP (libgomp.so.1).
+FROM ${PYTHON_IMAGE} AS runtime
+# implicit's compiled ALS links against OpenMP (libgomp.so.1); pip is removed from the runtime.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1 \
     && rm -rf /var/lib/apt/lists/* \
+    && python -m pip uninstall --yes pip setuptools wheel \
     && useradd --create-home --uid 10001 moviebot
-COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
-ENV OPENBLAS_NUM_THREADS=1 \
+COPY --from=build /opt/moviebot /opt/moviebot
+ENV PATH=/opt/moviebot/bin:$PATH \
+    OPENBLAS_NUM_THREADS=1 \
     MKL_NUM_THREADS=1 \
     PYTHONUNBUFFERED=1 \
     MOVIEBOT_DATA_DIR=/data
