@@ -4,10 +4,14 @@ For each release: the time to build :class:`recsys.titles.TitleIndex`, then ever
 labelled set (tests/data/title_queries.tsv) through ``TitleIndex.resolve`` and through the naive
 ``process.extractOne(q, titles, scorer=WRatio, processor=default_process)``: p50/p99 per query and
 top-1 accuracy (the matched movie, or the first candidate when ambiguous; a garbage query counts
-as correct only when it is not found — the baseline always returns a movie).
+as correct only when it is not found — the baseline always returns a movie). Then, for the rows
+labelled for that release, the grades per category (:func:`grade`: right, confidently wrong,
+needless question, "several match" for an absent film).
 
     nice .venv/bin/python -m bench.bench_match                       # ml-latest-small and ml-32m
     nice .venv/bin/python -m bench.bench_match --releases ml-latest-small --repeat 5
+    nice .venv/bin/python -m bench.bench_match --queries tests/data/title_queries_2.tsv \
+        --releases ml-latest-small ml-1m ml-32m            # sequel numbers, ids, absent films...
 
 ml-32m has no ratings here, so no popularity; its movieIds agree with ml-latest-small's, so the
 same labels apply. WRatio is slow on 87,585 titles (~0.2 s a query), so on ml-32m the baseline runs
@@ -59,13 +63,14 @@ class Run:
         )
 
 
-def load_queries(path: Path) -> Labelled:
-    """(query, expected, category) from a labelled TSV of one release (see :func:`load_labelled`).
+def load_queries(path: Path, release: str = SMALL) -> Labelled:
+    """(query, expected, category) from a labelled TSV (see :func:`load_labelled`).
 
     ``expected`` is the movie id, or None when nothing may be matched (garbage, absent films and
-    non-titles); a namesake row ("ASK:id") counts its id.
+    non-titles); a namesake row ("ASK:id") counts its id. Rows labelled for ml-latest-small are
+    kept for every release (movieIds agree across releases), others only for their own.
     """
-    return [(q, e.movie_id, c) for q, e, c, _release in load_labelled(path)]
+    return [(q, e.movie_id, c) for q, e, c, r in load_labelled(path) if r in (SMALL, release)]
 
 
 @dataclass(frozen=True)
@@ -196,9 +201,14 @@ def measure(
 
 
 def bench_release(
-    movielens_dir: Path, name: str, queries: Labelled, *, repeat: int, baseline_sample: int | None
+    movielens_dir: Path, name: str, path: Path, *, repeat: int, baseline_sample: int | None
 ) -> None:
-    """Print build time and the resolver-vs-baseline table for one release."""
+    """Print build time, the resolver-vs-baseline table and the per-category grades for a release.
+
+    The grades (:func:`report`) come from the same index, on the rows of ``path`` labelled for
+    this release (ml-latest-small rows for ml-latest-small only: likes decide there).
+    """
+    queries = load_queries(path, name)
     release = get_release(name)
     folder = movielens_dir / name
     ratings_file = folder / release.has_ratings_file
@@ -249,6 +259,10 @@ def bench_release(
     )
     for run in runs:
         print(run.row())
+    rows = [row for row in load_labelled(path) if row[3] == name]
+    if rows:
+        print(f"\nper category ({len(rows)} rows labelled for {name}; 'asked' = needless question)")
+        print_report(*report(rows, lambda query, _release: index.resolve(query)))
 
 
 def main() -> None:
@@ -276,15 +290,16 @@ def main() -> None:
     queries = load_queries(args.queries)
     garbage = sum(expected is None for _q, expected, _c in queries)
     print(
-        f"labelled queries: {len(queries)} ({garbage} garbage) from {args.queries.name}; "
-        "'wrong' = confident match to the wrong movie; 'garbage' = garbage matched"
+        f"labelled queries: {len(queries)} ({garbage} with nothing to match: garbage, absent "
+        f"films, non-titles) from {args.queries.name}; 'wrong' = confident match to the wrong "
+        "movie; 'garbage' = one of those matched"
     )
     for name in args.releases:
         big = len(load_catalog(args.movielens_dir / name, name)) > 20_000
         bench_release(
             args.movielens_dir,
             name,
-            queries,
+            args.queries,
             repeat=args.repeat,
             baseline_sample=args.baseline_sample if big else None,
         )

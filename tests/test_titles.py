@@ -796,6 +796,33 @@ def test_cli_reads_stdin_one_query_per_line(
     assert len(rows) == 6
 
 
+def test_cli_accepts_ids_links_and_abbreviations(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], movielens_dir: Path
+) -> None:
+    queries = [
+        "tt0111161",
+        "https://www.themoviedb.org/movie/603-the-matrix",
+        "lotr 2",
+        "harry potter 2",
+        "tt7131622",
+        "hereditary",
+    ]
+    rows = run_cli(queries, monkeypatch, capsys, movielens_dir)
+    assert [r["movie_id"] for r in rows] == [318, 2571, 5952, 5816, None, None]
+    assert [r["status"] for r in rows[:4]] == ["matched"] * 4
+    assert rows[4]["error"] == "IMDb tt7131622 is not in this catalog."
+    assert rows[5] == {
+        "query": "hereditary",
+        "status": "not_found",
+        "movie_id": None,
+        "title": None,
+        "score": rows[5]["score"],
+        "candidates": [],
+        "absent": True,
+    }
+    assert "absent" not in rows[0]
+
+
 @pytest.mark.slow
 def test_cli_works_on_a_catalog_only_release(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], movielens_dir: Path
