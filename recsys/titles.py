@@ -92,7 +92,7 @@ TYPED_RATIO = 2.0
 SERIES_FLOOR = 0.02  # members need this share of the series' best likes (drops TV specials)
 SERIES_SURE = 0.05  # the pick is matched when it has this share of the best likes (else asked)
 LOOSE_FLOOR = 0.05  # "Matrix Reloaded": X and any words, when this share of the best likes
-SERIES_LINKS = frozenset({"and", "the", "in", "of"})  # "Harry Potter and the ...", "Shrek the 3"
+SERIES_LINKS = frozenset({"and", "the"})  # "Harry Potter and the ...", "Shrek the Third"
 ABSENT_SUGGEST = 75.0  # a film the catalog lacks gets only suggestions this close ("dune 2021")
 REAL_TYPO = 80.0  # a typo-level candidate is real evidence from this score; below, a look-alike
 REAL_WITHIN = 78.0  # a title inside a longer query is, when it covers enough of it (60 % here):
@@ -1009,7 +1009,7 @@ class TitleIndex:
         The query ends in a number from 1 to 9 that no title holds with the other words, X. The
         series' films are those with a key that is X ("Harry Potter", also as the part before a
         ":"), X and a number ("Ice Age 2: The Meltdown", "Star Wars: Episode V"), X and
-        "and"/"the"/"in"/"of" ("Harry Potter and the ...", "Shrek the Third"), or X's plural
+        "and"/"the" ("Harry Potter and the ...", "Shrek the Third"), or X's plural
         ("Aliens"); see :meth:`_series_members`. In release order, a film carrying its number
         takes that place and the next ones follow it (so Star Wars counts by episode). The pick
         is matched when it has SERIES_SURE of the series' best likes or carries the number, else
@@ -1027,7 +1027,10 @@ class TitleIndex:
             return None
         strict = self._series_pick(self._series_members(prefix, loose=False), n)
         if strict is None or strict.absent:
-            loose = self._series_pick(self._series_members(prefix, loose=True), n)
+            members = self._series_members(prefix, loose=True)
+            if members and not any(self._likes[m] for m in members):
+                return None  # without likes, "Matrix Reloaded" and "Matrix of Evil" look alike
+            loose = self._series_pick(members, n)
             if loose is not None and not loose.absent:
                 loose.sure = False
                 return loose
