@@ -1079,9 +1079,10 @@ class TitleIndex:
         Films called just that are one film (the most liked; remakes are not sequels), and only
         when it has SERIES_SURE of the series' best likes (the 1978 "Lord of the Rings" is no
         part of the trilogy). Films under SERIES_FLOOR of the best likes are dropped (TV
-        specials). ``loose``: X followed by any words is of the series too, from the film called
-        X on, with films under LOOSE_FLOOR of the best likes dropped ("Frozen River" is no
-        sequel of "Frozen").
+        specials). Nothing released before the film called X is a sequel of it (Transformers:
+        The Movie, 1986, is no sequel of Transformers, 2007). ``loose``: X and one more word is
+        of the series too ("Matrix Reloaded"), with films under LOOSE_FLOOR of the best likes
+        dropped ("Frozen River" is no sequel of "Frozen").
         """
         lo = bisect.bisect_left(self._compact_keys, prefix)
         hi = bisect.bisect_left(self._compact_keys, prefix + "\U0010ffff")
@@ -1105,6 +1106,7 @@ class TitleIndex:
         everyone = originals | set(members)
         if not everyone:
             return {}
+        originals -= {m for m, k in members.items() if k is not None and k > 1}  # Rambo (Rambo 4)
         best = max(int(self._likes[m]) for m in everyone)
         floor = (LOOSE_FLOOR if loose else SERIES_FLOOR) * best
         members = {m: k for m, k in members.items() if self._likes[m] >= floor}
@@ -1115,9 +1117,8 @@ class TitleIndex:
                     del members[m]  # a remake that is also in the series by a part: one film
             if self._likes[first] >= SERIES_SURE * best:
                 members.setdefault(first, None)
-                if loose:
-                    year = int(self._years[first])
-                    members = {m: k for m, k in members.items() if int(self._years[m]) >= year}
+                year = int(self._years[first])  # nothing before the film called X is a sequel
+                members = {m: k for m, k in members.items() if int(self._years[m]) >= year}
         return members
 
     def _more(
@@ -1512,14 +1513,19 @@ def _series_tail(
 
     ("harry", "potter", "and", "the", "goblet", "of", "fire") after "harrypotter" is
     ("and", "the", ...); ("aliens",) after "alien" is () (a plural); ("alien", "nation") after
-    "alien" is None, unless ``loose``.
+    "alien" is None, unless ``loose`` (which allows one more word, not two).
     """
     length = 0
     for i, word in enumerate(key):
         length += len(word)
         if length == len(prefix):
             tail = key[i + 1 :]
-            if loose or not tail or tail[0].isdigit() or tail[0] in SERIES_LINKS:
+            if (
+                (loose and len(tail) == 1)
+                or not tail
+                or tail[0].isdigit()
+                or tail[0] in SERIES_LINKS
+            ):
                 return tail
             return None
         if length > len(prefix):

@@ -115,6 +115,11 @@ TINY = [
     (49, "What Women Want (2000)", 20),
     (50, "Heat (1995)", 76),
     (51, "Heat, The (2013)", 4),
+    (52, "Transformers: The Movie (1986)", 5),
+    (53, "Transformers (2007)", 22),
+    (54, "Transformers: Revenge of the Fallen (2009)", 5),
+    (55, "It (2017)", 5),
+    (56, "It Comes at Night (2017)", 1),
 ]
 
 
@@ -301,6 +306,7 @@ def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(tiny: T
         ("alien 2", 44),  # a plural is of the series, Alien Nation is not
         ("t2", 38),  # an abbreviation; T2 Trainspotting is that title but far less liked
         ("godfather ii", 9),
+        ("transformers 2", 54),  # the 1986 film is older than the one called just that
     ],
 )
 def test_sequel_numbers_and_abbreviations(tiny: TitleIndex, query: str, movie_id: int) -> None:
@@ -309,7 +315,9 @@ def test_sequel_numbers_and_abbreviations(tiny: TitleIndex, query: str, movie_id
     assert (res.status, res.movie_id) == (MatchStatus.MATCHED, movie_id), res
 
 
-@pytest.mark.parametrize("query", ["die hard 7", "toy story 4", "titanic 2", "sabrina 3"])
+@pytest.mark.parametrize(
+    "query", ["die hard 7", "toy story 4", "titanic 2", "sabrina 3", "it chapter two"]
+)
 def test_sequel_number_beyond_the_series_is_absent(tiny: TitleIndex, query: str) -> None:
     res = tiny.resolve(query)
     check_shape(res)
