@@ -8,23 +8,31 @@ original-language titles), and of the parts of a title split at ``:`` or `` - ``
 spells ``&`` as "and", and writes numbers one way ("Part II" = "part two" = "2"), so every key has
 a spaced form ("toy story 2") and a space-free form ("toystory2").
 
-:meth:`TitleIndex.resolve` first refuses what cannot be a title (too long, empty, no letter or
-digit, stopwords only, code such as HTML or SQL), then looks for evidence in order of strength and
-stops at the first level that has a candidate worth offering:
+:meth:`TitleIndex.resolve` first reads ids and links (IMDb, TMDB, Letterboxd film, MovieLens
+movie: exact, or not_found saying the catalog lacks that id), then refuses what cannot be a title
+(too long, empty, no letter or digit, stopwords only, code such as HTML or SQL, a greeting or a
+question, a bare number no film is called), writes out a leading abbreviation ("lotr 2" ->
+"lord of the rings 2", recsys/data/title_aliases.tsv), and looks for evidence in order of
+strength, stopping at the first level that has a candidate worth offering:
 
 1. **exact**: the space-free query equals a space-free key; a full or alternate title beats a
    title part, so "Sing" is Sing (2016) and never Singin' in the Rain;
-2. **contained**: every word of the query is a whole word of a key, or the space-free query begins
+2. **sequel number**: "harry potter 2" is the second film of the Harry Potter series by release
+   order (Star Wars by episode), when no title holds those words and that number;
+3. **contained**: every word of the query is a whole word of a key, or the space-free query begins
    a space-free key ("showman", "harry potter", "harrypotter");
-3. **typo**: the space-free query is close to a space-free key (rapidfuzz ``ratio`` over a pool
+4. **typo**: the space-free query is close to a space-free key (rapidfuzz ``ratio`` over a pool
    picked by shared trigrams), its words are close to words of a key ("harry poter"), or a key's
    words are all in a longer query ("toy story movie").
 
 A year in the query ("titanic 1953", "avengers (1998)") keeps only movies of that year (one year
-either side when none is exact). Candidates that score too close to call are ordered by popularity
-(``likes``). One clear candidate is **matched**; several are **ambiguous** (2-5 of them); weak
-evidence only gives **not_found** with up to three suggestions. docs/title-resolution.md has the
-details and the figures.
+either side when none is exact), and a year no film has is never answered with another year.
+Candidates that score too close to call are ordered by popularity (``likes``). One clear
+candidate is **matched**, and so is one far more liked than its namesakes ("titanic"); several are
+**ambiguous** (2-5 of them); mere look-alikes (a typo-level resemblance, "hereditary" -
+"Secretary") are never matched nor asked about: the answer is **not_found** with ``absent`` set
+and at most close spellings as suggestions. docs/title-resolution.md has the details and the
+figures.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,7 +14,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bench.bench_match import load_labelled, print_report, report
+from bench.bench_match import load_labelled, load_queries, print_report, report
 from recsys.movielens import load_catalog, load_ratings, split_title
 from recsys.titles import (
     ARTICLE_DROP,
@@ -442,17 +441,6 @@ def test_too_close_to_call_is_ambiguous(small: TitleIndex, query: str, first: in
     assert res.candidates[0].movie_id == first
 
 
-def load_queries(path: Path = QUERIES) -> list[tuple[str, int | None, str]]:
-    """A labelled set: (query, expected movie_id or None for garbage, category)."""
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for line in lines[1:]:
-        query, expected, category = line.split("\t")
-        query = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), query)
-        rows.append((query, None if expected == "NONE" else int(expected), category))
-    return rows
-
-
 @pytest.mark.parametrize("path", [QUERIES, HOLDOUT], ids=["tuned", "holdout"])
 def test_labelled_sets_name_real_movies(movielens_dir: Path, path: Path) -> None:
     catalog = load_catalog(movielens_dir / "ml-latest-small", "ml-latest-small")
@@ -473,7 +461,7 @@ def test_labelled_sets_name_real_movies(movielens_dir: Path, path: Path) -> None
 
 
 def test_labelled_queries_accuracy(small: TitleIndex) -> None:
-    rows = load_queries()
+    rows = load_queries(QUERIES)
     assert len(rows) >= 150
     correct: Counter[str] = Counter()
     total: Counter[str] = Counter()
