@@ -710,16 +710,15 @@ class _Answer:
 
     ``decisive``: good enough to stop at; ``sure``: the first may be matched (False for a guess
     such as a series pick among little-liked films); ``absent``: the query names a film the
-    catalog lacks (the n-th film of a shorter series); ``level``: the evidence (-1 series, 0
-    exact, 1 contained, 2 typo, 3 nothing decisive).
+    catalog lacks (the n-th film of a shorter series); ``real``: the candidates with real
+    evidence, not mere look-alikes (None: all of them).
     """
 
     ranked: list[tuple[int, float]]
     decisive: bool
     sure: bool = True
     absent: bool = False
-    level: int = 0
-    real: set[int] | None = None  # the candidates with real evidence (None: all of them)
+    real: set[int] | None = None
 
 
 class TitleIndex:
@@ -884,7 +883,9 @@ class TitleIndex:
                     return self._absent(query, answer.ranked)
                 if answer.decisive:
                     ranked = self._with_exact(answer.ranked, reading)
-                    real = None if answer.real is None else answer.real | {m for m, _s in ranked}
+                    real = answer.real
+                    if real is not None:  # the films the query spells exactly are real too
+                        real = real | ({m for m, _s in ranked} - {m for m, _s in answer.ranked})
                     return self._answer(query, ranked, sure=answer.sure, real=real)
             answer = self._resolve_reading(reading)
             if answer.absent:
@@ -909,12 +910,11 @@ class TitleIndex:
         exact = self._year_filter(self._exact_hits(reading), reading.year)
         if not exact or not ranked:
             return ranked
-        top = ranked[0][1]
         known = {m for m, _s in ranked}
-        extra = [(m, top) for m in exact.scores if m not in known]
-        return self._rank(_Hits(dict(ranked[:1] + extra))) + [
-            ms for ms in ranked[1:] if ms[0] not in dict(extra)
-        ]
+        extra = [(m, ranked[0][1]) for m in exact.scores if m not in known]
+        if not extra:
+            return ranked
+        return self._rank(_Hits(dict(ranked[:1] + extra))) + ranked[1:]
 
     def _absent(self, query: str, ranked: list[tuple[int, float]]) -> Resolution:
         """not_found for a film the catalog probably lacks, with only close spellings suggested."""
@@ -1008,8 +1008,8 @@ class TitleIndex:
                 more, more_real = self._more(reading, levels[i + 1 :], exclude=ranked[0][0])
                 ranked += more
                 real |= more_real
-            return _Answer(ranked, decisive=True, level=i, real=real)
-        return _Answer(ranked, decisive=False, level=len(levels))
+            return _Answer(ranked, decisive=True, real=real)
+        return _Answer(ranked, decisive=False)
 
     def _series(self, reading: _Query) -> _Answer | None:
         """The n-th film of a series ("harry potter 2", "star wars 8"), when the catalog has one.
@@ -1079,7 +1079,7 @@ class TitleIndex:
         sure = best > 0 and (members[pick] == n or self._likes[pick] >= SERIES_SURE * best)
         by_place = sorted(order, key=lambda m: (place[m], -int(self._likes[m])))
         rest = [(m, CONTAINED_BASE) for m in by_place if m != pick]
-        return _Answer([(pick, W_PART), *rest], decisive=True, sure=sure, level=-1)
+        return _Answer([(pick, W_PART), *rest], decisive=True, sure=sure)
 
     def _series_members(self, prefix: str, *, loose: bool) -> dict[int, int | None]:
         """Films of the series named ``prefix`` (space-free), each with the number it carries.
