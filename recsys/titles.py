@@ -674,6 +674,7 @@ class _Hits:
     scores: dict[int, float] = field(default_factory=dict)
     typo: bool = False  # typo-level evidence: a look-alike unless close or contained
     contained: set[int] = field(default_factory=set)  # movies with a title inside the query
+    spelling: dict[int, int] = field(default_factory=dict)  # typo: the key that scored best
 
     def add(self, movie: int, score: float) -> None:
         if score > self.scores.get(movie, -1.0):
@@ -698,9 +699,12 @@ def _real(hits: _Hits) -> set[int]:
     if not hits.typo:
         return set(hits.scores)
     real = hits.contained | {m for m, s in hits.scores.items() if s >= MATCH_SCORE}
-    ranked = sorted(hits.scores.items(), key=lambda ms: -ms[1])
-    if ranked[0][1] >= REAL_TYPO and (len(ranked) == 1 or ranked[1][1] < ranked[0][1] - CLOSE_CALL):
-        real.add(ranked[0][0])
+    top, score = max(hits.scores.items(), key=lambda ms: ms[1])
+    key = hits.spelling.get(top, -1)
+    same = {m for m, k in hits.spelling.items() if k == key and key >= 0}  # "star wras"
+    rivals = [s for m, s in hits.scores.items() if m not in same and m != top]
+    if score >= REAL_TYPO and all(s < score - CLOSE_CALL for s in rivals):
+        real |= same | {top}
     return real
 
 
@@ -897,7 +901,10 @@ class TitleIndex:
                 fallback = answer.ranked
             elif answer.ranked and (not fallback or answer.ranked[0][1] > fallback[0][1]):
                 fallback = answer.ranked
-        return self._absent(query, fallback)  # only weak look-alikes, if anything
+        if year_missed:
+            return self._absent(query, fallback)
+        # only weak resemblances, if anything: "did you mean" suggestions as for any typo
+        return self._absent(query, fallback, least=SUGGEST_SCORE)
 
     def _with_exact(
         self, ranked: list[tuple[int, float]], reading: _Query
@@ -916,11 +923,11 @@ class TitleIndex:
             return ranked
         return self._rank(_Hits(dict(ranked[:1] + extra))) + ranked[1:]
 
-    def _absent(self, query: str, ranked: list[tuple[int, float]]) -> Resolution:
-        """not_found for a film the catalog probably lacks, with only close spellings suggested."""
-        sugg = tuple(
-            self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS] if s >= ABSENT_SUGGEST
-        )
+    def _absent(
+        self, query: str, ranked: list[tuple[int, float]], least: float = ABSENT_SUGGEST
+    ) -> Resolution:
+        """not_found for a film the catalog probably lacks, suggesting candidates from ``least``."""
+        sugg = tuple(self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS] if s >= least)
         score = round(ranked[0][1], 1) if ranked else 0.0
         return Resolution(query, MatchStatus.NOT_FOUND, None, None, score, sugg, absent=True)
 
@@ -1228,7 +1235,7 @@ class TitleIndex:
                 if self._years[m] >= 0 and abs(int(self._years[m]) - year) <= slack
             }
             if kept:
-                return _Hits(kept, hits.typo, hits.contained & set(kept))
+                return _Hits(kept, hits.typo, hits.contained & set(kept), hits.spelling)
         return _Hits()
 
     # ---------------------------------------------------------------------------- levels
@@ -1323,6 +1330,8 @@ class TitleIndex:
                 ):
                     adjusted -= ARTICLE_TYPO  # "tenet" is no typo of "thenet"
                 for movie, weight in self._owners(i):
+                    if adjusted - _gap(weight) > hits.scores.get(movie, -1.0):
+                        hits.spelling[movie] = i
                     hits.add(movie, adjusted - _gap(weight))
         self._fuzzy_word_hits(reading, hits)
         self._within_hits(reading, hits)
