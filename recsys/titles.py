@@ -964,12 +964,14 @@ class TitleIndex:
 
         A title that itself holds commas ("Crouching Tiger, Hidden Dragon", "Good, the Bad and the
         Ugly") stays whole: neighbouring comma-separated parts are joined back when together they
-        spell a title exactly (longest first).
+        spell a title exactly (longest first), and a line whose parts do not all resolve but which
+        as a whole is one clear match ("crouching tiger, hiden dragon") is not split either.
         """
         out: list[str] = []
         for line in _LINES.split(text or ""):
             parts = [p.strip() for p in _ITEM_SEPARATORS.split(line)]
             parts = [p for p in parts if p]
+            found: list[str] = []
             i = 0
             while i < len(parts):
                 take = 1
@@ -977,8 +979,15 @@ class TitleIndex:
                     if self._is_title(", ".join(parts[i:j])):
                         take = j - i
                         break
-                out.append(", ".join(parts[i : i + take]))
+                found.append(", ".join(parts[i : i + take]))
                 i += take
+            if len(found) == len(parts) > 1 and any(
+                self.resolve(p).status is MatchStatus.NOT_FOUND for p in parts
+            ):
+                whole = self.resolve(line.strip())
+                if whole.status is MatchStatus.MATCHED and whole.score >= MATCH_SCORE:
+                    found = [line.strip()]
+            out.extend(found)
         return out
 
     def _is_title(self, text: str) -> bool:

@@ -713,6 +713,7 @@ def test_index_split_keeps_titles_with_commas_whole(tiny: TitleIndex) -> None:
         "Sing",
     ]
     assert tiny.split("toy story, alien, heat") == ["toy story", "alien", "heat"]
+    assert tiny.split("crouching tiger, hiden dragon") == ["crouching tiger, hiden dragon"]
     assert tiny.split("") == []
 
 
