@@ -4,10 +4,14 @@ For each release: the time to build :class:`recsys.titles.TitleIndex`, then ever
 labelled set (tests/data/title_queries.tsv) through ``TitleIndex.resolve`` and through the naive
 ``process.extractOne(q, titles, scorer=WRatio, processor=default_process)``: p50/p99 per query and
 top-1 accuracy (the matched movie, or the first candidate when ambiguous; a garbage query counts
-as correct only when it is not found — the baseline always returns a movie).
+as correct only when it is not found — the baseline always returns a movie). Then, for the rows
+labelled for that release, the grades per category (:func:`grade`: right, confidently wrong,
+needless question, "several match" for an absent film).
 
     nice .venv/bin/python -m bench.bench_match                       # ml-latest-small and ml-32m
     nice .venv/bin/python -m bench.bench_match --releases ml-latest-small --repeat 5
+    nice .venv/bin/python -m bench.bench_match --queries tests/data/title_queries_2.tsv \
+        --releases ml-latest-small ml-1m ml-32m            # sequel numbers, ids, absent films...
 
 ml-32m has no ratings here, so no popularity; its movieIds agree with ml-latest-small's, so the
 same labels apply. WRatio is slow on 87,585 titles (~0.2 s a query), so on ml-32m the baseline runs
@@ -21,6 +25,7 @@ import os
 import re
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +36,11 @@ import numpy as np
 from rapidfuzz import fuzz, process, utils
 
 from recsys.movielens import get_release, load_catalog, load_ratings
-from recsys.titles import MatchStatus, TitleIndex
+from recsys.titles import MatchStatus, Resolution, TitleIndex
 
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = REPO / "tests" / "data" / "title_queries.tsv"
+SMALL = "ml-latest-small"
 Labelled = list[tuple[str, int | None, str]]
 
 
@@ -57,14 +63,120 @@ class Run:
         )
 
 
-def load_queries(path: Path) -> Labelled:
-    """(query, expected movie_id or None for garbage, category) from the labelled TSV."""
-    rows: Labelled = []
+def load_queries(path: Path, release: str = SMALL) -> Labelled:
+    """(query, expected, category) from a labelled TSV (see :func:`load_labelled`).
+
+    ``expected`` is the movie id, or None when nothing may be matched (garbage, absent films and
+    non-titles); a namesake row ("ASK:id") counts its id. Rows labelled for ml-latest-small are
+    kept for every release (movieIds agree across releases), others only for their own.
+    """
+    return [(q, e.movie_id, c) for q, e, c, r in load_labelled(path) if r in (SMALL, release)]
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a labelled query should get.
+
+    ``kind``: "movie" (that movie, matched without a question), "ask" (a question listing that
+    movie: namesakes both well liked), "absent" (a film the catalog lacks: not_found, never
+    "several match"), "none" (not a title: not_found).
+    """
+
+    kind: str
+    movie_id: int | None = None
+
+
+def parse_expected(text: str) -> Expected:
+    """ "2571" -> movie; "ASK:2571" -> ask; "ABSENT" -> absent; "NONE" -> none."""
+    if text == "NONE":
+        return Expected("none")
+    if text == "ABSENT":
+        return Expected("absent")
+    if text.startswith("ASK:"):
+        return Expected("ask", int(text[4:]))
+    return Expected("movie", int(text))
+
+
+def load_labelled(path: Path) -> list[tuple[str, Expected, str, str]]:
+    """(query, expected, category, release) rows of a labelled TSV.
+
+    Columns: query, expected (see :func:`parse_expected`), category, and optionally the release
+    (default ml-latest-small). ``\\xNN`` in a query stands for that character.
+    """
+    rows = []
     for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-        query, expected, category = line.split("\t")
+        query, expected, category, *rest = line.split("\t")
         query = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), query)
-        rows.append((query, None if expected == "NONE" else int(expected), category))
+        rows.append((query, parse_expected(expected), category, rest[0] if rest else SMALL))
     return rows
+
+
+@dataclass(frozen=True)
+class Grade:
+    """How one resolution fares against its label."""
+
+    right: bool  # top-1 is the labelled movie / a question when one is due / nothing when absent
+    wrong_confident: bool  # matched a movie it should not have
+    needless_question: bool  # asked when one movie was obvious
+    several_match: bool  # an absent film or a non-title answered with "several movies match"
+
+
+def grade(res: Resolution, expected: Expected) -> Grade:
+    """Grade one resolution (top-1: the match, or the first candidate of a question)."""
+    matched = res.status is MatchStatus.MATCHED
+    asked = res.status is MatchStatus.AMBIGUOUS
+    if expected.kind in ("absent", "none"):
+        return Grade(res.status is MatchStatus.NOT_FOUND, matched, False, asked)
+    if expected.kind == "ask":
+        ids = [c.movie_id for c in res.candidates]
+        right = (asked and expected.movie_id in ids) or (
+            matched and res.movie_id == expected.movie_id
+        )
+        return Grade(right, matched and res.movie_id != expected.movie_id, False, False)
+    first = res.movie_id if matched else (res.candidates[0].movie_id if asked else None)
+    return Grade(
+        first == expected.movie_id, matched and res.movie_id != expected.movie_id, asked, False
+    )
+
+
+def report(
+    rows: list[tuple[str, Expected, str, str]], resolve: Callable[[str, str], Resolution]
+) -> tuple[dict[str, Counter[str]], list[str]]:
+    """Per category: n, right, wrong_confident, needless_question, several_match; and the misses.
+
+    ``resolve(query, release)`` resolves one query against that release's catalog.
+    """
+    table: dict[str, Counter[str]] = {}
+    misses = []
+    for query, expected, category, release in rows:
+        res = resolve(query, release)
+        g = grade(res, expected)
+        counts = table.setdefault(category, Counter())
+        counts["n"] += 1
+        for name in ("right", "wrong_confident", "needless_question", "several_match"):
+            counts[name] += getattr(g, name)
+        if not g.right or g.wrong_confident or g.needless_question or g.several_match:
+            top = res.title or ", ".join(c.title for c in res.candidates[:3])
+            misses.append(f"{category:10} {query!r} [{release}] -> {res.status} {top}")
+    return table, misses
+
+
+def print_report(table: dict[str, Counter[str]], misses: list[str]) -> None:
+    """Print the per-category table of :func:`report`, a total row, and the misses."""
+    names = ("right", "wrong_confident", "needless_question", "several_match")
+    print(f"{'category':10} {'n':>4} {'right':>6} {'wrong':>6} {'asked':>6} {'several':>7}")
+    total: Counter[str] = Counter()
+    for category in sorted(table):
+        counts = table[category]
+        total.update(counts)
+        print(f"{category:10} {counts['n']:4} " + " ".join(f"{counts[k]:6}" for k in names))
+    print(
+        f"{'total':10} {total['n']:4} "
+        + " ".join(f"{total[k]:6}" for k in names)
+        + f"   right {total['right'] / max(1, total['n']):.1%}"
+    )
+    for miss in misses:
+        print("  miss:", miss)
 
 
 def measure(
@@ -89,9 +201,14 @@ def measure(
 
 
 def bench_release(
-    movielens_dir: Path, name: str, queries: Labelled, *, repeat: int, baseline_sample: int | None
+    movielens_dir: Path, name: str, path: Path, *, repeat: int, baseline_sample: int | None
 ) -> None:
-    """Print build time and the resolver-vs-baseline table for one release."""
+    """Print build time, the resolver-vs-baseline table and the per-category grades for a release.
+
+    The grades (:func:`report`) come from the same index, on the rows of ``path`` labelled for
+    this release (ml-latest-small rows for ml-latest-small only: likes decide there).
+    """
+    queries = load_queries(path, name)
     release = get_release(name)
     folder = movielens_dir / name
     ratings_file = folder / release.has_ratings_file
@@ -142,6 +259,10 @@ def bench_release(
     )
     for run in runs:
         print(run.row())
+    rows = [row for row in load_labelled(path) if row[3] == name]
+    if rows:
+        print(f"\nper category ({len(rows)} rows labelled for {name}; 'asked' = needless question)")
+        print_report(*report(rows, lambda query, _release: index.resolve(query)))
 
 
 def main() -> None:
@@ -169,15 +290,16 @@ def main() -> None:
     queries = load_queries(args.queries)
     garbage = sum(expected is None for _q, expected, _c in queries)
     print(
-        f"labelled queries: {len(queries)} ({garbage} garbage) from {args.queries.name}; "
-        "'wrong' = confident match to the wrong movie; 'garbage' = garbage matched"
+        f"labelled queries: {len(queries)} ({garbage} with nothing to match: garbage, absent "
+        f"films, non-titles) from {args.queries.name}; 'wrong' = confident match to the wrong "
+        "movie; 'garbage' = one of those matched"
     )
     for name in args.releases:
         big = len(load_catalog(args.movielens_dir / name, name)) > 20_000
         bench_release(
             args.movielens_dir,
             name,
-            queries,
+            args.queries,
             repeat=args.repeat,
             baseline_sample=args.baseline_sample if big else None,
         )

@@ -4,8 +4,12 @@ Only the catalog is needed (no trained model); the release's ratings, when it ha
 popularity that orders close candidates::
 
     moviebot match toystory "godfather 2" "titanic 1953"
+    moviebot match tt0111161 https://www.themoviedb.org/movie/603 "lotr 2" "harry potter 3"
     moviebot match - < queries.txt
     moviebot match --dataset ml-32m matrix
+
+Ids and links (IMDb, TMDB, Letterboxd films, MovieLens movies) and the abbreviations of
+recsys/data/title_aliases.tsv are read like titles: see recsys.titles.
 """
 
 from __future__ import annotations
@@ -27,8 +31,10 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "match",
         help="resolve typed movie titles (JSON lines)",
-        description="Resolve each query to a MovieLens movie, a short list, or not found; "
-        "print one JSON object per query. Use '-' to read one query per line from stdin.",
+        description="Resolve each query (a title, an abbreviation such as 'lotr 2', an IMDb or "
+        "TMDB id or link, a Letterboxd or MovieLens film link) to a MovieLens movie, a short "
+        "list, or not found; print one JSON object per query. Use '-' to read one query per "
+        "line from stdin.",
     )
     parser.add_argument(
         "--dataset", default=None, help="MovieLens release (default: the MOVIEBOT_DATASET setting)"
@@ -63,7 +69,11 @@ def build_index(paths: DataPaths, dataset: str) -> TitleIndex:
 
 
 def to_json(resolution: Resolution) -> dict[str, Any]:
-    """The JSON object printed for one resolution (``error`` only when there is one)."""
+    """The JSON object printed for one resolution.
+
+    ``error`` only when there is one; ``"absent": true`` only when the query reads as a film this
+    catalog lacks (see :class:`recsys.titles.Resolution`).
+    """
     out: dict[str, Any] = {
         "query": resolution.query,
         "status": str(resolution.status),
@@ -74,6 +84,8 @@ def to_json(resolution: Resolution) -> dict[str, Any]:
     }
     if resolution.error is not None:
         out["error"] = resolution.error
+    if resolution.absent:
+        out["absent"] = True
     return out
 
 

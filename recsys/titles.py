@@ -8,23 +8,31 @@ original-language titles), and of the parts of a title split at ``:`` or `` - ``
 spells ``&`` as "and", and writes numbers one way ("Part II" = "part two" = "2"), so every key has
 a spaced form ("toy story 2") and a space-free form ("toystory2").
 
-:meth:`TitleIndex.resolve` first refuses what cannot be a title (too long, empty, no letter or
-digit, stopwords only, code such as HTML or SQL), then looks for evidence in order of strength and
-stops at the first level that has a candidate worth offering:
+:meth:`TitleIndex.resolve` first reads ids and links (IMDb, TMDB, Letterboxd film, MovieLens
+movie: exact, or not_found saying the catalog lacks that id), then refuses what cannot be a title
+(too long, empty, no letter or digit, stopwords only, code such as HTML or SQL, a greeting or a
+question, a bare number no film is called), writes out a leading abbreviation ("lotr 2" ->
+"lord of the rings 2", recsys/data/title_aliases.tsv), and looks for evidence in order of
+strength, stopping at the first level that has a candidate worth offering:
 
 1. **exact**: the space-free query equals a space-free key; a full or alternate title beats a
    title part, so "Sing" is Sing (2016) and never Singin' in the Rain;
-2. **contained**: every word of the query is a whole word of a key, or the space-free query begins
+2. **sequel number**: "harry potter 2" is the second film of the Harry Potter series by release
+   order (Star Wars by episode), when no title holds those words and that number;
+3. **contained**: every word of the query is a whole word of a key, or the space-free query begins
    a space-free key ("showman", "harry potter", "harrypotter");
-3. **typo**: the space-free query is close to a space-free key (rapidfuzz ``ratio`` over a pool
+4. **typo**: the space-free query is close to a space-free key (rapidfuzz ``ratio`` over a pool
    picked by shared trigrams), its words are close to words of a key ("harry poter"), or a key's
    words are all in a longer query ("toy story movie").
 
 A year in the query ("titanic 1953", "avengers (1998)") keeps only movies of that year (one year
-either side when none is exact). Candidates that score too close to call are ordered by popularity
-(``likes``). One clear candidate is **matched**; several are **ambiguous** (2-5 of them); weak
-evidence only gives **not_found** with up to three suggestions. docs/title-resolution.md has the
-details and the figures.
+either side when none is exact), and a year no film has is never answered with another year.
+Candidates that score too close to call are ordered by popularity (``likes``). One clear
+candidate is **matched**, and so is one far more liked than its namesakes ("titanic"); several are
+**ambiguous** (2-5 of them); mere look-alikes (a typo-level resemblance, "hereditary" -
+"Secretary") are never matched nor asked about: the answer is **not_found** with ``absent`` set
+and at most close spellings as suggestions. docs/title-resolution.md has the details and the
+figures.
 """
 
 from __future__ import annotations
@@ -33,8 +41,10 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 
 import numpy as np
 import pandas as pd
@@ -78,6 +88,25 @@ CLEAR_LEAD = 3.0  # ... unless the best leads them all by this and is also the m
 NUMBER_MISMATCH = 10.0  # a typo match whose numbers differ ("die hard 3" vs "Die Hard 2") is weak,
 # and never a match on its own
 TYPO_POPULARITY = 10  # an exact hit yields to a typo this many times as popular
+ARTICLE_DROP = 0.5  # an exact hit reached only by dropping an article ("arrival" = "The
+# Arrival") is a little weaker than the title as typed ("Arrival"); the weaker levels ignore it
+# Obvious without a question: among candidates too close to call, the most liked one is matched
+# when it has at least DOMINANT_LIKES likes and DOMINANT_RATIO times the likes of every rival
+# (TYPED_RATIO when it also fits the query better, as typed, than every rival).
+DOMINANT_LIKES = 10
+DOMINANT_RATIO = 8.0
+TYPED_RATIO = 2.0
+# Sequel numbers: "harry potter 2" is the second film of the series by release order.
+SERIES_FLOOR = 0.02  # members need this share of the series' best likes (drops TV specials)
+SERIES_SURE = 0.05  # the pick is matched when it has this share of the best likes (else asked)
+LOOSE_FLOOR = 0.05  # "Matrix Reloaded": X and any words, when this share of the best likes
+SERIES_LINKS = frozenset({"and", "the"})  # "Harry Potter and the ...", "Shrek the Third"
+ABSENT_SUGGEST = 75.0  # a film the catalog lacks gets only suggestions this close ("dune 2021")
+REAL_TYPO = 80.0  # a typo-level candidate is real evidence from this score; below, a look-alike
+REAL_WITHIN = 78.0  # a title inside a longer query is, when it covers enough of it (60 % here):
+# "toy story movie" is Toy Story, "avengers endgame" is no Avengers film
+ARTICLE_TYPO = 5.0  # less for a typo of a key led by an article the query does not have
+MAX_COMMAS = 3  # a title may hold up to this many commas ("Good, the Bad and the Ugly")
 
 # Articles MovieLens moves to the end ("Lion King, The"; "Cité des enfants perdus, La").
 _ARTICLES = frozenset(
@@ -287,7 +316,11 @@ class Resolution:
     """The answer to one query.
 
     ``candidates``: for ambiguous, 2-5 movies best first; for not_found, up to 3 suggestions; for
-    matched, empty. ``error`` says why a query was refused (too long, empty).
+    matched, empty. ``error`` says why a query was refused (too long, empty, a question or a
+    greeting, a bare number) or why an id or link found nothing ("IMDb tt7131622 is not in this
+    catalog."). ``absent`` is True when the query reads as a real film that this catalog does not
+    have (no real match; the suggestions, if any, are only close spellings): the chat can say
+    "probably not in the catalog" with :meth:`TitleIndex.describe`.
     """
 
     query: str
@@ -297,6 +330,16 @@ class Resolution:
     score: float
     candidates: tuple[Candidate, ...]
     error: str | None = None
+    absent: bool = False
+
+
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What a "not in the catalog" message says about the catalog (its name is the caller's)."""
+
+    movies: int
+    newest_year: int | None
+    oldest_year: int | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,8 +478,8 @@ def _add_key(keys: Keys, ws: list[str], weight: float, *, drop_article: bool) ->
         keys[key] = weight
     if len(key) > 1 and (key[0] in _QUERY_ARTICLES or (drop_article and key[0] in _ARTICLES)):
         key = key[1:]
-        if keys.get(key, -1.0) < weight and _useful(key, weight):
-            keys[key] = weight
+        if keys.get(key, -1.0) < weight - ARTICLE_DROP and _useful(key, weight):
+            keys[key] = weight - ARTICLE_DROP
 
 
 def _useful(key: tuple[str, ...], weight: float) -> bool:
@@ -510,6 +553,117 @@ def garbage_reason(query: str) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------
+# Ids and links
+
+_IMDB = re.compile(
+    r"^(?:imdb[\s:#]*)?(?:https?://)?(?:(?:www|m)\.)?(?:imdb\.com/(?:[a-z]{2}/)?title/)?"
+    r"tt(?P<id>\d{1,10})(?:[/?#]\S*)?$",
+    re.IGNORECASE,
+)
+_TMDB = re.compile(
+    r"^(?:(?:https?://)?(?:www\.)?themoviedb\.org/(?:[a-z]{2}/)?movie/|tmdb[\s:#/]*(?:id[\s:#]*)?)"
+    r"(?P<id>\d{1,10})(?:-[\w%-]*)?(?:[/?#]\S*)?$",
+    re.IGNORECASE,
+)
+_LETTERBOXD = re.compile(
+    r"^(?:https?://)?(?:www\.)?letterboxd\.com/(?:[\w.-]+/)?film/(?P<slug>[\w%-]+)/?"
+    r"(?:[\w/-]*)?(?:[?#]\S*)?$",
+    re.IGNORECASE,
+)
+_MOVIELENS = re.compile(
+    r"^(?:https?://)?(?:www\.)?movielens\.org/movies/(?P<id>\d{1,10})(?:[/?#]\S*)?$",
+    re.IGNORECASE,
+)
+_ANY_LINK = re.compile(r"^(?:https?://|www\.)\S+$|^\S+\.(?:com|org|net|io|it)/\S*$", re.IGNORECASE)
+_SLUG_YEAR = re.compile(r"^(?P<body>.+)-(?P<year>1[89]\d\d|20\d\d)(?:-\d+)?$")
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A query that names a film by id or link: which id, or the title a Letterboxd slug spells."""
+
+    kind: str  # "imdb", "tmdb", "movielens", "letterboxd", "other"
+    number: int | None = None
+    title: str | None = None
+
+
+def parse_link(query: str) -> _Link | None:
+    """The id or link in ``query`` (IMDb, TMDB, Letterboxd film, MovieLens movie), or None.
+
+    "tt0111161", "https://www.imdb.com/title/tt0111161/", "tmdb 550",
+    "https://www.themoviedb.org/movie/603-the-matrix", "https://letterboxd.com/film/heat-1995/"
+    (read as the title "heat 1995"), "https://movielens.org/movies/1". Any other link is kind
+    "other".
+    """
+    text = query.strip()
+    parts = text.split()
+    if not parts or len(text) > MAX_QUERY_CHARS or len(parts) > 2:
+        return None
+    if len(parts) == 2 and parts[0].lower() not in ("imdb", "tmdb"):
+        return None
+    for kind, pattern in (("imdb", _IMDB), ("tmdb", _TMDB), ("movielens", _MOVIELENS)):
+        match = pattern.match(text)
+        if match is not None:
+            return _Link(kind, int(match.group("id")))
+    match = _LETTERBOXD.match(text)
+    if match is not None:
+        slug = re.sub(r"%[0-9a-fA-F]{2}", "-", match.group("slug"))
+        dated = _SLUG_YEAR.match(slug)
+        title = f"{dated.group('body')} {dated.group('year')}" if dated else slug
+        return _Link("letterboxd", title=title.replace("-", " "))
+    if _ANY_LINK.match(text):
+        return _Link("other")
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Abbreviations and nicknames (recsys/data/title_aliases.tsv)
+
+
+@cache
+def title_aliases() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The curated abbreviations: normalised alias words -> the words they stand for."""
+    text = resources.files("recsys").joinpath("data/title_aliases.tsv").read_text("utf-8")
+    return parse_aliases(text)
+
+
+def parse_aliases(text: str) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Parse an aliases file: "alias<TAB>expansion" lines, "#" comments; both sides normalised."""
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        alias, sep, expansion = line.partition("\t")
+        key, value = tuple(words(alias)), tuple(words(expansion))
+        if not sep or not key or not value:
+            raise ValueError(f"title aliases line {number}: expected 'alias<TAB>title': {line!r}")
+        out[key] = value
+    return out
+
+
+_GLUED_NUMBER = re.compile(r"^(?P<word>[a-z]+?)(?P<number>\d{1,2})$")
+
+
+def expand_alias(
+    ws: tuple[str, ...], aliases: dict[tuple[str, ...], tuple[str, ...]]
+) -> tuple[str, ...] | None:
+    """The query words with a leading alias written out ("lotr 2" -> "lord of the rings 2").
+
+    The longest alias that begins the query wins; "hp7" is read as "hp 7". None when no alias
+    begins the query.
+    """
+    if ws:
+        glued = _GLUED_NUMBER.match(ws[0])
+        if glued is not None and (glued.group("word"),) in aliases and (ws[0],) not in aliases:
+            ws = (glued.group("word"), glued.group("number"), *ws[1:])
+    for n in range(min(len(ws), 4), 0, -1):
+        expansion = aliases.get(ws[:n])
+        if expansion is not None:
+            return expansion + ws[n:]
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # The index
 
 
@@ -518,6 +672,9 @@ class _Hits:
     """Best score per movie index, for one level of evidence."""
 
     scores: dict[int, float] = field(default_factory=dict)
+    typo: bool = False  # typo-level evidence: a look-alike unless close or contained
+    contained: set[int] = field(default_factory=set)  # movies with a title inside the query
+    spelling: dict[int, int] = field(default_factory=dict)  # typo: the key that scored best
 
     def add(self, movie: int, score: float) -> None:
         if score > self.scores.get(movie, -1.0):
@@ -531,6 +688,43 @@ class _Hits:
         return bool(self.scores)
 
 
+def _real(hits: _Hits) -> set[int]:
+    """The movies of ``hits`` with real evidence, not mere look-alikes.
+
+    Exact and contained hits are. A typo-level hit is when its title is inside the query ("ex
+    machina movie"), when it scores MATCH_SCORE, or when it alone scores REAL_TYPO with no other
+    within CLOSE_CALL ("gatacca"); not when it only looks alike ("hereditary" - Secretary,
+    "green book" - Green Room, "the irishman" - Kill the Irishman, The Freshman).
+    """
+    if not hits.typo:
+        return set(hits.scores)
+    real = hits.contained | {m for m, s in hits.scores.items() if s >= MATCH_SCORE}
+    top, score = max(hits.scores.items(), key=lambda ms: ms[1])
+    key = hits.spelling.get(top, -1)
+    same = {m for m, k in hits.spelling.items() if k == key and key >= 0}  # "star wras"
+    rivals = [s for m, s in hits.scores.items() if m not in same and m != top]
+    if score >= REAL_TYPO and all(s < score - CLOSE_CALL for s in rivals):
+        real |= same | {top}
+    return real
+
+
+@dataclass
+class _Answer:
+    """What one reading found: ranked (movie, score), and how far to trust it.
+
+    ``decisive``: good enough to stop at; ``sure``: the first may be matched (False for a guess
+    such as a series pick among little-liked films); ``absent``: the query names a film the
+    catalog lacks (the n-th film of a shorter series); ``real``: the candidates with real
+    evidence, not mere look-alikes (None: all of them).
+    """
+
+    ranked: list[tuple[int, float]]
+    decisive: bool
+    sure: bool = True
+    absent: bool = False
+    real: set[int] | None = None
+
+
 class TitleIndex:
     """Normalised keys of every catalog title, for :meth:`resolve`."""
 
@@ -541,12 +735,24 @@ class TitleIndex:
         years: np.ndarray,
         likes: np.ndarray,
         keys: list[Keys],
+        imdb_ids: np.ndarray | None = None,
+        tmdb_ids: np.ndarray | None = None,
     ) -> None:
-        """Build lookup tables from per-movie keys; use :meth:`build` from a catalog instead."""
+        """Build lookup tables from per-movie keys; use :meth:`build` from a catalog instead.
+
+        ``imdb_ids`` and ``tmdb_ids`` (per movie, -1 where unknown) let ids and links resolve.
+        """
         self._ids = movie_ids
         self._titles = titles
         self._years = years
         self._likes = likes
+        self._by_id = {int(m): i for i, m in enumerate(movie_ids.tolist())}
+        self._links = {
+            kind: {int(x): i for i, x in enumerate(ids.tolist()) if x >= 0}
+            for kind, ids in (("imdb", imdb_ids), ("tmdb", tmdb_ids))
+            if ids is not None and bool((ids >= 0).any())
+        }
+        self._key_words = [key for movie_keys in keys for key in movie_keys]
         # Every key of every movie, flat: its movie, weight, space-free form and words.
         self._key_movie = np.repeat(
             np.arange(len(keys), dtype=np.int32), [len(movie_keys) for movie_keys in keys]
@@ -604,12 +810,28 @@ class TitleIndex:
             else np.zeros(len(catalog), dtype=np.int64)
         )
         keys = catalog_keys(names)
+        links = [
+            catalog[column].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+            if column in catalog
+            else None
+            for column in ("imdb_id", "tmdb_id")
+        ]
         return cls(
             catalog.index.to_numpy(dtype=np.int64),
             catalog["title"].astype(str).tolist(),
             years,
             likes,
             keys,
+            *links,
+        )
+
+    def describe(self) -> CatalogInfo:
+        """The number of movies and the years they span, for a "not in the catalog" message."""
+        known = self._years[self._years >= 0]
+        return CatalogInfo(
+            len(self._titles),
+            int(known.max()) if len(known) else None,
+            int(known.min()) if len(known) else None,
         )
 
     def _owners(self, i: int) -> Iterable[tuple[int, float]]:
@@ -626,114 +848,345 @@ class TitleIndex:
         """Resolve one typed query; never raises on any string."""
         if not isinstance(query, str):
             query = str(query)
+        link = parse_link(query)
+        if link is not None:
+            return self._resolve_link(query, link)
         reason = garbage_reason(query)
         if reason is not None:
             return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), reason)
+        reads = readings(query)
+        reason = not_a_title_reason(query)
+        if reason is not None:
+            if query.strip().isdigit():  # "42" is 42 (2013), "123" is not "One, Two, Three"
+                exact = self._exact_hits(reads[0])
+                named = {m: s for m, s in exact.scores.items() if query.strip() in self._titles[m]}
+                if named:
+                    return self._answer(query, self._rank(_Hits(named)))
+            elif any(self._exact_hits(r) for r in reads):  # "lol" is LOL (2012)
+                return self._resolve_readings(query, reads)
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), reason)
+        return self._resolve_readings(query, reads)
+
+    def _resolve_readings(self, query: str, reads: list[_Query]) -> Resolution:
+        """The answer from the readings of a query: with a trailing year first, then as typed."""
         fallback: list[tuple[int, float]] = []
-        for reading in readings(query):
-            ranked, decisive = self._resolve_reading(reading)
-            nth = self._nth_in_series(reading, ranked)
-            if nth is not None:  # a guess from release order: offered first, never matched
-                return self._answer(query, nth, sure=False)
-            if decisive:
-                return self._answer(query, ranked)
-            if ranked and (not fallback or ranked[0][1] > fallback[0][1]):
-                fallback = ranked
-        return self._answer(query, fallback)
+        year_missed = False
+        for reading in reads:
+            if reading.year is None and year_missed:
+                # "parasite 2019": no film of that year; only a title holding the number
+                # ("blade runner 2049") may still answer, never a film of another year.
+                exact = self._exact_hits(reading)
+                if exact:
+                    return self._answer(query, self._rank(exact))
+                break
+            expanded = expand_alias(reading.words, title_aliases())
+            if expanded is not None:
+                aliased = _Query(expanded, reading.year)
+                answer = self._resolve_reading(aliased)
+                if answer.absent:
+                    return self._absent(query, answer.ranked)
+                if answer.decisive:
+                    ranked = self._with_exact(answer.ranked, reading)
+                    real = answer.real
+                    if real is not None:  # the films the query spells exactly are real too
+                        real = real | ({m for m, _s in ranked} - {m for m, _s in answer.ranked})
+                    return self._answer(query, ranked, sure=answer.sure, real=real)
+            answer = self._resolve_reading(reading)
+            if answer.absent:
+                return self._absent(query, answer.ranked)
+            if answer.decisive:
+                return self._answer(query, answer.ranked, sure=answer.sure, real=answer.real)
+            if reading.year is not None:
+                year_missed = True
+                fallback = answer.ranked
+            elif answer.ranked and (not fallback or answer.ranked[0][1] > fallback[0][1]):
+                fallback = answer.ranked
+        if year_missed:
+            return self._absent(query, fallback)
+        # only weak resemblances, if anything: "did you mean" suggestions as for any typo
+        return self._absent(query, fallback, least=SUGGEST_SCORE)
+
+    def _with_exact(
+        self, ranked: list[tuple[int, float]], reading: _Query
+    ) -> list[tuple[int, float]]:
+        """``ranked`` joined by the films whose title the query spells exactly, at its top score.
+
+        "t2" stands for Terminator 2, yet it is also the title of T2 Trainspotting: both are
+        offered and popularity decides, as for namesakes.
+        """
+        exact = self._year_filter(self._exact_hits(reading), reading.year)
+        if not exact or not ranked:
+            return ranked
+        known = {m for m, _s in ranked}
+        extra = [(m, ranked[0][1]) for m in exact.scores if m not in known]
+        if not extra:
+            return ranked
+        return self._rank(_Hits(dict(ranked[:1] + extra))) + ranked[1:]
+
+    def _absent(
+        self, query: str, ranked: list[tuple[int, float]], least: float = ABSENT_SUGGEST
+    ) -> Resolution:
+        """not_found for a film the catalog probably lacks, suggesting candidates from ``least``."""
+        sugg = tuple(self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS] if s >= least)
+        score = round(ranked[0][1], 1) if ranked else 0.0
+        return Resolution(query, MatchStatus.NOT_FOUND, None, None, score, sugg, absent=True)
+
+    def _resolve_link(self, query: str, link: _Link) -> Resolution:
+        """An IMDb/TMDB id or link, a MovieLens movie link, or a Letterboxd film link."""
+        if link.kind == "letterboxd" and link.title:
+            res = self._resolve_readings(query, readings(link.title))
+            if res.status is MatchStatus.NOT_FOUND:
+                return replace(
+                    res, error=f"No film called {link.title!r} in this catalog.", absent=True
+                )
+            return res
+        if link.kind == "other" or link.number is None:
+            reason = "That link is not to a film on IMDb, TMDB, Letterboxd or MovieLens."
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), reason)
+        name = {"imdb": "IMDb", "tmdb": "TMDB", "movielens": "MovieLens"}[link.kind]
+        shown = f"tt{link.number:07d}" if link.kind == "imdb" else str(link.number)
+        if link.kind == "movielens":
+            movie = self._by_id.get(link.number)
+        elif link.kind in self._links:
+            movie = self._links[link.kind].get(link.number)
+        else:
+            reason = f"This catalog has no {name} ids; type the title instead."
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), reason)
+        if movie is None:
+            reason = f"{name} {shown} is not in this catalog."
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), reason, True)
+        return Resolution(
+            query, MatchStatus.MATCHED, int(self._ids[movie]), self._titles[movie], 100.0, ()
+        )
 
     def split(self, text: str) -> list[str]:
-        """The titles in a message: one title (even one with commas) stays whole."""
-        parts = split_titles(text)
-        if len(parts) > 1 and self.resolve(text).status == MatchStatus.MATCHED:
-            return [text.strip()]
-        return parts
+        """The titles in a message: one a line, or separated by commas or semicolons.
 
-    def _resolve_reading(self, reading: _Query) -> tuple[list[tuple[int, float]], bool]:
+        A title that itself holds commas ("Crouching Tiger, Hidden Dragon", "Good, the Bad and the
+        Ugly") stays whole: neighbouring comma-separated parts are joined back when together they
+        spell a title exactly (longest first), and a line whose parts do not all resolve but which
+        as a whole is one clear match ("crouching tiger, hiden dragon") is not split either.
+        """
+        out: list[str] = []
+        for line in _LINES.split(text or ""):
+            parts = [p.strip() for p in _ITEM_SEPARATORS.split(line)]
+            parts = [p for p in parts if p]
+            found: list[str] = []
+            i = 0
+            while i < len(parts):
+                take = 1
+                for j in range(min(len(parts), i + MAX_COMMAS + 1), i + 1, -1):
+                    if self._is_title(", ".join(parts[i:j])):
+                        take = j - i
+                        break
+                found.append(", ".join(parts[i : i + take]))
+                i += take
+            if len(found) == len(parts) > 1 and any(
+                self.resolve(p).status is MatchStatus.NOT_FOUND for p in parts
+            ):
+                whole = self.resolve(line.strip())
+                if whole.status is MatchStatus.MATCHED and whole.score >= MATCH_SCORE:
+                    found = [line.strip()]
+            out.extend(found)
+        return out
+
+    def _is_title(self, text: str) -> bool:
+        """Whether ``text`` spells some catalog title exactly (case, spacing, articles aside)."""
+        return any(self._exact_hits(r) for r in readings(text))
+
+    def is_small_talk(self, text: str) -> bool:
+        """:func:`is_small_talk`, except that a catalog title ("What Women Want") never is."""
+        return is_small_talk(text) and not self._is_title(text)
+
+    def _resolve_reading(self, reading: _Query) -> _Answer:
         """Ranked (movie, score) for one reading, and whether it is good enough to stop.
 
-        The first level with a candidate worth offering decides; when it offers a single weak
-        candidate, the next levels' candidates are appended so that a choice has two entries.
+        An exact title decides first; then a sequel number ("harry potter 2"); then the first level
+        with a candidate worth offering. When that level offers a single weak candidate, the next
+        levels' candidates are appended so that a choice has two entries.
         """
+        exact = self._year_filter(self._exact_hits(reading), reading.year)
+        if not exact or max(exact.scores.values()) < W_ALIAS - ARTICLE_DROP:
+            series = self._series(reading)
+            if series is not None and (not exact or self._series_outweighs(series, exact)):
+                return series
         levels = (self._exact_hits, self._contained_hits, self._fuzzy_hits)
         ranked: list[tuple[int, float]] = []
         for i, level in enumerate(levels):
-            hits = self._year_filter(level(reading), reading.year)
+            hits = exact if i == 0 else self._year_filter(level(reading), reading.year)
             if not hits:
                 continue
             ranked = self._rank(hits)
             if ranked[0][1] < AMBIGUOUS_SCORE:
                 continue
+            real = _real(hits)
             if len(ranked) == 1 and ranked[0][1] < MATCH_SCORE:
-                ranked += self._more(reading, levels[i + 1 :], exclude=ranked[0][0])
-            return ranked, True
-        return ranked, False
+                more, more_real = self._more(reading, levels[i + 1 :], exclude=ranked[0][0])
+                ranked += more
+                real |= more_real
+            return _Answer(ranked, decisive=True, real=real)
+        return _Answer(ranked, decisive=False)
 
-    def _nth_in_series(
-        self, reading: _Query, ranked: list[tuple[int, float]]
-    ) -> list[tuple[int, float]] | None:
-        """For "die hard 3", whose number no title holds: the third "Die Hard ..." film by year.
+    def _series(self, reading: _Query) -> _Answer | None:
+        """The n-th film of a series ("harry potter 2", "star wars 8"), when the catalog has one.
 
-        Only when no key holds every word of the query (so the typo level decided), the query
-        ends in a number from 1 to 9, and at least that many titles begin with its other words
-        (among those with a twentieth of the series' best popularity: sequels are less liked,
-        "Alien Nation" is no Alien film). ``ranked`` with that film
-        first, then the rest of the series by year, then ``ranked``; or None.
+        The query ends in a number from 1 to 9 that no title holds with the other words, X. The
+        series' films are those with a key that is X ("Harry Potter", also as the part before a
+        ":"), X and a number ("Ice Age 2: The Meltdown", "Star Wars: Episode V"), X and
+        "and"/"the" ("Harry Potter and the ...", "Shrek the Third"), or X's plural
+        ("Aliens"); see :meth:`_series_members`. In release order, a film carrying its number
+        takes that place and the next ones follow it (so Star Wars counts by episode). The pick
+        is matched when it has SERIES_SURE of the series' best likes or carries the number, else
+        offered first. When that series is too short, X followed by any words ("Matrix
+        Reloaded") is tried, and its pick is only offered. A series too short for the number is
+        ``absent`` ("toy story 4"). None when the query is no "X n" or X names no series.
         """
         ws = reading.words
-        if (
-            reading.year is not None
-            or len(ws) < 2
-            or not ws[-1].isdigit()
-            or not 1 <= int(ws[-1]) <= SERIES_MAX
-        ):
+        if len(ws) < 2 or not ws[-1].isdigit() or not 1 <= int(ws[-1]) <= SERIES_MAX:
             return None
-        if self._contained_hits(reading):
-            return None
+        n = int(ws[-1])
         base = _Query(ws[:-1], None)
         prefix = (base.without_article() or base).compact
-        lo = bisect.bisect_left(self._compact_keys, prefix)
-        hi = bisect.bisect_left(self._compact_keys, prefix + "\U0010ffff")
-        if len(prefix) < PREFIX_MIN - 2 or hi - lo > SERIES_KEYS:
+        if len(prefix) < 2:
             return None
-        series = {m for i in range(lo, hi) for m, _w in self._owners(i)}
-        best = max((int(self._likes[m]) for m in series), default=0)
-        series = {m for m in series if self._likes[m] >= SERIES_SHARE * best}
-        n = int(ws[-1])
-        if len(series) < max(2, n):
+        strict = self._series_pick(self._series_members(prefix, loose=False), n)
+        if strict is None or strict.absent:
+            members = self._series_members(prefix, loose=True)
+            if members and not any(self._likes[m] for m in members):
+                return None  # without likes, "Matrix Reloaded" and "Matrix of Evil" look alike
+            loose = self._series_pick(members, n)
+            if loose is not None and not loose.absent:
+                loose.sure = False
+                return loose
+        return strict
+
+    def _series_outweighs(self, series: _Answer, exact: _Hits) -> bool:
+        """Whether a sure series pick beats films that hold the query only as a title part.
+
+        "captain america 2" is a part of the TV film "Captain America II: Death Too Soon" (1979),
+        yet The Winter Soldier, DOMINANT_RATIO times as liked, is what it means.
+        """
+        if series.absent or not series.sure:
+            return False
+        pick = series.ranked[0][0]
+        known = max(int(self._likes[m]) for m in exact.scores)
+        return pick not in exact.scores and self._likes[pick] >= DOMINANT_RATIO * max(known, 1)
+
+    def _series_pick(self, members: dict[int, int | None], n: int) -> _Answer | None:
+        """The n-th of ``members`` (film -> the number it carries) in release order, or None."""
+        if not members:
             return None
-        by_year = sorted(
-            series,
+        best = max(int(self._likes[m]) for m in members)
+        order = sorted(
+            members,
             key=lambda m: (int(self._years[m]) if self._years[m] >= 0 else 9999, int(self._ids[m])),
         )
-        pick = by_year[n - 1]
-        score = max(AMBIGUOUS_SCORE, ranked[0][1] if ranked else 0.0)
-        first = [pick] + [m for m in by_year if m != pick]
-        return [(m, score) for m in first] + [(m, s) for m, s in ranked if m not in series]
+        place: dict[int, int] = {}
+        at = 0
+        for m in order:
+            number = members[m]
+            at = number if number is not None else at + 1
+            place[m] = at
+        picks = [m for m in order if place[m] == n]
+        if not picks:
+            last = sorted(order, key=lambda m: -place[m])
+            return _Answer([(m, W_PART) for m in last], decisive=True, absent=True)
+        pick = max(picks, key=lambda m: (members[m] == n, int(self._likes[m])))
+        sure = best > 0 and (members[pick] == n or self._likes[pick] >= SERIES_SURE * best)
+        by_place = sorted(order, key=lambda m: (place[m], -int(self._likes[m])))
+        rest = [(m, CONTAINED_BASE) for m in by_place if m != pick]
+        return _Answer([(pick, W_PART), *rest], decisive=True, sure=sure)
+
+    def _series_members(self, prefix: str, *, loose: bool) -> dict[int, int | None]:
+        """Films of the series named ``prefix`` (space-free), each with the number it carries.
+
+        Films called just that are one film (the most liked; remakes are not sequels), and only
+        when it has SERIES_SURE of the series' best likes (the 1978 "Lord of the Rings" is no
+        part of the trilogy). Films under SERIES_FLOOR of the best likes are dropped (TV
+        specials). Nothing released before the film called X is a sequel of it (Transformers:
+        The Movie, 1986, is no sequel of Transformers, 2007). ``loose``: X and one more word is
+        of the series too ("Matrix Reloaded"), with films under LOOSE_FLOOR of the best likes
+        dropped ("Frozen River" is no sequel of "Frozen").
+        """
+        lo = bisect.bisect_left(self._compact_keys, prefix)
+        hi = bisect.bisect_left(self._compact_keys, prefix + "\U0010ffff")
+        if hi - lo > SERIES_KEYS:
+            return {}
+        originals: set[int] = set()
+        members: dict[int, int | None] = {}
+        for i in range(lo, hi):
+            whole = len(self._compact_keys[i]) == len(prefix)
+            for kid in self._spelled_by[self._spelled_at[i] : self._spelled_at[i + 1]].tolist():
+                tail = _series_tail(self._key_words[kid], prefix, loose=loose)
+                if tail is None:
+                    continue
+                movie = int(self._key_movie[kid])
+                if whole and self._key_weight[kid] >= W_ALIAS - ARTICLE_DROP:
+                    originals.add(movie)  # a film called just that
+                    continue
+                number = _tail_number(tail)
+                if number is not None or movie not in members:
+                    members[movie] = number if number is not None else members.get(movie)
+        everyone = originals | set(members)
+        if not everyone:
+            return {}
+        originals -= {m for m, k in members.items() if k is not None and k > 1}  # Rambo (Rambo 4)
+        best = max(int(self._likes[m]) for m in everyone)
+        floor = (LOOSE_FLOOR if loose else SERIES_FLOOR) * best
+        members = {m: k for m, k in members.items() if self._likes[m] >= floor}
+        if originals:
+            first = max(originals, key=lambda m: (int(self._likes[m]), -int(self._ids[m])))
+            for m in originals - {first}:
+                if members.get(m, 0) is None:
+                    del members[m]  # a remake that is also in the series by a part: one film
+            if self._likes[first] >= SERIES_SURE * best:
+                members.setdefault(first, None)
+                year = int(self._years[first])  # nothing before the film called X is a sequel
+                members = {m: k for m, k in members.items() if int(self._years[m]) >= year}
+        return members
 
     def _more(
         self, reading: _Query, levels: Iterable[Callable[[_Query], _Hits]], exclude: int
-    ) -> list[tuple[int, float]]:
-        """Ranked candidates of the first of ``levels`` that has any besides ``exclude``."""
+    ) -> tuple[list[tuple[int, float]], set[int]]:
+        """Ranked candidates of the first of ``levels`` that has any besides ``exclude``.
+
+        Also which of them are real evidence (see :func:`_real`).
+        """
         for level in levels:
             hits = self._year_filter(level(reading), reading.year)
             hits.scores.pop(exclude, None)
             if hits:
-                return self._rank(hits)
-        return []
+                return self._rank(hits), _real(hits)
+        return [], set()
 
     def _answer(
-        self, query: str, ranked: list[tuple[int, float]], *, sure: bool = True
+        self,
+        query: str,
+        ranked: list[tuple[int, float]],
+        *,
+        sure: bool = True,
+        real: set[int] | None = None,
     ) -> Resolution:
         """Turn ranked candidates into a resolution (see the module doc for the rules).
 
-        With ``sure`` False the first candidate is only offered, never matched.
+        With ``sure`` False the first candidate is only offered, never matched. Only candidates
+        in ``real`` (all when None) may be matched or asked about; when none is, the query names
+        a film the catalog lacks and the look-alikes are at most suggestions.
         """
+        looks = ranked
+        if real is not None:
+            ranked = [ms for ms in ranked if ms[0] in real]
+            if not ranked:
+                return self._absent(query, looks)
         if not ranked or ranked[0][1] < SUGGEST_SCORE:
-            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, ())
+            return Resolution(query, MatchStatus.NOT_FOUND, None, None, 0.0, (), absent=True)
         best, score = ranked[0]
         close = [s for _m, s in ranked[1:] if s >= score - CLOSE_CALL]
         clear = score >= MATCH_SCORE and all(s <= score - CLEAR_LEAD for s in close)
-        if sure and (clear or (len(ranked) == 1 and _lone_is_answer(query, score))):
+        # alone, also among look-alikes worth offering ("dr strange": Doctor Strange)
+        rivals = [s for m, s in looks if m != best and s >= AMBIGUOUS_SCORE]
+        lone = len(ranked) == 1 and not rivals and _lone_is_answer(query, score)
+        if sure and (clear or lone or self._dominates(ranked)):
             return Resolution(
                 query,
                 MatchStatus.MATCHED,
@@ -745,10 +1198,29 @@ class TitleIndex:
         if score >= AMBIGUOUS_SCORE and len(ranked) > 1:
             cands = tuple(self._candidate(m, s) for m, s in ranked[:MAX_CANDIDATES])
             return Resolution(query, MatchStatus.AMBIGUOUS, None, None, round(score, 1), cands)
-        sugg = tuple(
-            self._candidate(m, s) for m, s in ranked[:MAX_SUGGESTIONS] if s >= SUGGEST_SCORE
+        kept = [ms for ms in ranked if ms[1] >= SUGGEST_SCORE]
+        kept += [ms for ms in looks if ms[1] >= ABSENT_SUGGEST and ms not in kept]
+        sugg = tuple(self._candidate(m, s) for m, s in kept[:MAX_SUGGESTIONS])
+        return Resolution(
+            query, MatchStatus.NOT_FOUND, None, None, round(score, 1), sugg, absent=True
         )
-        return Resolution(query, MatchStatus.NOT_FOUND, None, None, round(score, 1), sugg)
+
+    def _dominates(self, ranked: list[tuple[int, float]]) -> bool:
+        """Whether the first candidate is obvious by the catalog's likes (Titanic 1997, Heat 1995).
+
+        The rivals are the candidates it does not lead by CLEAR_LEAD. It must score at least as
+        well as each, have DOMINANT_LIKES likes, and DOMINANT_RATIO times the likes of every rival
+        (TYPED_RATIO when it fits the query strictly better than all of them, as "arrival" is
+        Arrival and only "the arrival" is The Arrival). Namesakes both well liked still ask.
+        """
+        best, score = ranked[0]
+        rivals = [(m, s) for m, s in ranked[1:] if s > score - CLEAR_LEAD]
+        if score < MATCH_SCORE or not rivals or any(s > score for _m, s in rivals):
+            return False
+        likes = int(self._likes[best])
+        ratio = TYPED_RATIO if all(s < score for _m, s in rivals) else DOMINANT_RATIO
+        top_rival = max(int(self._likes[m]) for m, _s in rivals)
+        return likes >= DOMINANT_LIKES and likes >= ratio * max(top_rival, 1)
 
     def _candidate(self, movie: int, score: float) -> Candidate:
         return Candidate(int(self._ids[movie]), self._titles[movie], round(score, 1))
@@ -772,7 +1244,7 @@ class TitleIndex:
                 if self._years[m] >= 0 and abs(int(self._years[m]) - year) <= slack
             }
             if kept:
-                return _Hits(kept)
+                return _Hits(kept, hits.typo, hits.contained & set(kept), hits.spelling)
         return _Hits()
 
     # ---------------------------------------------------------------------------- levels
@@ -780,12 +1252,12 @@ class TitleIndex:
     def _exact_hits(self, reading: _Query) -> _Hits:
         """Movies with a key equal to the query (spaces ignored), scored by the key's weight."""
         hits = _Hits()
-        for r in (reading, reading.without_article()):
+        for r, drop in ((reading, 0.0), (reading.without_article(), ARTICLE_DROP)):
             if r is None:
                 continue
             i = self._compact_id.get(r.compact)
             if i is not None:
-                hits.add_all(self._owners(i))
+                hits.add_all((m, w - drop) for m, w in self._owners(i))
         if hits:
             self._add_popular_typos(reading, hits)
         return hits
@@ -823,9 +1295,15 @@ class TitleIndex:
         lists = [self._postings.get(w) for w in set(reading.required)]
         found = [p for p in lists if p is not None]
         if lists and len(found) == len(lists):
-            self._score_keys(
-                hits, _intersect(found), len("".join(reading.required)), CONTAINED_BASE
-            )
+            kids = _intersect(found)
+            ws = reading.words
+            if len(ws) > 1 and ws[0] in _QUERY_ARTICLES:
+                # "the irishman" is not "Kill the Irishman": a leading article leads the title
+                kids = np.asarray(
+                    [k for k in kids.tolist() if self._key_words[k][0] in (ws[0], ws[1])],
+                    dtype=kids.dtype,
+                )
+            self._score_keys(hits, kids, len("".join(reading.required)), CONTAINED_BASE)
         compact = reading.compact
         if len(compact) >= PREFIX_MIN:
             lo = bisect.bisect_left(self._compact_keys, compact)
@@ -833,12 +1311,12 @@ class TitleIndex:
             for i in range(lo, min(hi, lo + 3000)):
                 cover = len(compact) / len(self._compact_keys[i])
                 for movie, weight in self._owners(i):
-                    hits.add(movie, CONTAINED_BASE + CONTAINED_SPAN * cover - (W_TITLE - weight))
+                    hits.add(movie, CONTAINED_BASE + CONTAINED_SPAN * cover - _gap(weight))
         return hits
 
     def _fuzzy_hits(self, reading: _Query) -> _Hits:
         """Keys a few typos away from the query, as a whole or word by word."""
-        hits = _Hits()
+        hits = _Hits(typo=True)
         compact = reading.compact
         if len(compact) >= 3:
             pool = self._compact_grams.pool(compact, FUZZY_POOL)
@@ -850,12 +1328,20 @@ class TitleIndex:
                 limit=25,
             )
             numbers = set(_DIGITS.findall(compact))
+            articled = reading.words[0] in _QUERY_ARTICLES
             for key, score, i in found:
                 adjusted = score - _short_penalty(len(compact))
                 if set(_DIGITS.findall(key)) != numbers:
                     adjusted = min(adjusted - NUMBER_MISMATCH, MATCH_SCORE - 1)
+                if (
+                    not articled
+                    and self._key_words[self._spelled_by[self._spelled_at[i]]][0] in _QUERY_ARTICLES
+                ):
+                    adjusted -= ARTICLE_TYPO  # "tenet" is no typo of "thenet"
                 for movie, weight in self._owners(i):
-                    hits.add(movie, adjusted - (W_TITLE - weight))
+                    if adjusted - _gap(weight) > hits.scores.get(movie, -1.0):
+                        hits.spelling[movie] = i
+                    hits.add(movie, adjusted - _gap(weight))
         self._fuzzy_word_hits(reading, hits)
         self._within_hits(reading, hits)
         return hits
@@ -872,7 +1358,7 @@ class TitleIndex:
         counts = np.bincount(np.concatenate(lists), minlength=len(self._key_len))
         kids = np.flatnonzero(counts == self._key_distinct)
         cover = self._key_len[kids] / max(1, len(reading.compact))
-        scores = WITHIN_BASE + WITHIN_SPAN * cover - (W_TITLE - self._key_weight[kids])
+        scores = WITHIN_BASE + WITHIN_SPAN * cover - np.floor(W_TITLE - self._key_weight[kids])
         numbers = set(_DIGITS.findall(reading.compact))
         for kid, score in zip(kids.tolist(), scores.tolist(), strict=True):
             key = self._compact_keys[self._key_code[kid]]
@@ -880,6 +1366,8 @@ class TitleIndex:
                 # "die hard 3" holds "die hard" but is not Die Hard
                 score = min(score - NUMBER_MISMATCH, MATCH_SCORE - 1)
             hits.add(int(self._key_movie[kid]), score)
+            if score >= REAL_WITHIN:
+                hits.contained.add(int(self._key_movie[kid]))
 
     def _fuzzy_word_hits(self, reading: _Query, hits: _Hits) -> None:
         """Keys holding every query word, some of them misspelt ("spongebbo", "harry poter")."""
@@ -917,7 +1405,7 @@ class TitleIndex:
         if not len(kids):
             return
         cover = np.minimum(1.0, typed / self._key_len[kids])
-        scores = base + CONTAINED_SPAN * cover - (W_TITLE - self._key_weight[kids])
+        scores = base + CONTAINED_SPAN * cover - np.floor(W_TITLE - self._key_weight[kids])
         for movie, score in zip(self._key_movie[kids].tolist(), scores.tolist(), strict=True):
             hits.add(movie, score)
 
@@ -1031,62 +1519,147 @@ def _lone_is_answer(query: str, score: float) -> bool:
     return any(typed >= length and score >= least for length, least in (LONE_LONG, LONE_SHORT))
 
 
+def _gap(weight: float) -> float:
+    """How much less than a main title a key of ``weight`` is worth below the exact level.
+
+    Whole points only: the ARTICLE_DROP half point separates exact hits, nothing else.
+    """
+    return float(int(W_TITLE - weight))
+
+
 def _short_penalty(length: int) -> float:
     """Typos in short strings are weak evidence: one edit in "jaws" is not one in "casablanca"."""
     return max(0.0, 2.0 * (9 - length))
 
 
+def _series_tail(
+    key: tuple[str, ...], prefix: str, *, loose: bool = False
+) -> tuple[str, ...] | None:
+    """The words of ``key`` after the series name ``prefix`` (space-free), or None if not of it.
+
+    ("harry", "potter", "and", "the", "goblet", "of", "fire") after "harrypotter" is
+    ("and", "the", ...); ("aliens",) after "alien" is () (a plural); ("alien", "nation") after
+    "alien" is None, unless ``loose`` (which allows one more word, not two).
+    """
+    length = 0
+    for i, word in enumerate(key):
+        length += len(word)
+        if length == len(prefix):
+            tail = key[i + 1 :]
+            if (
+                (loose and len(tail) == 1)
+                or not tail
+                or tail[0].isdigit()
+                or tail[0] in SERIES_LINKS
+            ):
+                return tail
+            return None
+        if length > len(prefix):
+            plural = length == len(prefix) + 1 and word.endswith("s") and i == len(key) - 1
+            return () if plural else None
+    return None
+
+
+def _tail_number(tail: tuple[str, ...]) -> int | None:
+    """The sequel number a series title carries right after the name ("2", "the 3"), if any."""
+    if len(tail) == 1 and tail[0].isdigit():
+        return int(tail[0])
+    if len(tail) == 2 and tail[0] == "the" and tail[1].isdigit():
+        return int(tail[1])
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # Text that is not one title
 
-_LIST_SEPARATORS = re.compile(r"\s*(?:\n|,|;)\s*")
-_CHAT_OPENERS = frozenset(
-    [
-        "hi",
-        "hello",
-        "hey",
-        "hiya",
-        "yo",
-        "thanks",
-        "thank",
-        "what",
-        "which",
-        "how",
-        "why",
-        "who",
-        "when",
-        "where",
-        "should",
-        "can",
-        "could",
-        "would",
-        "will",
-        "do",
-        "does",
-        "is",
-        "are",
-        "any",
-        "recommend",
-        "suggest",
-    ]
+_LINES = re.compile(r"\s*[\r\n]+\s*")
+
+
+def _split_words(text: str) -> list[str]:
+    """The space-separated words of ``text`` (for the word lists below)."""
+    return text.split()
+
+
+_ITEM_SEPARATORS = re.compile(r"\s*[,;]\s*")
+# Chit-chat: a message made only of these words, at least one of them a greeting or a reaction.
+_CHAT_WORDS = frozenset(
+    _split_words(
+        "hi hello hey heya hiya howdy yo sup hallo greetings there all everyone guys bot moviebot "
+        "thanks thank thx ty you u so much very a lot bye goodbye cya see later good morning "
+        "afternoon evening night day ok okay k cool nice great awesome lol haha hah hmm yes no "
+        "yeah nope yep please what s whats up how are r is it going doing cheers welcome sorry "
+        "oops wow test testing ping and"
+    )
 )
+_GREETINGS = frozenset(
+    _split_words(
+        "hi hello hey heya hiya howdy yo sup hallo greetings thanks thank thx ty bye goodbye cya "
+        "morning afternoon evening ok okay k cool nice great awesome lol haha hah hmm yes no yeah "
+        "nope yep cheers wow oops sorry whats test testing ping"
+    )
+)
+# A question or a request: one of these first ...
+_QUESTION_OPENERS = frozenset(
+    _split_words(
+        "what which how why who when where should can could would will do does did is are any "
+        "anything recommend suggest help give show tell find got need want lets let please i im "
+        "we"
+    )
+)
+# ... and one of these after it ("What Women Want" and "Who Framed Roger Rabbit" have none).
+_CHAT_TOPICS = frozenset(
+    _split_words(
+        "you your u ur me my i we us our should recommend recommendation recommendations suggest "
+        "suggestion suggestions watch watching movie movies film films something anything tonight "
+        "today this good best work works bot see"
+    )
+)
+_I_VERBS = frozenset(
+    _split_words("like liked want need m d would prefer enjoy enjoyed feel dont don")
+)
+_LEAD_INS = frozenset(_split_words("so and ok okay well hey hi hello please um uh"))
 
 
 def split_titles(text: str) -> list[str]:
-    """The titles of a message that lists several (one a line, or separated by commas).
+    """The titles of a message that lists several: one a line, or separated by commas or ";".
 
-    A single title comes back as a one-element list; empty parts are dropped.
+    A single title comes back as a one-element list; empty parts are dropped. Without the
+    catalog this cannot know that "Crouching Tiger, Hidden Dragon" is one title:
+    :meth:`TitleIndex.split` can, and is what a chat should use.
     """
-    parts = [p.strip() for p in _LIST_SEPARATORS.split(text or "")]
+    parts = (p.strip() for line in _LINES.split(text or "") for p in _ITEM_SEPARATORS.split(line))
     return [p for p in parts if p]
 
 
 def is_small_talk(text: str) -> bool:
-    """Whether plain text reads as a question or a greeting rather than a movie title."""
-    stripped = (text or "").strip()
-    if not stripped:
+    """Whether plain text reads as a greeting, a question or a request rather than a title.
+
+    "hi there", "thanks!", "what should I watch tonight?", "can you recommend something funny",
+    "i like sci-fi" are; "What Women Want", "Who Framed Roger Rabbit?", "How to Train Your
+    Dragon" and "Up" are not (:meth:`TitleIndex.is_small_talk` also spares every exact title).
+    """
+    ws = words(text or "")
+    if not ws:
         return False
-    first = words(stripped)[:1]
-    return stripped.endswith("?") or (
-        bool(first) and first[0] in _CHAT_OPENERS and len(words(stripped)) > 1
-    )
+    if set(ws) <= _CHAT_WORDS and not _GREETINGS.isdisjoint(ws):
+        return True
+    while len(ws) > 1 and ws[0] in _LEAD_INS:
+        ws = ws[1:]
+    first, rest = ws[0], ws[1:]
+    if first not in _QUESTION_OPENERS or not rest:
+        return False
+    if first == "how" and rest[0] == "to" and not text.rstrip().endswith("?"):
+        return False  # "How to Train Your Dragon", "How to Steal a Million"
+    if first in ("i", "we", "im"):
+        return first == "im" or rest[0] in _I_VERBS  # "i like sci-fi", not "I Am Legend"
+    return not _CHAT_TOPICS.isdisjoint(rest)
+
+
+def not_a_title_reason(query: str) -> str | None:
+    """Why ``query`` is not looked up as a title (small talk, a bare number), or None."""
+    if is_small_talk(query):
+        return "That reads as a question or a greeting, not a movie title."
+    ws = words(query)
+    if ws and all(w.isdigit() for w in ws):
+        return "A number on its own is not a title here; type the movie's name."
+    return None

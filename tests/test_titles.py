@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,24 +14,33 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from bench.bench_match import load_labelled, load_queries, print_report, report
 from recsys.movielens import load_catalog, load_ratings, split_title
 from recsys.titles import (
+    ARTICLE_DROP,
     MAX_CANDIDATES,
     MAX_QUERY_CHARS,
     MAX_SUGGESTIONS,
     W_ALIAS,
     W_PART,
     W_TITLE,
+    CatalogInfo,
     MatchStatus,
     Resolution,
     TitleIndex,
+    is_small_talk,
+    parse_aliases,
     split_aliases,
+    split_titles,
+    title_aliases,
     title_keys,
     words,
 )
 
 QUERIES = Path(__file__).parent / "data" / "title_queries.tsv"
 HOLDOUT = Path(__file__).parent / "data" / "title_queries_holdout.tsv"
+QUERIES_2 = Path(__file__).parent / "data" / "title_queries_2.tsv"
+HOLDOUT_2 = Path(__file__).parent / "data" / "title_queries_2_holdout.tsv"
 
 
 def make_catalog(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
@@ -84,6 +92,33 @@ TINY = [
     (27, "Die Hard 2 (1990)", 40),
     (28, "Die Hard: With a Vengeance (1995)", 50),
     (29, "Hard (1998)", 1),
+    (30, "Sabrina (1954)", 22),
+    (31, "Sabrina (1995)", 20),
+    (32, "Arrival (2016)", 21),
+    (33, "Arrival, The (1996)", 9),
+    (34, "Toy Story (1995)", 165),
+    (35, "Toy Story 2 (1999)", 69),
+    (36, "Toy Story 3 (2010)", 50),
+    (37, "T2: Trainspotting (2017)", 4),
+    (38, "Terminator 2: Judgment Day (1991)", 173),
+    (39, "Star Wars: Episode IV - A New Hope (1977)", 220),
+    (40, "Star Wars: Episode V - The Empire Strikes Back (1980)", 180),
+    (41, "Star Wars: Episode I - The Phantom Menace (1999)", 67),
+    (42, "Star Wars: The Last Jedi (2017)", 7),
+    (43, "Star Wars: Episode VII - The Force Awakens (2015)", 35),
+    (44, "Aliens (1986)", 98),
+    (45, "Alien (1979)", 118),
+    (46, "Alien Nation (1988)", 4),
+    (47, "Crouching Tiger, Hidden Dragon (Wo hu cang long) (2000)", 50),
+    (48, "Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966)", 60),
+    (49, "What Women Want (2000)", 20),
+    (50, "Heat (1995)", 76),
+    (51, "Heat, The (2013)", 4),
+    (52, "Transformers: The Movie (1986)", 5),
+    (53, "Transformers (2007)", 22),
+    (54, "Transformers: Revenge of the Fallen (2009)", 5),
+    (55, "It (2017)", 5),
+    (56, "It Comes at Night (2017)", 1),
 ]
 
 
@@ -170,12 +205,13 @@ def test_split_aliases_takes_every_trailing_parenthesis() -> None:
 def test_title_keys_front_articles_aliases_and_parts() -> None:
     keys = title_keys("Godfather: Part II, The")
     assert keys[("the", "godfather", "2")] == W_TITLE
-    assert keys[("godfather", "2")] == W_TITLE
+    assert keys[("godfather", "2")] == W_TITLE - ARTICLE_DROP  # "arrival" is Arrival first
     assert keys[("the", "godfather")] == W_PART
     alias = title_keys("City of Lost Children, The (Cité des enfants perdus, La)")
     assert alias[("la", "cite", "des", "enfants", "perdus")] == W_ALIAS
-    assert alias[("cite", "des", "enfants", "perdus")] == W_ALIAS
-    assert alias[("city", "of", "lost", "children")] == W_TITLE
+    assert alias[("cite", "des", "enfants", "perdus")] == W_ALIAS - ARTICLE_DROP
+    assert alias[("the", "city", "of", "lost", "children")] == W_TITLE
+    assert alias[("city", "of", "lost", "children")] == W_TITLE - ARTICLE_DROP
     # A part that is only a number or a stopword identifies nothing; a title that is one does.
     assert ("2",) not in keys
     assert title_keys("300")[("300",)] == W_TITLE
@@ -223,11 +259,24 @@ def test_tiny_catalog_matches(tiny: TitleIndex, query: str, movie_id: int) -> No
     assert res.movie_id == movie_id
 
 
-def test_same_title_is_ambiguous_and_ordered_by_popularity(tiny: TitleIndex) -> None:
-    res = tiny.resolve("titanic")
-    check_shape(res)
-    assert res.status is MatchStatus.AMBIGUOUS
-    assert [c.movie_id for c in res.candidates] == [3, 4]
+def test_namesake_far_more_liked_is_matched_both_liked_are_asked(tiny: TitleIndex) -> None:
+    titanic = tiny.resolve("titanic")  # 100 likes against 5
+    assert (titanic.status, titanic.movie_id) == (MatchStatus.MATCHED, 3)
+    sabrina = tiny.resolve("sabrina")  # 22 against 20: a question, most liked first
+    check_shape(sabrina)
+    assert sabrina.status is MatchStatus.AMBIGUOUS
+    assert [c.movie_id for c in sabrina.candidates] == [30, 31]
+
+
+def test_title_as_typed_needs_a_smaller_lead_than_one_reached_by_its_article(
+    tiny: TitleIndex,
+) -> None:
+    arrival = tiny.resolve("arrival")  # Arrival (21 likes) as typed; The Arrival (9) only without
+    assert (arrival.status, arrival.movie_id) == (MatchStatus.MATCHED, 32)
+    the_heat = tiny.resolve("the heat")  # typed, The Heat (4) fits better than Heat (76): asked
+    assert the_heat.status is MatchStatus.AMBIGUOUS
+    assert {c.movie_id for c in the_heat.candidates} == {50, 51}
+    assert tiny.resolve("heat").movie_id == 50
 
 
 def test_exact_title_less_popular_than_parts_is_offered_not_forced(tiny: TitleIndex) -> None:
@@ -239,22 +288,48 @@ def test_exact_title_less_popular_than_parts_is_offered_not_forced(tiny: TitleIn
 
 
 def test_far_more_popular_title_one_typo_away_competes_with_an_exact_one(tiny: TitleIndex) -> None:
-    res = tiny.resolve("inglorious bastards")
+    res = tiny.resolve("inglorious bastards")  # 81 likes against 5: obvious
     check_shape(res)
-    assert res.status is MatchStatus.AMBIGUOUS
-    assert [c.movie_id for c in res.candidates] == [25, 24]
+    assert (res.status, res.movie_id) == (MatchStatus.MATCHED, 25)
 
 
-def test_sequel_number_no_title_holds_is_the_nth_by_year_offered_not_matched(
-    tiny: TitleIndex,
-) -> None:
-    res = tiny.resolve("die hard 3")
+@pytest.mark.parametrize(
+    ("query", "movie_id"),
+    [
+        ("die hard 3", 28),  # the third Die Hard film by release order
+        ("toy story 1", 34),
+        ("toy story part 2", 35),  # a title that holds the number wins
+        ("star wars 5", 40),  # by episode number
+        ("star wars episode 1", 41),
+        ("star wars 8", 42),  # after episode VII comes the next one released
+        ("alien 2", 44),  # a plural is of the series, Alien Nation is not
+        ("t2", 38),  # an abbreviation; T2 Trainspotting is that title but far less liked
+        ("godfather ii", 9),
+        ("transformers 2", 54),  # the 1986 film is older than the one called just that
+    ],
+)
+def test_sequel_numbers_and_abbreviations(tiny: TitleIndex, query: str, movie_id: int) -> None:
+    res = tiny.resolve(query)
+    check_shape(res)
+    assert (res.status, res.movie_id) == (MatchStatus.MATCHED, movie_id), res
+
+
+@pytest.mark.parametrize(
+    "query", ["die hard 7", "toy story 4", "titanic 2", "sabrina 3", "it chapter two"]
+)
+def test_sequel_number_beyond_the_series_is_absent(tiny: TitleIndex, query: str) -> None:
+    res = tiny.resolve(query)
+    check_shape(res)
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.absent
+
+
+def test_series_pick_without_likes_is_offered_not_matched() -> None:
+    index = TitleIndex.build(make_catalog([(r[0], r[1], 0) for r in TINY]))
+    res = index.resolve("die hard 3")
     check_shape(res)
     assert res.status is MatchStatus.AMBIGUOUS
-    assert [c.movie_id for c in res.candidates][:3] == [28, 26, 27]
-    beyond = tiny.resolve("die hard 7")  # no seventh: never a confident match to another number
-    check_shape(beyond)
-    assert beyond.status is not MatchStatus.MATCHED
+    assert res.candidates[0].movie_id == 28
 
 
 def test_weak_typo_is_only_a_suggestion(tiny: TitleIndex) -> None:
@@ -355,7 +430,8 @@ def test_must_pass_examples(small: TitleIndex, query: str, movie_id: int) -> Non
     ("query", "first"),
     [
         ("star wars", 260),
-        ("beauty and the beast", 595),
+        ("godzilla", 111364),  # three namesakes, none far more liked
+        ("planet of the apes", 2529),  # 39 likes against 15
     ],
 )
 def test_too_close_to_call_is_ambiguous(small: TitleIndex, query: str, first: int) -> None:
@@ -363,17 +439,6 @@ def test_too_close_to_call_is_ambiguous(small: TitleIndex, query: str, first: in
     check_shape(res)
     assert res.status is MatchStatus.AMBIGUOUS
     assert res.candidates[0].movie_id == first
-
-
-def load_queries(path: Path = QUERIES) -> list[tuple[str, int | None, str]]:
-    """A labelled set: (query, expected movie_id or None for garbage, category)."""
-    rows = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for line in lines[1:]:
-        query, expected, category = line.split("\t")
-        query = re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)), query)
-        rows.append((query, None if expected == "NONE" else int(expected), category))
-    return rows
 
 
 @pytest.mark.parametrize("path", [QUERIES, HOLDOUT], ids=["tuned", "holdout"])
@@ -396,7 +461,7 @@ def test_labelled_sets_name_real_movies(movielens_dir: Path, path: Path) -> None
 
 
 def test_labelled_queries_accuracy(small: TitleIndex) -> None:
-    rows = load_queries()
+    rows = load_queries(QUERIES)
     assert len(rows) >= 150
     correct: Counter[str] = Counter()
     total: Counter[str] = Counter()
@@ -426,6 +491,241 @@ def test_labelled_queries_accuracy(small: TitleIndex) -> None:
     assert accuracy >= 0.97
     assert len(wrong_confident) / n <= 0.01, wrong_confident
     assert garbage_matched == []
+
+
+@pytest.fixture(scope="module")
+def ml_1m(movielens_dir: Path) -> TitleIndex:
+    return TitleIndex.build(load_catalog(movielens_dir / "ml-1m", "ml-1m"))
+
+
+@pytest.mark.parametrize("path", [QUERIES_2, HOLDOUT_2], ids=["tuned", "holdout"])
+def test_second_labelled_sets_name_real_movies(movielens_dir: Path, path: Path) -> None:
+    rows = load_labelled(path)
+    for release in {r for _q, _e, _c, r in rows}:
+        catalog = load_catalog(movielens_dir / release, release)
+        ids = {e.movie_id for _q, e, _c, r in rows if r == release and e.movie_id is not None}
+        assert ids <= set(catalog.index), release
+    assert {c for _q, _e, c, _r in rows} >= {
+        "number",
+        "titlenum",
+        "alias",
+        "obvious",
+        "namesake",
+        "id",
+        "absent",
+        "nontitle",
+        "qtitle",
+    }
+
+
+def test_second_labelled_set_meets_the_bars(small: TitleIndex, ml_1m: TitleIndex) -> None:
+    """Sequel numbers, abbreviations, obvious titles, namesakes, ids, absent films, non-titles."""
+    rows = load_labelled(QUERIES_2)
+    indexes = {"ml-latest-small": small, "ml-1m": ml_1m}
+    table, misses = report(rows, lambda query, release: indexes[release].resolve(query))
+    print_report(table, misses)
+    total: Counter[str] = Counter()
+    for counts in table.values():
+        total.update(counts)
+    assert total["right"] / total["n"] >= 0.95, misses
+    assert total["wrong_confident"] == 0, misses
+    obvious = sum(table[c]["n"] for c in table if c not in ("absent", "nontitle", "namesake"))
+    assert total["needless_question"] <= 0.10 * obvious, misses
+    assert table["absent"]["several_match"] <= 1, misses
+    assert table["absent"]["wrong_confident"] == 0, misses
+
+
+@pytest.mark.parametrize(
+    ("query", "movie_id"),
+    [
+        ("tt0111161", 318),
+        ("TT0111161", 318),
+        ("https://www.imdb.com/title/tt0111161/", 318),
+        ("imdb.com/title/tt0068646/?ref_=fn_al_tt_1", 858),
+        ("https://m.imdb.com/title/tt133093", 2571),  # ids compare as integers
+        ("https://www.themoviedb.org/movie/603-the-matrix?language=en-US", 2571),
+        ("tmdb:550", 2959),
+        ("https://letterboxd.com/film/the-matrix/", 2571),
+        ("https://letterboxd.com/film/heat-1995/", 6),
+        ("https://movielens.org/movies/1", 1),
+    ],
+)
+def test_ids_and_links_resolve_exactly(small: TitleIndex, query: str, movie_id: int) -> None:
+    res = small.resolve(query)
+    check_shape(res)
+    assert (res.status, res.movie_id) == (MatchStatus.MATCHED, movie_id), res
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("tt7131622", "IMDb tt7131622 is not in this catalog."),
+        ("https://www.themoviedb.org/movie/496243-parasite", "TMDB 496243 is not in this catalog."),
+        ("https://movielens.org/movies/999999999", "MovieLens 999999999 is not in this catalog."),
+        ("https://example.com/film/1", "That link is not to a film on IMDb, TMDB,"),
+    ],
+)
+def test_an_id_the_catalog_lacks_says_so(small: TitleIndex, query: str, message: str) -> None:
+    res = small.resolve(query)
+    check_shape(res)
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.candidates == ()
+    assert res.error is not None
+    assert res.error.startswith(message)
+
+
+def test_imdb_id_on_a_catalog_without_links_says_so(ml_1m: TitleIndex) -> None:
+    res = ml_1m.resolve("tt0133093")
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.error == "This catalog has no IMDb ids; type the title instead."
+
+
+@pytest.mark.parametrize(
+    "query", ["hereditary", "tenet", "once upon a time in hollywood", "parasite 2019", "dune 2021"]
+)
+def test_film_not_in_the_catalog_is_absent_never_a_look_alike(
+    small: TitleIndex, query: str
+) -> None:
+    res = small.resolve(query)
+    check_shape(res)
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.absent
+    assert res.error is None
+    for cand in res.candidates:  # a year no film has is never answered with another year
+        assert not query[-4:].isdigit() or query[-4:] not in cand.title
+
+
+@pytest.mark.parametrize("query", ["showman", "sing", "inception"])
+def test_ml_1m_ends_in_2000(ml_1m: TitleIndex, query: str) -> None:
+    res = ml_1m.resolve(query)
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.absent
+    info = ml_1m.describe()
+    assert (info.movies, info.newest_year) == (3883, 2000)
+
+
+def test_describe_counts_movies_and_years(tiny: TitleIndex) -> None:
+    assert tiny.describe() == CatalogInfo(len(TINY), 2019, 1952)
+    assert TitleIndex.build(make_catalog([])).describe() == CatalogInfo(0, None, None)
+
+
+SMALL_TALK = [
+    "hello",
+    "Hi there!",
+    "hey, what's up?",
+    "thanks!",
+    "thank you",
+    "good morning",
+    "ok",
+    "bye",
+    "what should I watch tonight?",
+    "What can you do?",
+    "can you recommend something funny",
+    "any good horror movies?",
+    "how does this work",
+    "who are you?",
+    "recommend me a movie",
+    "help me find a movie",
+    "i like sci-fi",
+    "I'm bored",
+    "so what's good",
+]
+TITLES = [
+    "What Women Want",
+    "Who Framed Roger Rabbit?",
+    "What About Bob?",
+    "How to Train Your Dragon",
+    "Where the Wild Things Are",
+    "When Harry Met Sally",
+    "What Dreams May Come",
+    "I, Robot",
+    "I Am Legend",
+    "Yes Man",
+    "Hello, Dolly!",
+    "Up",
+    "Help!",
+    "Titanic",
+    "Any Given Sunday",
+]
+
+
+@pytest.mark.parametrize("text", SMALL_TALK)
+def test_small_talk_is_recognised_and_never_resolved(small: TitleIndex, text: str) -> None:
+    assert is_small_talk(text)
+    assert small.is_small_talk(text)
+    res = small.resolve(text)
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.error == "That reads as a question or a greeting, not a movie title."
+
+
+@pytest.mark.parametrize("text", TITLES)
+def test_titles_are_not_small_talk(text: str) -> None:
+    assert not is_small_talk(text)
+
+
+def test_exact_titles_are_never_small_talk_for_the_index(small: TitleIndex) -> None:
+    assert not small.is_small_talk("lol")  # LOL (2012)
+    assert is_small_talk("lol")
+    assert small.resolve("lol").movie_id == 96975
+
+
+@pytest.mark.parametrize("text", ["1999", "42 ", "2024", "123"])
+def test_bare_numbers_are_titles_only_when_a_film_has_that_name(
+    small: TitleIndex, text: str
+) -> None:
+    res = small.resolve(text)
+    if text.strip() == "42":
+        assert res.movie_id == 101895  # 42 (2013)
+        return
+    assert res.status is MatchStatus.NOT_FOUND
+    assert res.error is not None
+    assert "number" in res.error
+
+
+def test_split_titles_lines_commas_and_semicolons() -> None:
+    assert split_titles("toy story, the matrix, alien, heat") == [
+        "toy story",
+        "the matrix",
+        "alien",
+        "heat",
+    ]
+    assert split_titles("Toy Story\r\n\n  The Matrix ;Alien\n") == [
+        "Toy Story",
+        "The Matrix",
+        "Alien",
+    ]
+    assert split_titles("Heat") == ["Heat"]
+    assert split_titles("") == []
+    assert split_titles(" , ;\n") == []
+
+
+def test_index_split_keeps_titles_with_commas_whole(tiny: TitleIndex) -> None:
+    assert tiny.split("Crouching Tiger, Hidden Dragon") == ["Crouching Tiger, Hidden Dragon"]
+    assert tiny.split("good, the bad and the ugly") == ["good, the bad and the ugly"]
+    assert tiny.split("jaws, crouching tiger, hidden dragon, heat") == [
+        "jaws",
+        "crouching tiger, hidden dragon",
+        "heat",
+    ]
+    assert tiny.split("Titanic\nGood, the Bad and the Ugly\n\nSing") == [
+        "Titanic",
+        "Good, the Bad and the Ugly",
+        "Sing",
+    ]
+    assert tiny.split("toy story, alien, heat") == ["toy story", "alien", "heat"]
+    assert tiny.split("crouching tiger, hiden dragon") == ["crouching tiger, hiden dragon"]
+    assert tiny.split("") == []
+
+
+def test_aliases_file_parses_and_every_alias_resolves(small: TitleIndex) -> None:
+    aliases = title_aliases()
+    assert aliases[("lotr",)] == ("lord", "of", "the", "rings")
+    assert aliases[("x", "men", "2")] == ("x2",)
+    for alias, expansion in aliases.items():
+        res = small.resolve(" ".join(expansion))
+        assert res.status is not MatchStatus.NOT_FOUND, (alias, expansion)
+    with pytest.raises(ValueError, match="line 2"):
+        parse_aliases("# comment\nno tab here\n")
 
 
 @pytest.mark.slow
@@ -491,6 +791,33 @@ def test_cli_reads_stdin_one_query_per_line(
     assert rows[4]["status"] == "not_found"
     assert "200" in rows[5]["error"]  # type: ignore[operator]
     assert len(rows) == 6
+
+
+def test_cli_accepts_ids_links_and_abbreviations(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], movielens_dir: Path
+) -> None:
+    queries = [
+        "tt0111161",
+        "https://www.themoviedb.org/movie/603-the-matrix",
+        "lotr 2",
+        "harry potter 2",
+        "tt7131622",
+        "hereditary",
+    ]
+    rows = run_cli(queries, monkeypatch, capsys, movielens_dir)
+    assert [r["movie_id"] for r in rows] == [318, 2571, 5952, 5816, None, None]
+    assert [r["status"] for r in rows[:4]] == ["matched"] * 4
+    assert rows[4]["error"] == "IMDb tt7131622 is not in this catalog."
+    assert rows[5] == {
+        "query": "hereditary",
+        "status": "not_found",
+        "movie_id": None,
+        "title": None,
+        "score": rows[5]["score"],
+        "candidates": [],
+        "absent": True,
+    }
+    assert "absent" not in rows[0]
 
 
 @pytest.mark.slow
