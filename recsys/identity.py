@@ -92,7 +92,7 @@ def normalise(text: str) -> str:
     return " ".join(_ROMAN.get(w, w) for w in _NON_WORD.sub(" ", text).split())
 
 
-def _front_article(text: str) -> tuple[str, str | None]:
+def front_article(text: str) -> tuple[str, str | None]:
     """Move a trailing article to the front: "Lion King, The" -> ("The Lion King", "the")."""
     match = _TRAILING_ARTICLE.match(text) if "," in text else None
     if match is None:
@@ -106,7 +106,7 @@ def _front_article(text: str) -> tuple[str, str | None]:
 
 def _variants(text: str) -> set[str]:
     """The keys of one title: normalised with its article in front, and without the article."""
-    fronted, moved = _front_article(text.strip())
+    fronted, moved = front_article(text.strip())
     key = normalise(fronted)
     out = {key} if key else set()
     first, _, rest = key.partition(" ")
