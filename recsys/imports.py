@@ -258,6 +258,8 @@ def _read_zip(data: bytes, out: _Read) -> None:
 
 def _decode(data: bytes, filename: str) -> str:
     encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    if encoding != "utf-16" and b"\x00" in data[:65536]:
+        raise ImportFileError(f"{filename} is not a CSV file. Send a Letterboxd or IMDb export.")
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -282,7 +284,10 @@ def _columns(header: list[str]) -> dict[str, int]:
 def _kind(cols: Mapping[str, int], filename: str) -> FileKind | None:
     name = filename.lower().replace("\\", "/")
     if "const" in cols and "title" in cols:
-        return FileKind.IMDB_RATINGS if "your rating" in cols else FileKind.IMDB_WATCHLIST
+        # A list or watchlist export has a Position column (and, lately, an empty Your Rating).
+        if "position" in cols or "watchlist" in name or "your rating" not in cols:
+            return FileKind.IMDB_WATCHLIST
+        return FileKind.IMDB_RATINGS
     if "name" in cols and ("letterboxd uri" in cols or "year" in cols):
         if "rating" in cols and ("watched date" in cols or "diary" in name):
             return FileKind.LETTERBOXD_DIARY
@@ -290,7 +295,8 @@ def _kind(cols: Mapping[str, int], filename: str) -> FileKind | None:
             return FileKind.LETTERBOXD_RATINGS
         if "watchlist" in name:
             return FileKind.LETTERBOXD_WATCHLIST
-        if "likes" in name or "liked" in name:
+        # likes/films.csv; sent on its own (Telegram keeps no folder) it is just films.csv
+        if "likes" in name or "liked" in name or name.rsplit("/", 1)[-1] == "films.csv":
             return FileKind.LETTERBOXD_LIKES
         return FileKind.LETTERBOXD_WATCHED
     if "title" in cols and ("imdbid" in cols or "tmdbid" in cols or "list" in cols):
