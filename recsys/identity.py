@@ -222,14 +222,24 @@ class IdentityIndex:
                 self._canonical[movie_id] = first_of.setdefault((title, genre, link), movie_id)
         self._main: dict[tuple[str, int], list[int]] = defaultdict(list)
         self._alternate: dict[tuple[str, int], list[int]] = defaultdict(list)
-        for movie_id, name, year in zip(ids, catalog["name"].astype(str), years, strict=True):
-            if year is None:
-                continue
+        key_count: dict[str, int] = defaultdict(int)
+        yearless: dict[str, int] = {}
+        for movie_id, name, year, genre in zip(
+            ids, catalog["name"].astype(str), years, genres, strict=True
+        ):
             main, alternate = title_keys(name)
+            for key in main:
+                key_count[key] += 1
+            if year is None:
+                if genre not in ("", "(no genres listed)"):
+                    yearless.update(dict.fromkeys(main, movie_id))
+                continue
             for key in main:
                 self._main[key, year].append(movie_id)
             for key in alternate:
                 self._alternate[key, year].append(movie_id)
+        # Films listed without a year, by a title no other movie of the catalog has in any year.
+        self._yearless = {k: m for k, m in yearless.items() if key_count[k] == 1}
         # Films sharing a key and a year with another film of this catalog: their title alone
         # cannot say which one a stored identity meant.
         shared: dict[tuple[str, int], set[int]] = defaultdict(set)
@@ -284,6 +294,18 @@ class IdentityIndex:
                 if found:
                     return None  # namesakes of the same year: never guess
         return None
+
+    def by_title_without_year(self, name: str) -> int | None:
+        """The film listed without a year whose main title is ``name``, if it names one film.
+
+        MovieLens lists some films without a year (ml-latest-small: Moonlight, Nocturnal
+        Animals, Ready Player One); only those with genres count (TV series such as "Cosmos" or
+        "Black Mirror" have none), and only by a title no other movie of the catalog has in any
+        year. Identities never use this (a stored identity without a year never maps by title);
+        an import may, for a row of a year the release could not date yet.
+        """
+        found = {self._yearless[k] for k in title_keys(name)[0] if k in self._yearless}
+        return found.pop() if len(found) == 1 else None
 
     def find(self, identity: MovieIdentity) -> int | None:
         """The movie of this catalog that ``identity`` names, or None (see the module doc)."""

@@ -65,7 +65,7 @@ TV_TYPES = frozenset(
 WATCHLIST = "watchlist"  # the reason a watchlist row is skipped: the bot keeps no watchlist
 NOT_IN_CATALOG = "not in the catalog"
 # A film MovieLens lists without a year matches a row by exact title when the row's year is in
-# the release's last YEARLESS_WINDOW years (see _yearless_titles): it was then new, undated.
+# the release's last YEARLESS_WINDOW years (IdentityIndex.by_title_without_year): new, undated.
 YEARLESS_WINDOW = 4
 _GUARD_RATIO = 90.0  # a title resolver's match must read this close to the row's title
 _TT = re.compile(r"^\s*(?:tt)?0*(\d{1,10})\s*$", re.IGNORECASE)
@@ -477,7 +477,6 @@ class ImportResolver:
             for m, y in zip(catalog.index, catalog["year"], strict=True)
         }
         self._names = dict(zip(catalog.index.astype(int), catalog["name"].astype(str), strict=True))
-        self._yearless = _yearless_titles(catalog)
 
     @classmethod
     def build(cls, catalog: pd.DataFrame) -> ImportResolver:
@@ -535,7 +534,7 @@ class ImportResolver:
                 return found, "title"
         if row.year is not None and self._years[1] - YEARLESS_WINDOW < row.year <= self._years[1]:
             for name in names:
-                found = _unique(self._yearless.get(k) for k in title_keys(name)[0])
+                found = self.identity.by_title_without_year(name)
                 if found is not None:
                     return found, "title"
         if row.year is None or not self._years[0] <= row.year <= self._years[1]:
@@ -581,33 +580,6 @@ class ImportResolver:
                 return True
         words = [w for w in row.split() if w not in ("the", "a", "an")]
         return len(words) >= 2 and compact in parts
-
-
-def _yearless_titles(catalog: pd.DataFrame) -> dict[str, int]:
-    """Main title keys of the films MovieLens lists without a year, each naming one film.
-
-    Only entries with genres (MovieLens lists TV series such as "Cosmos" or "Black Mirror"
-    without year and genres), and only keys no other movie of the catalog has in any year.
-    """
-    counts: dict[str, int] = {}
-    owner: dict[str, int] = {}
-    for movie_id, name, year, genres in zip(
-        catalog.index, catalog["name"], catalog["year"], catalog["genres"], strict=True
-    ):
-        for key in title_keys(str(name))[0]:
-            counts[key] = counts.get(key, 0) + 1
-            if pd.isna(year) and str(genres) not in ("", "(no genres listed)"):
-                owner[key] = int(movie_id)
-    return {k: m for k, m in owner.items() if counts[k] == 1}
-
-
-def _unique(found: Iterable[int | None]) -> int | None:
-    ids = {m for m in found if m is not None}
-    return ids.pop() if len(ids) == 1 else None
-
-
-def _compact(text: str) -> str:
-    return normalise(text).replace(" ", "")
 
 
 def _guard_keys(name: str) -> tuple[set[str], set[str]]:
