@@ -86,8 +86,11 @@ def normalise(text: str) -> str:
     "Léon: The Professional" -> "leon the professional", "Godfather: Part II" -> "godfather part
     2", "Schindler's List" -> "schindlers list".
     """
-    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c)).translate(_LETTERS)
+    if text.isascii():
+        text = text.lower().translate(_LETTERS)
+    else:
+        text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+        text = "".join(c for c in text if not unicodedata.combining(c)).translate(_LETTERS)
     text = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)
     return " ".join(_ROMAN.get(w, w) for w in _NON_WORD.sub(" ", text).split())
 

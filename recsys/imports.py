@@ -378,7 +378,7 @@ def _row(
     imdb = _imdb(imdb_text) if imdb_text else None
     if imdb is None and kind in (FileKind.IMDB_RATINGS, FileKind.IMDB_WATCHLIST):
         imdb = _imdb(_field(record, cols, "url"))
-    rating_text = _field(record, cols, "your rating", "you rated", "rating", "rating10")
+    rating_text = _field(record, cols, "your rating", "you rated", "rating")
     rating = _number(rating_text) if rating_text else None
     if kind == FileKind.MOVIEBOT and rating is None and "rating10" in cols:
         rating10 = _number(_field(record, cols, "rating10"))

@@ -472,3 +472,10 @@ def test_cli_summary_and_errors(
     assert "not a Letterboxd or IMDb export" in capsys.readouterr().err
     assert _cli(["import", "--dry-run", str(tmp_path / "nope.csv")], movielens_dir, tmp_path) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_letterboxd_import_format_with_rating10(resolver: ImportResolver) -> None:
+    text = "imdbID,Title,Year,Rating10\ntt0114814,The Usual Suspects,1995,4\n,Heat,1995,9\n"
+    results = import_file(text.encode(), "films.csv", resolver).rows
+    # Rating10 4 is two stars: a dislike; 9 is four and a half: a like.
+    assert [(r.movie_id, r.action) for r in results] == [(50, Action.DISLIKE), (6, Action.LIKE)]
