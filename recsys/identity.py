@@ -135,7 +135,11 @@ def title_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
         if alias:
             aliases.append(alias)
         main_text = main_text[: match.start()].rstrip()
-    main = _variants(main_text) | _variants(name)
+    main = (
+        _variants(main_text)
+        if main_text == name.strip()
+        else _variants(main_text) | _variants(name)
+    )
     alternate = set().union(*(_variants(a) for a in aliases)) - main
     return frozenset(main), frozenset(alternate)
 
@@ -320,6 +324,13 @@ class IdentityIndex:
             return None  # its title and year name more than one film
         name, year = split_title(identity.title)
         return self.by_title(name, year, imdb_id=identity.imdb_id)
+
+    def find_encoded(self, text: str) -> int | None:
+        """:meth:`find` for a stored string; None also for one that is not an identity."""
+        try:
+            return self.find(MovieIdentity.decode(text))
+        except ValueError:
+            return None
 
     def find_many(self, identities: Sequence[MovieIdentity]) -> list[int | None]:
         """:meth:`find` for each identity, in order."""

@@ -230,3 +230,17 @@ def test_ml_100k_maps_mostly_onto_ml_latest_small_and_ml_32m(
         # Never two ml-100k films onto one movie (its duplicate entries aside).
         films = [g for g in got if g is not None]
         assert len(films) - len(set(films)) <= 14
+
+
+def test_the_release_switch_of_the_issue_on_real_data(releases: dict[str, pd.DataFrame]) -> None:
+    """Toy Story, The Godfather, Fargo liked on ml-latest-small; restart on ml-100k; and back."""
+    small = IdentityIndex.build(releases["ml-latest-small"])
+    hundred_k = IdentityIndex.build(releases["ml-100k"])
+    stored = [i.encode() for i in small.identities([1, 858, 608, 168250]) if i is not None]
+    # Get Out (2017) is not in ml-100k: kept, flagged (None), never replaced by another film.
+    assert [hundred_k.find_encoded(s) for s in stored] == [1, 127, 100, None]
+    assert [small.find_encoded(s) for s in stored] == [1, 858, 608, 168250]
+    # Identities written on ml-100k find the same films on ml-latest-small too.
+    again = [i for i in hundred_k.identities([1, 127, 100]) if i is not None]
+    assert small.find_many(again) == [1, 858, 608]
+    assert small.find_encoded("garbage") is None
