@@ -218,12 +218,19 @@ def _read_zip(data: bytes, out: _Read) -> None:
     if len(members) > MAX_ZIP_MEMBERS:
         raise ImportFileError("That zip holds too many files to be a Letterboxd export.")
     wanted: list[tuple[str, zipfile.ZipInfo]] = []
+    # The export's own files, not a user list called "ratings" (lists/ratings.csv) nor what
+    # Letterboxd keeps of deleted or orphaned entries: the shallowest match of each name.
+    usable = sorted(
+        (
+            (info.filename.replace("\\", "/"), info)
+            for info in members
+            if not info.is_dir()
+            and not {"deleted", "orphaned", "lists"} & set(info.filename.split("/")[:-1])
+        ),
+        key=lambda ni: ni[0].count("/"),
+    )
     for suffix in _ZIP_FILES:
-        for info in members:
-            name = info.filename.replace("\\", "/")
-            parts = name.split("/")
-            if info.is_dir() or "deleted" in parts or "orphaned" in parts:
-                continue
+        for name, info in usable:
             if name == suffix or name.endswith("/" + suffix):
                 wanted.append((suffix, info))
                 break

@@ -208,6 +208,8 @@ def test_the_export_zip_reads_the_files_that_matter() -> None:
     }
     files[top + "profile.csv"] = b"Date Joined,Username\n2020-01-01,someone\n"
     files[top + "deleted/ratings.csv"] = LB_HEADER.encode() + lb_row("Heat", 1995, 1).encode()
+    files[top + "lists/ratings.csv"] = b"Letterboxd list export v7\nDate,Name,Tags\n"
+    files = {top + "lists/ratings.csv": files.pop(top + "lists/ratings.csv"), **files}
     rows, read = read_export(_zip(files), "letterboxd.zip")
     assert read == ["ratings.csv", "likes/films.csv", "watched.csv", "watchlist.csv"]
     used = ("ratings.csv", "watched.csv", "watchlist.csv", "likes/films.csv")
