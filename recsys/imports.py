@@ -315,7 +315,10 @@ def _kind(cols: Mapping[str, int], filename: str) -> FileKind | None:
 
 def _read_csv(data: bytes, filename: str, out: _Read) -> None:
     text = _decode(data, filename)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    header_line = text[: text.find("\n")]
+    # A file re-saved by a spreadsheet may use ";" or tabs; exports use commas.
+    delimiter = next((d for d in (",", ";", "\t") if d in header_line), ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:

@@ -139,6 +139,10 @@ def test_fields_are_read_with_quotes_accents_and_a_byte_order_mark() -> None:
     ]
     utf16, _ = read_export(text.encode("utf-16"), "ratings.csv")
     assert utf16 == rows
+    semicolons = 'Date;Name;Year;Letterboxd URI;Rating\n2024-01-01;"Heat";1995;;3,5\n'
+    assert [(r.title, r.rating) for r in read_export(semicolons.encode(), "r.csv")[0]] == [
+        ("Heat", 3.5)
+    ]
     imdb, _ = read_export(
         (IMDB_HEADER + imdb_row("tt0068646", 9, "The Godfather", 1972)).encode(), "r.csv"
     )
