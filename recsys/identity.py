@@ -302,16 +302,19 @@ class IdentityIndex:
                     return None  # namesakes of the same year: never guess
         return None
 
-    def by_title_without_year(self, name: str) -> int | None:
+    def by_title_without_year(self, name: str, *, imdb_id: int | None = None) -> int | None:
         """The film listed without a year whose main title is ``name``, if it names one film.
 
         MovieLens lists some films without a year (ml-latest-small: Moonlight, Nocturnal
         Animals, Ready Player One); only those with genres count (TV series such as "Cosmos" or
         "Black Mirror" have none), and only by a title no other movie of the catalog has in any
-        year. Identities never use this (a stored identity without a year never maps by title);
+        year. With ``imdb_id``, a movie linked to another IMDb id is never the answer. Identities
+        never use this (a stored identity without a year never maps by title);
         an import may, for a row of a year the release could not date yet.
         """
         found = {self._yearless[k] for k in title_keys(name)[0] if k in self._yearless}
+        if imdb_id is not None:  # a movie linked to another IMDb id is another film
+            found = {m for m in found if self._imdb_of[m] in (None, imdb_id)}
         return found.pop() if len(found) == 1 else None
 
     def find(self, identity: MovieIdentity) -> int | None:

@@ -544,7 +544,7 @@ class ImportResolver:
                 return found, "title"
         if row.year is not None and self._years[1] - YEARLESS_WINDOW < row.year <= self._years[1]:
             for name in names:
-                found = self.identity.by_title_without_year(name)
+                found = self.identity.by_title_without_year(name, imdb_id=row.imdb_id)
                 if found is not None:
                     return found, "title"
         if row.year is None or not self._years[0] <= row.year <= self._years[1]:

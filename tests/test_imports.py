@@ -292,6 +292,8 @@ def test_imdb_ids_resolve_exactly_and_tv_series_are_skipped(resolver: ImportReso
             imdb_row("tt2301451", 10, "Breaking Bad: Ozymandias", 2013, "TV Episode"),
             imdb_row("tt0185906", 9, "Band of Brothers", 2001, "TV Mini Series"),  # in MovieLens
             imdb_row("tt9999999", 8, "Heat", 1995),  # an id the catalog lacks: no title guess
+            imdb_row("tt4975722", 8, "Moonlight", 2016),  # listed without a year, found by id
+            imdb_row("tt9999998", 8, "Moonlight", 2016),  # another "Moonlight": not that one
         ]
     )
     results = import_file(text.encode(), "ratings.csv", resolver).rows
@@ -301,6 +303,8 @@ def test_imdb_ids_resolve_exactly_and_tv_series_are_skipped(resolver: ImportReso
         (None, Action.SKIP, "TV Series"),
         (None, Action.SKIP, "TV Episode"),
         (170705, Action.LIKE, None),
+        (None, Action.SKIP, NOT_IN_CATALOG),
+        (162414, Action.LIKE, None),
         (None, Action.SKIP, NOT_IN_CATALOG),
     ]
 
