@@ -107,24 +107,21 @@ def front_article(text: str) -> tuple[str, str | None]:
     return f"{art}{sep}{match.group('body')}", normalise(art)
 
 
-def _variants(text: str) -> set[str]:
-    """The keys of one title: normalised with its article in front, and without the article."""
+def _variants(text: str) -> tuple[str, str | None]:
+    """The key of one title (article in front) and, when it has one, the key without it.
+
+    Only an English article, or one MovieLens had moved: "Die Hard" keeps its "die".
+    """
     fronted, moved = front_article(text.strip())
     key = normalise(fronted)
-    out = {key} if key else set()
     first, _, rest = key.partition(" ")
     if rest and (first in _ENGLISH_ARTICLES or first == moved):
-        out.add(rest)
-    return out
+        return key, rest
+    return key, None
 
 
-def title_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The main and the alternate keys of a title written without its year.
-
-    ``"Postman, The (Postino, Il)"`` gives main ``{"the postman", "postman"}`` and alternate
-    ``{"il postino", "postino"}``; the whole text, parentheses included, is a main key too
-    ("Birdman or (The Unexpected Virtue of Ignorance)").
-    """
+def _all_keys(name: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Main, alternate and article-free keys of a title written without its year."""
     main_text = name.strip()
     aliases: list[str] = []
     while main_text.endswith(")"):
@@ -135,13 +132,34 @@ def title_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
         if alias:
             aliases.append(alias)
         main_text = main_text[: match.start()].rstrip()
-    main = (
-        _variants(main_text)
-        if main_text == name.strip()
-        else _variants(main_text) | _variants(name)
-    )
-    alternate = set().union(*(_variants(a) for a in aliases)) - main
-    return frozenset(main), frozenset(alternate)
+    texts = [main_text] if main_text == name.strip() else [main_text, name]
+    main_pairs = [_variants(t) for t in texts]
+    alias_pairs = [_variants(a) for a in aliases]
+    main = {k for k, _ in main_pairs if k}
+    alternate = {k for k, _ in alias_pairs if k} - main
+    bare = {b for _, b in main_pairs + alias_pairs if b} - main - alternate
+    return frozenset(main), frozenset(alternate), frozenset(bare)
+
+
+def title_keys(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The main and the alternate keys of a title written without its year.
+
+    ``"Postman, The (Postino, Il)"`` gives main ``{"the postman"}`` and alternate ``{"il
+    postino"}``; the whole text, parentheses included, is a main key too ("Birdman or (The
+    Unexpected Virtue of Ignorance)"). "The Usual Suspects" and "Usual Suspects, The" have the
+    same keys; "The Burglar" and "Burglar" do not (:func:`bare_keys` has those).
+    """
+    main, alternate, _bare = _all_keys(name)
+    return main, alternate
+
+
+def bare_keys(name: str) -> frozenset[str]:
+    """The keys of a title without its leading article: weaker evidence.
+
+    "Postman, The (Postino, Il)" gives ``{"postman", "postino"}``; but "The Burglar" (1987) and
+    "Burglar" (1987) are two films.
+    """
+    return _all_keys(name)[2]
 
 
 @dataclass(frozen=True)
@@ -229,12 +247,13 @@ class IdentityIndex:
                 self._canonical[movie_id] = first_of.setdefault((title, genre, link), movie_id)
         self._main: dict[tuple[str, int], list[int]] = defaultdict(list)
         self._alternate: dict[tuple[str, int], list[int]] = defaultdict(list)
+        self._bare: dict[tuple[str, int], list[int]] = defaultdict(list)
         key_count: dict[str, int] = defaultdict(int)
         yearless: dict[str, int] = {}
         for movie_id, name, year, genre in zip(
             ids, catalog["name"].astype(str), years, genres, strict=True
         ):
-            main, alternate = title_keys(name)
+            main, alternate, bare = _all_keys(name)
             for key in main:
                 key_count[key] += 1
             if year is None:
@@ -245,12 +264,14 @@ class IdentityIndex:
                 self._main[key, year].append(movie_id)
             for key in alternate:
                 self._alternate[key, year].append(movie_id)
+            for key in bare:
+                self._bare[key, year].append(movie_id)
         # Films listed without a year, by a title no other movie of the catalog has in any year.
         self._yearless = {k: m for k, m in yearless.items() if key_count[k] == 1}
         # Films sharing a key and a year with another film of this catalog: their title alone
         # cannot say which one a stored identity meant.
         shared: dict[tuple[str, int], set[int]] = defaultdict(set)
-        for table in (self._main, self._alternate):
+        for table in (self._main, self._alternate, self._bare):
             for key_year, movies in table.items():
                 shared[key_year].update(self._canonical.get(m, m) for m in movies)
         self._namesakes = {m for films in shared.values() if len(films) > 1 for m in films}
@@ -278,28 +299,37 @@ class IdentityIndex:
         """The movie with this IMDb id (None when the catalog has none)."""
         return self._by_imdb.get(imdb_id)
 
-    def by_title(self, name: str, year: int | None, *, imdb_id: int | None = None) -> int | None:
+    def by_title(
+        self, name: str, year: int | None, *, imdb_id: int | None = None, bare: bool = False
+    ) -> int | None:
         """The one movie whose title (without year) has a key of ``name`` and exactly ``year``.
 
         ``name`` may be written either way ("The Usual Suspects", "Usual Suspects, The") and may
-        carry alternate titles in parentheses. With ``imdb_id`` given, a movie linked to another
-        IMDb id is never the answer. None when no movie, or more than one film, fits.
+        carry alternate titles in parentheses. Main titles are compared first, then with the
+        alternate ones, then (only with ``bare``) without leading articles; the first level
+        that names one film decides. With ``imdb_id`` given, a movie linked to another IMDb id
+        is never the answer. None when no movie, or more than one film, fits.
         """
         if year is None:
             return None
-        main, alternate = title_keys(name)
-        for table in (self._main, self._alternate):
-            for keys in (main, alternate):
-                found = {
-                    self._canonical.get(m, m)
-                    for key in keys
-                    for m in table.get((key, year), ())
-                    if imdb_id is None or self._imdb_of[m] in (None, imdb_id)
-                }
-                if len(found) == 1:
-                    return found.pop()
-                if found:
-                    return None  # namesakes of the same year: never guess
+        main, alternate, bare_names = _all_keys(name)
+        levels = [((main,), (self._main,)), ((main, alternate), (self._main, self._alternate))]
+        if bare:
+            every = (main, alternate, bare_names)
+            levels.append((every, (self._main, self._alternate, self._bare)))
+        for key_sets, tables in levels:
+            found = {
+                self._canonical.get(m, m)
+                for keys in key_sets
+                for key in keys
+                for table in tables
+                for m in table.get((key, year), ())
+                if imdb_id is None or self._imdb_of[m] in (None, imdb_id)
+            }
+            if len(found) == 1:
+                return found.pop()
+            if found:
+                return None  # namesakes of the same year: never guess
         return None
 
     def by_title_without_year(self, name: str, *, imdb_id: int | None = None) -> int | None:
@@ -326,7 +356,9 @@ class IdentityIndex:
         if identity.namesake:
             return None  # its title and year name more than one film
         name, year = split_title(identity.title)
-        return self.by_title(name, year, imdb_id=identity.imdb_id)
+        # MovieLens itself drops or adds an article between releases ("Underneath, The" in
+        # ml-1m is "Underneath" in ml-latest-small), so identities may match without it.
+        return self.by_title(name, year, imdb_id=identity.imdb_id, bare=True)
 
     def find_encoded(self, text: str) -> int | None:
         """:meth:`find` for a stored string; None also for one that is not an identity."""

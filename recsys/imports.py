@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import pandas as pd
-from rapidfuzz import fuzz
 
 from recsys.identity import IdentityIndex, front_article, normalise, title_keys
 from recsys.titles import MatchStatus, TitleIndex
@@ -67,9 +66,17 @@ NOT_IN_CATALOG = "not in the catalog"
 # A film MovieLens lists without a year matches a row by exact title when the row's year is in
 # the release's last YEARLESS_WINDOW years (IdentityIndex.by_title_without_year): new, undated.
 YEARLESS_WINDOW = 4
-_GUARD_RATIO = 90.0  # a title resolver's match must read this close to the row's title
+# A numbering word before a number: "Vol. 2" is written "2" too.
+_NUMBERING = re.compile(
+    r"\b(?:vol|volume|part|chapter|episode|book) (?=(?:\d+|i|v|x|one|two|three)\b)"
+)
+# The start of a part that numbers a film of a series: "Episode V", "Part I", "Chapter 2", "3".
+_EPISODE = re.compile(
+    r"^\s*(?:(?:episode|part|chapter|vol\.?|volume|book)\s+(?:[ivxlc]+|\d+|one|two|three)\b"
+    r"|(?:\d+|[ivx]+)\s*$)\s*[-–—:]?\s*",
+    re.IGNORECASE,
+)
 _TT = re.compile(r"^\s*(?:tt)?0*(\d{1,10})\s*$", re.IGNORECASE)
-_DIGITS = re.compile(r"\d+")
 _PART_SPLIT = re.compile(r"\s*:\s+|\s+[-–—]+\s+")
 
 
@@ -572,41 +579,53 @@ class ImportResolver:
         return fitting[0] if len(fitting) == 1 else None
 
     def _reads_as(self, name: str, movie_id: int) -> bool:
-        """Whether a catalog title reads as ``name``.
+        """Whether a catalog title reads exactly as ``name``, spacing and numbering aside.
 
-        Spaces aside, the row is at most a typo away from a full or alternate title with the
-        same numbers ("Part 2" is not "Part 3"), or it is exactly one part of the title ("Star
-        Wars", "The Empire Strikes Back" of "Star Wars: Episode V - The Empire Strikes Back") of
-        at least two words: "Chernobyl" is not "Chernobyl: Zone of Exclusion".
+        The resolver finds candidates by resemblance; only these differences are accepted:
+        spaces ("Chain Saw" = "Chainsaw"), numbering words ("Vol. 2" = "2"), and a series
+        prefix or an episode's own title around an episode marker ("Star Wars" and "The Empire
+        Strikes Back" of "Star Wars: Episode V - The Empire Strikes Back"; "Avengers: Infinity
+        War" of "Avengers: Infinity War - Part I"). A typo's distance is not accepted:
+        "Revolution" is not "Resolution", "Robin Hood" is not "Robin Hood: Prince of Thieves".
         """
-        row = normalise(name)
-        compact = row.replace(" ", "")
-        if not compact:
-            return False
-        digits = _DIGITS.findall(compact)
-        titles, parts = _guard_keys(self._names.get(movie_id, ""))
-        for key in titles:
-            if _DIGITS.findall(key) == digits and fuzz.ratio(compact, key) >= _GUARD_RATIO:
-                return True
-        words = [w for w in row.split() if w not in ("the", "a", "an")]
-        return len(words) >= 2 and compact in parts
+        row = _spelling(name)
+        return bool(row) and row in _spellings(self._names.get(movie_id, ""))
 
 
-def _guard_keys(name: str) -> tuple[set[str], set[str]]:
-    """Space-free keys of a catalog title: its full and alternate titles; its parts.
+def _spelling(text: str) -> str:
+    """A title without spaces, nor a numbering word before a number.
 
-    The parts of "Star Wars: Episode V - The Empire Strikes Back" are its leading runs ("star
-    wars", "star wars episode 5") and its last part ("the empire strikes back").
+    "Guardians of the Galaxy Vol. 2" -> "guardiansofthegalaxy2" (= "Guardians of the Galaxy 2").
+    """
+    return _compact_key(normalise(text))
+
+
+def _compact_key(key: str) -> str:
+    return _NUMBERING.sub("", key).replace(" ", "")
+
+
+def _spellings(name: str) -> set[str]:
+    """The spellings (:func:`_spelling`) a catalog title may be written in.
+
+    Its full and alternate titles (article in front or dropped), and around an episode marker
+    (a part that starts with "Episode", "Part", "Chapter", "Vol." or a number) the series name
+    before it and the episode's own title after it.
     """
     main, alternate = title_keys(name)
-    titles = {k.replace(" ", "") for k in main | alternate}
-    parts: set[str] = set()
+    out = {_compact_key(k) for k in main | alternate}
     pieces = _PART_SPLIT.split(display_title(name))
     for i in range(1, len(pieces)):
-        parts.update(k.replace(" ", "") for k in title_keys(": ".join(pieces[:i]))[0])
-    if len(pieces) > 1:
-        parts.update(k.replace(" ", "") for k in title_keys(pieces[-1])[0])
-    return titles, parts - titles
+        if not _EPISODE.match(pieces[i]):
+            continue
+        out.update(_spelling(k) for k in title_keys(": ".join(pieces[:i]))[0])
+        marker = _EPISODE.match(pieces[i])
+        rest = pieces[i][marker.end() :] if marker else ""
+        tails = [": ".join(pieces[i + 1 :])] if i + 1 < len(pieces) else []
+        tails += [rest] if rest.strip() else []
+        for tail in tails:
+            out.update(_spelling(k) for k in title_keys(tail)[0])
+    out.discard("")
+    return out
 
 
 # --------------------------------------------------------------------------------------------
