@@ -8,6 +8,7 @@ plan). The reference in the same run is the naive way: every row through ``Title
 Peak memory is tracemalloc's peak of Python allocations during the import.
 
     nice .venv/bin/python -m bench.bench_import      # --rows 2000 --absent 0.2 --repeat 5
+    nice .venv/bin/python -m bench.bench_import --lookalikes 6000   # + accuracy on real titles
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import pandas as pd
 
 from recsys.identity import IdentityIndex
-from recsys.imports import ImportResolver, display_title, import_file, read_export
+from recsys.imports import (
+    ExportRow,
+    FileKind,
+    ImportResolver,
+    display_title,
+    import_file,
+    read_export,
+)
 from recsys.movielens import load_catalog, load_ratings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,6 +84,9 @@ def main() -> None:
     parser.add_argument("--absent", type=float, default=0.2, help="share of films not in it")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--lookalikes", type=int, default=0, help="also check N ml-32m films the catalog lacks"
+    )
     args = parser.parse_args()
 
     base = movielens_dir()
@@ -133,6 +144,48 @@ def main() -> None:
     naive = time.perf_counter() - start
     print(f"reference, every row through TitleIndex.resolve: {naive:.3f} s")
     print("bar: under 2 s for 2,000 rows on ml-latest-small")
+    if args.lookalikes:
+        lookalikes(catalog, big, resolver, args.lookalikes, args.seed)
+
+
+def lookalikes(
+    catalog: pd.DataFrame, big: pd.DataFrame, resolver: ImportResolver, n: int, seed: int
+) -> None:
+    """Accuracy on real titles: every dated film of the catalog written as Letterboxd writes it
+    must come back as itself; ``n`` ml-32m films the catalog lacks (same years) must not match.
+    Every match of the second kind is printed for a person to judge.
+    """
+    dated = [
+        (int(m), display_title(str(name)), int(y))
+        for m, name, y in zip(catalog.index, catalog["name"], catalog["year"], strict=True)
+        if pd.notna(y)
+    ]
+    rows = [
+        ExportRow("x", i, FileKind.LETTERBOXD_WATCHED, t, y) for i, (_m, t, y) in enumerate(dated)
+    ]
+    results = resolver.resolve_rows(rows)
+    found = sum(1 for r in results if r.movie_id is not None)
+    wrong = [
+        r for r, (m, _t, _y) in zip(results, dated, strict=True) if r.movie_id not in (None, m)
+    ]
+    print(f"\nthe catalog's own {len(dated)} dated films: {found} found, {len(wrong)} wrong")
+    titles = set(catalog["title"])
+    last = int(catalog["year"].max())
+    others = big[
+        big["year"].notna()
+        & (big["year"].fillna(0) <= last)
+        & ~big.index.isin(catalog.index)
+        & ~big["title"].isin(titles)
+    ]
+    sample = others.sample(min(n, len(others)), random_state=seed)
+    rows = [
+        ExportRow("x", i, FileKind.LETTERBOXD_WATCHED, display_title(str(name)), int(y))
+        for i, (name, y) in enumerate(zip(sample["name"], sample["year"], strict=True))
+    ]
+    matched = [r for r in resolver.resolve_rows(rows) if r.movie_id is not None]
+    print(f"{len(rows)} ml-32m films not in the catalog: {len(matched)} matched a catalog film")
+    for r in matched:
+        print(f"  {r.label} -> {catalog.loc[r.movie_id, 'title']} [{r.matched_by}]")
 
 
 if __name__ == "__main__":
