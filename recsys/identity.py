@@ -13,12 +13,14 @@ short string for storage (:meth:`MovieIdentity.encode`).
    catalog does not have it. Title evidence never overrides a differing IMDb id: a title match is
    accepted only for a movie that has no IMDb id of its own.
 2. **Normalised title + the same year** otherwise. Both titles are reduced to *keys*
-   (:func:`title_keys`): the main title with a trailing article put in front and without it, and
-   every alternate title in parentheses ("Seven (a.k.a. Se7en)", "Postman, The (Postino, Il)").
-   Main-title keys are tried first, then alternate ones; a level decides only when it names one
-   film. A year that differs, even by one, is no match; a title without a year never matches by
-   title; two films with the same keys and year are ambiguous (None), unless they are the same
-   entry listed twice (identical title, genres and IMDb search link: 14 of ml-100k's 18 pairs).
+   (:func:`title_keys`): the main title with a trailing article put in front, and every
+   alternate title in parentheses ("Seven (a.k.a. Se7en)", "Postman, The (Postino, Il)").
+   Main-title keys are tried first, then alternate ones, then the same without a leading
+   article (:func:`bare_keys`: MovieLens itself drops one between releases); a level decides
+   only when it names one film. A year that differs, even by one, is no match; a title without
+   a year never matches by title; two films with the same keys and year are ambiguous (None),
+   unless they are the same entry listed twice (identical title, genres and IMDb search link:
+   14 of ml-100k's 18 pairs).
    An identity whose own release had a namesake of the same year (``namesake``) never maps by
    title: the title cannot say which of the two it was.
 
