@@ -607,7 +607,7 @@ def _compact_key(key: str) -> str:
 def _spellings(name: str) -> set[str]:
     """The spellings (:func:`_spelling`) a catalog title may be written in.
 
-    Its full and alternate titles (article in front or dropped), and around an episode marker
+    Its full and alternate titles (article in front), and around an episode marker
     (a part that starts with "Episode", "Part", "Chapter", "Vol." or a number) the series name
     before it and the episode's own title after it.
     """
