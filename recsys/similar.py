@@ -1,0 +1,296 @@
+"""Similar movies: the same series first, then neighbours that share the movie's character.
+
+A film fan asked for films like *The Matrix* expects *The Matrix Reloaded* and *Revolutions*
+first, then films of the same kind. :class:`SimilarIndex` ranks candidates by a blend of
+
+* the cosine of the similar-movies factors (who likes one likes the other),
+* the genres (cosine of idf-weighted genre vectors: a shared *Animation* or *Documentary* says
+  more than a shared *Drama*),
+* the user tags of ``tags.csv`` where the release has them (cosine of TF-IDF tag vectors, computed
+  at training time by :func:`tag_vectors`: "Studio Ghibli", "Coen Brothers", "Disney"),
+* the release years (``exp(-|Δyear| / 10)``),
+
+and puts the films of the movie's series (:func:`recsys.series.series_keys`) before all others.
+Weights were chosen on the labelled anchors of ``tests/data/similar_anchors.tsv`` (docs/similar.md).
+
+Candidates are the movies with at least ``min_support`` likes in the training data (barely-liked
+movies have noisy factors), series films too unless ``SimilarWeights.series_min_likes`` says
+otherwise (3 lets "Rocky V", 7 likes on ml-latest-small, follow "Rocky" at a 1.7% low-support
+share; the serving contract keeps every neighbour at ``min_support``), and a series film also needs
+a fiftieth of the movie's own likes, so that a namesake nobody watched never leads the list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from recsys.series import series_keys
+
+NO_SERIES = -1
+
+
+@dataclass(frozen=True)
+class SimilarWeights:
+    """How the signals are blended (tuned on the anchors' tuning batch, see docs/similar.md)."""
+
+    factors: float = 1.0
+    genres: float = 0.2
+    tags: float = 0.4
+    year: float = 0.1
+    year_scale: float = 10.0  # years for the year similarity to fall to 1/e
+    # a series film needs at least this many likes (None: the index's ``min_support``) ...
+    series_min_likes: int | None = None
+    series_share: float = 0.02  # ... and this share of the movie's own likes
+
+
+def tag_vectors(tags: pd.DataFrame, item_ids: np.ndarray) -> csr_matrix:
+    """Unit TF-IDF rows (one per item, in ``item_ids`` order) of the user tags of each movie.
+
+    ``tags`` has columns ``movie_id`` and ``tag`` (one row per application, as in ``tags.csv``).
+    Tags are compared case- and punctuation-insensitively; a tag counts once per movie however
+    many users applied it (a few enthusiastic taggers should not outweigh the rest); the idf is
+    over the items. Movies without tags get an empty row.
+    """
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    n = item_ids.size
+    if tags.empty or n == 0:
+        return csr_matrix((n, 0), dtype=np.float32)
+    words = tags["tag"].astype(str).str.lower().map(lambda t: re.sub(r"[^\w]+", " ", t).strip())
+    movie_ids = tags["movie_id"].to_numpy(np.int64)
+    rows = np.searchsorted(item_ids, movie_ids)
+    rows = np.minimum(rows, n - 1)
+    keep = (item_ids[rows] == movie_ids) & (words != "").to_numpy()
+    if not keep.any():
+        return csr_matrix((n, 0), dtype=np.float32)
+    codes, vocabulary = pd.factorize(words[keep])
+    pairs = np.unique(np.stack([rows[keep], codes.astype(np.int64)]), axis=1)
+    matrix = csr_matrix(
+        (np.ones(pairs.shape[1], dtype=np.float32), (pairs[0], pairs[1])),
+        shape=(n, len(vocabulary)),
+    )
+    df = np.bincount(pairs[1], minlength=len(vocabulary))
+    idf = np.log(n / (1.0 + df)).astype(np.float32)
+    matrix = csr_matrix(matrix.multiply(idf[None, :]), dtype=np.float32)
+    return _unit_rows(matrix)
+
+
+def _unit_rows(matrix: csr_matrix) -> csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    scaled = csr_matrix(matrix.multiply(1.0 / norms[:, None]), dtype=np.float32)
+    scaled.sort_indices()
+    return scaled
+
+
+def series_codes(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
+    """Series of each item as an int code (``NO_SERIES`` when none), from the catalog's titles."""
+    n = len(item_ids)
+    if "name" not in catalog or n == 0:
+        return np.full(n, NO_SERIES, dtype=np.int32)
+    cat = catalog.reindex(np.asarray(item_ids))
+    years = cat["year"].tolist() if "year" in cat else None
+    keys = series_keys(cat["name"].fillna("").astype(str).tolist(), years=years)
+    codes, _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    return np.where(codes < 0, NO_SERIES, codes).astype(np.int32)
+
+
+def _genre_vectors(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
+    """Unit idf-weighted genre vectors (n_items x n_genres, float32); zeros without genres."""
+    n = len(item_ids)
+    if "genres" not in catalog or n == 0:
+        return np.zeros((n, 0), dtype=np.float32)
+    lists = catalog["genres"].reindex(np.asarray(item_ids)).fillna("").astype(str).str.split("|")
+    names = sorted({g for gs in lists for g in gs if g and not g.startswith("(")})
+    index = {g: i for i, g in enumerate(names)}
+    vectors = np.zeros((n, len(names)), dtype=np.float32)
+    for row, genres in enumerate(lists):
+        for g in genres:
+            col = index.get(g)
+            if col is not None:
+                vectors[row, col] = 1.0
+    idf = np.log(n / (1.0 + vectors.sum(axis=0))).astype(np.float32)
+    vectors *= np.maximum(idf, 0.0)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def _unit(factors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    norms[norms == 0] = 1e-10
+    return np.ascontiguousarray(factors / norms, dtype=np.float32)
+
+
+class SimilarIndex:
+    """Nearest movies by series, factors, genres, tags and years (see the module docstring).
+
+    Built once when a model is loaded; :meth:`top` only reads it, so concurrent calls are safe.
+    """
+
+    def __init__(
+        self,
+        factors: np.ndarray,
+        support: np.ndarray,
+        *,
+        catalog: pd.DataFrame | None = None,
+        item_ids: np.ndarray | None = None,
+        min_support: int = 10,
+        shrink: float = 0.0,
+        tags: csr_matrix | None = None,
+        series: np.ndarray | None = None,
+        weights: SimilarWeights | None = None,
+    ):
+        """Precompute the candidates' blocks.
+
+        Args:
+            factors: item factors (n_items x k), the similar-movies model's.
+            support: likes per item in the training data.
+            catalog: the catalog (genres, year and names are read); None: factors only.
+            item_ids: movieId per item (needed with ``catalog``).
+            min_support: candidates need at least this many likes.
+            shrink: the factor cosine is multiplied by ``likes / (likes + shrink)`` (0: off).
+            tags: :func:`tag_vectors` of the items (None: no tags).
+            series: :func:`series_codes` of the items (None: computed from ``catalog``).
+            weights: the blend (None: :class:`SimilarWeights` defaults).
+        """
+        self.weights = weights = weights or SimilarWeights()
+        support = np.asarray(support, dtype=np.int64)
+        n = support.size
+        if factors.shape[0] != n:
+            raise ValueError(f"{factors.shape[0]} factor rows for {n} items")
+        catalog = catalog if catalog is not None else pd.DataFrame()
+        ids = np.arange(n) if item_ids is None else np.asarray(item_ids)
+        self._support = support
+        self._series_min_likes = (
+            min_support if weights.series_min_likes is None else weights.series_min_likes
+        )
+        self._unit = _unit(np.asarray(factors, dtype=np.float32))
+        self._pool = np.flatnonzero(support >= min_support).astype(np.int64)
+        pool_unit = self._unit[self._pool]
+        if shrink > 0:
+            pool_unit = pool_unit * (support[self._pool] / (support[self._pool] + shrink))[:, None]
+        # scores are divided by the sum of the weights, so that they lie in [-1, 1]
+        self._scale = np.float32(
+            1.0 / max(1e-9, weights.factors + weights.genres + weights.tags + weights.year)
+        )
+        self._pool_unit = np.ascontiguousarray(pool_unit * weights.factors, dtype=np.float32)
+        self._genres = _genre_vectors(catalog, ids)
+        self._pool_genres = np.ascontiguousarray(
+            self._genres[self._pool] * weights.genres, dtype=np.float32
+        )
+        years = catalog["year"].reindex(ids) if "year" in catalog else pd.Series(np.nan, index=ids)
+        self._years = years.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        self._pool_years = self._years[self._pool]
+        self._position = np.full(n, -1, dtype=np.int64)
+        self._position[self._pool] = np.arange(self._pool.size)
+        self._tags: csr_matrix | None = None
+        if tags is not None and tags.shape[0] == n and tags.nnz:
+            self._tags = csr_matrix(tags, dtype=np.float32)
+            # per tag, the pool rows that carry it (an inverted index: a query reads a few tags)
+            self._pool_tags = csr_matrix(
+                self._tags[self._pool] * weights.tags, dtype=np.float32
+            ).tocsc()
+        codes = series_codes(catalog, ids) if series is None else np.asarray(series, np.int32)
+        if codes.shape != (n,):
+            raise ValueError(f"{codes.shape} series codes for {n} items")
+        self.series = codes
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(int(codes.max(initial=-1)) + 2))
+        self._series_members = [order[bounds[i] : bounds[i + 1]] for i in range(bounds.size - 1)]
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns)."""
+        return int(self._support.size)
+
+    def _scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
+        """Blend scores of ``column`` against the pool (or the given candidate columns)."""
+        w = self.weights
+        if candidates is None:
+            unit, genres, years = self._pool_unit, self._pool_genres, self._pool_years
+        else:
+            unit = self._unit[candidates] * w.factors
+            genres = self._genres[candidates] * w.genres
+            years = self._years[candidates]
+        scores = unit @ self._unit[column]
+        if genres.shape[1]:
+            scores += genres @ self._genres[column]
+        year = self._years[column]
+        if w.year and not np.isnan(year):
+            close = w.year * np.exp(-np.abs(years - year) / w.year_scale)
+            close[np.isnan(close)] = 0.0
+            scores += close.astype(np.float32)
+        if self._tags is not None:
+            scores += self._tag_scores(column, candidates)
+        out: np.ndarray = scores.astype(np.float32, copy=False) * self._scale
+        return out
+
+    def _tag_scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
+        """Weighted tag cosine of ``column`` against the pool (or the candidate columns)."""
+        assert self._tags is not None
+        tags = self._tags
+        lo, hi = tags.indptr[column], tags.indptr[column + 1]
+        size = self._pool.size if candidates is None else candidates.size
+        if lo == hi:
+            return np.zeros(size, dtype=np.float32)
+        if candidates is not None:
+            block = tags[candidates] @ tags[column].T * self.weights.tags
+            return np.asarray(block.todense(), dtype=np.float32).ravel()
+        pool = self._pool_tags
+        rows, weights = [], []
+        for tag, value in zip(tags.indices[lo:hi], tags.data[lo:hi], strict=True):
+            a, b = pool.indptr[tag], pool.indptr[tag + 1]
+            rows.append(pool.indices[a:b])
+            weights.append(pool.data[a:b] * value)
+        out: np.ndarray = np.bincount(
+            np.concatenate(rows), weights=np.concatenate(weights), minlength=size
+        ).astype(np.float32)
+        return out
+
+    def _series_films(self, column: int) -> np.ndarray:
+        code = int(self.series[column])
+        if code == NO_SERIES:
+            return np.zeros(0, dtype=np.int64)
+        members = self._series_members[code]
+        needed = max(self._series_min_likes, self.weights.series_share * self._support[column])
+        keep = (members != column) & (self._support[members] >= needed)
+        films: np.ndarray = members[keep].astype(np.int64)
+        return films
+
+    def top(self, column: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` columns most similar to ``column`` (itself excluded), best first.
+
+        Scores are the blend divided by the sum of the weights (in [-1, 1]). Films of its series
+        come first, each scoring at least as much as the best film outside the series.
+        """
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if not 0 <= column < self.n_items or n <= 0:
+            return empty
+        series = self._series_films(column)
+        first_cols = np.zeros(0, dtype=np.int64)
+        first_scores = np.zeros(0, dtype=np.float32)
+        if series.size:
+            s = self._scores(column, series)
+            order = np.argsort(-s, kind="stable")[:n]
+            first_cols, first_scores = series[order], s[order]
+        rest = n - first_cols.size
+        if rest <= 0 or self._pool.size == 0:
+            return first_cols, first_scores
+        scores = self._scores(column, None)
+        taken = self._position[np.append(first_cols, column)]
+        scores[taken[taken >= 0]] = -np.inf
+        k = min(rest, self._pool.size)
+        part = np.argpartition(-scores, k - 1)[:k]
+        part = part[np.argsort(-scores[part], kind="stable")]
+        part = part[np.isfinite(scores[part])]
+        if part.size and first_scores.size:
+            first_scores = np.maximum(first_scores, scores[part[0]])
+        return (
+            np.concatenate([first_cols, self._pool[part]]),
+            np.concatenate([first_scores, scores[part]]).astype(np.float32),
+        )
