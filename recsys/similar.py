@@ -8,7 +8,7 @@ first, then films of the same kind. :class:`SimilarIndex` ranks candidates by a 
   more than a shared *Drama*),
 * the user tags of ``tags.csv`` where the release has them (cosine of TF-IDF tag vectors, computed
   at training time by :func:`tag_vectors`: "Studio Ghibli", "Coen Brothers", "Disney"),
-* the release years (``exp(-|Δyear| / 10)``),
+* the release years (``exp(-|Δyear| / 40)``: the same era),
 
 and puts the films of the movie's series (:func:`recsys.series.series_keys`) before all others.
 Weights were chosen on the labelled anchors of ``tests/data/similar_anchors.tsv`` (docs/similar.md).
@@ -39,10 +39,10 @@ class SimilarWeights:
     """How the signals are blended (tuned on the anchors' tuning batch, see docs/similar.md)."""
 
     factors: float = 1.0
-    genres: float = 0.2
-    tags: float = 0.4
-    year: float = 0.1
-    year_scale: float = 10.0  # years for the year similarity to fall to 1/e
+    genres: float = 0.3
+    tags: float = 0.3
+    year: float = 0.3
+    year_scale: float = 40.0  # years for the year similarity to fall to 1/e
     # a series film needs at least this many likes (None: the index's ``min_support``) ...
     series_min_likes: int | None = None
     series_share: float = 0.02  # ... and this share of the movie's own likes
