@@ -23,6 +23,7 @@ a fiftieth of the movie's own likes, so that a namesake nobody watched never lea
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,20 +105,48 @@ def _genre_vectors(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
     n = len(item_ids)
     if "genres" not in catalog or n == 0:
         return np.zeros((n, 0), dtype=np.float32)
-    lists = catalog["genres"].reindex(np.asarray(item_ids)).fillna("").astype(str).str.split("|")
+    # a catalog has a few thousand distinct genre strings at most: build those, then index
+    codes, combos = pd.factorize(
+        catalog["genres"].reindex(np.asarray(item_ids)).fillna("").astype(str)
+    )
+    lists = [str(c).split("|") for c in combos]
     names = sorted({g for gs in lists for g in gs if g and not g.startswith("(")})
     index = {g: i for i, g in enumerate(names)}
-    vectors = np.zeros((n, len(names)), dtype=np.float32)
+    distinct = np.zeros((len(combos), len(names)), dtype=np.float32)
     for row, genres in enumerate(lists):
         for g in genres:
             col = index.get(g)
             if col is not None:
-                vectors[row, col] = 1.0
+                distinct[row, col] = 1.0
+    vectors = distinct[codes]
     idf = np.log(n / (1.0 + vectors.sum(axis=0))).astype(np.float32)
     vectors *= np.maximum(idf, 0.0)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+
+
+def _year_similarity(
+    catalog: pd.DataFrame, item_ids: np.ndarray, weight: float, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(a code per item, table[code_a, code_b] = weight * exp(-|year_a - year_b| / scale)).
+
+    The last code stands for "year unknown", whose row and column are zero.
+    """
+    n = len(item_ids)
+    if "year" in catalog and n:
+        years = catalog["year"].reindex(np.asarray(item_ids)).astype("float64").to_numpy()
+    else:
+        years = np.full(n, np.nan)
+    known = ~np.isnan(years)
+    distinct, codes = np.unique(years[known], return_inverse=True)
+    out = np.full(n, distinct.size, dtype=np.int32)
+    out[known] = codes
+    table = np.zeros((distinct.size + 1, distinct.size + 1), dtype=np.float32)
+    if distinct.size and weight:
+        gap = np.abs(distinct[:, None] - distinct[None, :])
+        table[:-1, :-1] = weight * np.exp(-gap / scale)
+    return out, table
 
 
 def _unit(factors: np.ndarray) -> np.ndarray:
@@ -163,45 +192,82 @@ class SimilarIndex:
         n = support.size
         if factors.shape[0] != n:
             raise ValueError(f"{factors.shape[0]} factor rows for {n} items")
-        catalog = catalog if catalog is not None else pd.DataFrame()
-        ids = np.arange(n) if item_ids is None else np.asarray(item_ids)
+        self._catalog = catalog if catalog is not None else pd.DataFrame()
+        self._ids = np.arange(n) if item_ids is None else np.asarray(item_ids)
         self._support = support
         self._series_min_likes = (
             min_support if weights.series_min_likes is None else weights.series_min_likes
         )
-        self._unit = _unit(np.asarray(factors, dtype=np.float32))
         self._pool = np.flatnonzero(support >= min_support).astype(np.int64)
-        pool_unit = self._unit[self._pool]
-        if shrink > 0:
-            pool_unit = pool_unit * (support[self._pool] / (support[self._pool] + shrink))[:, None]
+        self._position = np.full(n, -1, dtype=np.int64)
+        self._position[self._pool] = np.arange(self._pool.size)
         # scores are divided by the sum of the weights, so that they lie in [-1, 1]
         self._scale = np.float32(
             1.0 / max(1e-9, weights.factors + weights.genres + weights.tags + weights.year)
         )
-        self._pool_unit = np.ascontiguousarray(pool_unit * weights.factors, dtype=np.float32)
-        self._genres = _genre_vectors(catalog, ids)
-        self._pool_genres = np.ascontiguousarray(
-            self._genres[self._pool] * weights.genres, dtype=np.float32
+        # one profile per item, factors then genres: a query is one product with the pool's block
+        unit = _unit(np.asarray(factors, dtype=np.float32))
+        genres = _genre_vectors(self._catalog, self._ids)
+        self._profile = np.ascontiguousarray(np.hstack([unit, genres]), dtype=np.float32)
+        self._query_weights = np.concatenate(
+            [
+                np.full(unit.shape[1], weights.factors * self._scale, dtype=np.float32),
+                np.full(genres.shape[1], weights.genres * self._scale, dtype=np.float32),
+            ]
         )
-        years = catalog["year"].reindex(ids) if "year" in catalog else pd.Series(np.nan, index=ids)
-        self._years = years.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
-        self._pool_years = self._years[self._pool]
-        self._position = np.full(n, -1, dtype=np.int64)
-        self._position[self._pool] = np.arange(self._pool.size)
+        pool_profile = self._profile[self._pool]
+        if shrink > 0:
+            shrunk = (support[self._pool] / (support[self._pool] + shrink)).astype(np.float32)
+            pool_profile = pool_profile.copy()
+            pool_profile[:, : unit.shape[1]] *= shrunk[:, None]
+        self._pool_profile = np.ascontiguousarray(pool_profile)
+        self._year_code, self._year_table = _year_similarity(
+            self._catalog, self._ids, weights.year * float(self._scale), weights.year_scale
+        )
+        self._pool_year_code = self._year_code[self._pool]
         self._tags: csr_matrix | None = None
         if tags is not None and tags.shape[0] == n and tags.nnz:
             self._tags = csr_matrix(tags, dtype=np.float32)
             # per tag, the pool rows that carry it (an inverted index: a query reads a few tags)
             self._pool_tags = csr_matrix(
-                self._tags[self._pool] * weights.tags, dtype=np.float32
+                self._tags[self._pool] * (weights.tags * float(self._scale)), dtype=np.float32
             ).tocsc()
-        codes = series_codes(catalog, ids) if series is None else np.asarray(series, np.int32)
-        if codes.shape != (n,):
-            raise ValueError(f"{codes.shape} series codes for {n} items")
-        self.series = codes
+        if series is not None and np.asarray(series).shape != (n,):
+            raise ValueError(f"{np.asarray(series).shape} series codes for {n} items")
+        self._series: np.ndarray | None = None
+        self._series_members: list[np.ndarray] = []
+        self._series_lock = threading.Lock()
+        if series is not None:
+            self._set_series(np.asarray(series, dtype=np.int32))
+
+    def _set_series(self, codes: np.ndarray) -> None:
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(int(codes.max(initial=-1)) + 2))
         self._series_members = [order[bounds[i] : bounds[i + 1]] for i in range(bounds.size - 1)]
+        self._series = codes
+
+    @property
+    def series(self) -> np.ndarray:
+        """Series code per item (``NO_SERIES``: none).
+
+        An artifact saved before series codes were stored gets them from the catalog's titles on
+        first use, only for the movies that may be listed (a few seconds on ml-32m's catalog;
+        load time stays as it was).
+        """
+        if self._series is None:
+            with self._series_lock:
+                if self._series is None:
+                    eligible = np.flatnonzero(
+                        self._support >= min(self._series_min_likes, self._pool_min())
+                    )
+                    codes = np.full(self.n_items, NO_SERIES, dtype=np.int32)
+                    codes[eligible] = series_codes(self._catalog, self._ids[eligible])
+                    self._set_series(codes)
+        assert self._series is not None
+        return self._series
+
+    def _pool_min(self) -> int:
+        return int(self._support[self._pool].min()) if self._pool.size else 0
 
     @property
     def n_items(self) -> int:
@@ -210,24 +276,15 @@ class SimilarIndex:
 
     def _scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
         """Blend scores of ``column`` against the pool (or the given candidate columns)."""
-        w = self.weights
         if candidates is None:
-            unit, genres, years = self._pool_unit, self._pool_genres, self._pool_years
+            block, year_codes = self._pool_profile, self._pool_year_code
         else:
-            unit = self._unit[candidates] * w.factors
-            genres = self._genres[candidates] * w.genres
-            years = self._years[candidates]
-        scores = unit @ self._unit[column]
-        if genres.shape[1]:
-            scores += genres @ self._genres[column]
-        year = self._years[column]
-        if w.year and not np.isnan(year):
-            close = w.year * np.exp(-np.abs(years - year) / w.year_scale)
-            close[np.isnan(close)] = 0.0
-            scores += close.astype(np.float32)
+            block, year_codes = self._profile[candidates], self._year_code[candidates]
+        scores = block @ (self._profile[column] * self._query_weights)
+        scores += self._year_table[self._year_code[column]][year_codes]
         if self._tags is not None:
             scores += self._tag_scores(column, candidates)
-        out: np.ndarray = scores.astype(np.float32, copy=False) * self._scale
+        out: np.ndarray = scores.astype(np.float32, copy=False)
         return out
 
     def _tag_scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
@@ -239,7 +296,7 @@ class SimilarIndex:
         if lo == hi:
             return np.zeros(size, dtype=np.float32)
         if candidates is not None:
-            block = tags[candidates] @ tags[column].T * self.weights.tags
+            block = tags[candidates] @ tags[column].T * (self.weights.tags * float(self._scale))
             return np.asarray(block.todense(), dtype=np.float32).ravel()
         pool = self._pool_tags
         rows, weights = [], []
