@@ -323,7 +323,8 @@ class SimilarIndex:
         """The ``n`` columns most similar to ``column`` (itself excluded), best first.
 
         Scores are the blend divided by the sum of the weights (in [-1, 1]). Films of its series
-        come first, each scoring at least as much as the best film outside the series.
+        come first, the best ``n`` by the blend in release order, each scoring at least as much as
+        the films after it.
         """
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if not 0 <= column < self.n_items or n <= 0:
@@ -333,8 +334,14 @@ class SimilarIndex:
         first_scores = np.zeros(0, dtype=np.float32)
         if series.size:
             s = self._scores(column, series)
-            order = np.argsort(-s, kind="stable")[:n]
-            first_cols, first_scores = series[order], s[order]
+            best = np.argsort(-s, kind="stable")[:n]
+            # the chosen series films in release order (unknown years last, then by movieId: the
+            # order MovieLens added them), as a fan reads them
+            chosen = series[best]
+            best = best[np.lexsort((self._ids[chosen], self._year_code[chosen]))]
+            first_cols = series[best]
+            # each scores at least as much as the ones after it: the list stays in score order
+            first_scores = np.maximum.accumulate(s[best][::-1])[::-1].astype(np.float32)
         rest = n - first_cols.size
         if rest <= 0 or self._pool.size == 0:
             return first_cols, first_scores
