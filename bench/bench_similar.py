@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import csr_matrix
+import pandas as pd
 
 from recsys.als import CosineIndex, limit_blas_threads
 from recsys.defaults import default_config
@@ -130,17 +130,17 @@ def per_call_ms(similar: Similar, movie_ids: np.ndarray) -> float:
     return float(np.median(times) * 1000)
 
 
-def _implicit_lists(model: object, item_ids: np.ndarray, user_items: csr_matrix) -> Similar:
+def _implicit_lists(model: object, item_ids: np.ndarray) -> Similar:
+    """``similar_items`` of a fitted implicit model as movieIds (the movie itself dropped)."""
     columns = {int(m): c for c, m in enumerate(item_ids.tolist())}
 
     def similar(movie_id: int, n: int) -> list[int]:
         col = columns.get(movie_id)
         if col is None:
             return []
-        ids, _ = model.similar_items(col, N=n + 1, item_users=None)  # type: ignore[attr-defined]
+        ids, _ = model.similar_items(col, N=n + 1)  # type: ignore[attr-defined]
         return [int(item_ids[i]) for i in ids if i != col][:n]
 
-    del user_items
     return similar
 
 
@@ -229,8 +229,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     methods: dict[str, Similar] = {
         "ours (series + factors + genres + tags + years)": ours,
         "before (factor cosine, min likes)": before,
-        "implicit item-item cosine (K=20)": _implicit_lists(knn, item_ids, likes),
-        "implicit ALS defaults": _implicit_lists(als, item_ids, likes),
+        "implicit item-item cosine (K=20)": _implicit_lists(knn, item_ids),
+        "implicit ALS defaults": _implicit_lists(als, item_ids),
     }
 
     anchors, resolved, skipped = read_anchors(args.anchors, TitleIndex.build(catalog))
@@ -265,12 +265,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _fan_checks(
-    ours: Similar, catalog: object, titles: TitleIndex, *, show: bool, anchors: list[Anchor]
+    ours: Similar, catalog: pd.DataFrame, titles: TitleIndex, *, show: bool, anchors: list[Anchor]
 ) -> None:
     """The issue's examples, and with ``show`` every anchor's list (+: accepted)."""
-    import pandas as pd
-
-    assert isinstance(catalog, pd.DataFrame)
     for anchor, wanted in FAN_CHECKS.items():
         anchor_id = titles.resolve(anchor).movie_id
         if anchor_id is None:
