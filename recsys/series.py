@@ -55,6 +55,49 @@ ALIASES: dict[str, str] = {
     "fast five": "fast and the furious",
     "fast furious": "fast and the furious",
     "furious 7": "fast and the furious",
+    "twilight saga": "twilight",
+    "bourne supremacy": "bourne identity",
+    "bourne ultimatum": "bourne identity",
+    "bourne legacy": "bourne identity",
+    "jason bourne": "bourne identity",
+    **{
+        f"{title}of the planet of the apes": "planet of the apes"
+        for title in ("rise ", "dawn ", "war for the ", "beneath the ", "escape from the ")
+    },
+    "conquest of the planet of the apes": "planet of the apes",
+    "battle for the planet of the apes": "planet of the apes",
+    # the James Bond films of EON Productions (and the two outside it), whose titles share nothing
+    **dict.fromkeys(
+        (
+            "dr no",
+            "from russia with love",
+            "goldfinger",
+            "thunderball",
+            "you only live twice",
+            "on her majesty s secret service",
+            "diamonds are forever",
+            "live and let die",
+            "man with the golden gun",
+            "spy who loved me",
+            "moonraker",
+            "for your eyes only",
+            "octopussy",
+            "view to a kill",
+            "living daylights",
+            "licence to kill",
+            "goldeneye",
+            "tomorrow never dies",
+            "world is not enough",
+            "die another day",
+            "casino royale",
+            "quantum of solace",
+            "skyfall",
+            "spectre",
+            "no time to die",
+            "never say never again",
+        ),
+        "james bond",
+    ),
 }
 
 _ARTICLES = ("the", "a", "an", "les", "la", "le", "il", "el", "die", "der", "das")
