@@ -570,8 +570,8 @@ class Recommender:
         """Movies most like ``movie_id``; () if the model does not know it.
 
         Its series first, then the blend of factors, genres, tags and years of
-        :mod:`recsys.similar`. Only movies with at least ``min_support`` likes are candidates
-        (series films need fewer): barely-liked movies have noisy directions.
+        :mod:`recsys.similar`. Only movies with at least ``min_support`` likes are candidates,
+        series films too: barely-liked movies have noisy directions.
         """
         col = self._column(movie_id)
         if col is None or int(n) <= 0:
