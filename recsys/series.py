@@ -55,6 +55,8 @@ ALIASES: dict[str, str] = {
     "fast five": "fast and the furious",
     "fast furious": "fast and the furious",
     "furious 7": "fast and the furious",
+    "empire strikes back": "star wars",  # ml-100k and ml-1m spell the episodes this way
+    "return of the jedi": "star wars",
     "twilight saga": "twilight",
     "bourne supremacy": "bourne identity",
     "bourne ultimatum": "bourne identity",

@@ -166,3 +166,9 @@ def test_real_catalog_series(movielens_dir: Path, release: str) -> None:
     sizes = Counter(k for k in series.values() if k is not None)
     assert max(sizes.values()) <= 40, sizes.most_common(3)
     assert 0.05 < sum(sizes.values()) / len(series) < 0.15
+
+
+def test_ml_100k_spells_the_star_wars_episodes_without_the_series(movielens_dir: Path) -> None:
+    _catalog, series = _catalog_series(movielens_dir, "ml-100k")
+    assert series[50] == series[172] == series[181] is not None  # A New Hope, V, VI
+    assert series[50] != series.get(222)  # Star Trek: First Contact
