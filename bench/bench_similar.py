@@ -20,9 +20,15 @@ it prints the mean share of the top 10 that the fan accepts (per batch), the low
 (over the 200 most-liked movies, the share of their 10 neighbours with fewer than 10 likes), the
 median time per call, and the time to build the similar-movies index at load.
 
+``--synthetic`` measures the scale instead: the ml-32m-sized model of ``bench/bench_recommend.py``
+(87,585 movies x 128 factors, random directions; its series codes computed as training would),
+saved and loaded through ``Recommender.load``; ``similar`` per call against the previous
+``CosineIndex`` over the same factors, and both index builds, in the same process.
+
 Usage::
 
     nice .venv/bin/python -m bench.bench_similar [--dataset ml-latest-small] [--show]
+    nice .venv/bin/python -m bench.bench_similar --synthetic
 """
 
 from __future__ import annotations
@@ -157,8 +163,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--anchors", type=Path, default=ANCHORS)
     parser.add_argument("--show", action="store_true", help="print each anchor's list")
+    parser.add_argument("--synthetic", action="store_true", help="the ml-32m-sized model instead")
     args = parser.parse_args(argv)
     limit_blas_threads()
+    if args.synthetic:
+        synthetic(args.movielens_dir)
+        return
 
     release = get_release(args.dataset)
     folder = args.movielens_dir / release.name
@@ -262,6 +272,71 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"before {before_build * 1000:.0f} ms"
     )
     _fan_checks(ours, catalog, TitleIndex.build(catalog), show=args.show, anchors=anchors)
+
+
+def synthetic(movielens_dir: Path) -> None:
+    """Load time and per-call time of similar() on an ml-32m-sized model (see the docstring)."""
+    import tempfile
+    from dataclasses import replace
+
+    from bench.bench_recommend import small_model, synthetic_model
+    from recsys.artifact import load_artifact, save_artifact
+    from recsys.movielens import DataPaths
+    from recsys.similar import series_codes
+
+    with tempfile.TemporaryDirectory(
+        dir=REPO / "data" if (REPO / "data").is_dir() else None
+    ) as tmp:
+        paths = DataPaths(data_dir=Path(tmp) / "data", movielens_dir=movielens_dir)
+        reference, _, _ = small_model(paths, Path(tmp) / "small")
+        synthetic_model(paths, reference, Path(tmp) / "plain", 0)
+        artifact = load_artifact(Path(tmp) / "plain")
+        start = time.perf_counter()
+        codes = series_codes(artifact.catalog, artifact.item_ids)
+        series_s = time.perf_counter() - start
+        save_artifact(replace(artifact, series=codes), Path(tmp) / "big")
+        start = time.perf_counter()
+        rec = Recommender.load(Path(tmp) / "big")
+        load_s = time.perf_counter() - start
+    support = rec.support
+    config = rec.config
+    factors = artifact.item_factors
+    start = time.perf_counter()
+    before_index = CosineIndex(factors, candidates=support >= config.min_support)
+    before_build = time.perf_counter() - start
+    start = time.perf_counter()
+    SimilarIndex(
+        factors,
+        support,
+        catalog=artifact.catalog,
+        item_ids=artifact.item_ids,
+        min_support=config.min_support,
+        series=codes,
+    )
+    ours_build = time.perf_counter() - start
+    item_ids = rec.items.item_ids
+    sample = np.random.default_rng(0).choice(item_ids, size=500, replace=False)
+
+    def ours(movie_id: int, n: int) -> list[int]:
+        return [s.movie_id for s in rec.similar(movie_id, n)]
+
+    def before(movie_id: int, n: int) -> list[int]:
+        col = rec.items.column(movie_id)
+        return [] if col is None else [int(item_ids[c]) for c in before_index.top(col, n)[0]]
+
+    candidates = int(np.count_nonzero(support >= config.min_support))
+    print(
+        f"synthetic ml-32m-sized model: {item_ids.size} movies x {factors.shape[1]} factors, "
+        f"{candidates} candidates with >= {config.min_support} likes"
+    )
+    print(f"series codes from {item_ids.size} titles (at training): {series_s:.2f} s")
+    print(f"Recommender.load: {load_s:.2f} s")
+    print(f"index build: ours {ours_build:.2f} s, before (CosineIndex) {before_build:.2f} s")
+    print(
+        f"similar() median per call: ours {per_call_ms(ours, sample):.2f} ms, "
+        f"before {per_call_ms(before, sample):.2f} ms"
+    )
+    print("The Matrix ->", "; ".join(s.title for s in rec.similar(2571, 5)))
 
 
 def _fan_checks(

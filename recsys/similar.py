@@ -100,12 +100,15 @@ def series_codes(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
     return np.where(codes < 0, NO_SERIES, codes).astype(np.int32)
 
 
-def _genre_vectors(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
-    """Unit idf-weighted genre vectors (n_items x n_genres, float32); zeros without genres."""
+def _genre_vectors(catalog: pd.DataFrame, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a genre-combination code per item, unit idf-weighted vectors of the combinations).
+
+    A catalog has a few thousand distinct genre strings at most, so similarity is computed
+    between combinations and gathered per item. Without genres: one all-zero combination.
+    """
     n = len(item_ids)
     if "genres" not in catalog or n == 0:
-        return np.zeros((n, 0), dtype=np.float32)
-    # a catalog has a few thousand distinct genre strings at most: build those, then index
+        return np.zeros(n, dtype=np.int32), np.zeros((1, 0), dtype=np.float32)
     codes, combos = pd.factorize(
         catalog["genres"].reindex(np.asarray(item_ids)).fillna("").astype(str)
     )
@@ -118,12 +121,12 @@ def _genre_vectors(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
             col = index.get(g)
             if col is not None:
                 distinct[row, col] = 1.0
-    vectors = distinct[codes]
-    idf = np.log(n / (1.0 + vectors.sum(axis=0))).astype(np.float32)
-    vectors *= np.maximum(idf, 0.0)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    counts = np.bincount(codes, minlength=len(combos)).astype(np.float32)
+    idf = np.log(n / (1.0 + counts @ distinct)).astype(np.float32)
+    distinct *= np.maximum(idf, 0.0)
+    norms = np.linalg.norm(distinct, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return np.ascontiguousarray(vectors / norms, dtype=np.float32)
+    return codes.astype(np.int32), np.ascontiguousarray(distinct / norms, dtype=np.float32)
 
 
 def _year_similarity(
@@ -205,22 +208,17 @@ class SimilarIndex:
         self._scale = np.float32(
             1.0 / max(1e-9, weights.factors + weights.genres + weights.tags + weights.year)
         )
-        # one profile per item, factors then genres: a query is one product with the pool's block
-        unit = _unit(np.asarray(factors, dtype=np.float32))
-        genres = _genre_vectors(self._catalog, self._ids)
-        self._profile = np.ascontiguousarray(np.hstack([unit, genres]), dtype=np.float32)
-        self._query_weights = np.concatenate(
-            [
-                np.full(unit.shape[1], weights.factors * self._scale, dtype=np.float32),
-                np.full(genres.shape[1], weights.genres * self._scale, dtype=np.float32),
-            ]
-        )
-        pool_profile = self._profile[self._pool]
+        # the factor cosine is one product with the candidates' block (weight and scale folded
+        # in); genres and years are lookups in small tables by a code per movie
+        self._unit = _unit(np.asarray(factors, dtype=np.float32))
+        pool_unit = self._unit[self._pool] * np.float32(weights.factors * self._scale)
         if shrink > 0:
-            shrunk = (support[self._pool] / (support[self._pool] + shrink)).astype(np.float32)
-            pool_profile = pool_profile.copy()
-            pool_profile[:, : unit.shape[1]] *= shrunk[:, None]
-        self._pool_profile = np.ascontiguousarray(pool_profile)
+            pool_unit *= (support[self._pool] / (support[self._pool] + shrink))[:, None]
+        self._pool_unit = np.ascontiguousarray(pool_unit, dtype=np.float32)
+        self._genre_code, genre_vectors = _genre_vectors(self._catalog, self._ids)
+        self._genre_vectors = genre_vectors * np.float32(weights.genres * self._scale)
+        self._genre_unit = genre_vectors
+        self._pool_genre_code = self._genre_code[self._pool]
         self._year_code, self._year_table = _year_similarity(
             self._catalog, self._ids, weights.year * float(self._scale), weights.year_scale
         )
@@ -277,10 +275,14 @@ class SimilarIndex:
     def _scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
         """Blend scores of ``column`` against the pool (or the given candidate columns)."""
         if candidates is None:
-            block, year_codes = self._pool_profile, self._pool_year_code
+            scores = self._pool_unit @ self._unit[column]
+            genre_codes, year_codes = self._pool_genre_code, self._pool_year_code
         else:
-            block, year_codes = self._profile[candidates], self._year_code[candidates]
-        scores = block @ (self._profile[column] * self._query_weights)
+            weight = np.float32(self.weights.factors * self._scale)
+            scores = (self._unit[candidates] @ self._unit[column]) * weight
+            genre_codes, year_codes = self._genre_code[candidates], self._year_code[candidates]
+        genres = self._genre_vectors @ self._genre_unit[self._genre_code[column]]
+        scores += genres[genre_codes]
         scores += self._year_table[self._year_code[column]][year_codes]
         if self._tags is not None:
             scores += self._tag_scores(column, candidates)
