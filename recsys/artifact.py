@@ -3,8 +3,10 @@
 Layout of an artifact folder::
 
     model.npz       item_factors (float32), item_ids (movieId per column), support (likes per
-                    column in the training matrix), idf (BM25 weights per column), and
-                    similar_factors when similar movies have their own factors
+                    column in the training matrix), idf (BM25 weights per column),
+                    similar_factors when similar movies have their own factors, and, for similar
+                    movies, optionally series (series code per column, -1: none) and the user-tag
+                    vectors as a CSR matrix (tags_data, tags_indices, tags_indptr, tags_shape)
     catalog.npz     the catalog as one array per column (fixed-width unicode, ints and masks)
     metadata.json   format version, release, file checksums of the ratings it was trained on,
                     configuration, weighting, evaluation figures, library versions, time, and
@@ -31,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.npz"
@@ -56,6 +59,8 @@ class ModelArtifact:
     catalog: pd.DataFrame
     metadata: dict[str, Any] = field(default_factory=dict)
     similar_factors: np.ndarray | None = None
+    series: np.ndarray | None = None  # series code per column (-1: none), for similar movies
+    tag_vectors: csr_matrix | None = None  # unit TF-IDF user-tag rows per column
 
 
 def library_versions() -> dict[str, str]:
@@ -154,6 +159,7 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
             model_arrays["similar_factors"] = np.ascontiguousarray(
                 artifact.similar_factors, dtype=np.float32
             )
+        model_arrays.update(_similar_arrays(artifact))
         np.savez(tmp / MODEL_FILE, allow_pickle=False, **model_arrays)
         np.savez(tmp / CATALOG_FILE, allow_pickle=False, **catalog_to_arrays(artifact.catalog))
         meta = dict(artifact.metadata)
@@ -177,6 +183,54 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _similar_arrays(artifact: ModelArtifact) -> dict[str, np.ndarray]:
+    """The optional similar-movies arrays of an artifact (series codes, tag vectors)."""
+    out: dict[str, np.ndarray] = {}
+    if artifact.series is not None:
+        out["series"] = np.asarray(artifact.series, dtype=np.int32)
+    tags = artifact.tag_vectors
+    if tags is not None:
+        tags = csr_matrix(tags, dtype=np.float32)
+        out["tags_data"] = tags.data
+        out["tags_indices"] = tags.indices.astype(np.int32)
+        out["tags_indptr"] = tags.indptr.astype(np.int64)
+        out["tags_shape"] = np.asarray(tags.shape, dtype=np.int64)
+    return out
+
+
+def _similar_from_arrays(
+    model: dict[str, np.ndarray], n_items: int, problems: list[str]
+) -> tuple[np.ndarray | None, csr_matrix | None]:
+    """Series codes and tag vectors of a loaded model (None when absent; older artifacts)."""
+    series = model.get("series")
+    if series is not None and (series.shape != (n_items,) or series.dtype.kind != "i"):
+        problems.append("series codes do not match the items")
+        series = None
+    parts = ("tags_data", "tags_indices", "tags_indptr", "tags_shape")
+    if not any(p in model for p in parts):
+        return series, None
+    if not all(p in model for p in parts):
+        problems.append("the tag vectors are incomplete")
+        return series, None
+    data, indices, indptr, shape = (model[p] for p in parts)
+    valid = (
+        shape.shape == (2,)
+        and int(shape[0]) == n_items
+        and indptr.shape == (n_items + 1,)
+        and data.shape == indices.shape
+        and indptr[0] == 0
+        and int(indptr[-1]) == data.size
+        and bool(np.all(np.diff(indptr) >= 0))
+        and (indices.size == 0 or (indices.min() >= 0 and indices.max() < int(shape[1])))
+        and bool(np.isfinite(data).all())
+    )
+    if not valid:
+        problems.append("the tag vectors are inconsistent")
+        return series, None
+    tags = csr_matrix((data, indices, indptr), shape=(int(shape[0]), int(shape[1])))
+    return series, tags
 
 
 def _replace_dir(src: Path, dest: Path) -> None:
@@ -289,6 +343,7 @@ def _validated(
         problems.append("some modelled movies are not in its catalog")
     if not np.isfinite(factors).all():
         problems.append("factors contain NaN or infinity")
+    series, tags = _similar_from_arrays(model, n_items, problems)
     if problems:
         raise ArtifactError(f"{path} is inconsistent ({'; '.join(problems)}); {hint}.")
     return ModelArtifact(
@@ -299,4 +354,6 @@ def _validated(
         catalog=catalog,
         metadata=meta,
         similar_factors=similar,
+        series=series,
+        tag_vectors=tags,
     )

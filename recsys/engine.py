@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.als import AlsParams, AlsScorer, CosineIndex, fit_item_factors
+from recsys.als import AlsParams, AlsScorer, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
@@ -33,8 +33,10 @@ from recsys.movielens import (
     get_release,
     load_catalog,
     load_ratings,
+    load_tags,
     release_checksums,
 )
+from recsys.similar import SimilarIndex, series_codes, tag_vectors
 
 logger = logging.getLogger(__name__)
 
@@ -217,8 +219,14 @@ def make_artifact(
     *,
     checksums: dict[str, str] | None = None,
     evaluation: dict[str, Any] | None = None,
+    tags: pd.DataFrame | None = None,
 ) -> ModelArtifact:
-    """Bundle a trained model with its catalog and metadata."""
+    """Bundle a trained model with its catalog and metadata.
+
+    ``tags`` (``movie_id``, ``tag``: the release's user tags) become the similar-movies tag
+    vectors; the series of each movie is read from the catalog's titles.
+    """
+    item_ids = trained.interactions.items.item_ids
     weighting = trained.weighting
     meta: dict[str, Any] = {
         "release": release.name,
@@ -243,6 +251,8 @@ def make_artifact(
         catalog=catalog,
         metadata=meta,
         similar_factors=trained.similar_factors,
+        series=series_codes(catalog, item_ids),
+        tag_vectors=None if tags is None else tag_vectors(tags, item_ids),
     )
 
 
@@ -260,6 +270,7 @@ def train(
     folder = paths.release_folder(release.name, progress=progress)
     ratings = load_ratings(folder, release)
     catalog = load_catalog(folder, release, ratings)
+    tags = load_tags(folder, release)
     logger.info("Training on %s: %d ratings, config %s", release.name, len(ratings), config)
     start = time.perf_counter()
     threshold = like_threshold(release, config)
@@ -272,6 +283,7 @@ def train(
         release,
         checksums=release_checksums(folder, release),
         evaluation=evaluation,
+        tags=tags,
     )
 
 
@@ -330,11 +342,15 @@ class Recommender:
         titles = self.catalog["title"].reindex(self.items.item_ids)
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))
-        shrink = self.config.shrink
-        self._similar = CosineIndex(
+        self._similar = SimilarIndex(
             artifact.item_factors if artifact.similar_factors is None else artifact.similar_factors,
-            candidates=self.support >= self.config.min_support,
-            weights=(self.support / (self.support + shrink)) if shrink > 0 else None,
+            self.support,
+            catalog=self.catalog,
+            item_ids=self.items.item_ids,
+            min_support=self.config.min_support,
+            shrink=self.config.shrink,
+            tags=artifact.tag_vectors,
+            series=artifact.series,
         )
 
     @classmethod
@@ -551,10 +567,11 @@ class Recommender:
         return tuple(items)
 
     def similar(self, movie_id: int, n: int = 10) -> tuple[SimilarMovie, ...]:
-        """Movies nearest to ``movie_id`` in factor space; () if the model does not know it.
+        """Movies most like ``movie_id``; () if the model does not know it.
 
-        Only movies with at least ``min_support`` likes are candidates, and the cosine is shrunk
-        by ``likes / (likes + shrink)``: barely-liked movies have noisy directions.
+        Its series first, then the blend of factors, genres, tags and years of
+        :mod:`recsys.similar`. Only movies with at least ``min_support`` likes are candidates,
+        series films too: barely-liked movies have noisy directions.
         """
         col = self._column(movie_id)
         if col is None or int(n) <= 0:

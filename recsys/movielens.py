@@ -242,7 +242,7 @@ def release_checksums(folder: Path, release: Release) -> dict[str, str]:
     """SHA-256 of the files a model is built from, for an artifact's metadata."""
     names = [release.movies_file, release.has_ratings_file]
     if release.layout == "csv":
-        names.append("links.csv")
+        names += ["links.csv", TAGS_FILE]
     return {n: file_digest(folder / n) for n in names if (folder / n).is_file()}
 
 
@@ -373,6 +373,34 @@ def load_catalog(
         likes = liked.value_counts().reindex(movies.index, fill_value=0).astype(np.int64)
     movies["likes"] = likes
     return movies[["title", "name", "year", "genres", "imdb_id", "tmdb_id", "imdb_search", "likes"]]
+
+
+TAGS_FILE = "tags.csv"
+
+
+def load_tags(folder: Path, release: Release | str) -> pd.DataFrame:
+    """User tags of a release as ``movie_id`` (int32), ``tag`` (str); empty when it has none.
+
+    Only the csv releases (ml-latest-small, ml-25m, ml-32m) ship ``tags.csv``
+    (``userId,movieId,tag,timestamp``). Rows with an empty tag are dropped.
+    """
+    release = get_release(release) if isinstance(release, str) else release
+    empty = pd.DataFrame({"movie_id": pd.Series(dtype=np.int32), "tag": pd.Series(dtype=object)})
+    path = Path(folder) / TAGS_FILE
+    if release.layout != "csv" or not path.is_file():
+        return empty
+    try:
+        tags = pd.read_csv(
+            path,
+            usecols=["movieId", "tag"],
+            dtype={"movieId": np.int32, "tag": str},
+            keep_default_na=False,
+        )
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DatasetError(f"{path} is not a MovieLens tags file ({exc}).") from exc
+    tags = tags.rename(columns={"movieId": "movie_id"})
+    tags["tag"] = tags["tag"].str.strip()
+    return tags.loc[tags["tag"] != "", ["movie_id", "tag"]].reset_index(drop=True)
 
 
 def _read_100k_genres(folder: Path) -> list[str]:

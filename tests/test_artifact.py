@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +147,68 @@ def test_load_or_train_trains_a_missing_model(movielens_dir: Path, tmp_path: Pat
     rec = load_or_train(paths, "ml-100k", target, progress=False)
     assert (target / METADATA_FILE).is_file()
     assert rec.metadata["release"] == get_release("ml-100k").name
+
+
+# --------------------------------------------------------------------------------------------
+# The similar-movies arrays (series codes, user-tag vectors): optional, validated
+
+
+def _rewrite_model(folder: Path, change: Callable[[dict[str, np.ndarray]], None]) -> None:
+    """Rewrite model.npz through ``change`` and record its new checksum (a consistent edit)."""
+    with np.load(folder / MODEL_FILE, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    change(arrays)
+    np.savez(folder / MODEL_FILE, allow_pickle=False, **arrays)
+    meta = read_metadata(folder)
+    meta["files"][MODEL_FILE] = hashlib.sha256((folder / MODEL_FILE).read_bytes()).hexdigest()
+    (folder / METADATA_FILE).write_text(json.dumps(meta))
+
+
+def test_similar_arrays_round_trip(trained_model_path: Path, tmp_path: Path) -> None:
+    artifact = load_artifact(trained_model_path)
+    n = artifact.item_ids.size
+    assert artifact.series is not None
+    assert artifact.series.shape == (n,)
+    assert artifact.tag_vectors is not None
+    assert artifact.tag_vectors.shape[0] == n
+    assert artifact.tag_vectors.nnz > 1000  # ml-latest-small's tags.csv
+    copy = load_artifact(save_artifact(artifact, tmp_path / "copy"))
+    assert copy.series is not None
+    assert copy.tag_vectors is not None
+    np.testing.assert_array_equal(copy.series, artifact.series)
+    assert (copy.tag_vectors != artifact.tag_vectors).nnz == 0
+
+
+def test_an_artifact_without_similar_arrays_still_loads(model_copy: Path) -> None:
+    def drop(arrays: dict[str, np.ndarray]) -> None:
+        for key in [k for k in arrays if k == "series" or k.startswith("tags_")]:
+            del arrays[key]
+
+    _rewrite_model(model_copy, drop)
+    artifact = load_artifact(model_copy)
+    assert artifact.series is None
+    assert artifact.tag_vectors is None
+    rec = Recommender.load(model_copy)  # series read from the titles, no tags
+    first = [s.title for s in rec.similar(2571, 2)]
+    assert set(first) == {"Matrix Reloaded, The (2003)", "Matrix Revolutions, The (2003)"}
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda a: a.update(tags_indices=a["tags_indices"] + 10**6), "tag vectors are incons"),
+        (lambda a: a.pop("tags_indptr"), "tag vectors are incomplete"),
+        (lambda a: a.update(tags_shape=np.array([1, 1])), "tag vectors are inconsistent"),
+        (lambda a: a.update(series=a["series"][:-1]), "series codes"),
+        (lambda a: a.update(series=a["series"].astype(np.float32)), "series codes"),
+    ],
+)
+def test_inconsistent_similar_arrays(
+    model_copy: Path, edit: Callable[[dict[str, np.ndarray]], object], message: str
+) -> None:
+    def change(arrays: dict[str, np.ndarray]) -> None:
+        edit(arrays)
+
+    _rewrite_model(model_copy, change)
+    with pytest.raises(ArtifactError, match=rf"{message}.*moviebot train --dataset ml-latest"):
+        Recommender.load(model_copy)

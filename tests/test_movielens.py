@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import threading
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,6 +21,7 @@ from recsys.movielens import (
     get_release,
     load_catalog,
     load_ratings,
+    load_tags,
     locate_release,
     movie_url,
     release_checksums,
@@ -169,7 +172,30 @@ def test_release_checksums(movielens_dir: Path) -> None:
     assert sums["ratings.csv"] == (
         "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646"
     )
-    assert set(sums) == {"ratings.csv", "movies.csv", "links.csv"}
+    assert set(sums) == {"ratings.csv", "movies.csv", "links.csv", "tags.csv"}
+
+
+def test_load_tags_reads_tags_csv(movielens_dir: Path, tmp_path: Path) -> None:
+    tags = load_tags(movielens_dir / "ml-latest-small", "ml-latest-small")
+    with (movielens_dir / "ml-latest-small" / "tags.csv").open(encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["tag"].strip()]
+    assert len(tags) == len(rows) == 3683
+    assert list(tags.columns) == ["movie_id", "tag"]
+    assert tags["movie_id"].dtype == np.int32
+    ghibli = set(tags.loc[tags["tag"] == "Studio Ghibli", "movie_id"])
+    assert 31658 in ghibli  # Howl's Moving Castle
+    # releases without tags give an empty frame; a broken file a clear error
+    assert load_tags(movielens_dir / "ml-100k", "ml-100k").empty
+    assert load_tags(tmp_path, "ml-latest-small").empty
+    (tmp_path / "tags.csv").write_text("something,else\n1,2\n", encoding="utf-8")
+    with pytest.raises(DatasetError, match="tags"):
+        load_tags(tmp_path, "ml-latest-small")
+    (tmp_path / "tags.csv").write_text(
+        "userId,movieId,tag,timestamp\n1,5,  Pixar ,1\n1,6,,2\n", encoding="utf-8"
+    )
+    assert load_tags(tmp_path, "ml-latest-small").to_dict("records") == [
+        {"movie_id": 5, "tag": "Pixar"}
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,362 @@
+"""Similar movies: the same series first, then neighbours that share the movie's character.
+
+A film fan asked for films like *The Matrix* expects *The Matrix Reloaded* and *Revolutions*
+first, then films of the same kind. :class:`SimilarIndex` ranks candidates by a blend of
+
+* the cosine of the similar-movies factors (who likes one likes the other),
+* the genres (cosine of idf-weighted genre vectors: a shared *Animation* or *Documentary* says
+  more than a shared *Drama*),
+* the user tags of ``tags.csv`` where the release has them (cosine of TF-IDF tag vectors, computed
+  at training time by :func:`tag_vectors`: "Studio Ghibli", "Coen Brothers", "Disney"),
+* the release years (``exp(-|Δyear| / 40)``: the same era),
+
+and puts the films of the movie's series (:func:`recsys.series.series_keys`) before all others.
+Weights were chosen on the labelled anchors of ``tests/data/similar_anchors.tsv`` (docs/similar.md).
+
+Candidates are the movies with at least ``min_support`` likes in the training data (barely-liked
+movies have noisy factors), series films too unless ``SimilarWeights.series_min_likes`` says
+otherwise (3 lets "Rocky V", 7 likes on ml-latest-small, follow "Rocky" at a 1.7% low-support
+share; the serving contract keeps every neighbour at ``min_support``), and a series film also needs
+a fiftieth of the movie's own likes, so that a namesake nobody watched never leads the list.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from recsys.series import series_keys
+
+NO_SERIES = -1
+
+
+@dataclass(frozen=True)
+class SimilarWeights:
+    """How the signals are blended (tuned on the anchors' tuning batch, see docs/similar.md)."""
+
+    factors: float = 1.0
+    genres: float = 0.3
+    tags: float = 0.3
+    year: float = 0.3
+    year_scale: float = 40.0  # years for the year similarity to fall to 1/e
+    # a series film needs at least this many likes (None: the index's ``min_support``) ...
+    series_min_likes: int | None = None
+    series_share: float = 0.02  # ... and this share of the movie's own likes
+
+
+def tag_vectors(tags: pd.DataFrame, item_ids: np.ndarray) -> csr_matrix:
+    """Unit TF-IDF rows (one per item, in ``item_ids`` order) of the user tags of each movie.
+
+    ``tags`` has columns ``movie_id`` and ``tag`` (one row per application, as in ``tags.csv``).
+    Tags are compared case- and punctuation-insensitively; a tag counts once per movie however
+    many users applied it (a few enthusiastic taggers should not outweigh the rest); the idf is
+    over the items. Movies without tags get an empty row.
+    """
+    item_ids = np.asarray(item_ids, dtype=np.int64)
+    n = item_ids.size
+    if tags.empty or n == 0:
+        return csr_matrix((n, 0), dtype=np.float32)
+    words = tags["tag"].astype(str).str.lower().map(lambda t: re.sub(r"[^\w]+", " ", t).strip())
+    movie_ids = tags["movie_id"].to_numpy(np.int64)
+    rows = np.searchsorted(item_ids, movie_ids)
+    rows = np.minimum(rows, n - 1)
+    keep = (item_ids[rows] == movie_ids) & (words != "").to_numpy()
+    if not keep.any():
+        return csr_matrix((n, 0), dtype=np.float32)
+    codes, vocabulary = pd.factorize(words[keep])
+    pairs = np.unique(np.stack([rows[keep], codes.astype(np.int64)]), axis=1)
+    matrix = csr_matrix(
+        (np.ones(pairs.shape[1], dtype=np.float32), (pairs[0], pairs[1])),
+        shape=(n, len(vocabulary)),
+    )
+    df = np.bincount(pairs[1], minlength=len(vocabulary))
+    idf = np.log(n / (1.0 + df)).astype(np.float32)
+    matrix = csr_matrix(matrix.multiply(idf[None, :]), dtype=np.float32)
+    return _unit_rows(matrix)
+
+
+def _unit_rows(matrix: csr_matrix) -> csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    scaled = csr_matrix(matrix.multiply(1.0 / norms[:, None]), dtype=np.float32)
+    scaled.sort_indices()
+    return scaled
+
+
+def series_codes(catalog: pd.DataFrame, item_ids: np.ndarray) -> np.ndarray:
+    """Series of each item as an int code (``NO_SERIES`` when none), from the catalog's titles."""
+    n = len(item_ids)
+    if "name" not in catalog or n == 0:
+        return np.full(n, NO_SERIES, dtype=np.int32)
+    cat = catalog.reindex(np.asarray(item_ids))
+    years = cat["year"].tolist() if "year" in cat else None
+    keys = series_keys(cat["name"].fillna("").astype(str).tolist(), years=years)
+    codes, _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+    return np.where(codes < 0, NO_SERIES, codes).astype(np.int32)
+
+
+def _genre_vectors(catalog: pd.DataFrame, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a genre-combination code per item, unit idf-weighted vectors of the combinations).
+
+    A catalog has a few thousand distinct genre strings at most, so similarity is computed
+    between combinations and gathered per item. Without genres: one all-zero combination.
+    """
+    n = len(item_ids)
+    if "genres" not in catalog or n == 0:
+        return np.zeros(n, dtype=np.int32), np.zeros((1, 0), dtype=np.float32)
+    codes, combos = pd.factorize(
+        catalog["genres"].reindex(np.asarray(item_ids)).fillna("").astype(str)
+    )
+    lists = [str(c).split("|") for c in combos]
+    names = sorted({g for gs in lists for g in gs if g and not g.startswith("(")})
+    index = {g: i for i, g in enumerate(names)}
+    distinct = np.zeros((len(combos), len(names)), dtype=np.float32)
+    for row, genres in enumerate(lists):
+        for g in genres:
+            col = index.get(g)
+            if col is not None:
+                distinct[row, col] = 1.0
+    counts = np.bincount(codes, minlength=len(combos)).astype(np.float32)
+    idf = np.log(n / (1.0 + counts @ distinct)).astype(np.float32)
+    distinct *= np.maximum(idf, 0.0)
+    norms = np.linalg.norm(distinct, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return codes.astype(np.int32), np.ascontiguousarray(distinct / norms, dtype=np.float32)
+
+
+def _year_similarity(
+    catalog: pd.DataFrame, item_ids: np.ndarray, weight: float, scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(a code per item, table[code_a, code_b] = weight * exp(-|year_a - year_b| / scale)).
+
+    The last code stands for "year unknown", whose row and column are zero.
+    """
+    n = len(item_ids)
+    if "year" in catalog and n:
+        years = catalog["year"].reindex(np.asarray(item_ids)).astype("float64").to_numpy()
+    else:
+        years = np.full(n, np.nan)
+    known = ~np.isnan(years)
+    distinct, codes = np.unique(years[known], return_inverse=True)
+    out = np.full(n, distinct.size, dtype=np.int32)
+    out[known] = codes
+    table = np.zeros((distinct.size + 1, distinct.size + 1), dtype=np.float32)
+    if distinct.size and weight:
+        gap = np.abs(distinct[:, None] - distinct[None, :])
+        table[:-1, :-1] = weight * np.exp(-gap / scale)
+    return out, table
+
+
+def _unit(factors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(factors, axis=1, keepdims=True)
+    norms[norms == 0] = 1e-10
+    return np.ascontiguousarray(factors / norms, dtype=np.float32)
+
+
+class SimilarIndex:
+    """Nearest movies by series, factors, genres, tags and years (see the module docstring).
+
+    Built once when a model is loaded; :meth:`top` only reads it, so concurrent calls are safe.
+    """
+
+    def __init__(
+        self,
+        factors: np.ndarray,
+        support: np.ndarray,
+        *,
+        catalog: pd.DataFrame | None = None,
+        item_ids: np.ndarray | None = None,
+        min_support: int = 10,
+        shrink: float = 0.0,
+        tags: csr_matrix | None = None,
+        series: np.ndarray | None = None,
+        weights: SimilarWeights | None = None,
+    ):
+        """Precompute the candidates' blocks.
+
+        Args:
+            factors: item factors (n_items x k), the similar-movies model's.
+            support: likes per item in the training data.
+            catalog: the catalog (genres, year and names are read); None: factors only.
+            item_ids: movieId per item (needed with ``catalog``).
+            min_support: candidates need at least this many likes.
+            shrink: the factor cosine is multiplied by ``likes / (likes + shrink)`` (0: off).
+            tags: :func:`tag_vectors` of the items (None: no tags).
+            series: :func:`series_codes` of the items (None: computed from ``catalog``).
+            weights: the blend (None: :class:`SimilarWeights` defaults).
+        """
+        self.weights = weights = weights or SimilarWeights()
+        support = np.asarray(support, dtype=np.int64)
+        n = support.size
+        if factors.shape[0] != n:
+            raise ValueError(f"{factors.shape[0]} factor rows for {n} items")
+        self._catalog = catalog if catalog is not None else pd.DataFrame()
+        self._ids = np.arange(n) if item_ids is None else np.asarray(item_ids)
+        self._support = support
+        self._series_min_likes = (
+            min_support if weights.series_min_likes is None else weights.series_min_likes
+        )
+        self._pool = np.flatnonzero(support >= min_support).astype(np.int64)
+        self._position = np.full(n, -1, dtype=np.int64)
+        self._position[self._pool] = np.arange(self._pool.size)
+        # scores are divided by the sum of the weights, so that they lie in [-1, 1]
+        self._scale = np.float32(
+            1.0 / max(1e-9, weights.factors + weights.genres + weights.tags + weights.year)
+        )
+        # the factor cosine is one product with the candidates' block (weight and scale folded
+        # in); genres and years are lookups in small tables by a code per movie
+        self._unit = _unit(np.asarray(factors, dtype=np.float32))
+        pool_unit = self._unit[self._pool] * np.float32(weights.factors * self._scale)
+        if shrink > 0:
+            pool_unit *= (support[self._pool] / (support[self._pool] + shrink))[:, None]
+        self._pool_unit = np.ascontiguousarray(pool_unit, dtype=np.float32)
+        self._genre_code, genre_vectors = _genre_vectors(self._catalog, self._ids)
+        self._genre_vectors = genre_vectors * np.float32(weights.genres * self._scale)
+        self._genre_unit = genre_vectors
+        self._pool_genre_code = self._genre_code[self._pool]
+        self._year_code, self._year_table = _year_similarity(
+            self._catalog, self._ids, weights.year * float(self._scale), weights.year_scale
+        )
+        self._pool_year_code = self._year_code[self._pool]
+        self._tags: csr_matrix | None = None
+        if tags is not None and tags.shape[0] == n and tags.nnz:
+            self._tags = csr_matrix(tags, dtype=np.float32)
+            # per tag, the pool rows that carry it (an inverted index: a query reads a few tags)
+            self._pool_tags = csr_matrix(
+                self._tags[self._pool] * (weights.tags * float(self._scale)), dtype=np.float32
+            ).tocsc()
+        if series is not None and np.asarray(series).shape != (n,):
+            raise ValueError(f"{np.asarray(series).shape} series codes for {n} items")
+        self._series: np.ndarray | None = None
+        self._series_members: list[np.ndarray] = []
+        self._series_lock = threading.Lock()
+        if series is not None:
+            self._set_series(np.asarray(series, dtype=np.int32))
+
+    def _set_series(self, codes: np.ndarray) -> None:
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(int(codes.max(initial=-1)) + 2))
+        self._series_members = [order[bounds[i] : bounds[i + 1]] for i in range(bounds.size - 1)]
+        self._series = codes
+
+    @property
+    def series(self) -> np.ndarray:
+        """Series code per item (``NO_SERIES``: none).
+
+        An artifact saved before series codes were stored gets them from the catalog's titles on
+        first use, only for the movies that may be listed (a few seconds on ml-32m's catalog;
+        load time stays as it was).
+        """
+        if self._series is None:
+            with self._series_lock:
+                if self._series is None:
+                    eligible = np.flatnonzero(
+                        self._support >= min(self._series_min_likes, self._pool_min())
+                    )
+                    codes = np.full(self.n_items, NO_SERIES, dtype=np.int32)
+                    codes[eligible] = series_codes(self._catalog, self._ids[eligible])
+                    self._set_series(codes)
+        assert self._series is not None
+        return self._series
+
+    def _pool_min(self) -> int:
+        return int(self._support[self._pool].min()) if self._pool.size else 0
+
+    @property
+    def n_items(self) -> int:
+        """Number of items (columns)."""
+        return int(self._support.size)
+
+    def _scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
+        """Blend scores of ``column`` against the pool (or the given candidate columns)."""
+        if candidates is None:
+            scores = self._pool_unit @ self._unit[column]
+            genre_codes, year_codes = self._pool_genre_code, self._pool_year_code
+        else:
+            weight = np.float32(self.weights.factors * self._scale)
+            scores = (self._unit[candidates] @ self._unit[column]) * weight
+            genre_codes, year_codes = self._genre_code[candidates], self._year_code[candidates]
+        genres = self._genre_vectors @ self._genre_unit[self._genre_code[column]]
+        scores += genres[genre_codes]
+        scores += self._year_table[self._year_code[column]][year_codes]
+        if self._tags is not None:
+            scores += self._tag_scores(column, candidates)
+        out: np.ndarray = scores.astype(np.float32, copy=False)
+        return out
+
+    def _tag_scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
+        """Weighted tag cosine of ``column`` against the pool (or the candidate columns)."""
+        assert self._tags is not None
+        tags = self._tags
+        lo, hi = tags.indptr[column], tags.indptr[column + 1]
+        size = self._pool.size if candidates is None else candidates.size
+        if lo == hi:
+            return np.zeros(size, dtype=np.float32)
+        if candidates is not None:
+            block = tags[candidates] @ tags[column].T * (self.weights.tags * float(self._scale))
+            return np.asarray(block.todense(), dtype=np.float32).ravel()
+        pool = self._pool_tags
+        rows, weights = [], []
+        for tag, value in zip(tags.indices[lo:hi], tags.data[lo:hi], strict=True):
+            a, b = pool.indptr[tag], pool.indptr[tag + 1]
+            rows.append(pool.indices[a:b])
+            weights.append(pool.data[a:b] * value)
+        out: np.ndarray = np.bincount(
+            np.concatenate(rows), weights=np.concatenate(weights), minlength=size
+        ).astype(np.float32)
+        return out
+
+    def _series_films(self, column: int) -> np.ndarray:
+        code = int(self.series[column])
+        if code == NO_SERIES:
+            return np.zeros(0, dtype=np.int64)
+        members = self._series_members[code]
+        needed = max(self._series_min_likes, self.weights.series_share * self._support[column])
+        keep = (members != column) & (self._support[members] >= needed)
+        films: np.ndarray = members[keep].astype(np.int64)
+        return films
+
+    def top(self, column: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``n`` columns most similar to ``column`` (itself excluded), best first.
+
+        Scores are the blend divided by the sum of the weights (in [-1, 1]). Films of its series
+        come first, the best ``n`` by the blend in release order, each scoring at least as much as
+        the films after it.
+        """
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if not 0 <= column < self.n_items or n <= 0:
+            return empty
+        series = self._series_films(column)
+        first_cols = np.zeros(0, dtype=np.int64)
+        first_scores = np.zeros(0, dtype=np.float32)
+        if series.size:
+            s = self._scores(column, series)
+            best = np.argsort(-s, kind="stable")[:n]
+            # the chosen series films in release order (unknown years last, then by movieId: the
+            # order MovieLens added them), as a fan reads them
+            chosen = series[best]
+            best = best[np.lexsort((self._ids[chosen], self._year_code[chosen]))]
+            first_cols = series[best]
+            # each scores at least as much as the ones after it: the list stays in score order
+            first_scores = np.maximum.accumulate(s[best][::-1])[::-1].astype(np.float32)
+        rest = n - first_cols.size
+        if rest <= 0 or self._pool.size == 0:
+            return first_cols, first_scores
+        scores = self._scores(column, None)
+        taken = self._position[np.append(first_cols, column)]
+        scores[taken[taken >= 0]] = -np.inf
+        k = min(rest, self._pool.size)
+        part = np.argpartition(-scores, k - 1)[:k]
+        part = part[np.argsort(-scores[part], kind="stable")]
+        part = part[np.isfinite(scores[part])]
+        if part.size and first_scores.size:
+            first_scores = np.maximum(first_scores, scores[part[0]])
+        return (
+            np.concatenate([first_cols, self._pool[part]]),
+            np.concatenate([first_scores, scores[part]]).astype(np.float32),
+        )
