@@ -11,6 +11,11 @@ Three entry points, one per kind of input:
   ``sim:2571``, ``why:2571``, ``fav:1``, ``reset:yes``…), parsed strictly; anything else is
   "expired".
 
+Commands are one table, :data:`COMMANDS` (name, aliases, handler, whether it takes a title, its
+texts in :mod:`bot.texts`): dispatch, the Telegram menu, /help and the usage lines all derive from
+it. Buttons are one enum, :class:`Kind`, with one table of the arguments each kind takes and one
+of the method that answers it.
+
 Each entry point admits the input through the per-chat flood limit, then runs under the chat's
 lock (one chat's inputs are applied in order; different chats run concurrently), turns
 :class:`~bot.store.StoreUnavailable` into a short "temporarily unavailable" reply, and runs the
@@ -23,12 +28,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from bot import texts
+from bot.locks import ChatLocks
 from bot.ratelimit import Admission, FloodLimiter
 from bot.store import StoreUnavailable
 from recsys.movielens import movie_url
@@ -147,76 +153,67 @@ class Storing(Protocol):
 
 
 # ---------------------------------------------------------------------------------------------
-# Button data
+# Button data: ``kind:arguments``; one table says which arguments each kind takes
+
+
+class Kind(StrEnum):
+    """What a button does; its value is the prefix of the button's callback data."""
+
+    LIKE = "like"  # like:MOVIE
+    UNLIKE = "un"  # un:MOVIE, or un:MOVIE:PAGE on a favorites page
+    SIMILAR = "sim"  # sim:MOVIE
+    WHY = "why"  # why:MOVIE
+    PAGE = "fav"  # fav:PAGE
+    RESET = "reset"  # reset:yes / reset:no
 
 
 @dataclass(frozen=True)
 class Action:
-    """A parsed button: ``kind`` (like, un, sim, why, fav, reset) and its arguments."""
+    """A parsed button: its ``kind`` and arguments."""
 
-    kind: str
+    kind: Kind
     movie_id: int | None = None
     page: int | None = None
     confirm: bool | None = None
 
 
-_MOVIE_ACTION = re.compile(r"(like|un|sim|why):([1-9][0-9]{0,9})(?::([0-9]{1,4}))?")
-_PAGE_ACTION = re.compile(r"fav:([0-9]{1,4})")
-_RESET_ACTION = re.compile(r"reset:(yes|no)")
+_MOVIE = r"(?P<movie>[1-9][0-9]{0,9})"
+_PAGE = r"(?P<page>[0-9]{1,4})"
+_ARGUMENTS: dict[Kind, re.Pattern[str]] = {
+    Kind.LIKE: re.compile(_MOVIE),
+    Kind.UNLIKE: re.compile(rf"{_MOVIE}(?::{_PAGE})?"),
+    Kind.SIMILAR: re.compile(_MOVIE),
+    Kind.WHY: re.compile(_MOVIE),
+    Kind.PAGE: re.compile(_PAGE),
+    Kind.RESET: re.compile(r"(?P<confirm>yes|no)"),
+}
+"""The arguments each kind takes; anything else is not a button this bot sent."""
 
 
 def parse_button(data: str) -> Action | None:
     """Parse button data strictly; None for anything this bot never sends."""
     if len(data) > MAX_CALLBACK_DATA:
         return None
-    if match := _MOVIE_ACTION.fullmatch(data):
-        kind, movie, page = match.groups()
-        if page is not None and kind != "un":
-            return None
-        return Action(kind, movie_id=int(movie), page=None if page is None else int(page))
-    if match := _PAGE_ACTION.fullmatch(data):
-        return Action("fav", page=int(match.group(1)))
-    if match := _RESET_ACTION.fullmatch(data):
-        return Action("reset", confirm=match.group(1) == "yes")
-    return None
+    prefix, _, rest = data.partition(":")
+    try:
+        kind = Kind(prefix)
+    except ValueError:
+        return None
+    match = _ARGUMENTS[kind].fullmatch(rest)
+    if match is None:
+        return None
+    args = match.groupdict()
+    return Action(
+        kind,
+        movie_id=None if args.get("movie") is None else int(args["movie"]),
+        page=None if args.get("page") is None else int(args["page"]),
+        confirm=None if args.get("confirm") is None else args["confirm"] == "yes",
+    )
 
 
-def button_data(kind: str, movie_id: int, page: int | None = None) -> str:
-    """Build ``kind:movie_id`` (``un:movie_id:page`` on a favorites page)."""
-    return f"{kind}:{movie_id}" if page is None else f"{kind}:{movie_id}:{page}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-chat serialisation
-
-
-@dataclass
-class _LockEntry:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
-class ChatLocks:
-    """One :class:`asyncio.Lock` per chat, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._entries: dict[int, _LockEntry] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        """Hold ``chat_id``'s lock for the duration of the block."""
-        entry = self._entries.setdefault(chat_id, _LockEntry())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._entries[chat_id]
-
-    def __len__(self) -> int:
-        return len(self._entries)
+def button_data(kind: Kind | str, *args: int | str | None) -> str:
+    """Build ``kind:arg:arg`` (``None`` arguments are left out)."""
+    return ":".join([str(kind), *(str(a) for a in args if a is not None)])
 
 
 @dataclass(frozen=True)
@@ -229,6 +226,9 @@ class Turn:
 
 # ---------------------------------------------------------------------------------------------
 # The conversation
+
+Replies = tuple[Reply, ...]
+Act = Callable[[int], Awaitable[Reply]]
 
 
 class MovieBot:
@@ -256,38 +256,25 @@ class MovieBot:
         )
         self._urls: dict[int, str] = {}
         self._locks = ChatLocks()
-        self._commands: dict[str, Callable[[Turn, str], Awaitable[tuple[Reply, ...]]]] = {
-            "start": self._start,
-            "help": self._help,
-            "like": self._like,
-            "unlike": self._unlike,
-            "favorites": self._favorites,
-            "recommend": self._recommend,
-            "similar": self._similar,
-            "why": self._why,
-            "reset": self._reset,
-        }
 
     @property
     def command_names(self) -> tuple[str, ...]:
-        """Every command this bot answers."""
-        return tuple(self._commands)
+        """Every command this bot answers, aliases included."""
+        return tuple(_DISPATCH)
 
     # -- entry points --------------------------------------------------------------------------
 
     async def command(
         self, chat_id: int, name: str, arg: str = "", *, update_id: int | None = None
-    ) -> tuple[Reply, ...]:
+    ) -> Replies:
         """Answer ``/name arg`` in ``chat_id``."""
-        handler = self._commands.get(name.lower())
+        spec = _DISPATCH.get(name.lower())
         turn = Turn(chat_id, update_id)
-        if handler is None:
+        if spec is None:
             return await self._guarded(turn, lambda: self._unknown(name))
-        return await self._guarded(turn, lambda: handler(turn, arg.strip()))
+        return await self._guarded(turn, lambda: spec.handler(self, turn, arg.strip()))
 
-    async def text(
-        self, chat_id: int, text: str, *, update_id: int | None = None
-    ) -> tuple[Reply, ...]:
+    async def text(self, chat_id: int, text: str, *, update_id: int | None = None) -> Replies:
         """Answer a plain (non-command) message: offer to like the movie it names."""
         turn = Turn(chat_id, update_id)
         return await self._guarded(turn, lambda: self._plain(text.strip()))
@@ -299,7 +286,7 @@ class MovieBot:
         turn = Turn(chat_id, update_id)
         answer: ButtonAnswer | None = None
 
-        async def work() -> tuple[Reply, ...]:
+        async def work() -> Replies:
             nonlocal answer
             answer = await self._press(turn, data)
             return answer.replies
@@ -307,10 +294,10 @@ class MovieBot:
         replies = await self._guarded(turn, work)
         return answer if answer is not None else ButtonAnswer(replies=replies)
 
-    async def unsupported(self, chat_id: int) -> tuple[Reply, ...]:
+    async def unsupported(self, chat_id: int) -> Replies:
         """Answer a sticker, photo or anything else that is not text."""
 
-        async def work() -> tuple[Reply, ...]:
+        async def work() -> Replies:
             return (Reply(texts.not_text()),)
 
         return await self._guarded(Turn(chat_id), work)
@@ -321,9 +308,7 @@ class MovieBot:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _guarded(
-        self, turn: Turn, work: Callable[[], Awaitable[tuple[Reply, ...]]]
-    ) -> tuple[Reply, ...]:
+    async def _guarded(self, turn: Turn, work: Callable[[], Awaitable[Replies]]) -> Replies:
         """Flood limit, then the chat's lock, then ``work``; a dead store is said politely."""
         admission = (
             self._limiter.admit(turn.chat_id) if self._limiter is not None else Admission.ALLOW
@@ -343,6 +328,19 @@ class MovieBot:
     async def _resolve(self, query: str) -> Resolution:
         return await asyncio.to_thread(self._titles.resolve, query)
 
+    async def _resolved(self, command: str, arg: str, kind: Kind, act: Act) -> Replies:
+        """Resolve the title in ``arg`` and ``act`` on the movie; else usage, choices or not found.
+
+        Choices are buttons of ``kind`` (pressing one does what ``act`` would have done).
+        """
+        if not arg:
+            return (Reply(texts.usage(command, _SPECS[command].text.example)),)
+        res = await self._resolve(arg)
+        movie_id = self._matched(res)
+        if movie_id is None:
+            return self._unresolved(res, kind)
+        return (await act(movie_id),)
+
     def _title(self, movie_id: int) -> str:
         return self._title_of.get(movie_id, f"movie #{movie_id}")
 
@@ -352,22 +350,23 @@ class MovieBot:
             url = self._urls[movie_id] = movie_url(self._rec.catalog, movie_id)
         return url
 
-    def _choices(self, kind: str, candidates: Sequence[Candidate], prefix: str) -> Rows:
+    def _choices(self, kind: Kind, candidates: Sequence[Candidate]) -> Rows:
         return tuple(
             (
                 Button(
-                    texts.label(prefix, self._title(c.movie_id)), data=button_data(kind, c.movie_id)
+                    texts.label(texts.CHOICE_PREFIX[kind], self._title(c.movie_id)),
+                    data=button_data(kind, c.movie_id),
                 ),
             )
             for c in candidates
             if c.movie_id in self._title_of
         )
 
-    def _unresolved(self, res: Resolution, kind: str, prefix: str) -> tuple[Reply, ...]:
+    def _unresolved(self, res: Resolution, kind: Kind) -> Replies:
         """The reply when ``res`` did not match one movie: pick one, did you mean, or not found."""
         if res.error:
             return (Reply(texts.bad_query(res.error)),)
-        rows = self._choices(kind, res.candidates, prefix)
+        rows = self._choices(kind, res.candidates)
         if not rows:
             return (Reply(texts.not_found(res.query)),)
         if res.status == "ambiguous":
@@ -379,25 +378,29 @@ class MovieBot:
             return res.movie_id
         return None
 
+    def _movie_rows(self, movie_ids: Iterable[int]) -> Rows:
+        """A like and a similar button for each movie of a list."""
+        return tuple(
+            (
+                Button(texts.label("👍", self._title(m)), data=button_data(Kind.LIKE, m)),
+                Button(texts.BUTTON_SIMILAR_SHORT, data=button_data(Kind.SIMILAR, m)),
+            )
+            for m in movie_ids
+        )
+
     # -- commands ------------------------------------------------------------------------------
 
-    async def _start(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _start(self, turn: Turn, arg: str) -> Replies:
         return (Reply(texts.start()),)
 
-    async def _help(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        return (Reply(texts.help_text()),)
+    async def _help(self, turn: Turn, arg: str) -> Replies:
+        return (Reply(texts.help_text([spec.help_entry() for spec in COMMANDS])),)
 
-    async def _unknown(self, name: str) -> tuple[Reply, ...]:
+    async def _unknown(self, name: str) -> Replies:
         return (Reply(texts.unknown_command(name)),)
 
-    async def _like(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        if not arg:
-            return (Reply(texts.usage("like")),)
-        res = await self._resolve(arg)
-        movie_id = self._matched(res)
-        if movie_id is None:
-            return self._unresolved(res, "like", "👍")
-        return (await self._add(turn, movie_id),)
+    async def _like(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved("like", arg, Kind.LIKE, lambda m: self._add(turn, m))
 
     async def _add(self, turn: Turn, movie_id: int) -> Reply:
         outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
@@ -412,15 +415,15 @@ class MovieBot:
             count = None  # the add is committed: say so, even if the list cannot be counted now
         rows = (
             (
-                Button("🔎 Similar movies", data=button_data("sim", movie_id)),
-                Button("↩ Undo", data=button_data("un", movie_id)),
+                Button(texts.BUTTON_SIMILAR, data=button_data(Kind.SIMILAR, movie_id)),
+                Button(texts.BUTTON_UNDO, data=button_data(Kind.UNLIKE, movie_id)),
             ),
         )
         return Reply(texts.added(title, count), rows)
 
-    async def _unlike(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _unlike(self, turn: Turn, arg: str) -> Replies:
         if not arg:
-            return (Reply(texts.usage("unlike")),)
+            return (Reply(texts.usage("unlike", _SPECS["unlike"].text.example)),)
         res = await self._resolve(arg)
         favorites = await self._store.favorites(turn.chat_id)
         movie_id = self._matched(res)
@@ -430,7 +433,7 @@ class MovieBot:
         if len(held) == 1 and movie_id is None:
             return (await self._remove(turn, held[0].movie_id, len(favorites)),)
         if held:
-            return (Reply(texts.pick_one(res.query), self._choices("un", held, "❌")),)
+            return (Reply(texts.pick_one(res.query), self._choices(Kind.UNLIKE, held)),)
         if movie_id is not None:
             return (Reply(texts.not_a_favorite(self._title(movie_id))),)
         if res.error:
@@ -444,10 +447,10 @@ class MovieBot:
         title = self._title(movie_id)
         if not removed:
             return Reply(texts.not_a_favorite(title))
-        rows = ((Button("↩ Add it back", data=button_data("like", movie_id)),),)
+        rows = ((Button(texts.BUTTON_ADD_BACK, data=button_data(Kind.LIKE, movie_id)),),)
         return Reply(texts.removed(title, max(count - 1, 0)), rows)
 
-    async def _favorites(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _favorites(self, turn: Turn, arg: str) -> Replies:
         return (await self._favorites_page(turn, 0, edit=False),)
 
     async def _favorites_page(self, turn: Turn, page: int, *, edit: bool) -> Reply:
@@ -459,14 +462,14 @@ class MovieBot:
         first = page * self._page_size
         shown = favorites[first : first + self._page_size]
         rows: list[tuple[Button, ...]] = [
-            (Button(texts.label("❌", self._title(m)), data=button_data("un", m, page)),)
+            (Button(texts.label("❌", self._title(m)), data=button_data(Kind.UNLIKE, m, page)),)
             for m in shown
         ]
         nav = []
         if page > 0:
-            nav.append(Button("◀ Previous", data=f"fav:{page - 1}"))
+            nav.append(Button(texts.BUTTON_PREVIOUS, data=button_data(Kind.PAGE, page - 1)))
         if page < pages - 1:
-            nav.append(Button("Next ▶", data=f"fav:{page + 1}"))
+            nav.append(Button(texts.BUTTON_NEXT, data=button_data(Kind.PAGE, page + 1)))
         if nav:
             rows.append(tuple(nav))
         text = texts.favorites_page(
@@ -474,7 +477,7 @@ class MovieBot:
         )
         return Reply(text, tuple(rows), edit=edit)
 
-    async def _recommend(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _recommend(self, turn: Turn, arg: str) -> Replies:
         favorites = await self._store.favorites(turn.chat_id)
         result = await asyncio.to_thread(self._rec.recommend, favorites, RECOMMENDATIONS)
         items = [it for it in result.items if it.movie_id in self._title_of]
@@ -486,29 +489,13 @@ class MovieBot:
             )
             for it in items
         ]
-        rows = tuple(
-            (
-                Button(
-                    texts.label("👍", self._title(it.movie_id)),
-                    data=button_data("like", it.movie_id),
-                ),
-                Button("🔎 Similar", data=button_data("sim", it.movie_id)),
-            )
-            for it in items
-        )
         text = texts.recommendations(
             lines, fallback=result.fallback, ignored=[self._title(m) for m in result.ignored]
         )
-        return (Reply(text, rows),)
+        return (Reply(text, self._movie_rows(it.movie_id for it in items)),)
 
-    async def _similar(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        if not arg:
-            return (Reply(texts.usage("similar")),)
-        res = await self._resolve(arg)
-        movie_id = self._matched(res)
-        if movie_id is None:
-            return self._unresolved(res, "sim", "🔎")
-        return (await self._similar_to(movie_id),)
+    async def _similar(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved("similar", arg, Kind.SIMILAR, self._similar_to)
 
     async def _similar_to(self, movie_id: int) -> Reply:
         found = await asyncio.to_thread(self._rec.similar, movie_id, SIMILAR)
@@ -519,25 +506,10 @@ class MovieBot:
         text = texts.similar(
             title, [(self._title(s.movie_id), self._url(s.movie_id)) for s in found]
         )
-        rows = tuple(
-            (
-                Button(
-                    texts.label("👍", self._title(s.movie_id)), data=button_data("like", s.movie_id)
-                ),
-                Button("🔎 Similar", data=button_data("sim", s.movie_id)),
-            )
-            for s in found
-        )
-        return Reply(text, rows)
+        return Reply(text, self._movie_rows(s.movie_id for s in found))
 
-    async def _why(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        if not arg:
-            return (Reply(texts.usage("why")),)
-        res = await self._resolve(arg)
-        movie_id = self._matched(res)
-        if movie_id is None:
-            return self._unresolved(res, "why", "❓")
-        return (await self._explain(turn, movie_id),)
+    async def _why(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved("why", arg, Kind.WHY, lambda m: self._explain(turn, m))
 
     async def _explain(self, turn: Turn, movie_id: int) -> Reply:
         title = self._title(movie_id)
@@ -561,34 +533,44 @@ class MovieBot:
             pulls=pulls,
             ignored=[self._title(m) for m in exp.ignored],
         )
-        similar_button = Button("🔎 Similar", data=button_data("sim", movie_id))
+        similar_button = Button(
+            texts.BUTTON_SIMILAR_SHORT, data=button_data(Kind.SIMILAR, movie_id)
+        )
         rows: Rows = (
             ((similar_button,),)
             if movie_id in favorites
-            else ((Button("👍 Like it", data=button_data("like", movie_id)), similar_button),)
+            else (
+                (
+                    Button(texts.BUTTON_LIKE_IT, data=button_data(Kind.LIKE, movie_id)),
+                    similar_button,
+                ),
+            )
         )
         return Reply(text, rows)
 
-    async def _reset(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _reset(self, turn: Turn, arg: str) -> Replies:
         count = len(await self._store.favorites(turn.chat_id))
         if not count:
             return (Reply(texts.reset_nothing()),)
         rows = (
-            (Button("🗑 Yes, remove all", data="reset:yes"), Button("Keep them", data="reset:no")),
+            (
+                Button(texts.BUTTON_RESET_YES, data=button_data(Kind.RESET, "yes")),
+                Button(texts.BUTTON_RESET_NO, data=button_data(Kind.RESET, "no")),
+            ),
         )
         return (Reply(texts.reset_confirm(count), rows),)
 
-    async def _plain(self, text: str) -> tuple[Reply, ...]:
+    async def _plain(self, text: str) -> Replies:
         if not text:
             return (Reply(texts.start()),)
         res = await self._resolve(text)
         movie_id = self._matched(res)
         if movie_id is None:
-            return self._unresolved(res, "like", "👍")
+            return self._unresolved(res, Kind.LIKE)
         rows = (
             (
-                Button("👍 Yes, add it", data=button_data("like", movie_id)),
-                Button("🔎 Similar movies", data=button_data("sim", movie_id)),
+                Button(texts.BUTTON_YES_ADD, data=button_data(Kind.LIKE, movie_id)),
+                Button(texts.BUTTON_SIMILAR, data=button_data(Kind.SIMILAR, movie_id)),
             ),
         )
         return (Reply(texts.offer_like(self._title(movie_id)), rows),)
@@ -602,24 +584,31 @@ class MovieBot:
         ):
             logger.info("Expired or forged button in chat %s", turn.chat_id)
             return ButtonAnswer(texts.notice_expired(), (Reply(texts.expired()),))
-        movie_id = action.movie_id
-        if action.kind == "like" and movie_id is not None:
-            reply = await self._add(turn, movie_id)
-            return ButtonAnswer(texts.notice_added(self._title(movie_id)), (reply,))
-        if action.kind == "un" and movie_id is not None:
-            return await self._press_remove(turn, movie_id, action.page)
-        if action.kind == "sim" and movie_id is not None:
-            return ButtonAnswer(replies=(await self._similar_to(movie_id),))
-        if action.kind == "why" and movie_id is not None:
-            return ButtonAnswer(replies=(await self._explain(turn, movie_id),))
-        if action.kind == "fav" and action.page is not None:
-            return ButtonAnswer(replies=(await self._favorites_page(turn, action.page, edit=True),))
-        if action.confirm:
-            cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
-            return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
-        return ButtonAnswer(replies=(Reply(texts.reset_cancelled(), edit=True),))
+        return await _PRESSES[action.kind](self, turn, action)
 
-    async def _press_remove(self, turn: Turn, movie_id: int, page: int | None) -> ButtonAnswer:
+    async def _press_like(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id = _movie(action)
+        reply = await self._add(turn, movie_id)
+        return ButtonAnswer(texts.notice_added(self._title(movie_id)), (reply,))
+
+    async def _press_similar(self, turn: Turn, action: Action) -> ButtonAnswer:
+        return ButtonAnswer(replies=(await self._similar_to(_movie(action)),))
+
+    async def _press_why(self, turn: Turn, action: Action) -> ButtonAnswer:
+        return ButtonAnswer(replies=(await self._explain(turn, _movie(action)),))
+
+    async def _press_page(self, turn: Turn, action: Action) -> ButtonAnswer:
+        page = await self._favorites_page(turn, action.page or 0, edit=True)
+        return ButtonAnswer(replies=(page,))
+
+    async def _press_reset(self, turn: Turn, action: Action) -> ButtonAnswer:
+        if not action.confirm:
+            return ButtonAnswer(replies=(Reply(texts.reset_cancelled(), edit=True),))
+        cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
+        return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
+
+    async def _press_unlike(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id, page = _movie(action), action.page
         favorites = await self._store.favorites(turn.chat_id)
         if page is None:
             return ButtonAnswer(replies=(await self._remove(turn, movie_id, len(favorites)),))
@@ -628,9 +617,69 @@ class MovieBot:
             await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
             notice = texts.notice_removed(title)
         else:
-            notice = texts.clip(f"{title} was already removed", texts.MAX_NOTICE)
+            notice = texts.notice_already_removed(title)
         try:
             page_reply = await self._favorites_page(turn, page, edit=True)
         except StoreUnavailable:  # the removal is committed: confirm it without the new page
             return ButtonAnswer(notice, (Reply(texts.removed(title, None)),))
         return ButtonAnswer(notice, (page_reply,))
+
+
+def _movie(action: Action) -> int:
+    """The movie of a movie button (the argument table guarantees one)."""
+    if action.movie_id is None:  # pragma: no cover - excluded by _ARGUMENTS
+        raise ValueError(f"{action.kind} button without a movie")
+    return action.movie_id
+
+
+Press = Callable[[MovieBot, Turn, Action], Awaitable[ButtonAnswer]]
+_PRESSES: dict[Kind, Press] = {
+    Kind.LIKE: MovieBot._press_like,
+    Kind.UNLIKE: MovieBot._press_unlike,
+    Kind.SIMILAR: MovieBot._press_similar,
+    Kind.WHY: MovieBot._press_why,
+    Kind.PAGE: MovieBot._press_page,
+    Kind.RESET: MovieBot._press_reset,
+}
+"""The method that answers each kind of button (every :class:`Kind` has one)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The command registry
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its name, aliases, handler, whether it takes a title, and its texts."""
+
+    name: str
+    handler: Callable[[MovieBot, Turn, str], Awaitable[Replies]]
+    text: texts.CommandText
+    aliases: tuple[str, ...] = ()
+    takes_title: bool = False
+
+    def help_entry(self) -> texts.HelpEntry:
+        """What /help and the menu say about this command."""
+        return texts.HelpEntry(self.name, self.text, self.aliases, self.takes_title)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("like", MovieBot._like, texts.LIKE, takes_title=True),
+    Command("unlike", MovieBot._unlike, texts.UNLIKE, takes_title=True),
+    Command("favorites", MovieBot._favorites, texts.FAVORITES),
+    Command("recommend", MovieBot._recommend, texts.RECOMMEND),
+    Command("similar", MovieBot._similar, texts.SIMILAR, takes_title=True),
+    Command("why", MovieBot._why, texts.WHY, takes_title=True),
+    Command("reset", MovieBot._reset, texts.RESET),
+    Command("help", MovieBot._help, texts.HELP),
+    Command("start", MovieBot._start, texts.START),
+)
+"""Every command, in the order of the Telegram menu."""
+
+_SPECS: dict[str, Command] = {c.name: c for c in COMMANDS}
+_DISPATCH: dict[str, Command] = {name: c for c in COMMANDS for name in (c.name, *c.aliases)}
+
+
+def menu() -> tuple[tuple[str, str], ...]:
+    """The Telegram command menu: (command, description) pairs."""
+    return tuple((c.name, c.text.menu) for c in COMMANDS)

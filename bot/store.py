@@ -42,6 +42,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from bot.locks import ChatLocks
+
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
@@ -88,6 +90,10 @@ _UNAVAILABLE_SQLSTATES = frozenset({"55P03", "40001", "40P01"})  # lock timeout,
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached; nothing was written."""
+
+
+class BadDatabaseUrl(ValueError):
+    """The database URL names neither SQLite nor PostgreSQL (with a driver the store uses)."""
 
 
 class AddOutcome(StrEnum):
@@ -138,29 +144,6 @@ class _Database(Protocol):
     async def run(self, body: Callable[[Connection], T], *, write: bool) -> T: ...
 
     async def dispose(self) -> None: ...
-
-
-class _ChatLocks:
-    """One asyncio lock per chat with waiters, dropped when the last one leaves."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        """Holds the chat's lock for the body."""
-        lock, users = self._locks.get(chat_id, (None, 0))
-        lock = lock or asyncio.Lock()
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users == 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
 
 
 class _PostgresDatabase:
@@ -227,7 +210,7 @@ class FavoritesStore:
         self._append = _APPEND[database.dialect]
         # Changes in one chat queue here before taking a pooled connection: a busy chat waiting
         # for its advisory lock must not hold every connection of the pool.
-        self._chat_locks = _ChatLocks()
+        self._chat_locks = ChatLocks()
 
     @classmethod
     async def open(cls, url: str, *, limit: int = 500) -> FavoritesStore:
@@ -241,7 +224,8 @@ class FavoritesStore:
             limit: The most favorites a chat may keep.
 
         Raises:
-            ValueError: The URL is not SQLite or PostgreSQL, or the limit is below 1.
+            BadDatabaseUrl: The URL is not SQLite or PostgreSQL (a ValueError).
+            ValueError: The limit is below 1.
             StoreUnavailable: The database cannot be reached or created.
         """
         if limit < 1:
@@ -422,13 +406,16 @@ def _is_unavailable(error: BaseException) -> bool:
 
 def _parse_url(url: str) -> URL:
     """Parses the URL and names the driver the store uses (asyncpg, or sqlite3 in threads)."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise BadDatabaseUrl(f"the favorites database URL cannot be read: {error}") from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
     accepted = {"sqlite": ("", "aiosqlite", "pysqlite"), "postgresql": ("", "asyncpg")}
     if driver not in accepted.get(backend, ()):
-        raise ValueError(
+        raise BadDatabaseUrl(
             "the favorites database must be sqlite+aiosqlite:///FILE or "
             f"postgresql+asyncpg://USER:PASSWORD@HOST/DB, not {parsed.drivername}://..."
         )

@@ -29,18 +29,59 @@ MAX_ECHO = 80
 
 BOT_DESCRIPTION = "Movie recommendations from the favorites you tell me about"
 
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("like", "Add a movie to your favorites: /like toy story"),
-    ("unlike", "Remove a movie from your favorites"),
-    ("favorites", "Show your favorites"),
-    ("recommend", "Ten movies picked for your favorites"),
-    ("similar", "Movies similar to one: /similar matrix"),
-    ("why", "How much you would like a movie, and why"),
-    ("reset", "Empty your favorites list"),
-    ("help", "What I can do"),
-    ("start", "Start here"),
+
+@dataclass(frozen=True)
+class CommandText:
+    """What the menu and /help say about a command, and an example argument for its usage."""
+
+    menu: str
+    help: str | None = None
+    example: str = ""
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    """A command as /help lists it."""
+
+    name: str
+    text: CommandText
+    aliases: tuple[str, ...] = ()
+    takes_title: bool = False
+
+
+LIKE = CommandText(
+    "Add a movie to your favorites: /like toy story", "add a movie to your favorites", "toy story"
 )
-"""The command menu (``set_my_commands``): name and description."""
+UNLIKE = CommandText("Remove a movie from your favorites", "remove one", "toy story")
+FAVORITES = CommandText("Show your favorites", "your list, with buttons to remove movies")
+RECOMMEND = CommandText(
+    "Ten movies picked for your favorites", "ten movies for your favorites, each with a reason"
+)
+SIMILAR = CommandText(
+    "Movies similar to one: /similar matrix", "movies similar to one", "the matrix"
+)
+WHY = CommandText(
+    "How much you would like a movie, and why",
+    "how much you would like a movie, and which favorites say so",
+    "the matrix",
+)
+RESET = CommandText("Empty your favorites list", "empty your list")
+HELP = CommandText("What I can do")
+START = CommandText("Start here")
+
+# Button labels (plain text: Telegram does not parse them).
+BUTTON_SIMILAR = "🔎 Similar movies"
+BUTTON_SIMILAR_SHORT = "🔎 Similar"
+BUTTON_UNDO = "↩ Undo"
+BUTTON_ADD_BACK = "↩ Add it back"
+BUTTON_PREVIOUS = "◀ Previous"
+BUTTON_NEXT = "Next ▶"
+BUTTON_LIKE_IT = "👍 Like it"
+BUTTON_YES_ADD = "👍 Yes, add it"
+BUTTON_RESET_YES = "🗑 Yes, remove all"
+BUTTON_RESET_NO = "Keep them"
+CHOICE_PREFIX = {"like": "👍", "un": "❌", "sim": "🔎", "why": "❓"}
+"""The prefix of a "which one?" choice button, by button kind."""
 
 
 def utf16_len(text: str) -> int:
@@ -128,33 +169,24 @@ def start() -> str:
     )
 
 
-def help_text() -> str:
-    """The /help text: every command with a one-line explanation."""
+def help_text(commands: Sequence[HelpEntry]) -> str:
+    """The /help text: every command that has a help line, with a one-line explanation."""
+    lines = [
+        f"/{c.name}{' &lt;title&gt;' if c.takes_title else ''} — {c.text.help}"
+        for c in commands
+        if c.text.help
+    ]
     return (
-        "<b>What I can do</b>\n"
-        "/like &lt;title&gt; — add a movie to your favorites\n"
-        "/unlike &lt;title&gt; — remove one\n"
-        "/favorites — your list, with buttons to remove movies\n"
-        "/recommend — ten movies for your favorites, each with a reason\n"
-        "/similar &lt;title&gt; — movies similar to one\n"
-        "/why &lt;title&gt; — how much you would like a movie, and which favorites say so\n"
-        "/reset — empty your list\n\n"
+        "<b>What I can do</b>\n" + "\n".join(lines) + "\n\n"
         "Titles can be approximate: <i>toystory</i>, <i>lion king</i>, <i>matrix 1999</i>. "
         "When several movies fit, I show buttons to pick from. "
         "In a group, the list belongs to the whole group."
     )
 
 
-def usage(command: str) -> str:
+def usage(command: str, example: str = "toy story") -> str:
     """How to use a command that needs a title."""
-    examples = {
-        "like": "toy story",
-        "unlike": "toy story",
-        "similar": "the matrix",
-        "why": "the matrix",
-    }
-    example = examples.get(command, "toy story")
-    return f"Usage: /{command} &lt;title&gt;\nFor example: /{command} {example}"
+    return f"Usage: /{command} &lt;title&gt;\nFor example: /{command} {esc(example, MAX_ECHO)}"
 
 
 def unknown_command(command: str) -> str:
@@ -465,6 +497,11 @@ def notice_added(title: str) -> str:
 def notice_removed(title: str) -> str:
     """Toast: removed."""
     return clip(f"Removed {title}", MAX_NOTICE)
+
+
+def notice_already_removed(title: str) -> str:
+    """Toast: a favorites page's remove button for a movie that is gone already."""
+    return clip(f"{title} was already removed", MAX_NOTICE)
 
 
 def notice_expired() -> str:

@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from telegram import Update
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.service import MovieBot
@@ -79,7 +81,9 @@ class RecordingRequest(BaseRequest):
 
     Texts and keyboards are validated with the emulator's Telegram rules; a call Telegram would
     reject is answered 400 and kept in ``rejected``. ``fail`` maps an endpoint to an HTTP status
-    to answer instead (e.g. ``{"sendMessage": 502}``), ``fail_times`` how often.
+    to answer instead (e.g. ``{"sendMessage": 502}``), ``fail_times`` how often. ``time_out``
+    maps an endpoint to how many of its calls time out after being sent (a read timeout: the
+    request may have had its effect); they are kept in ``timed_out``.
     """
 
     calls: list[Call] = field(default_factory=list)
@@ -88,6 +92,8 @@ class RecordingRequest(BaseRequest):
     fail_times: int = 1
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     validate: bool = True
+    time_out: dict[str, int] = field(default_factory=dict)
+    timed_out: list[Call] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def initialize(self) -> None:
@@ -113,6 +119,10 @@ class RecordingRequest(BaseRequest):
         endpoint = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         call = Call(endpoint, params)
+        if self.time_out.get(endpoint, 0) > 0:
+            self.time_out[endpoint] -= 1
+            self.timed_out.append(call)
+            raise TimedOut("Timed out") from httpx.ReadTimeout("read timeout")
         if endpoint in self.fail and self.fail_times > 0:
             self.fail_times -= 1
             status = self.fail[endpoint]

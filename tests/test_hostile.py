@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import texts
+from bot import service, texts
 from bot.app_cli import install_redactor
 from bot.ratelimit import FloodLimiter
 from bot.service import MovieBot
@@ -36,7 +36,7 @@ from tests.emulator import BotCall, Emulator, fake_token
 FLOOD_CAPACITY = 5
 FLOOD_WINDOW = 3600.0  # no refill during a test: the flood answer is exactly predictable
 HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-COMMANDS = ("like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start", "help")
+COMMANDS = tuple(name for c in service.COMMANDS for name in (c.name, *c.aliases))
 METACHARACTERS = "<>&\"';*_`[]()~|#+-=.!{}\\/@ \n\t\u200b\u202e\ufeff🎬👍🏽"
 _chats = itertools.count(70_001)
 
@@ -307,7 +307,7 @@ def test_group_chatter_and_other_bots_are_ignored(
     asyncio.run(emu.wait_all_confirmed(timeout=30))
     assert emu.calls_in(group, after=after) == []
     reply = send(emu, group, f"/help@{emu.username}", chat_type="group", user_id=5)
-    assert reply.html == texts.help_text()
+    assert reply.html == texts.help_text([c.help_entry() for c in service.COMMANDS])
     assert_healthy(emu, bot, logs, reply)
 
 

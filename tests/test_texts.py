@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import texts
+from bot.service import COMMANDS
 from tests.emulator import render_text
 
 hostile = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
@@ -70,7 +71,7 @@ def test_titles_are_escaped_not_interpreted() -> None:
 def test_static_texts_are_valid() -> None:
     for html in (
         texts.start(),
-        texts.help_text(),
+        texts.help_text([c.help_entry() for c in COMMANDS]),
         texts.usage("like"),
         texts.not_text(),
         texts.favorites_empty(),
