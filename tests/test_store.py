@@ -131,6 +131,9 @@ async def test_only_chat_and_movie_ids_are_stored(store_url: str, store: Favorit
     assert columns == {
         "favorites": {"chat_id", "movie_id", "position", "added_at"},
         "applied_updates": {"update_id", "applied_at", "result"},
+        "marks": {"chat_id", "movie_id", "kind", "position", "added_at"},
+        "shown_lists": {"chat_id", "serial", "query", "movies", "updated_at"},
+        "alembic_version": {"version_num"},
     }
     (row,) = await raw_rows(store_url, "favorites")
     assert row[:2] == (GROUP_CHAT, 318)
@@ -643,3 +646,108 @@ def apply_to_model(favorites: list[int], kind: str, movie: int, *, limit: int) -
     count = len(favorites)
     favorites.clear()
     return count
+
+
+# ---------------------------------------------------------------------------------------------
+# Migrations: a database made by the release before migrations is upgraded in place
+
+# The schema exactly as FavoritesStore.open created it before migrations existed (main at
+# 1952934, `metadata.create_all`), printed with sqlalchemy.schema.CreateTable for each dialect.
+FIRST_RELEASE_DDL = {
+    "sqlite": [
+        "CREATE TABLE applied_updates (update_id BIGINT NOT NULL, applied_at DATETIME NOT NULL, "
+        "result INTEGER NOT NULL, PRIMARY KEY (update_id))",
+        "CREATE INDEX ix_applied_updates_applied_at ON applied_updates (applied_at)",
+        "CREATE TABLE favorites (chat_id BIGINT NOT NULL, movie_id INTEGER NOT NULL, "
+        "position BIGINT NOT NULL, added_at DATETIME NOT NULL, "
+        "CONSTRAINT favorites_pkey PRIMARY KEY (chat_id, movie_id))",
+    ],
+    "postgresql": [
+        "CREATE TABLE applied_updates (update_id BIGINT NOT NULL, "
+        "applied_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, result INTEGER NOT NULL, "
+        "PRIMARY KEY (update_id))",
+        "CREATE INDEX ix_applied_updates_applied_at ON applied_updates (applied_at)",
+        "CREATE TABLE favorites (chat_id BIGINT NOT NULL, movie_id INTEGER NOT NULL, "
+        "position BIGINT NOT NULL, added_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, "
+        "CONSTRAINT favorites_pkey PRIMARY KEY (chat_id, movie_id))",
+    ],
+}
+FIRST_RELEASE_ROWS = [  # (chat_id, movie_id, position): two chats, one a group
+    (7, 1, 0),
+    (7, 2571, 1),
+    (7, 318, 2),
+    (-1001234567890, 296, 0),
+    (-1001234567890, 1, 1),
+]
+
+
+async def make_first_release_database(url: str) -> None:
+    """The tables and rows a database written by the first release holds."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    dialect = "postgresql" if url.startswith("postgres") else "sqlite"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in FIRST_RELEASE_DDL[dialect]:
+                await conn.exec_driver_sql(statement)
+            for chat, movie, position in FIRST_RELEASE_ROWS:
+                await conn.exec_driver_sql(
+                    "INSERT INTO favorites (chat_id, movie_id, position, added_at) "
+                    f"VALUES ({chat}, {movie}, {position}, '2026-11-01 12:00:00')"
+                )
+            await conn.exec_driver_sql(
+                "INSERT INTO applied_updates (update_id, applied_at, result) "
+                "VALUES (900, '2026-11-01 12:00:00', 1)"
+            )
+    finally:
+        await engine.dispose()
+
+
+async def table_names(url: str) -> set[str]:
+    from sqlalchemy import inspect
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_first_release_database_is_upgraded_in_place(store_url: str) -> None:
+    from bot.store import Mark, ShownList
+
+    await make_first_release_database(store_url)
+    assert "marks" not in await table_names(store_url)
+    store = await FavoritesStore.open(store_url)
+    try:
+        assert await store.favorites(7) == [1, 2571, 318]
+        assert await store.favorites(-1001234567890) == [296, 1]
+        # an update applied before the upgrade is still not applied twice
+        assert await store.add(7, 1, update_id=900) == AddOutcome.ADDED  # its recorded result
+        assert await store.favorites(7) == [1, 2571, 318]
+        # the new tables work on the upgraded database
+        assert await store.mark(7, 2571, Mark.DISLIKE) == AddOutcome.ADDED
+        assert await store.mark(7, 50, Mark.SEEN) == AddOutcome.ADDED
+        state = await store.state(7)
+        assert (state.favorites, state.dislikes, state.seen) == ((1, 318), (2571,), (50,))
+        assert await store.save_shown(7, ShownList(0, "", (5, 6), ((1,), ()))) == 1
+    finally:
+        await store.close()
+    assert {"marks", "shown_lists", "alembic_version"} <= await table_names(store_url)
+    again = await FavoritesStore.open(store_url)  # a second start changes nothing
+    try:
+        assert await again.favorites(-1001234567890) == [296, 1]
+        assert (await again.state(7)).dislikes == (2571,)
+    finally:
+        await again.close()
+
+
+async def test_a_new_database_gets_the_newest_schema(store_url: str) -> None:
+    store = await FavoritesStore.open(store_url)
+    await store.close()
+    assert {"favorites", "applied_updates", "marks", "shown_lists", "alembic_version"} <= (
+        await table_names(store_url)
+    )
