@@ -29,21 +29,22 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from bot import texts
 from bot.locks import ChatLocks
 from bot.ratelimit import Admission, FloodLimiter
-from bot.store import StoreUnavailable
+from bot.steering import GenreNames, ListRequest, parse_request
+from bot.store import MAX_SHOWN, AddOutcome, ChatState, Mark, ShownList, StoreUnavailable
+from recsys.engine import FilterError
 from recsys.movielens import movie_url
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bot.store import AddOutcome
-    from recsys.engine import Explanation, RecommendResult, SimilarMovie
+    from recsys.engine import Explanation, Filters, RecommendResult, SimilarMovie
     from recsys.titles import Candidate, Resolution
 
 logger = logging.getLogger(__name__)
@@ -109,11 +110,25 @@ class Recommending(Protocol):
     @property
     def catalog(self) -> pd.DataFrame: ...  # noqa: D102
 
-    def recommend(self, favorites: Iterable[int], n: int = 10) -> RecommendResult: ...  # noqa: D102
+    @property
+    def genres(self) -> tuple[str, ...]: ...  # noqa: D102
+
+    def recommend(  # noqa: D102
+        self,
+        favorites: Iterable[int],
+        n: int = 10,
+        *,
+        dislikes: Iterable[int] = (),
+        seen: Iterable[int] = (),
+        filters: Filters | None = None,
+        discover: bool = False,
+    ) -> RecommendResult: ...
 
     def similar(self, movie_id: int, n: int = 10) -> tuple[SimilarMovie, ...]: ...  # noqa: D102
 
-    def why(self, movie_id: int, favorites: Iterable[int]) -> Explanation: ...  # noqa: D102
+    def why(  # noqa: D102
+        self, movie_id: int, favorites: Iterable[int], *, dislikes: Iterable[int] = ()
+    ) -> Explanation: ...
 
     def knows(self, movie_id: int) -> bool: ...  # noqa: D102
 
@@ -151,6 +166,22 @@ class Storing(Protocol):
 
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int: ...  # noqa: D102
 
+    async def mark(  # noqa: D102
+        self, chat_id: int, movie_id: int, kind: Mark, *, update_id: int | None = None
+    ) -> AddOutcome: ...
+
+    async def unmark(  # noqa: D102
+        self, chat_id: int, movie_id: int, *, update_id: int | None = None
+    ) -> bool: ...
+
+    async def state(self, chat_id: int) -> ChatState: ...  # noqa: D102
+
+    async def save_shown(  # noqa: D102
+        self, chat_id: int, shown: ShownList, *, update_id: int | None = None
+    ) -> int: ...
+
+    async def shown(self, chat_id: int) -> ShownList | None: ...  # noqa: D102
+
 
 # ---------------------------------------------------------------------------------------------
 # Button data: ``kind:arguments``; one table says which arguments each kind takes
@@ -165,6 +196,14 @@ class Kind(StrEnum):
     WHY = "why"  # why:MOVIE
     PAGE = "fav"  # fav:PAGE
     RESET = "reset"  # reset:yes / reset:no
+    DISLIKE = "no"  # no:MOVIE (not for me)
+    SEEN = "seen"  # seen:MOVIE
+    UNMARK = "um"  # um:MOVIE (undo a dislike or seen)
+    CARD_LIKE = "rl"  # rl:LIST:MOVIE, a feedback button of a recommendation card
+    CARD_DISLIKE = "rn"  # rn:LIST:MOVIE
+    CARD_SEEN = "rs"  # rs:LIST:MOVIE
+    CARD_UNDO = "ru"  # ru:LIST:MOVIE
+    MORE = "more"  # more:LIST
 
 
 @dataclass(frozen=True)
@@ -175,10 +214,13 @@ class Action:
     movie_id: int | None = None
     page: int | None = None
     confirm: bool | None = None
+    serial: int | None = None
 
 
 _MOVIE = r"(?P<movie>[1-9][0-9]{0,9})"
 _PAGE = r"(?P<page>[0-9]{1,4})"
+_LIST = r"(?P<serial>[1-9][0-9]{0,9})"
+_CARD = re.compile(rf"{_LIST}:{_MOVIE}")
 _ARGUMENTS: dict[Kind, re.Pattern[str]] = {
     Kind.LIKE: re.compile(_MOVIE),
     Kind.UNLIKE: re.compile(rf"{_MOVIE}(?::{_PAGE})?"),
@@ -186,6 +228,14 @@ _ARGUMENTS: dict[Kind, re.Pattern[str]] = {
     Kind.WHY: re.compile(_MOVIE),
     Kind.PAGE: re.compile(_PAGE),
     Kind.RESET: re.compile(r"(?P<confirm>yes|no)"),
+    Kind.DISLIKE: re.compile(_MOVIE),
+    Kind.SEEN: re.compile(_MOVIE),
+    Kind.UNMARK: re.compile(_MOVIE),
+    Kind.CARD_LIKE: _CARD,
+    Kind.CARD_DISLIKE: _CARD,
+    Kind.CARD_SEEN: _CARD,
+    Kind.CARD_UNDO: _CARD,
+    Kind.MORE: re.compile(_LIST),
 }
 """The arguments each kind takes; anything else is not a button this bot sent."""
 
@@ -208,6 +258,7 @@ def parse_button(data: str) -> Action | None:
         movie_id=None if args.get("movie") is None else int(args["movie"]),
         page=None if args.get("page") is None else int(args["page"]),
         confirm=None if args.get("confirm") is None else args["confirm"] == "yes",
+        serial=None if args.get("serial") is None else int(args["serial"]),
     )
 
 
@@ -242,6 +293,7 @@ class MovieBot:
         *,
         limiter: FloodLimiter | None = None,
         favorites_limit: int = 500,
+        marks_limit: int | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
         self._rec = recommender
@@ -249,12 +301,23 @@ class MovieBot:
         self._store = store
         self._limiter = limiter
         self._favorites_limit = favorites_limit
+        self._marks_limit = marks_limit if marks_limit is not None else 4 * favorites_limit
         self._page_size = page_size
         catalog = recommender.catalog
         self._title_of: dict[int, str] = dict(
             zip(catalog.index.tolist(), catalog["title"].tolist(), strict=True)
         )
         self._urls: dict[int, str] = {}
+        genres = catalog["genres"] if "genres" in catalog.columns else None
+        self._genres_of: dict[int, tuple[str, ...]] = (
+            {
+                int(m): tuple(g for g in str(v).split("|") if g and not g.startswith("("))
+                for m, v in zip(catalog.index.tolist(), genres.tolist(), strict=True)
+            }
+            if genres is not None
+            else {}
+        )
+        self._genre_names = GenreNames(recommender.genres)
         self._locks = ChatLocks()
 
     @property
@@ -424,8 +487,11 @@ class MovieBot:
     async def _unlike(self, turn: Turn, arg: str) -> Replies:
         if not arg:
             return (Reply(texts.usage("unlike", _SPECS["unlike"].text.example)),)
-        res = await self._resolve(arg)
         favorites = await self._store.favorites(turn.chat_id)
+        if arg.isdecimal() and len(arg) <= 4 and 1 <= int(arg) <= len(favorites):
+            # /unlike 2: the second movie of the list /favorites shows
+            return (await self._remove(turn, favorites[int(arg) - 1], len(favorites)),)
+        res = await self._resolve(arg)
         movie_id = self._matched(res)
         if movie_id is not None and movie_id in favorites:
             return (await self._remove(turn, movie_id, len(favorites)),)
@@ -451,12 +517,27 @@ class MovieBot:
         return Reply(texts.removed(title, max(count - 1, 0)), rows)
 
     async def _favorites(self, turn: Turn, arg: str) -> Replies:
+        kind = _MARK_WORDS.get(" ".join(arg.lower().split()))
+        if kind is not None:
+            return (await self._marks_page(turn, kind),)
         return (await self._favorites_page(turn, 0, edit=False),)
 
+    async def _marks_page(self, turn: Turn, kind: Mark) -> Reply:
+        state = await self._store.state(turn.chat_id)
+        movies = state.dislikes if kind is Mark.DISLIKE else state.seen
+        titles = [self._title(m) for m in movies]
+        rows = tuple(
+            (Button(texts.label("↩", self._title(m)), data=button_data(Kind.UNMARK, m)),)
+            for m in reversed(movies[-self._page_size :])
+        )
+        return Reply(texts.marks_page(str(kind), titles), rows)
+
     async def _favorites_page(self, turn: Turn, page: int, *, edit: bool) -> Reply:
-        favorites = await self._store.favorites(turn.chat_id)
+        state = await self._store.state(turn.chat_id)
+        favorites = state.favorites
+        footer = texts.marks_footer(len(state.dislikes), len(state.seen))
         if not favorites:
-            return Reply(texts.favorites_empty(), edit=edit)
+            return Reply(texts.favorites_empty(footer), edit=edit)
         pages = -(-len(favorites) // self._page_size)
         page = min(max(page, 0), pages - 1)
         first = page * self._page_size
@@ -473,26 +554,143 @@ class MovieBot:
         if nav:
             rows.append(tuple(nav))
         text = texts.favorites_page(
-            [self._title(m) for m in shown], first=first + 1, total=len(favorites)
+            [self._title(m) for m in shown], first=first + 1, total=len(favorites), footer=footer
         )
         return Reply(text, tuple(rows), edit=edit)
 
-    async def _recommend(self, turn: Turn, arg: str) -> Replies:
-        favorites = await self._store.favorites(turn.chat_id)
-        result = await asyncio.to_thread(self._rec.recommend, favorites, RECOMMENDATIONS)
-        items = [it for it in result.items if it.movie_id in self._title_of]
-        lines = [
-            texts.RecommendationLine(
-                self._title(it.movie_id),
-                self._url(it.movie_id),
-                tuple(self._title(b) for b in it.because),
-            )
-            for it in items
-        ]
-        text = texts.recommendations(
-            lines, fallback=result.fallback, ignored=[self._title(m) for m in result.ignored]
+    # -- dislikes and seen ---------------------------------------------------------------------
+
+    async def _dislike(self, turn: Turn, arg: str) -> Replies:
+        act = lambda m: self._mark(turn, m, Mark.DISLIKE)  # noqa: E731
+        return await self._resolved("dislike", arg, Kind.DISLIKE, act)
+
+    async def _seen(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved(
+            "seen", arg, Kind.SEEN, lambda m: self._mark(turn, m, Mark.SEEN)
         )
-        return (Reply(text, self._movie_rows(it.movie_id for it in items)),)
+
+    async def _mark(self, turn: Turn, movie_id: int, kind: Mark) -> Reply:
+        outcome = await self._store.mark(turn.chat_id, movie_id, kind, update_id=turn.update_id)
+        title = self._title(movie_id)
+        if outcome == AddOutcome.LIMIT:
+            return Reply(texts.marks_full(self._marks_limit))
+        if outcome == AddOutcome.ALREADY:
+            return Reply(texts.already_marked(title, str(kind)))
+        undo = Button(texts.BUTTON_UNDO, data=button_data(Kind.UNMARK, movie_id))
+        return Reply(texts.marked(title, str(kind)), ((undo,),))
+
+    async def _unmark(self, turn: Turn, movie_id: int) -> Reply:
+        removed = await self._store.unmark(turn.chat_id, movie_id, update_id=turn.update_id)
+        title = self._title(movie_id)
+        return Reply(texts.unmarked(title) if removed else texts.not_marked(title))
+
+    async def _recommend(self, turn: Turn, arg: str) -> Replies:
+        request = parse_request(arg, self._genre_names)
+        if request.too_long or (
+            request.not_understood and request.filters is None and not request.discover
+        ):
+            return (Reply(self._request_help(request)),)
+        state = await self._store.state(turn.chat_id)
+        try:
+            result = await asyncio.to_thread(self._pick, state, request, ())
+        except FilterError as exc:
+            return (Reply(texts.filter_error(str(exc))),)
+        items = [it for it in result.items if it.movie_id in self._title_of]
+        shown = ShownList(
+            0,
+            arg[:200],
+            tuple(it.movie_id for it in items),
+            tuple(it.because[: texts.MAX_BECAUSE] for it in items),
+        )
+        serial = await self._store.save_shown(turn.chat_id, shown, update_id=turn.update_id)
+        shown = ShownList(serial, shown.query, shown.movies, shown.because)
+        ignored = [self._title(m) for m in result.ignored]
+        return (self._card(shown, 0, state, request, fallback=result.fallback, ignored=ignored),)
+
+    def _request_help(self, request: ListRequest) -> str:
+        return texts.request_help(
+            request.not_understood, self._genre_names.genres, too_long=request.too_long
+        )
+
+    def _pick(
+        self, state: ChatState, request: ListRequest, exclude: tuple[int, ...]
+    ) -> RecommendResult:
+        """The engine's list for a chat's state and request (worker thread)."""
+        wanted = RECOMMENDATIONS * (8 if request.all_genres else 1)
+        result = self._rec.recommend(
+            state.favorites,
+            wanted,
+            dislikes=state.dislikes,
+            seen=(*state.seen, *exclude),
+            filters=request.filters,
+            discover=request.discover,
+        )
+        if request.all_genres:  # romcom: romance *and* comedy
+            items = tuple(
+                it
+                for it in result.items
+                if request.all_genres <= set(self._genres_of.get(it.movie_id, ()))
+            )
+            result = replace(result, items=items[:RECOMMENDATIONS])
+        return result
+
+    def _card(
+        self,
+        shown: ShownList,
+        page: int,
+        state: ChatState,
+        request: ListRequest,
+        *,
+        fallback: bool = False,
+        ignored: Sequence[str] = (),
+        edit: bool = False,
+    ) -> Reply:
+        """One page of a recommendation list, with each movie's feedback buttons or choice."""
+        first = page * RECOMMENDATIONS
+        movies = shown.movies[first : first + RECOMMENDATIONS]
+        because = shown.because[first : first + RECOMMENDATIONS]
+        favorites = set(state.favorites)
+        marks = [_choice(m, favorites, state) for m in movies]
+        lines = [
+            texts.CardLine(
+                self._title(m),
+                self._url(m),
+                _first(self._genres_of.get(m, ()), request),
+                tuple(self._title(b) for b in why if b in self._title_of),
+                mark,
+            )
+            for m, why, mark in zip(movies, because, marks, strict=True)
+        ]
+        rows: list[tuple[Button, ...]] = []
+        for number, (m, mark) in enumerate(zip(movies, marks, strict=True), first + 1):
+            similar = Button("🔎", data=button_data(Kind.SIMILAR, m))
+            if mark is not None:
+                undo = Button(
+                    f"{number}. {texts.BUTTON_UNDO}", data=_card_data(Kind.CARD_UNDO, shown, m)
+                )
+                rows.append((undo, similar))
+                continue
+            rows.append(
+                (
+                    Button(f"{number}. 👍", data=_card_data(Kind.CARD_LIKE, shown, m)),
+                    Button("👎", data=_card_data(Kind.CARD_DISLIKE, shown, m)),
+                    Button("👁", data=_card_data(Kind.CARD_SEEN, shown, m)),
+                    similar,
+                )
+            )
+        last_page = first + len(movies) == len(shown.movies)
+        if len(movies) == RECOMMENDATIONS and last_page and len(shown.movies) < MAX_SHOWN:
+            rows.append((Button(texts.BUTTON_MORE, data=button_data(Kind.MORE, shown.serial)),))
+        text = texts.recommendation_card(
+            lines,
+            first=first + 1,
+            understood=request.understood,
+            discover=request.discover,
+            fallback=fallback,
+            ignored=ignored,
+            not_understood=request.not_understood,
+        )
+        return Reply(text, tuple(rows), edit=edit)
 
     async def _similar(self, turn: Turn, arg: str) -> Replies:
         return await self._resolved("similar", arg, Kind.SIMILAR, self._similar_to)
@@ -519,10 +717,11 @@ class MovieBot:
         exp = await asyncio.to_thread(self._rec.why, movie_id, favorites)
         if not exp.known:
             return Reply(texts.why_unknown(title))
-        positive = [(m, c) for m, c in exp.contributions if c > 0 and m in self._title_of]
+        contributions = [(m, c) for m, c in exp.contributions if m != movie_id]
+        positive = [(m, c) for m, c in contributions if c > 0 and m in self._title_of]
         total = sum(c for _, c in positive) or 1.0
         pushes = [(self._title(m), round(100 * c / total)) for m, c in positive[:3]]
-        negative = sorted((c, m) for m, c in exp.contributions if c < 0 and m in self._title_of)
+        negative = sorted((c, m) for m, c in contributions if c < 0 and m in self._title_of)
         pulls = [self._title(m) for _, m in negative[:3]]
         text = texts.why(
             title,
@@ -607,6 +806,63 @@ class MovieBot:
         cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
         return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
 
+    async def _press_card(self, turn: Turn, action: Action) -> ButtonAnswer:
+        """A feedback button of a recommendation card: store it, then edit the card in place."""
+        movie_id, chat = _movie(action), turn.chat_id
+        title = self._title(movie_id)
+        if action.kind is Kind.CARD_LIKE:
+            added = await self._store.add(chat, movie_id, update_id=turn.update_id)
+            notice = texts.notice_full() if added == AddOutcome.LIMIT else texts.notice_added(title)
+        elif action.kind is Kind.CARD_UNDO:
+            before = await self._store.state(chat)
+            if movie_id in before.favorites:
+                await self._store.remove(chat, movie_id, update_id=turn.update_id)
+            else:
+                await self._store.unmark(chat, movie_id, update_id=turn.update_id)
+            notice = texts.notice_undone(title)
+        else:
+            kind = Mark.DISLIKE if action.kind is Kind.CARD_DISLIKE else Mark.SEEN
+            marked = await self._store.mark(chat, movie_id, kind, update_id=turn.update_id)
+            full = marked == AddOutcome.LIMIT
+            notice = texts.notice_full() if full else texts.notice_marked(title, str(kind))
+        shown = await self._store.shown(chat)
+        if shown is None or shown.serial != action.serial or movie_id not in shown.movies:
+            return ButtonAnswer(notice)  # stored; an older list's message is left as it is
+        state = await self._store.state(chat)
+        page = shown.movies.index(movie_id) // RECOMMENDATIONS
+        request = parse_request(shown.query, self._genre_names)
+        return ButtonAnswer(notice, (self._card(shown, page, state, request, edit=True),))
+
+    async def _press_more(self, turn: Turn, action: Action) -> ButtonAnswer:
+        """The next movies of the chat's current list, never one it was shown already."""
+        shown = await self._store.shown(turn.chat_id)
+        if shown is None or shown.serial != action.serial:
+            return ButtonAnswer(texts.list_replaced())
+        if len(shown.movies) >= MAX_SHOWN:
+            return ButtonAnswer(replies=(Reply(texts.list_end(len(shown.movies))),))
+        request = parse_request(shown.query, self._genre_names)
+        state = await self._store.state(turn.chat_id)
+        try:
+            result = await asyncio.to_thread(self._pick, state, request, shown.movies)
+        except FilterError as exc:
+            return ButtonAnswer(replies=(Reply(texts.filter_error(str(exc))),))
+        items = [
+            it
+            for it in result.items
+            if it.movie_id in self._title_of and it.movie_id not in shown.movies
+        ][: MAX_SHOWN - len(shown.movies)]
+        if not items:
+            return ButtonAnswer(replies=(Reply(texts.nothing_more()),))
+        longer = ShownList(
+            shown.serial,
+            shown.query,
+            shown.movies + tuple(it.movie_id for it in items),
+            shown.because + tuple(it.because[: texts.MAX_BECAUSE] for it in items),
+        )
+        await self._store.save_shown(turn.chat_id, longer, update_id=turn.update_id)
+        page = len(shown.movies) // RECOMMENDATIONS
+        return ButtonAnswer(replies=(self._card(longer, page, state, request),))
+
     async def _press_unlike(self, turn: Turn, action: Action) -> ButtonAnswer:
         movie_id, page = _movie(action), action.page
         favorites = await self._store.favorites(turn.chat_id)
@@ -625,6 +881,40 @@ class MovieBot:
         return ButtonAnswer(notice, (page_reply,))
 
 
+async def _press_dislike(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
+    movie_id = _movie(action)
+    reply = await self._mark(turn, movie_id, Mark.DISLIKE)
+    return ButtonAnswer(texts.notice_marked(self._title(movie_id), "dislike"), (reply,))
+
+
+async def _press_seen(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
+    movie_id = _movie(action)
+    reply = await self._mark(turn, movie_id, Mark.SEEN)
+    return ButtonAnswer(texts.notice_marked(self._title(movie_id), "seen"), (reply,))
+
+
+async def _press_unmark(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
+    return ButtonAnswer(replies=(await self._unmark(turn, _movie(action)),))
+
+
+def _first(genres: tuple[str, ...], request: ListRequest) -> tuple[str, ...]:
+    """A movie's genres, those the request asked for first."""
+    asked = request.filters.genres if request.filters is not None else frozenset()
+    return tuple(sorted(genres, key=lambda g: g not in asked))
+
+
+def _choice(movie_id: int, favorites: set[int], state: ChatState) -> str | None:
+    """What the chat said about a shown movie: ``like``, ``dislike``, ``seen`` or nothing."""
+    if movie_id in favorites:
+        return "like"
+    mark = state.mark_of(movie_id)
+    return None if mark is None else str(mark)
+
+
+def _card_data(kind: Kind, shown: ShownList, movie_id: int) -> str:
+    return button_data(kind, shown.serial, movie_id)
+
+
 def _movie(action: Action) -> int:
     """The movie of a movie button (the argument table guarantees one)."""
     if action.movie_id is None:  # pragma: no cover - excluded by _ARGUMENTS
@@ -640,6 +930,14 @@ _PRESSES: dict[Kind, Press] = {
     Kind.WHY: MovieBot._press_why,
     Kind.PAGE: MovieBot._press_page,
     Kind.RESET: MovieBot._press_reset,
+    Kind.DISLIKE: _press_dislike,
+    Kind.SEEN: _press_seen,
+    Kind.UNMARK: _press_unmark,
+    Kind.CARD_LIKE: MovieBot._press_card,
+    Kind.CARD_DISLIKE: MovieBot._press_card,
+    Kind.CARD_SEEN: MovieBot._press_card,
+    Kind.CARD_UNDO: MovieBot._press_card,
+    Kind.MORE: MovieBot._press_more,
 }
 """The method that answers each kind of button (every :class:`Kind` has one)."""
 
@@ -665,9 +963,11 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     Command("like", MovieBot._like, texts.LIKE, takes_title=True),
-    Command("unlike", MovieBot._unlike, texts.UNLIKE, takes_title=True),
-    Command("favorites", MovieBot._favorites, texts.FAVORITES),
-    Command("recommend", MovieBot._recommend, texts.RECOMMEND),
+    Command("unlike", MovieBot._unlike, texts.UNLIKE, ("remove",), takes_title=True),
+    Command("dislike", MovieBot._dislike, texts.DISLIKE, ("notforme",), takes_title=True),
+    Command("seen", MovieBot._seen, texts.SEEN, ("watched",), takes_title=True),
+    Command("favorites", MovieBot._favorites, texts.FAVORITES, ("fav", "favs", "favourites")),
+    Command("recommend", MovieBot._recommend, texts.RECOMMEND, ("rec", "recs", "recommendations")),
     Command("similar", MovieBot._similar, texts.SIMILAR, takes_title=True),
     Command("why", MovieBot._why, texts.WHY, takes_title=True),
     Command("reset", MovieBot._reset, texts.RESET),
@@ -675,6 +975,16 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", MovieBot._start, texts.START),
 )
 """Every command, in the order of the Telegram menu."""
+
+_MARK_WORDS: dict[str, Mark] = {
+    word: kind
+    for kind, words in (
+        (Mark.DISLIKE, ("dislikes", "dislike", "disliked", "not for me", "no", "👎")),
+        (Mark.SEEN, ("seen", "watched", "👁")),
+    )
+    for word in words
+}
+"""``/favorites dislikes``, ``/favorites seen``: the words that show a chat's marks."""
 
 _SPECS: dict[str, Command] = {c.name: c for c in COMMANDS}
 _DISPATCH: dict[str, Command] = {name: c for c in COMMANDS for name in (c.name, *c.aliases)}

@@ -330,6 +330,22 @@ FAKE_TITLES = {
     14: "Fargo (1996)",
 }
 UNKNOWN_TO_MODEL = frozenset({8})
+FAKE_GENRES = {
+    1: "Animation|Children|Comedy",
+    2: "Animation|Children|Comedy",
+    3: "Action|Sci-Fi",
+    4: "Drama",
+    5: "Horror|Sci-Fi",
+    6: "Action|Horror|Sci-Fi",
+    7: "Comedy|Romance",
+    8: "(no genres listed)",
+    9: "Action|Crime|Thriller",
+    10: "Animation|Children",
+    11: "Horror|Thriller",
+    12: "Comedy|Romance",
+    13: "Drama",
+    14: "Comedy|Crime|Drama",
+}
 
 
 def fake_catalog() -> Any:
@@ -339,6 +355,8 @@ def fake_catalog() -> Any:
     return pd.DataFrame(
         {
             "title": [FAKE_TITLES[i] for i in ids],
+            "genres": [FAKE_GENRES[i] for i in ids],
+            "year": pd.array([int(FAKE_TITLES[i][-5:-1]) for i in ids], dtype="Int32"),
             "imdb_id": pd.array([100000 + i if i % 2 else None for i in ids], dtype="Int64"),
             "tmdb_id": pd.array([None] * len(ids), dtype="Int64"),
             "imdb_search": [None] * len(ids),
@@ -357,14 +375,47 @@ class FakeRecommender:
     def knows(self, movie_id: int) -> bool:
         return movie_id in FAKE_TITLES and movie_id not in UNKNOWN_TO_MODEL
 
-    def recommend(self, favorites: Any, n: int = 10) -> Any:
-        from recsys.engine import Recommendation, RecommendResult
+    @property
+    def genres(self) -> tuple[str, ...]:
+        return tuple(sorted({g for v in FAKE_GENRES.values() for g in v.split("|")}))
+
+    def recommend(
+        self,
+        favorites: Any,
+        n: int = 10,
+        *,
+        dislikes: Any = (),
+        seen: Any = (),
+        filters: Any = None,
+        discover: bool = False,
+    ) -> Any:
+        from recsys.engine import FilterError, Recommendation, RecommendResult
 
         favs = list(dict.fromkeys(int(f) for f in favorites))
+        hidden = {int(m) for m in (*dislikes, *seen)}
         self.calls.append(("recommend", favs))
+        if filters is not None and (filters.genres | filters.exclude_genres) - set(self.genres):
+            raise FilterError("Unknown genre")
+
+        def passes(m: int) -> bool:
+            if filters is None:
+                return True
+            genres = set(FAKE_GENRES[m].split("|"))
+            year = int(FAKE_TITLES[m][-5:-1]) if FAKE_TITLES[m][-5:-1].isdigit() else None
+            return (
+                (not filters.genres or bool(genres & filters.genres))
+                and not genres & filters.exclude_genres
+                and (filters.year_min is None or (year is not None and year >= filters.year_min))
+                and (filters.year_max is None or (year is not None and year <= filters.year_max))
+            )
+
         ignored = tuple(f for f in favs if not self.knows(f))
         usable = [f for f in favs if self.knows(f)]
-        pool = [m for m in sorted(FAKE_TITLES) if self.knows(m) and m not in favs][:n]
+        pool = [
+            m
+            for m in sorted(FAKE_TITLES)
+            if self.knows(m) and m not in favs and m not in hidden and passes(m)
+        ][:n]
         because = tuple(usable[:3])
         items = tuple(
             Recommendation(m, FAKE_TITLES[m], 1.0 / (i + 1), because) for i, m in enumerate(pool)
@@ -379,7 +430,7 @@ class FakeRecommender:
         others = [m for m in sorted(FAKE_TITLES) if m != movie_id and self.knows(m)][:n]
         return tuple(SimilarMovie(m, FAKE_TITLES[m], 0.5) for m in others)
 
-    def why(self, movie_id: int, favorites: Any) -> Any:
+    def why(self, movie_id: int, favorites: Any, *, dislikes: Any = ()) -> Any:
         from recsys.engine import Explanation
 
         favs = [int(f) for f in favorites]

@@ -121,6 +121,11 @@ def genres(catalog: pd.DataFrame, titles: list[str]) -> list[str]:
     return [by_title[t] for t in titles]
 
 
+def card_movies(reply: BotCall) -> list[int]:
+    """The movie ids of a recommendation card, in order (from its 👍 buttons)."""
+    return [int(d.rsplit(":", 1)[1]) for d in reply.button_data() if d.startswith("rl:")]
+
+
 def numbered_titles(reply: BotCall) -> list[str]:
     """The movie titles of a numbered list (``1. Title``), in order."""
     lines = [
@@ -141,13 +146,14 @@ async def test_issue_transcript(
     assert await favorites(db_url, chat) == liked
 
     recommended = await emu.ask(chat, "/recommend")
-    titles = numbered_titles(recommended)
-    assert len(titles) == 10
+    movies = card_movies(recommended)
+    assert len(numbered_titles(recommended)) == len(movies) == 10
     assert recommended.text.count("because you liked") == 10
-    assert not {movie_id(catalog, t) for t in titles} & set(liked)
+    assert not set(movies) & set(liked)
+    titles = [str(catalog.at[m, "title"]) for m in movies]
     family = [g for g in genres(catalog, titles) if "Children" in g or "Animation" in g]
     assert len(family) >= 5, titles
-    assert len(recommended.button_data()) == 20
+    assert len(recommended.button_data()) == 41  # 👍 👎 👁 🔎 per movie, and More
 
     similar = await emu.ask(chat, "/similar matrix")
     assert similar.text.startswith("Movies similar to Matrix, The (1999)")
@@ -198,13 +204,14 @@ async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str)
 async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int, db_url: str) -> None:
     await emu.ask(chat, "/like toy story")
     recommended = await emu.ask(chat, "/recommend")
-    likes = [d for d in recommended.button_data() if d.startswith("like:")]
+    likes = [d for d in recommended.button_data() if d.startswith("rl:")]
     sims = [d for d in recommended.button_data() if d.startswith("sim:")]
     assert len(likes) == len(sims) == 10
-    first = int(likes[0].split(":")[1])
-    answer, added = await press(emu, chat, recommended, likes[0])
+    first = int(likes[0].rsplit(":", 1)[1])
+    answer, edited = await press(emu, chat, recommended, likes[0], method="editMessageText")
     assert answer.params["text"].startswith("Added")
-    assert added.text.startswith("Added")
+    assert edited.message_id == recommended.message_id  # the card is edited in place
+    assert "👍 liked" in edited.text
     assert await favorites(db_url, chat) == [1, first]
     _, similar = await press(emu, chat, recommended, sims[1])
     assert similar.text.startswith("Movies similar to")

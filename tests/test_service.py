@@ -220,15 +220,16 @@ async def test_recommend_gives_reasons_links_and_buttons(bot: MovieBot) -> None:
     await ask(bot, "like", "toy story")
     await ask(bot, "like", "obscure")
     reply = await ask(bot, "recommend")
-    assert reply.text.count("because you liked Toy Story (1995)") == 10
+    assert reply.text.count("because you liked Toy Story") == 10
     assert 'href="https://www.imdb.com/title/tt0100003/"' in reply.text  # movie 3 has an IMDb id
     assert 'href="https://movielens.org/movies/2"' in reply.text  # movie 2 has none
     assert "I know too little about Obscure (2010)" in reply.text
+    assert "The Matrix (1999)</a> · Action, Sci-Fi" in reply.text  # article in front, genres
     data = data_of(reply)
-    assert len(data) == 20
-    assert "like:2" in data
-    assert "sim:2" in data
-    assert "like:1" not in data  # never a favorite
+    assert len(data) == 41  # 👍 👎 👁 🔎 per movie, and More
+    assert {"rl:1:2", "rn:1:2", "rs:1:2", "sim:2"} <= set(data)
+    assert data[-1] == "more:1"
+    assert not any(d.endswith(":1") and d.startswith(("rl", "rn", "rs")) for d in data)
 
 
 async def test_similar(bot: MovieBot) -> None:
@@ -425,10 +426,12 @@ class DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = add
+    remove = clear = mark = unmark = save_shown = add
 
     async def favorites(self, chat_id: int) -> list[int]:
         raise StoreUnavailable("down")
+
+    state = shown = favorites
 
 
 @pytest.mark.parametrize(
@@ -490,6 +493,24 @@ class RecordingStore:
     async def favorites(self, chat_id: int) -> list[int]:
         return await self.inner.favorites(chat_id)
 
+    async def state(self, chat_id: int) -> Any:
+        return await self.inner.state(chat_id)
+
+    async def shown(self, chat_id: int) -> Any:
+        return await self.inner.shown(chat_id)
+
+    async def mark(self, chat_id: int, movie_id: int, kind: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("mark", update_id))
+        return await self.inner.mark(chat_id, movie_id, kind, update_id=update_id)
+
+    async def unmark(self, chat_id: int, movie_id: int, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("unmark", update_id))
+        return await self.inner.unmark(chat_id, movie_id, update_id=update_id)
+
+    async def save_shown(self, chat_id: int, shown: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("save_shown", update_id))
+        return await self.inner.save_shown(chat_id, shown, update_id=update_id)
+
 
 async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     recording = RecordingStore(store)
@@ -500,6 +521,12 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     await bot.button(CHAT, "un:3:0", update_id=14)
     await bot.button(CHAT, "like:3", update_id=15)
     await bot.button(CHAT, "reset:yes", update_id=16)
+    await bot.command(CHAT, "dislike", "heat", update_id=17)
+    await bot.button(CHAT, "um:9", update_id=18)
+    await bot.command(CHAT, "recommend", "", update_id=19)
+    await bot.button(CHAT, "rs:1:2", update_id=20)
+    await bot.button(CHAT, "ru:1:2", update_id=21)
+    await bot.button(CHAT, "more:1", update_id=22)
     assert recording.update_ids == [
         ("add", 11),
         ("remove", 12),
@@ -507,6 +534,12 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
         ("remove", 14),
         ("add", 15),
         ("clear", 16),
+        ("mark", 17),
+        ("unmark", 18),
+        ("save_shown", 19),
+        ("mark", 20),
+        ("unmark", 21),
+        ("save_shown", 22),
     ]
 
 
@@ -558,6 +591,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self.lists: dict[int, list[int]] = {}
         self.seen: set[int] = set()
+        self.marks: dict[int, dict[int, Any]] = {}
+        self.shown_lists: dict[int, Any] = {}
 
     async def add(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> Any:
         from bot.store import AddOutcome
@@ -583,6 +618,39 @@ class MemoryStore:
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
         return len(self.lists.pop(chat_id, []))
 
+    async def mark(self, chat_id: int, movie_id: int, kind: Any, *, update_id: Any = None) -> Any:
+        from bot.store import AddOutcome
+
+        self.seen.add(movie_id)
+        self.marks.setdefault(chat_id, {})[movie_id] = kind
+        return AddOutcome.ADDED
+
+    async def unmark(self, chat_id: int, movie_id: int, *, update_id: Any = None) -> bool:
+        self.seen.add(movie_id)
+        return self.marks.setdefault(chat_id, {}).pop(movie_id, None) is not None
+
+    async def state(self, chat_id: int) -> Any:
+        from bot.store import ChatState, Mark
+
+        marks = self.marks.get(chat_id, {})
+        return ChatState(
+            tuple(self.lists.get(chat_id, [])),
+            tuple(m for m, k in marks.items() if k == Mark.DISLIKE),
+            tuple(m for m, k in marks.items() if k == Mark.SEEN),
+        )
+
+    async def save_shown(self, chat_id: int, shown: Any, *, update_id: Any = None) -> int:
+        from dataclasses import replace
+
+        self.seen.update(shown.movies)
+        old = self.shown_lists.get(chat_id)
+        serial = shown.serial or (old.serial + 1 if old else 1)
+        self.shown_lists[chat_id] = replace(shown, serial=serial)
+        return serial
+
+    async def shown(self, chat_id: int) -> Any:
+        return self.shown_lists.get(chat_id)
+
 
 anything = st.text(max_size=300) | st.sampled_from(
     ["toy story", "matrix", "<b>", "&amp;", "king kong", "x" * 4096, "🎬", "\u0000", "  "]
@@ -591,19 +659,42 @@ button_like = st.one_of(
     st.text(max_size=80),
     st.builds(
         lambda k, n: f"{k}:{n}",
-        st.sampled_from(["like", "un", "sim", "why", "fav"]),
+        st.sampled_from(["like", "un", "sim", "why", "fav", "no", "seen", "um", "more"]),
         st.integers(-5, 10**12),
     ),
-    st.sampled_from(["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0"]),
+    st.builds(
+        lambda k, a, b: f"{k}:{a}:{b}",
+        st.sampled_from(["rl", "rn", "rs", "ru", "un", "more"]),
+        st.integers(-5, 10**11),
+        st.integers(-5, 10**11) | st.sampled_from([1, 2571, 318]),
+    ),
+    st.sampled_from(
+        ["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0", "rl:1:1", "rn:1:2571", "more:1"]
+    ),
 )
 
 
 @settings(max_examples=40, deadline=None)
 @given(
     command=st.sampled_from(
-        ["like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start", "nonsense"]
+        [
+            "like",
+            "unlike",
+            "similar",
+            "why",
+            "favorites",
+            "recommend",
+            "reset",
+            "start",
+            "nonsense",
+            "dislike",
+            "seen",
+            "fav",
+            "rec",
+        ]
     ),
-    arg=anything,
+    arg=anything
+    | st.sampled_from(["comedy 90s", "-horror gems", "1999-1990", "dislikes", "seen", "2", "0"]),
     text=anything,
     data=button_like,
 )
@@ -615,11 +706,12 @@ def test_any_input_gives_valid_replies_and_no_phantoms(
 
     async def talk() -> None:
         await bot.command(CHAT, "like", "toy story")
+        check(await bot.command(CHAT, "recommend", ""))  # a shown list for the card buttons
         check(await bot.command(CHAT, command, arg))
         check(await bot.text(CHAT, text))
         answer = await bot.button(CHAT, data)
         check(answer.replies)
-        assert answer.replies
+        assert answer.replies or answer.notice  # always an answer
         assert answer.notice is None or len(answer.notice) <= 200
 
     asyncio.run(talk())

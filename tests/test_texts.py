@@ -106,7 +106,9 @@ def test_long_lists_are_cut_at_whole_lines() -> None:
         (300, 9000, "top 4%", "a strong match"),
         (1500, 9000, "top 17%", "a good match"),
         (4000, 9000, "top 45%", "so-so"),
-        (9000, 9000, "top 100%", "probably not your kind"),
+        (9000, 9000, "bottom 1%", "probably not your kind"),
+        (7311, 7363, "bottom 1%", "probably not your kind"),  # never "in your top 100%"
+        (5000, 9000, "bottom 45%", "probably not your kind"),
     ],
 )
 def test_rank_in_words(rank: int, n: int, top: str, verdict: str) -> None:
