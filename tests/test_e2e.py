@@ -369,3 +369,60 @@ def test_commands_registered_and_token_never_logged(emu: Emulator, bot: BotProce
     assert emu.token not in log
     assert secret not in log
     assert not any(secret in text for text in emu.iter_texts())
+
+
+async def test_issue9_feedback_more_and_filters(
+    emu: Emulator, chat: int, db_url: str, catalog: pd.DataFrame
+) -> None:
+    for query in ("toy story", "finding nemo", "shrek", "the lion king 1994", "aladdin 1992"):
+        assert (await emu.ask(chat, f"/like {query}")).text.startswith("Added")
+    first = await emu.ask(chat, "/recommend")
+    movies = card_movies(first)
+    assert len(movies) == 10
+    one, two = movies[0], movies[1]
+
+    answer, edited = await press(emu, chat, first, f"rn:1:{one}", method="editMessageText")
+    assert answer.params["text"].startswith("Not for me:")
+    assert edited.message_id == first.message_id  # the same message, edited in place
+    assert "👎 not for me" in edited.text
+    assert f"ru:1:{one}" in edited.button_data()  # with an undo
+    answer, edited = await press(emu, chat, first, f"rs:1:{two}", method="editMessageText")
+    assert answer.params["text"].startswith("Seen:")
+    assert "👁 seen" in edited.text
+    state = await chat_state(db_url, chat)
+    assert (state.dislikes, state.seen) == ((one,), (two,))  # stored before the answer
+
+    again = await emu.ask(chat, "/recommend")
+    again_movies = card_movies(again)
+    assert len(again_movies) == 10
+    assert one not in again_movies
+    assert two not in again_movies
+    more_data = again.button_data()[-1]
+    assert more_data == "more:2"
+    _, more = await press(emu, chat, again, more_data)
+    more_movies = card_movies(more)
+    assert len(more_movies) == 10
+    assert not set(more_movies) & (set(again_movies) | {one, two})
+    assert numbered_titles(more)[0].startswith("11. ") or "(11–20)" in more.text
+
+    comedy = await emu.ask(chat, "/recommend comedy")
+    assert "Filter: comedy" in comedy.text
+    assert all("Comedy" in str(catalog.at[m, "genres"]) for m in card_movies(comedy))
+    nineties = await emu.ask(chat, "/recommend 90s")
+    assert all(1990 <= int(catalog.at[m, "year"]) <= 1999 for m in card_movies(nineties))
+    gems = await emu.ask(chat, "/recommend gems")
+    assert "discover" in gems.text
+
+    # undo from the first card (an older list: stored, the old message is left as it is)
+    assert first.message_id is not None
+    answer = await emu.click(chat, first.message_id, f"ru:1:{one}")
+    assert answer.params["text"].startswith("Undone:")
+    assert (await chat_state(db_url, chat)).dislikes == ()
+
+
+async def chat_state(db_url: str, chat_id: int) -> object:
+    store = await FavoritesStore.open(db_url)
+    try:
+        return await store.state(chat_id)
+    finally:
+        await store.close()
