@@ -238,7 +238,10 @@ def test_unknown_commands(
 forged_data = st.one_of(
     st.text(min_size=1, max_size=200),
     st.binary(min_size=1, max_size=64).map(lambda b: b.decode("latin-1")),
-    st.from_regex(r"(like|un|sim|why|fav|reset):[-0-9a-z:]{0,30}", fullmatch=True),
+    st.from_regex(
+        r"(like|un|sim|why|fav|reset|no|seen|um|rl|rn|rs|ru|more):[-0-9a-z:]{0,30}",
+        fullmatch=True,
+    ),
     st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: f"like:{n}"),
     st.sampled_from(
         [
@@ -264,6 +267,56 @@ def test_forged_or_oversized_button_data(
     menu = send(emu, chat, "/reset")  # a message of the bot's to press a (forged) button on
     assert menu.message_id is not None
     answer = asyncio.run(emu.click(chat, menu.message_id, data, forge=True, timeout=20))
+    assert answer.params.get("text", "") != texts.something_wrong()
+    assert_healthy(emu, bot, logs)
+    assert emu.unanswered_queries() == []
+
+
+request_words = st.lists(
+    st.sampled_from(
+        "comedy -horror 90s 1990-1999 2099-1900 new gems sci-fi romcom kids docs no before "
+        "1800 10s Science fiction - 5 <b>".split()
+    )
+    | hostile_text.map(lambda t: t[:30]),
+    max_size=8,
+).map(" ".join)
+
+
+@HYPOTHESIS
+@given(request=request_words)
+def test_any_recommend_request(
+    emu: Emulator, bot: BotThread, logs: LogCollector, request: str
+) -> None:
+    chat = next(_chats)
+    send(emu, chat, "/like toy story")
+    reply = send(emu, chat, f"/recommend {request}"[:4096])
+    assert reply.text.strip()
+    assert_healthy(emu, bot, logs, reply)
+
+
+card_data = st.one_of(
+    st.builds(
+        lambda k, a, b: f"{k}:{a}:{b}",
+        st.sampled_from(["rl", "rn", "rs", "ru", "more", "no", "seen", "um"]),
+        st.integers(-(2**40), 2**40) | st.sampled_from([1, 2, 3]),
+        st.integers(-(2**40), 2**40) | st.sampled_from([1, 260, 2571, 3114]),
+    ),
+    st.builds(
+        lambda k, a: f"{k}:{a}", st.sampled_from(["more", "no", "seen", "um"]), st.integers()
+    ),
+)
+
+
+@HYPOTHESIS
+@given(data=card_data)
+def test_any_feedback_button_on_a_recommendation(
+    emu: Emulator, bot: BotThread, logs: LogCollector, data: str
+) -> None:
+    chat = next(_chats)
+    send(emu, chat, "/like toy story")
+    card = send(emu, chat, "/recommend")
+    assert card.message_id is not None
+    answer = asyncio.run(emu.click(chat, card.message_id, data, forge=True, timeout=20))
     assert answer.params.get("text", "") != texts.something_wrong()
     assert_healthy(emu, bot, logs)
     assert emu.unanswered_queries() == []
