@@ -274,8 +274,28 @@ def test_forged_or_oversized_button_data(
 
 request_words = st.lists(
     st.sampled_from(
-        "comedy -horror 90s 1990-1999 2099-1900 new gems sci-fi romcom kids docs no before "
-        "1800 10s Science fiction - 5 <b>".split()
+        [
+            "comedy",
+            "-horror",
+            "90s",
+            "1990-1999",
+            "2099-1900",
+            "new",
+            "gems",
+            "sci-fi",
+            "romcom",
+            "kids",
+            "docs",
+            "no",
+            "before",
+            "1800",
+            "10s",
+            "Science",
+            "fiction",
+            "-",
+            "5",
+            "<b>",
+        ]
     )
     | hostile_text.map(lambda t: t[:30]),
     max_size=8,
