@@ -7,7 +7,9 @@ so the worker threads of ``asyncio.to_thread`` and aiosqlite count) per command:
 For reference, the same process measures the parts alone: ``TitleIndex.resolve``,
 ``Recommender.recommend`` and ``FavoritesStore.add``.
 
-Target (issue 4): median <= 5 ms per /like and per /recommend on ml-latest-small.
+Target (issue 4): median <= 5 ms per /like and per /recommend on ml-latest-small; issue 9: the
+same for /recommend with a filter and with 20 dislikes/seen, printed beside the plain /recommend
+of the same run.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_bot.py [--likes 400] [--recommends 200]
 
@@ -40,7 +42,7 @@ from telegram import (  # noqa: E402
 
 from bot import telegram_app  # noqa: E402
 from bot.service import MovieBot, Rows  # noqa: E402
-from bot.store import FavoritesStore  # noqa: E402
+from bot.store import FavoritesStore, Mark  # noqa: E402
 from recsys.engine import Recommender, load_or_train  # noqa: E402
 from recsys.movielens import DataPaths  # noqa: E402
 from recsys.titles import TitleIndex  # noqa: E402
@@ -128,6 +130,15 @@ async def main(likes: int, recommends: int) -> None:
         )
         added = sum([len(await store.favorites(1000 + c)) for c in range(40)])
         rec_cpu = await cpu_each([feed(1000 + i % 40, "/recommend") for i in range(recommends)])
+        filter_cpu = await cpu_each(
+            [feed(1000 + i % 40, "/recommend comedy 90s") for i in range(recommends)]
+        )
+        # 20 dislikes and seen movies per chat (10 each), from the popular end of the catalog
+        for chat in range(40):
+            for k, m in enumerate(popular.index[likes : likes + 20]):
+                kind = Mark.DISLIKE if k % 2 else Mark.SEEN
+                await store.mark(1000 + chat, int(m), kind)
+        marked_cpu = await cpu_each([feed(1000 + i % 40, "/recommend") for i in range(recommends)])
         sent = len(harness.request.sent())
         # The same /recommend with PTB's own keyboard objects instead of bot.telegram_app.Keyboard
         # (does the keyboard fast path matter?).
@@ -159,6 +170,8 @@ async def main(likes: int, recommends: int) -> None:
         f"/recommend  through the Application: {summary(rec_cpu)}"
         f"  (chats with ~{added // 40} favorites)"
     )
+    print(f"/recommend comedy 90s (a filter):        {summary(filter_cpu)}")
+    print(f"/recommend, 10 dislikes + 10 seen a chat: {summary(marked_cpu)}")
     print(f"/recommend  with PTB's keyboard objects: {summary(ptb_cpu)}")
     print("reference, the parts alone:")
     print(f"  TitleIndex.resolve:        {summary(resolve_cpu)}")
