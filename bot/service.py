@@ -26,6 +26,7 @@ movie ids ever reach the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -37,9 +38,18 @@ from bot import texts
 from bot.locks import ChatLocks
 from bot.ratelimit import Admission, FloodLimiter
 from bot.steering import GenreNames, ListRequest, parse_request
-from bot.store import MAX_SHOWN, AddOutcome, ChatState, Mark, ShownList, StoreUnavailable
+from bot.store import (
+    MAX_ADD_MANY,
+    MAX_SHOWN,
+    AddOutcome,
+    ChatState,
+    Mark,
+    ShownList,
+    StoreUnavailable,
+)
 from recsys.engine import FilterError
 from recsys.movielens import movie_url
+from recsys.titles import is_small_talk
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,6 +148,8 @@ class Resolving(Protocol):
 
     def resolve(self, query: str) -> Resolution: ...  # noqa: D102
 
+    def split(self, text: str) -> list[str]: ...  # noqa: D102
+
 
 class Storing(Protocol):
     """:class:`bot.store.FavoritesStore`."""
@@ -151,6 +163,10 @@ class Storing(Protocol):
     ) -> AddOutcome:
         """Add a favorite (see :meth:`bot.store.FavoritesStore.add`)."""
         ...
+
+    async def add_many(  # noqa: D102
+        self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
+    ) -> tuple[AddOutcome, ...]: ...
 
     async def remove(
         self,
@@ -318,6 +334,7 @@ class MovieBot:
             else {}
         )
         self._genre_names = GenreNames(recommender.genres)
+        self._catalog_info = catalog_info(recommender)
         self._locks = ChatLocks()
 
     @property
@@ -340,7 +357,7 @@ class MovieBot:
     async def text(self, chat_id: int, text: str, *, update_id: int | None = None) -> Replies:
         """Answer a plain (non-command) message: offer to like the movie it names."""
         turn = Turn(chat_id, update_id)
-        return await self._guarded(turn, lambda: self._plain(text.strip()))
+        return await self._guarded(turn, lambda: self._plain(turn, text.strip()))
 
     async def button(
         self, chat_id: int, data: str, *, update_id: int | None = None
@@ -431,10 +448,10 @@ class MovieBot:
             return (Reply(texts.bad_query(res.error)),)
         rows = self._choices(kind, res.candidates)
         if not rows:
-            return (Reply(texts.not_found(res.query)),)
+            return (Reply(texts.not_found(res.query, self._catalog_info)),)
         if res.status == "ambiguous":
             return (Reply(texts.pick_one(res.query), rows),)
-        return (Reply(texts.did_you_mean(res.query), rows),)
+        return (Reply(texts.did_you_mean(res.query, self._catalog_info), rows),)
 
     def _matched(self, res: Resolution) -> int | None:
         if res.status == "matched" and res.movie_id in self._title_of:
@@ -463,7 +480,42 @@ class MovieBot:
         return (Reply(texts.unknown_command(name)),)
 
     async def _like(self, turn: Turn, arg: str) -> Replies:
+        parts = await asyncio.to_thread(self._titles.split, arg) if arg else []
+        if len(parts) > 1:
+            return await self._like_many(turn, parts)
         return await self._resolved("like", arg, Kind.LIKE, lambda m: self._add(turn, m))
+
+    async def _like_many(self, turn: Turn, queries: Sequence[str]) -> Replies:
+        """``/like a, b, c``: add each title that resolves; one summary, choices as buttons."""
+        cut = len(queries) > MAX_ADD_MANY
+        queries = queries[:MAX_ADD_MANY]
+        resolutions = await asyncio.to_thread(lambda: [self._titles.resolve(q) for q in queries])
+        matched = list(dict.fromkeys(m for r in resolutions if (m := self._matched(r))))
+        outcomes = await self._store.add_many(turn.chat_id, matched, update_id=turn.update_id)
+        by_outcome = {
+            kind: [self._title(m) for m, o in zip(matched, outcomes, strict=True) if o == kind]
+            for kind in AddOutcome
+        }
+        choose = [r for r in resolutions if self._matched(r) is None and not r.error]
+        choose = [r for r in choose if self._choices(Kind.LIKE, r.candidates)]
+        missing = [r.query for r in resolutions if self._matched(r) is None and r not in choose]
+        rows = [row for r in choose for row in self._choices(Kind.LIKE, r.candidates[:3])][:24]
+        count = None
+        if by_outcome[AddOutcome.ADDED]:
+            with contextlib.suppress(StoreUnavailable):
+                count = len(await self._store.favorites(turn.chat_id))
+        summary = texts.ManyAdded(
+            added=by_outcome[AddOutcome.ADDED],
+            already=by_outcome[AddOutcome.ALREADY],
+            full=by_outcome[AddOutcome.LIMIT],
+            choose=[r.query for r in choose],
+            missing=missing,
+            count=count,
+        )
+        text = texts.added_many(summary, self._catalog_info)
+        if cut:
+            text = texts.join_fitting([text, texts.too_many_titles(MAX_ADD_MANY)])
+        return (Reply(text, tuple(rows)),)
 
     async def _add(self, turn: Turn, movie_id: int) -> Reply:
         outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
@@ -506,7 +558,7 @@ class MovieBot:
             return (Reply(texts.bad_query(res.error)),)
         if res.candidates:
             return (Reply(texts.none_of_them_favorites(res.query)),)
-        return (Reply(texts.not_found(res.query)),)
+        return (Reply(texts.not_found(res.query, self._catalog_info)),)
 
     async def _remove(self, turn: Turn, movie_id: int, count: int) -> Reply:
         removed = await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
@@ -759,9 +811,15 @@ class MovieBot:
         )
         return (Reply(texts.reset_confirm(count), rows),)
 
-    async def _plain(self, text: str) -> Replies:
+    async def _plain(self, turn: Turn, text: str) -> Replies:
         if not text:
             return (Reply(texts.start()),)
+        if is_small_talk(text):
+            return (Reply(texts.small_talk()),)
+        if "\n" in text:  # one title a line: add them all
+            parts = await asyncio.to_thread(self._titles.split, text)
+            if len(parts) > 1:
+                return await self._like_many(turn, parts)
         res = await self._resolve(text)
         movie_id = self._matched(res)
         if movie_id is None:
@@ -895,6 +953,18 @@ async def _press_seen(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswe
 
 async def _press_unmark(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
     return ButtonAnswer(replies=(await self._unmark(turn, _movie(action)),))
+
+
+def catalog_info(recommender: Recommending) -> texts.CatalogInfo:
+    """The release name, number of movies and newest year of the recommender's catalog."""
+    catalog = recommender.catalog
+    metadata = getattr(recommender, "metadata", None)
+    name = metadata.get("release") if isinstance(metadata, dict) else None
+    newest: int | None = None
+    if "year" in catalog.columns and len(catalog):
+        years = catalog["year"].dropna()
+        newest = int(years.max()) if len(years) else None
+    return texts.CatalogInfo(str(name) if name else None, len(catalog), newest)
 
 
 def _first(genres: tuple[str, ...], request: ListRequest) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -101,6 +101,8 @@ MIGRATIONS = "bot:migrations"
 """Alembic's script location: the schema is made and upgraded by these migrations at open."""
 FIRST_REVISION = "0001"
 """The schema of the releases before migrations (a database they made is stamped with it)."""
+MAX_ADD_MANY = 15
+"""The most movies one :meth:`FavoritesStore.add_many` adds (their outcomes fit the result)."""
 MAX_SHOWN = 100
 """The most movies one shown list keeps (ten "More" pages)."""
 
@@ -372,6 +374,33 @@ class FavoritesStore:
             return _ADD_CODES[self._insert(conn, chat_id, movie_id, now)]
 
         return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
+
+    async def add_many(
+        self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
+    ) -> tuple[AddOutcome, ...]:
+        """Adds several movies in one transaction (one Telegram update: ``/like a, b, c``).
+
+        At most :data:`MAX_ADD_MANY` movies; the outcomes are recorded with the update, so a
+        redelivered update gets the same answer.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+            ValueError: More than :data:`MAX_ADD_MANY` movies, or an id out of range.
+        """
+        if len(movie_ids) > MAX_ADD_MANY:
+            raise ValueError(f"at most {MAX_ADD_MANY} movies at once, not {len(movie_ids)}")
+        for movie_id in movie_ids:
+            _check_ids(chat_id, movie_id, update_id)
+
+        def change(conn: Connection, now: datetime) -> int:
+            code = 0
+            for i, movie_id in enumerate(movie_ids):
+                outcome = self._insert(conn, chat_id, movie_id, now)
+                code |= _ADD_CODES[outcome] << (2 * i)
+            return code
+
+        code = await self._mutate(chat_id, update_id, change)
+        return tuple(_ADD_OUTCOMES[(code >> (2 * i)) & 3] for i in range(len(movie_ids)))
 
     async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
         """Removes a movie from the chat's list; True if it was there.

@@ -287,17 +287,92 @@ def pick_one(query: str) -> str:
     return f"Several movies match “{esc(query, MAX_ECHO)}”. Which one do you mean?"
 
 
-def did_you_mean(query: str) -> str:
-    """Nothing fits well; suggestions follow as buttons."""
-    return f"I couldn't find “{esc(query, MAX_ECHO)}”. Did you mean one of these?"
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What the bot can say about its catalog: the release, how many movies, the newest year."""
+
+    name: str | None
+    movies: int
+    newest: int | None
+
+    def describe(self) -> str:
+        """``MovieLens ml-latest-small: 9,742 movies, the newest from 2018``."""
+        name = f"MovieLens {esc(self.name, 60)}: " if self.name else ""
+        newest = f", the newest from {self.newest}" if self.newest else ""
+        return f"{name}{self.movies:,} movies{newest}"
 
 
-def not_found(query: str) -> str:
-    """Nothing fits and there is nothing to suggest."""
+def did_you_mean(query: str, catalog: CatalogInfo | None = None) -> str:
+    """Nothing fits well; suggestions close in spelling follow as buttons."""
+    if catalog is None:
+        return f"I couldn't find “{esc(query, MAX_ECHO)}”. Did you mean one of these?"
     return (
-        f"I couldn't find “{esc(query, MAX_ECHO)}” among the movies I know. "
-        "Try the original title, maybe with its year, e.g. <i>the matrix 1999</i>."
+        f"I couldn't find “{esc(query, MAX_ECHO)}”: it is probably not in my catalog "
+        f"({catalog.describe()}). Close in spelling:"
     )
+
+
+def not_found(query: str, catalog: CatalogInfo | None = None) -> str:
+    """Nothing fits and there is nothing to suggest."""
+    where = (
+        f"It is probably not in my catalog ({catalog.describe()}). "
+        if catalog is not None
+        else "among the movies I know. "
+    )
+    head = f"I couldn't find “{esc(query, MAX_ECHO)}”"
+    head = f"{head}. {where}" if catalog is not None else f"{head} {where}"
+    return head + "Try the original title, maybe with its year, e.g. <i>the matrix 1999</i>."
+
+
+def small_talk() -> str:
+    """A question or a greeting in plain text: what the bot can do."""
+    return (
+        "Hi! I recommend movies from the ones you love. Send me a title (or several, one a line) "
+        "to add it to your favorites, then /recommend. You can steer the list: "
+        "<i>/recommend comedy</i>, <i>/recommend 90s</i>, <i>/recommend gems</i>. "
+        "/help lists everything."
+    )
+
+
+@dataclass(frozen=True)
+class ManyAdded:
+    """The outcome of ``/like a, b, c``: titles per outcome, and queries per problem."""
+
+    added: Sequence[str] = ()
+    already: Sequence[str] = ()
+    full: Sequence[str] = ()
+    choose: Sequence[str] = ()
+    missing: Sequence[str] = ()
+    count: int | None = None
+
+
+def added_many(result: ManyAdded, catalog: CatalogInfo | None = None) -> str:
+    """One summary for several titles: added, already there, needs a choice, not found."""
+    parts = []
+    if result.added:
+        size = f" ({count_movies(result.count)} now)" if result.count is not None else ""
+        parts.append(f"Added {count_movies(len(result.added))}{size}:\n" + _bullets(result.added))
+    if result.already:
+        parts.append("Already in your favorites:\n" + _bullets(result.already))
+    if result.full:
+        parts.append("Not added, your list is full:\n" + _bullets(result.full))
+    if result.choose:
+        queries = ", ".join(f"“{esc(q, 40)}”" for q in result.choose)
+        parts.append(f"Which one do you mean for {queries}? Tap a button below.")
+    if result.missing:
+        queries = ", ".join(f"“{esc(q, 40)}”" for q in result.missing)
+        where = f" — probably not in my catalog ({catalog.describe()})" if catalog else ""
+        parts.append(f"Not found: {queries}{where}.")
+    return join_fitting(parts)
+
+
+def _bullets(titles: Sequence[str]) -> str:
+    return "\n".join(f"• {esc(t, 150)}" for t in titles)
+
+
+def too_many_titles(limit: int) -> str:
+    """More titles in one message than are added at once."""
+    return f"<i>I took the first {limit} titles; send the rest in another message.</i>"
 
 
 def bad_query(message: str) -> str:

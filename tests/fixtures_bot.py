@@ -450,6 +450,11 @@ class FakeRecommender:
 class FakeTitles:
     """The TitleIndex contract with fixed answers."""
 
+    def split(self, text: str) -> list[str]:
+        from recsys.titles import split_titles
+
+        return split_titles(text)
+
     def resolve(self, query: str) -> Any:
         from recsys.titles import Candidate, MatchStatus, Resolution
 

@@ -191,7 +191,7 @@ async def test_ambiguous_title_gives_buttons_to_pick(emu: Emulator, chat: int, d
 async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str) -> None:
     reply = await emu.ask(chat, "/like pulp fictoin tarantino")
     assert reply.text.startswith("I couldn't find")
-    assert "Did you mean" in reply.text
+    assert "Close in spelling:" in reply.text
     assert reply.button_data()[0] == "like:296"
     await press(emu, chat, reply, "like:296")
     assert await favorites(db_url, chat) == [296]

@@ -112,7 +112,7 @@ async def test_like_ambiguous_offers_candidates_and_adds_nothing(
 
 async def test_like_not_found_with_suggestions(bot: MovieBot, store: FavoritesStore) -> None:
     reply = await ask(bot, "like", "toi stori")
-    assert "Did you mean" in reply.text
+    assert "Close in spelling:" in reply.text
     assert data_of(reply) == ["like:1", "like:2"]
     assert await store.favorites(CHAT) == []
 
@@ -716,3 +716,52 @@ def test_any_input_gives_valid_replies_and_no_phantoms(
 
     asyncio.run(talk())
     assert store.seen <= set(recommender.catalog.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several titles at once, small talk, honest "not found" (issue 12, the chat side)
+
+
+async def test_like_several_titles_gives_one_summary(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "heat")
+    replies = await bot.command(CHAT, "like", "toy story, matrix, heat, alien, qwertyuiop")
+    check(replies)
+    (reply,) = replies
+    assert "Added 2 movies (3 movies now):\n• Toy Story (1995)\n• Matrix, The (1999)" in reply.text
+    assert "Already in your favorites:\n• Heat (1995)" in reply.text
+    assert "Which one do you mean for “alien”?" in reply.text
+    assert "Not found: “qwertyuiop”" in reply.text
+    assert data_of(reply) == ["like:5", "like:6"]  # the choices for "alien", as buttons
+    assert await store.favorites(CHAT) == [9, 1, 3]
+
+
+async def test_one_title_a_line_in_plain_text_adds_each(
+    bot: MovieBot, store: FavoritesStore
+) -> None:
+    (reply,) = await bot.text(CHAT, "toy story\nfargo\n")
+    assert reply.text.startswith("Added 2 movies")
+    assert await store.favorites(CHAT) == [1, 14]
+
+
+async def test_a_redelivered_list_like_gets_the_same_answer(
+    bot: MovieBot, store: FavoritesStore
+) -> None:
+    first = await bot.command(CHAT, "like", "toy story, matrix", update_id=700)
+    again = await bot.command(CHAT, "like", "toy story, matrix", update_id=700)
+    assert first[0].text.startswith("Added 2 movies")
+    assert again[0].text.startswith("Added 2 movies")  # the recorded outcomes, not "already"
+    assert await store.favorites(CHAT) == [1, 3]
+
+
+@pytest.mark.parametrize("text", ["what should I watch tonight?", "hello there", "Hi, any tips?"])
+async def test_small_talk_gets_help_not_a_title(bot: MovieBot, text: str) -> None:
+    (reply,) = await bot.text(CHAT, text)
+    assert reply.text == texts.small_talk()
+    assert not reply.buttons
+
+
+async def test_not_found_names_the_catalog(bot: MovieBot) -> None:
+    (reply,) = await bot.command(CHAT, "like", "qwertyuiop")
+    assert "probably not in my catalog (14 movies, the newest from 2010)" in reply.text
+    (suggest,) = await bot.command(CHAT, "like", "toi stori")
+    assert "Close in spelling:" in suggest.text

@@ -751,3 +751,13 @@ async def test_a_new_database_gets_the_newest_schema(store_url: str) -> None:
     assert {"favorites", "applied_updates", "marks", "shown_lists", "alembic_version"} <= (
         await table_names(store_url)
     )
+
+
+async def test_add_many_is_one_change_replayed_on_redelivery(store: FavoritesStore) -> None:
+    await store.add(GROUP_CHAT, 2)
+    outcomes = await store.add_many(GROUP_CHAT, [1, 2, 3], update_id=4242)
+    assert outcomes == (AddOutcome.ADDED, AddOutcome.ALREADY, AddOutcome.ADDED)
+    assert await store.add_many(GROUP_CHAT, [1, 2, 3], update_id=4242) == outcomes
+    assert await store.favorites(GROUP_CHAT) == [2, 1, 3]
+    with pytest.raises(ValueError, match="at most"):
+        await store.add_many(GROUP_CHAT, list(range(1, 30)))
