@@ -462,7 +462,10 @@ class MovieBot:
         """A like and a similar button for each movie of a list."""
         return tuple(
             (
-                Button(texts.label("👍", self._title(m)), data=button_data(Kind.LIKE, m)),
+                Button(
+                    texts.label(texts.CHOICE_PREFIX[Kind.LIKE], self._title(m)),
+                    data=button_data(Kind.LIKE, m),
+                ),
                 Button(texts.BUTTON_SIMILAR_SHORT, data=button_data(Kind.SIMILAR, m)),
             )
             for m in movie_ids
@@ -579,7 +582,11 @@ class MovieBot:
         movies = state.dislikes if kind is Mark.DISLIKE else state.seen
         titles = [self._title(m) for m in movies]
         rows = tuple(
-            (Button(texts.label("↩", self._title(m)), data=button_data(Kind.UNMARK, m)),)
+            (
+                Button(
+                    texts.label(texts.UNDO_PREFIX, self._title(m)), data=button_data(Kind.UNMARK, m)
+                ),
+            )
             for m in reversed(movies[-self._page_size :])
         )
         return Reply(texts.marks_page(str(kind), titles), rows)
@@ -595,7 +602,12 @@ class MovieBot:
         first = page * self._page_size
         shown = favorites[first : first + self._page_size]
         rows: list[tuple[Button, ...]] = [
-            (Button(texts.label("❌", self._title(m)), data=button_data(Kind.UNLIKE, m, page)),)
+            (
+                Button(
+                    texts.label(texts.CHOICE_PREFIX[Kind.UNLIKE], self._title(m)),
+                    data=button_data(Kind.UNLIKE, m, page),
+                ),
+            )
             for m in shown
         ]
         nav = []
@@ -715,18 +727,16 @@ class MovieBot:
         ]
         rows: list[tuple[Button, ...]] = []
         for number, (m, mark) in enumerate(zip(movies, marks, strict=True), first + 1):
-            similar = Button("🔎", data=button_data(Kind.SIMILAR, m))
+            similar = Button(texts.CARD_SIMILAR, data=button_data(Kind.SIMILAR, m))
             if mark is not None:
-                undo = Button(
-                    f"{number}. {texts.BUTTON_UNDO}", data=_card_data(Kind.CARD_UNDO, shown, m)
-                )
-                rows.append((undo, similar))
+                undo = texts.card_undo(number)
+                rows.append((Button(undo, data=_card_data(Kind.CARD_UNDO, shown, m)), similar))
                 continue
             rows.append(
                 (
-                    Button(f"{number}. 👍", data=_card_data(Kind.CARD_LIKE, shown, m)),
-                    Button("👎", data=_card_data(Kind.CARD_DISLIKE, shown, m)),
-                    Button("👁", data=_card_data(Kind.CARD_SEEN, shown, m)),
+                    Button(texts.card_like(number), data=_card_data(Kind.CARD_LIKE, shown, m)),
+                    Button(texts.CARD_DISLIKE, data=_card_data(Kind.CARD_DISLIKE, shown, m)),
+                    Button(texts.CARD_SEEN, data=_card_data(Kind.CARD_SEEN, shown, m)),
                     similar,
                 )
             )

@@ -97,6 +97,20 @@ BUTTON_RESET_NO = "Keep them"
 BUTTON_MORE = "More ▶"
 CHOICE_PREFIX = {"like": "👍", "un": "❌", "sim": "🔎", "why": "❓", "no": "👎", "seen": "👁"}
 """The prefix of a "which one?" choice button, by button kind."""
+UNDO_PREFIX = "↩"
+CARD_DISLIKE = "👎"
+CARD_SEEN = "👁"
+CARD_SIMILAR = "🔎"
+
+
+def card_like(number: int) -> str:
+    """The first button of a recommendation card's row: the movie's number and 👍."""
+    return f"{number}. 👍"
+
+
+def card_undo(number: int) -> str:
+    """A card row after a choice: undo it."""
+    return f"{number}. {BUTTON_UNDO}"
 
 
 def utf16_len(text: str) -> int:
@@ -185,7 +199,7 @@ _ALT_SUFFIX = re.compile(r"\s*\(([^()]*)\)\s*$")
 _ARTICLE = re.compile(
     r"^(?P<name>.*?),\s*(?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las|Lo|I|Gli)$"
 )
-LONG_TITLE = 40
+LONG_TITLE = 32
 """A title longer than this loses its alternate-language part in lists."""
 
 

@@ -23,7 +23,9 @@ from bot.service import (
     menu,
     parse_button,
 )
+from bot.steering import GenreNames, parse_request
 from bot.store import FavoritesStore, StoreUnavailable
+from recsys.engine import Filters
 from tests.emulator import render_text
 from tests.fixtures_bot import FAKE_TITLES, LONG_TITLE, FakeRecommender, FakeTitles
 
@@ -765,3 +767,151 @@ async def test_not_found_names_the_catalog(bot: MovieBot) -> None:
     assert "probably not in my catalog (14 movies, the newest from 2010)" in reply.text
     (suggest,) = await bot.command(CHAT, "like", "toi stori")
     assert "Close in spelling:" in suggest.text
+
+
+# ---------------------------------------------------------------------------------------------
+# /recommend in plain words (bot/steering.py)
+
+GENRES = GenreNames(
+    [
+        "Action",
+        "Adventure",
+        "Animation",
+        "Children",
+        "Comedy",
+        "Crime",
+        "Documentary",
+        "Drama",
+        "Fantasy",
+        "Film-Noir",
+        "Horror",
+        "IMAX",
+        "Musical",
+        "Mystery",
+        "Romance",
+        "Sci-Fi",
+        "Thriller",
+        "War",
+        "Western",
+        "(no genres listed)",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("words", "genres", "exclude", "years", "recent", "discover"),
+    [
+        ("comedy", {"Comedy"}, set(), (None, None), False, False),
+        ("Comedies", {"Comedy"}, set(), (None, None), False, False),
+        ("90s", set(), set(), (1990, 1999), False, False),
+        ("1990-1999", set(), set(), (1990, 1999), False, False),
+        ("1999 - 1990", set(), set(), (1990, 1999), False, False),
+        ("animation 2010s", {"Animation"}, set(), (2010, 2019), False, False),
+        ("new", set(), set(), (None, None), True, False),
+        ("-horror", set(), {"Horror"}, (None, None), False, False),
+        ("no horror", set(), {"Horror"}, (None, None), False, False),
+        ("gems", set(), set(), (None, None), False, True),
+        ("hidden gems", set(), set(), (None, None), False, True),
+        ("sci-fi", {"Sci-Fi"}, set(), (None, None), False, False),
+        ("scifi", {"Sci-Fi"}, set(), (None, None), False, False),
+        ("science fiction", {"Sci-Fi"}, set(), (None, None), False, False),
+        ("kids", {"Children"}, set(), (None, None), False, False),
+        ("docs", {"Documentary"}, set(), (None, None), False, False),
+        ("documentary", {"Documentary"}, set(), (None, None), False, False),
+        ("before 1980", set(), set(), (None, 1979), False, False),
+        ("thrillers from the 80s", {"Thriller"}, set(), (1980, 1989), False, False),
+    ],
+)
+def test_plain_words_become_filters(
+    words: str,
+    genres: set[str],
+    exclude: set[str],
+    years: tuple[int | None, int | None],
+    recent: bool,
+    discover: bool,
+) -> None:
+    request = parse_request(words, GENRES)
+    assert request.not_understood == ()
+    assert request.discover is discover
+    f = request.filters or Filters()
+    assert (set(f.genres), set(f.exclude_genres)) == (genres, exclude)
+    assert (f.year_min, f.year_max) == years
+    assert f.recent is recent
+    assert request.understood  # the heading can say what is on
+
+
+def test_romcom_needs_both_genres_and_the_rest_is_named() -> None:
+    request = parse_request("romcom 5 xyzzy", GENRES)
+    assert request.all_genres == {"Romance", "Comedy"}
+    assert request.not_understood == ("5", "xyzzy")
+    assert parse_request("", GENRES).empty
+    assert parse_request("x" * 300, GENRES).too_long
+
+
+async def test_recommend_with_words(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    horror = await ask(bot, "recommend", "horror")
+    assert "<i>Filter: horror</i>" in horror.text
+    movies = [int(d.rsplit(":", 1)[1]) for d in data_of(horror) if d.startswith("rl:")]
+    assert movies == [5, 6, 11]  # the fake's horror films
+    assert "more:" not in " ".join(data_of(horror))  # fewer than ten: nothing more
+    (unknown,) = await bot.command(CHAT, "recommend", "5")
+    assert unknown.text.startswith("I didn't understand “5”. /recommend understands:")
+    assert not unknown.buttons
+    partly = await ask(bot, "recommend", "horror zzz")
+    assert "I didn't understand “zzz”, so I left it out." in partly.text
+
+
+async def test_dislike_seen_and_their_undo(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    disliked = await ask(bot, "dislike", "toy story")  # a favorite: it leaves the favorites
+    assert disliked.text.startswith("Noted: <b>Toy Story (1995)</b> is not for you.")
+    assert data_of(disliked) == ["um:1"]
+    seen = await ask(bot, "seen", "matrix")
+    assert "you've seen <b>Matrix, The (1999)</b>" in seen.text
+    state = await store.state(CHAT)
+    assert (state.favorites, state.dislikes, state.seen) == ((), (1,), (3,))
+    recommended = await ask(bot, "rec")  # an alias
+    assert not any(d.endswith((":1", ":3")) and d[:2] in ("rl", "rn") for d in data_of(recommended))
+    listing = await ask(bot, "favourites", "dislikes")
+    assert "Toy Story (1995)" in listing.text
+    assert data_of(listing) == ["um:1"]
+    undone = await bot.button(CHAT, "um:1")
+    assert undone.replies[0].text == "OK, <b>Toy Story (1995)</b> can be recommended again."
+    assert (await store.state(CHAT)).dislikes == ()
+    assert "nothing marked" in (await ask(bot, "fav", "dislikes")).text
+
+
+async def test_card_press_edits_in_place_and_undo(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    card = await ask(bot, "recommend")
+    answer = await bot.button(CHAT, "rn:1:2")
+    assert answer.notice == "Not for me: Toy Story 2 (1999)"
+    (edited,) = answer.replies
+    assert edited.edit
+    assert "<i>👎 not for me</i>" in edited.text
+    assert data_of(edited)[:2] == ["ru:1:2", "sim:2"]
+    assert len(data_of(edited)) == len(data_of(card)) - 2
+    undo = await bot.button(CHAT, "ru:1:2")
+    assert undo.replies[0].text == card.text
+    liked = await bot.button(CHAT, "rl:1:3")
+    assert "<i>👍 liked</i>" in liked.replies[0].text
+    assert await store.favorites(CHAT) == [1, 3]
+    more = await bot.button(CHAT, "more:1")
+    assert "<b>More for you</b> (11–12)" in more.replies[0].text
+    stale = await bot.button(CHAT, "rs:1:4")  # still list 1: edited
+    assert stale.replies[0].edit
+    await ask(bot, "recommend")  # list 2 replaces it
+    old = await bot.button(CHAT, "rs:1:5")
+    assert old.notice == "Seen: Alien (1979)"
+    assert old.replies == ()  # stored, the older message is left alone
+    assert 5 in (await store.state(CHAT)).seen
+    assert (await bot.button(CHAT, "more:1")).notice == texts.list_replaced()
+
+
+async def test_unlike_by_position(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    await ask(bot, "like", "matrix")
+    removed = await ask(bot, "unlike", "2")
+    assert removed.text.startswith("Removed <b>Matrix, The (1999)</b>")
+    assert await store.favorites(CHAT) == [1]
