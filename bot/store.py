@@ -220,7 +220,10 @@ _MARKS = (
     .where(_mark.chat_id == _CHAT)
     .order_by(_mark.position, _mark.movie_id)
 )
-_SET_MARK = update(marks_table).where(_mark.chat_id == _CHAT, _mark.movie_id == _MOVIE)
+_SET_MARK = update(marks_table).where(
+    _mark.chat_id == bindparam("the_chat", type_=BigInteger),
+    _mark.movie_id == bindparam("the_movie", type_=Integer),
+)
 _ADD_MARK = marks_table.insert()
 _SHOWN = select(_shown.serial, _shown.query, _shown.movies).where(_shown.chat_id == _CHAT)
 _DROP_SHOWN = delete(shown_lists_table).where(_shown.chat_id == _CHAT)
@@ -465,7 +468,8 @@ class FavoritesStore:
             if current == kind:
                 return _ADD_CODES[AddOutcome.ALREADY]
             if current is not None:
-                conn.execute(_SET_MARK.values(kind=str(kind), added_at=now), ids)
+                key = {"the_chat": chat_id, "the_movie": movie_id}
+                conn.execute(_SET_MARK, {**key, "kind": str(kind), "added_at": now})
                 return _ADD_CODES[AddOutcome.ADDED]
             if count >= self._marks_limit:
                 return _ADD_CODES[AddOutcome.LIMIT]

@@ -915,3 +915,16 @@ async def test_unlike_by_position(bot: MovieBot, store: FavoritesStore) -> None:
     removed = await ask(bot, "unlike", "2")
     assert removed.text.startswith("Removed <b>Matrix, The (1999)</b>")
     assert await store.favorites(CHAT) == [1]
+
+
+async def test_too_many_marks_is_said_clearly(tmp_path: Path) -> None:
+    store = await FavoritesStore.open(f"sqlite:///{tmp_path / 'm.sqlite3'}", marks_limit=1)
+    try:
+        bot = MovieBot(FakeRecommender(), FakeTitles(), store, marks_limit=1)
+        await ask(bot, "seen", "heat")
+        full = await ask(bot, "dislike", "fargo")
+        assert full.text == texts.marks_full(1)
+        assert "/favorites dislikes" in full.text
+        assert (await store.state(CHAT)).dislikes == ()
+    finally:
+        await store.close()

@@ -761,3 +761,35 @@ async def test_add_many_is_one_change_replayed_on_redelivery(store: FavoritesSto
     assert await store.favorites(GROUP_CHAT) == [2, 1, 3]
     with pytest.raises(ValueError, match="at most"):
         await store.add_many(GROUP_CHAT, list(range(1, 30)))
+
+
+async def test_marks_have_a_cap_and_replace_each_other(store_url: str) -> None:
+    from bot.store import Mark
+
+    store = await FavoritesStore.open(store_url, limit=5, marks_limit=2)
+    try:
+        assert await store.mark(GROUP_CHAT, 1, Mark.SEEN) == AddOutcome.ADDED
+        assert await store.mark(GROUP_CHAT, 2, Mark.DISLIKE) == AddOutcome.ADDED
+        assert await store.mark(GROUP_CHAT, 3, Mark.SEEN) == AddOutcome.LIMIT
+        assert await store.mark(GROUP_CHAT, 1, Mark.SEEN) == AddOutcome.ALREADY
+        assert await store.mark(GROUP_CHAT, 1, Mark.DISLIKE) == AddOutcome.ADDED  # replaced
+        state = await store.state(GROUP_CHAT)
+        assert (state.dislikes, state.seen) == ((1, 2), ())
+        assert await store.add(GROUP_CHAT, 2) == AddOutcome.ADDED  # liked: no longer disliked
+        assert (await store.state(GROUP_CHAT)).dislikes == (1,)
+        assert await store.unmark(GROUP_CHAT, 1) is True
+        assert await store.unmark(GROUP_CHAT, 1) is False
+    finally:
+        await store.close()
+
+
+async def test_a_shown_list_keeps_at_most_100_movies(store: FavoritesStore) -> None:
+    from bot.store import MAX_SHOWN, ShownList
+
+    movies = tuple(range(1, 151))
+    serial = await store.save_shown(GROUP_CHAT, ShownList(0, "comedy", movies, ((),) * 150))
+    shown = await store.shown(GROUP_CHAT)
+    assert shown is not None
+    assert (shown.serial, shown.query, shown.movies) == (serial, "comedy", movies[:MAX_SHOWN])
+    assert await store.save_shown(GROUP_CHAT, ShownList(0, "", (7,), ((1, 2),))) == serial + 1
+    assert await store.shown(GROUP_CHAT + 1) is None
