@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -662,7 +663,7 @@ class MovieBot:
         items = [it for it in result.items if it.movie_id in self._title_of]
         shown = ShownList(
             0,
-            arg[:200],
+            request.canonical(),
             tuple(it.movie_id for it in items),
             tuple(it.because[: texts.MAX_BECAUSE] for it in items),
         )
@@ -773,10 +774,12 @@ class MovieBot:
 
     async def _explain(self, turn: Turn, movie_id: int) -> Reply:
         title = self._title(movie_id)
-        favorites = await self._store.favorites(turn.chat_id)
+        state = await self._store.state(turn.chat_id)
+        favorites = state.favorites
         if not favorites:
             return Reply(texts.why_no_favorites(title))
-        exp = await asyncio.to_thread(self._rec.why, movie_id, favorites)
+        why = functools.partial(self._rec.why, movie_id, favorites, dislikes=state.dislikes)
+        exp = await asyncio.to_thread(why)
         if not exp.known:
             return Reply(texts.why_unknown(title))
         contributions = [(m, c) for m, c in exp.contributions if m != movie_id]

@@ -84,6 +84,30 @@ class ListRequest:
     not_understood: tuple[str, ...] = ()
     too_long: bool = False
 
+    def canonical(self) -> str:
+        """The request in this module's own words (parsed again to the same request).
+
+        This is what the store keeps of a list's request: never the user's text.
+        """
+        words: list[str] = []
+        f = self.filters or Filters()
+        for genre in sorted(f.genres - self.all_genres):
+            words.append(_key(genre))
+        if self.all_genres:
+            words.append("romcom")  # the only all-of synonym
+        words.extend(f"-{_key(g)}" for g in sorted(f.exclude_genres))
+        if f.year_min is not None and f.year_max is not None:
+            words.append(f"{f.year_min}-{f.year_max}")
+        elif f.year_min is not None:
+            words.append(f"since {f.year_min}")
+        elif f.year_max is not None:
+            words.append(f"until {f.year_max}")
+        if f.recent:
+            words.append("new")
+        if self.discover:
+            words.append("gems")
+        return " ".join(words)
+
     @property
     def empty(self) -> bool:
         """Nothing asked: the plain list."""

@@ -832,6 +832,12 @@ def test_plain_words_become_filters(
 ) -> None:
     request = parse_request(words, GENRES)
     assert request.not_understood == ()
+    again = parse_request(request.canonical(), GENRES)  # what the store keeps: no user text
+    assert (again.filters, again.discover, again.all_genres) == (
+        request.filters,
+        request.discover,
+        request.all_genres,
+    )
     assert request.discover is discover
     f = request.filters or Filters()
     assert (set(f.genres), set(f.exclude_genres)) == (genres, exclude)
@@ -843,6 +849,7 @@ def test_plain_words_become_filters(
 def test_romcom_needs_both_genres_and_the_rest_is_named() -> None:
     request = parse_request("romcom 5 xyzzy", GENRES)
     assert request.all_genres == {"Romance", "Comedy"}
+    assert request.canonical() == "romcom"  # the words not understood are not kept
     assert request.not_understood == ("5", "xyzzy")
     assert parse_request("", GENRES).empty
     assert parse_request("x" * 300, GENRES).too_long
