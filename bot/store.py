@@ -532,9 +532,9 @@ class FavoritesStore:
         """
         _check_ids(chat_id, None, update_id)
         pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
-        for movie, because in pairs:
-            for some in (movie, *because):
-                _check_ids(chat_id, some, None)
+        low, high = INT32
+        if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
+            raise ValueError("a movie id of the shown list is out of range")
         movies = [[movie, list(because)] for movie, because in pairs]
 
         def change(conn: Connection, now: datetime) -> int:

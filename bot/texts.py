@@ -14,6 +14,7 @@ Button labels are plain text (Telegram does not parse them) and are kept short.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -213,6 +214,7 @@ def _front_article(name: str) -> str:
     return f"{article}{sep}{match.group('name').strip()}"
 
 
+@functools.lru_cache(maxsize=65536)
 def title_parts(title: str) -> tuple[str, str | None, str | None]:
     """``(name, alternate name, year)`` of a MovieLens title, articles moved to the front.
 
@@ -233,6 +235,7 @@ def title_parts(title: str) -> tuple[str, str | None, str | None]:
     return _front_article(text), alt, year
 
 
+@functools.lru_cache(maxsize=65536)
 def display_title(title: str, *, year: bool = True) -> str:
     """A title as people write it: article in front, the alternate name dropped when long."""
     name, alt, when = title_parts(title)
