@@ -626,8 +626,9 @@ class MovieBot:
     # -- dislikes and seen ---------------------------------------------------------------------
 
     async def _dislike(self, turn: Turn, arg: str) -> Replies:
-        act = lambda m: self._mark(turn, m, Mark.DISLIKE)  # noqa: E731
-        return await self._resolved("dislike", arg, Kind.DISLIKE, act)
+        return await self._resolved(
+            "dislike", arg, Kind.DISLIKE, lambda m: self._mark(turn, m, Mark.DISLIKE)
+        )
 
     async def _seen(self, turn: Turn, arg: str) -> Replies:
         return await self._resolved(
@@ -877,6 +878,19 @@ class MovieBot:
         cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
         return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
 
+    async def _press_dislike(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id = _movie(action)
+        reply = await self._mark(turn, movie_id, Mark.DISLIKE)
+        return ButtonAnswer(texts.notice_marked(self._title(movie_id), "dislike"), (reply,))
+
+    async def _press_seen(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id = _movie(action)
+        reply = await self._mark(turn, movie_id, Mark.SEEN)
+        return ButtonAnswer(texts.notice_marked(self._title(movie_id), "seen"), (reply,))
+
+    async def _press_unmark(self, turn: Turn, action: Action) -> ButtonAnswer:
+        return ButtonAnswer(replies=(await self._unmark(turn, _movie(action)),))
+
     async def _press_card(self, turn: Turn, action: Action) -> ButtonAnswer:
         """A feedback button of a recommendation card: store it, then edit the card in place."""
         movie_id, chat = _movie(action), turn.chat_id
@@ -952,22 +966,6 @@ class MovieBot:
         return ButtonAnswer(notice, (page_reply,))
 
 
-async def _press_dislike(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
-    movie_id = _movie(action)
-    reply = await self._mark(turn, movie_id, Mark.DISLIKE)
-    return ButtonAnswer(texts.notice_marked(self._title(movie_id), "dislike"), (reply,))
-
-
-async def _press_seen(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
-    movie_id = _movie(action)
-    reply = await self._mark(turn, movie_id, Mark.SEEN)
-    return ButtonAnswer(texts.notice_marked(self._title(movie_id), "seen"), (reply,))
-
-
-async def _press_unmark(self: MovieBot, turn: Turn, action: Action) -> ButtonAnswer:
-    return ButtonAnswer(replies=(await self._unmark(turn, _movie(action)),))
-
-
 def catalog_info(recommender: Recommending) -> texts.CatalogInfo:
     """The release name, number of movies and newest year of the recommender's catalog."""
     catalog = recommender.catalog
@@ -1013,9 +1011,9 @@ _PRESSES: dict[Kind, Press] = {
     Kind.WHY: MovieBot._press_why,
     Kind.PAGE: MovieBot._press_page,
     Kind.RESET: MovieBot._press_reset,
-    Kind.DISLIKE: _press_dislike,
-    Kind.SEEN: _press_seen,
-    Kind.UNMARK: _press_unmark,
+    Kind.DISLIKE: MovieBot._press_dislike,
+    Kind.SEEN: MovieBot._press_seen,
+    Kind.UNMARK: MovieBot._press_unmark,
     Kind.CARD_LIKE: MovieBot._press_card,
     Kind.CARD_DISLIKE: MovieBot._press_card,
     Kind.CARD_SEEN: MovieBot._press_card,
