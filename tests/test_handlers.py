@@ -251,7 +251,7 @@ class _DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = favorites = mark = unmark = state = save_shown = shown = add
+    remove = clear = favorites = mark = unmark = state = save_shown = shown = add_many = add
 
 
 async def test_store_unavailable(recommender: Any, title_index: Any) -> None:

@@ -428,7 +428,7 @@ class DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = mark = unmark = save_shown = add
+    remove = clear = mark = unmark = save_shown = add_many = add
 
     async def favorites(self, chat_id: int) -> list[int]:
         raise StoreUnavailable("down")
@@ -484,6 +484,10 @@ class RecordingStore:
         finally:
             self._leave(chat_id)
 
+    async def add_many(self, chat_id: int, movie_ids: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("add_many", update_id))
+        return await self.inner.add_many(chat_id, movie_ids, update_id=update_id)
+
     async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
         self.update_ids.append(("remove", update_id))
         return await self.inner.remove(chat_id, movie_id, update_id=update_id)
@@ -529,6 +533,7 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     await bot.button(CHAT, "rs:1:2", update_id=20)
     await bot.button(CHAT, "ru:1:2", update_id=21)
     await bot.button(CHAT, "more:1", update_id=22)
+    await bot.command(CHAT, "like", "fargo, up", update_id=23)
     assert recording.update_ids == [
         ("add", 11),
         ("remove", 12),
@@ -542,6 +547,7 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
         ("mark", 20),
         ("unmark", 21),
         ("save_shown", 22),
+        ("add_many", 23),
     ]
 
 
@@ -605,6 +611,9 @@ class MemoryStore:
             return AddOutcome.ALREADY
         items.append(movie_id)
         return AddOutcome.ADDED
+
+    async def add_many(self, chat_id: int, movie_ids: Any, *, update_id: Any = None) -> Any:
+        return tuple([await self.add(chat_id, m) for m in movie_ids])
 
     async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
         self.seen.add(movie_id)
