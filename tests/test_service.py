@@ -260,6 +260,8 @@ async def test_why(bot: MovieBot) -> None:
     assert "too little" in (await ask(bot, "why", "obscure")).text
     own = await ask(bot, "why", "toy story")
     assert "one of your favorites" in own.text
+    assert "• Toy Story" not in own.text  # a favorite never explains itself
+    assert "• Heat (1995)" in own.text
 
 
 async def test_why_with_only_unknown_favorites(bot: MovieBot) -> None:
