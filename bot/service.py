@@ -910,10 +910,13 @@ class MovieBot:
             marked = await self._store.mark(chat, movie_id, kind, update_id=turn.update_id)
             full = marked == AddOutcome.LIMIT
             notice = texts.notice_full() if full else texts.notice_marked(title, str(kind))
-        shown = await self._store.shown(chat)
+        try:
+            shown = await self._store.shown(chat)
+            state = await self._store.state(chat)
+        except StoreUnavailable:  # the choice is committed: the toast confirms it
+            return ButtonAnswer(notice)
         if shown is None or shown.serial != action.serial or movie_id not in shown.movies:
             return ButtonAnswer(notice)  # stored; an older list's message is left as it is
-        state = await self._store.state(chat)
         page = shown.movies.index(movie_id) // RECOMMENDATIONS
         request = parse_request(shown.query, self._genre_names)
         return ButtonAnswer(notice, (self._card(shown, page, state, request, edit=True),))

@@ -946,3 +946,20 @@ async def test_too_many_marks_is_said_clearly(tmp_path: Path) -> None:
         assert (await store.state(CHAT)).dislikes == ()
     finally:
         await store.close()
+
+
+async def test_a_card_choice_committed_before_the_store_fails_is_confirmed(
+    store: FavoritesStore,
+) -> None:
+    class FailsAfterWriting(RecordingStore):
+        async def shown(self, chat_id: int) -> Any:
+            raise StoreUnavailable("down")
+
+    bot = MovieBot(FakeRecommender(), FakeTitles(), store)
+    await ask(bot, "like", "toy story")
+    await ask(bot, "recommend")
+    failing = MovieBot(FakeRecommender(), FakeTitles(), FailsAfterWriting(store))  # type: ignore[arg-type]
+    answer = await failing.button(CHAT, "rn:1:2")
+    assert answer.notice == "Not for me: Toy Story 2 (1999)"
+    assert answer.replies == ()
+    assert (await store.state(CHAT)).dislikes == (2,)
