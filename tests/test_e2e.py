@@ -426,3 +426,21 @@ async def chat_state(db_url: str, chat_id: int) -> object:
         return await store.state(chat_id)
     finally:
         await store.close()
+
+
+async def test_several_titles_small_talk_and_the_catalog(
+    emu: Emulator, chat: int, db_url: str
+) -> None:
+    summary = await emu.ask(chat, "/like toy story, the matrix 1999, godzilla, qwzxqwzx")
+    assert summary.text.startswith("Added 2 movies (2 movies now):")
+    assert "Which one do you mean for “godzilla”?" in summary.text  # namesakes, all liked
+    assert "Not found: “qwzxqwzx” — probably not in my catalog (MovieLens ml-latest-small: " in (
+        summary.text
+    )
+    assert any(d.startswith("like:") for d in summary.button_data())
+    assert await favorites(db_url, chat) == [1, 2571]
+    lines = await emu.ask(chat, "fargo\nalien")  # one title a line, as plain text
+    assert lines.text.startswith("Added 2 movies (4 movies now):")
+    talk = await emu.ask(chat, "what should I watch tonight?")
+    assert talk.text.startswith("Hi! I recommend movies")
+    assert await favorites(db_url, chat) == [1, 2571, 608, 1214]
