@@ -7,7 +7,9 @@ so the worker threads of ``asyncio.to_thread`` and aiosqlite count) per command:
 For reference, the same process measures the parts alone: ``TitleIndex.resolve``,
 ``Recommender.recommend`` and ``FavoritesStore.add``.
 
-Target (issue 4): median <= 5 ms per /like and per /recommend on ml-latest-small.
+Target (issue 4): median <= 5 ms per /like and per /recommend on ml-latest-small; issue 9: the
+same for /recommend with a filter and with 20 dislikes/seen, printed beside the plain /recommend
+of the same run.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_bot.py [--likes 400] [--recommends 200]
 
@@ -32,10 +34,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from telegram import Update  # noqa: E402
+from telegram import (  # noqa: E402
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Update,
+)
 
-from bot.service import MovieBot  # noqa: E402
-from bot.store import FavoritesStore  # noqa: E402
+from bot import telegram_app  # noqa: E402
+from bot.service import MovieBot, Rows  # noqa: E402
+from bot.store import FavoritesStore, Mark  # noqa: E402
 from recsys.engine import Recommender, load_or_train  # noqa: E402
 from recsys.movielens import DataPaths  # noqa: E402
 from recsys.titles import TitleIndex  # noqa: E402
@@ -49,6 +56,28 @@ def model() -> Recommender:
     path = Path(os.environ.get("MOVIEBOT_MODEL_PATH", REPO / "data" / "models" / "ml-latest-small"))
     paths = DataPaths(data_dir=REPO / "data", movielens_dir=movielens)
     return load_or_train(paths, "ml-latest-small", path, progress=False)
+
+
+def ptb_keyboard(rows: Rows) -> InlineKeyboardMarkup | None:
+    """The keyboard built from PTB's objects (what bot.telegram_app.Keyboard replaces)."""
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.label, url=b.url)
+                if b.url is not None
+                else InlineKeyboardButton(b.label, callback_data=b.data)
+                for b in row
+            ]
+            for row in rows
+        ]
+    )
+
+
+def ptb_json(rows: Rows) -> object:
+    markup = ptb_keyboard(rows)
+    return markup.to_dict() if markup is not None else None
 
 
 def summary(samples: list[float]) -> str:
@@ -84,7 +113,8 @@ async def main(likes: int, recommends: int) -> None:
         store = await FavoritesStore.open(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}")
         # The recording layer answers canned JSON without validating (validation is the
         # tests' job, and its HTML parser would cost more than the bot itself).
-        harness = await start_harness(MovieBot(rec, titles, store), validate=False)
+        moviebot = MovieBot(rec, titles, store)
+        harness = await start_harness(moviebot, validate=False)
         bot = harness.app.bot
 
         def feed(chat: int, text: str) -> Callable[[], Awaitable[None]]:
@@ -100,7 +130,24 @@ async def main(likes: int, recommends: int) -> None:
         )
         added = sum([len(await store.favorites(1000 + c)) for c in range(40)])
         rec_cpu = await cpu_each([feed(1000 + i % 40, "/recommend") for i in range(recommends)])
+        filter_cpu = await cpu_each(
+            [feed(1000 + i % 40, "/recommend comedy 90s") for i in range(recommends)]
+        )
+        # 20 dislikes and seen movies per chat (10 each), from the popular end of the catalog
+        for chat in range(40):
+            for k, m in enumerate(popular.index[likes : likes + 20]):
+                kind = Mark.DISLIKE if k % 2 else Mark.SEEN
+                await store.mark(1000 + chat, int(m), kind)
+        marked_cpu = await cpu_each([feed(1000 + i % 40, "/recommend") for i in range(recommends)])
         sent = len(harness.request.sent())
+        # The same /recommend with PTB's own keyboard objects instead of bot.telegram_app.Keyboard
+        # (does the keyboard fast path matter?).
+        fast_keyboard = telegram_app.keyboard
+        telegram_app.keyboard = ptb_keyboard
+        try:
+            ptb_cpu = await cpu_each([feed(1000 + i % 40, "/recommend") for i in range(recommends)])
+        finally:
+            telegram_app.keyboard = fast_keyboard
 
         favorites = await store.favorites(1000)
         resolve_cpu = cpu_each_sync([lambda q=q: titles.resolve(q) for q in queries])
@@ -108,6 +155,9 @@ async def main(likes: int, recommends: int) -> None:
         add_cpu = await cpu_each(
             [lambda m=m: store.add(5000, int(m)) for m in popular.index[:likes]]
         )
+        rows = (await moviebot.command(1000, "recommend"))[0].buttons
+        keyboard_cpu = cpu_each_sync([lambda: telegram_app.Keyboard(rows).to_dict()] * 1000)
+        ptb_cpu_alone = cpu_each_sync([lambda: ptb_json(rows)] * 1000)
         await harness.app.shutdown()
         await store.close()
 
@@ -120,10 +170,15 @@ async def main(likes: int, recommends: int) -> None:
         f"/recommend  through the Application: {summary(rec_cpu)}"
         f"  (chats with ~{added // 40} favorites)"
     )
+    print(f"/recommend comedy 90s (a filter):        {summary(filter_cpu)}")
+    print(f"/recommend, 10 dislikes + 10 seen a chat: {summary(marked_cpu)}")
+    print(f"/recommend  with PTB's keyboard objects: {summary(ptb_cpu)}")
     print("reference, the parts alone:")
     print(f"  TitleIndex.resolve:        {summary(resolve_cpu)}")
     print(f"  Recommender.recommend:     {summary(recommend_cpu)}  ({len(favorites)} favorites)")
     print(f"  FavoritesStore.add:        {summary(add_cpu)}")
+    print(f"  Keyboard JSON ({sum(map(len, rows))} buttons): {summary(keyboard_cpu)}")
+    print(f"  PTB's keyboard objects:    {summary(ptb_cpu_alone)}")
     print("target: median <= 5 ms per /like and per /recommend")
 
 

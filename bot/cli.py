@@ -38,12 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def domain_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean "this cannot be done as asked" (not a bug): said in one line."""
+    from bot.store import BadDatabaseUrl, StoreUnavailable
+    from recsys.artifact import ArtifactError
+    from recsys.engine import FilterError
+    from recsys.movielens import DatasetError
+
+    return (DatasetError, ArtifactError, FilterError, StoreUnavailable, BadDatabaseUrl)
+
+
+def one_line(error: Exception) -> str:
+    """``moviebot: <the error's message>`` on one line (the message's first line)."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    return f"moviebot: {message}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, read settings and run the chosen subcommand."""
     from pydantic import ValidationError
 
     from bot.settings import Settings
-    from recsys.movielens import DatasetError
 
     args = build_parser().parse_args(argv)
     try:
@@ -59,8 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         return int(args.func(args, settings) or 0)
-    except DatasetError as exc:
-        print(f"moviebot: {exc}", file=sys.stderr)
+    except domain_errors() as exc:
+        print(one_line(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,11 +1,25 @@
-"""A per-chat flood limit: a token bucket that warns once per flood and then stays silent."""
+"""Rates: a per-chat flood limit (incoming), and Telegram's limits plus safe retries (outgoing).
+
+:class:`FloodLimiter` is a token bucket per chat that warns once per flood and then stays silent.
+:class:`RetryingRateLimiter` keeps to Telegram's flood limits and retries transient failures, but
+re-sends a request only when that cannot repeat its effect (see :func:`may_retry`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+import httpx
+from telegram.error import BadRequest, NetworkError, TimedOut
+from telegram.ext import AIORateLimiter
+
+logger = logging.getLogger(__name__)
 
 
 class Admission(StrEnum):
@@ -78,3 +92,91 @@ class FloodLimiter:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outgoing: Telegram's limits and retries
+
+IDEMPOTENT_PREFIXES = ("get", "edit", "set", "delete")
+"""Bot API methods whose repetition has no further effect (reads, edits, setters, deletions)."""
+IDEMPOTENT_METHODS = frozenset({"answerCallbackQuery", "close", "logOut"})
+
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport failures that happen before a request leaves: nothing reached Telegram."""
+
+
+def idempotent(endpoint: str) -> bool:
+    """Whether calling ``endpoint`` twice has the effect of calling it once."""
+    return endpoint in IDEMPOTENT_METHODS or endpoint.startswith(IDEMPOTENT_PREFIXES)
+
+
+def may_retry(endpoint: str, error: Exception) -> bool:
+    """Whether a failed call may be sent again without risking a double effect.
+
+    ``BadRequest`` is never retried (the request itself is wrong). An idempotent method is
+    retried on any timeout or network error. Any other method (``sendMessage``…) only when
+    Telegram certainly did not act: it answered with a server error (HTTP 5xx, a
+    ``NetworkError`` without a transport cause), or the connection was never made. A read
+    timeout is not retried there: the message may have been sent already.
+    """
+    if isinstance(error, BadRequest) or not isinstance(error, NetworkError):
+        return False
+    if idempotent(endpoint):
+        return True
+    cause = error.__cause__
+    if isinstance(cause, _NOT_SENT):
+        return True
+    return cause is None and not isinstance(error, TimedOut)
+
+
+class RetryingRateLimiter(AIORateLimiter):
+    """Telegram's flood limits plus retries of transient errors.
+
+    AIORateLimiter keeps to Telegram's limits and retries ``RetryAfter``; on top, failures that
+    :func:`may_retry` allows are retried with exponential backoff.
+    """
+
+    def __init__(
+        self,
+        *,
+        overall_max_rate: float = 30.0,
+        group_max_rate: float = 20.0,
+        retry_after_retries: int = 3,
+        network_retries: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        super().__init__(
+            overall_max_rate=overall_max_rate,
+            group_max_rate=group_max_rate,
+            max_retries=retry_after_retries,
+        )
+        self._network_retries = network_retries
+        self._backoff = backoff
+
+    async def process_request(  # noqa: D102 - see the class docstring
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        for attempt in range(self._network_retries + 1):
+            try:
+                return await super().process_request(
+                    callback, args, kwargs, endpoint, data, rate_limit_args
+                )
+            except NetworkError as exc:
+                if attempt >= self._network_retries or not may_retry(endpoint, exc):
+                    raise
+                delay = self._backoff * 2**attempt
+                logger.warning(
+                    "%s failed (%s); retry %d in %.1fs",
+                    endpoint,
+                    type(exc).__name__,
+                    attempt + 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover

@@ -11,6 +11,11 @@ Three entry points, one per kind of input:
   ``sim:2571``, ``why:2571``, ``fav:1``, ``reset:yes``…), parsed strictly; anything else is
   "expired".
 
+Commands are one table, :data:`COMMANDS` (name, aliases, handler, whether it takes a title, its
+texts in :mod:`bot.texts`): dispatch, the Telegram menu, /help and the usage lines all derive from
+it. Buttons are one enum, :class:`Kind`, with one table of the arguments each kind takes and one
+of the method that answers it.
+
 Each entry point admits the input through the per-chat flood limit, then runs under the chat's
 lock (one chat's inputs are applied in order; different chats run concurrently), turns
 :class:`~bot.store.StoreUnavailable` into a short "temporarily unavailable" reply, and runs the
@@ -21,23 +26,36 @@ movie ids ever reach the store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from bot import texts
+from bot.locks import ChatLocks
 from bot.ratelimit import Admission, FloodLimiter
-from bot.store import StoreUnavailable
+from bot.steering import GenreNames, ListRequest, parse_request
+from bot.store import (
+    MAX_ADD_MANY,
+    MAX_SHOWN,
+    AddOutcome,
+    ChatState,
+    Mark,
+    ShownList,
+    StoreUnavailable,
+)
+from recsys.engine import FilterError
 from recsys.movielens import movie_url
+from recsys.titles import is_small_talk
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bot.store import AddOutcome
-    from recsys.engine import Explanation, RecommendResult, SimilarMovie
+    from recsys.engine import Explanation, Filters, RecommendResult, SimilarMovie
     from recsys.titles import Candidate, Resolution
 
 logger = logging.getLogger(__name__)
@@ -103,11 +121,25 @@ class Recommending(Protocol):
     @property
     def catalog(self) -> pd.DataFrame: ...  # noqa: D102
 
-    def recommend(self, favorites: Iterable[int], n: int = 10) -> RecommendResult: ...  # noqa: D102
+    @property
+    def genres(self) -> tuple[str, ...]: ...  # noqa: D102
+
+    def recommend(  # noqa: D102
+        self,
+        favorites: Iterable[int],
+        n: int = 10,
+        *,
+        dislikes: Iterable[int] = (),
+        seen: Iterable[int] = (),
+        filters: Filters | None = None,
+        discover: bool = False,
+    ) -> RecommendResult: ...
 
     def similar(self, movie_id: int, n: int = 10) -> tuple[SimilarMovie, ...]: ...  # noqa: D102
 
-    def why(self, movie_id: int, favorites: Iterable[int]) -> Explanation: ...  # noqa: D102
+    def why(  # noqa: D102
+        self, movie_id: int, favorites: Iterable[int], *, dislikes: Iterable[int] = ()
+    ) -> Explanation: ...
 
     def knows(self, movie_id: int) -> bool: ...  # noqa: D102
 
@@ -116,6 +148,8 @@ class Resolving(Protocol):
     """:class:`recsys.titles.TitleIndex`."""
 
     def resolve(self, query: str) -> Resolution: ...  # noqa: D102
+
+    def split(self, text: str) -> list[str]: ...  # noqa: D102
 
 
 class Storing(Protocol):
@@ -131,6 +165,10 @@ class Storing(Protocol):
         """Add a favorite (see :meth:`bot.store.FavoritesStore.add`)."""
         ...
 
+    async def add_many(  # noqa: D102
+        self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
+    ) -> tuple[AddOutcome, ...]: ...
+
     async def remove(
         self,
         chat_id: int,
@@ -145,78 +183,105 @@ class Storing(Protocol):
 
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int: ...  # noqa: D102
 
+    async def mark(  # noqa: D102
+        self, chat_id: int, movie_id: int, kind: Mark, *, update_id: int | None = None
+    ) -> AddOutcome: ...
+
+    async def unmark(  # noqa: D102
+        self, chat_id: int, movie_id: int, *, update_id: int | None = None
+    ) -> bool: ...
+
+    async def state(self, chat_id: int) -> ChatState: ...  # noqa: D102
+
+    async def save_shown(  # noqa: D102
+        self, chat_id: int, shown: ShownList, *, update_id: int | None = None
+    ) -> int: ...
+
+    async def shown(self, chat_id: int) -> ShownList | None: ...  # noqa: D102
+
 
 # ---------------------------------------------------------------------------------------------
-# Button data
+# Button data: ``kind:arguments``; one table says which arguments each kind takes
+
+
+class Kind(StrEnum):
+    """What a button does; its value is the prefix of the button's callback data."""
+
+    LIKE = "like"  # like:MOVIE
+    UNLIKE = "un"  # un:MOVIE, or un:MOVIE:PAGE on a favorites page
+    SIMILAR = "sim"  # sim:MOVIE
+    WHY = "why"  # why:MOVIE
+    PAGE = "fav"  # fav:PAGE
+    RESET = "reset"  # reset:yes / reset:no
+    DISLIKE = "no"  # no:MOVIE (not for me)
+    SEEN = "seen"  # seen:MOVIE
+    UNMARK = "um"  # um:MOVIE (undo a dislike or seen)
+    CARD_LIKE = "rl"  # rl:LIST:MOVIE, a feedback button of a recommendation card
+    CARD_DISLIKE = "rn"  # rn:LIST:MOVIE
+    CARD_SEEN = "rs"  # rs:LIST:MOVIE
+    CARD_UNDO = "ru"  # ru:LIST:MOVIE
+    MORE = "more"  # more:LIST
 
 
 @dataclass(frozen=True)
 class Action:
-    """A parsed button: ``kind`` (like, un, sim, why, fav, reset) and its arguments."""
+    """A parsed button: its ``kind`` and arguments."""
 
-    kind: str
+    kind: Kind
     movie_id: int | None = None
     page: int | None = None
     confirm: bool | None = None
+    serial: int | None = None
 
 
-_MOVIE_ACTION = re.compile(r"(like|un|sim|why):([1-9][0-9]{0,9})(?::([0-9]{1,4}))?")
-_PAGE_ACTION = re.compile(r"fav:([0-9]{1,4})")
-_RESET_ACTION = re.compile(r"reset:(yes|no)")
+_MOVIE = r"(?P<movie>[1-9][0-9]{0,9})"
+_PAGE = r"(?P<page>[0-9]{1,4})"
+_LIST = r"(?P<serial>[1-9][0-9]{0,9})"
+_CARD = re.compile(rf"{_LIST}:{_MOVIE}")
+_ARGUMENTS: dict[Kind, re.Pattern[str]] = {
+    Kind.LIKE: re.compile(_MOVIE),
+    Kind.UNLIKE: re.compile(rf"{_MOVIE}(?::{_PAGE})?"),
+    Kind.SIMILAR: re.compile(_MOVIE),
+    Kind.WHY: re.compile(_MOVIE),
+    Kind.PAGE: re.compile(_PAGE),
+    Kind.RESET: re.compile(r"(?P<confirm>yes|no)"),
+    Kind.DISLIKE: re.compile(_MOVIE),
+    Kind.SEEN: re.compile(_MOVIE),
+    Kind.UNMARK: re.compile(_MOVIE),
+    Kind.CARD_LIKE: _CARD,
+    Kind.CARD_DISLIKE: _CARD,
+    Kind.CARD_SEEN: _CARD,
+    Kind.CARD_UNDO: _CARD,
+    Kind.MORE: re.compile(_LIST),
+}
+"""The arguments each kind takes; anything else is not a button this bot sent."""
 
 
 def parse_button(data: str) -> Action | None:
     """Parse button data strictly; None for anything this bot never sends."""
     if len(data) > MAX_CALLBACK_DATA:
         return None
-    if match := _MOVIE_ACTION.fullmatch(data):
-        kind, movie, page = match.groups()
-        if page is not None and kind != "un":
-            return None
-        return Action(kind, movie_id=int(movie), page=None if page is None else int(page))
-    if match := _PAGE_ACTION.fullmatch(data):
-        return Action("fav", page=int(match.group(1)))
-    if match := _RESET_ACTION.fullmatch(data):
-        return Action("reset", confirm=match.group(1) == "yes")
-    return None
+    prefix, _, rest = data.partition(":")
+    try:
+        kind = Kind(prefix)
+    except ValueError:
+        return None
+    match = _ARGUMENTS[kind].fullmatch(rest)
+    if match is None:
+        return None
+    args = match.groupdict()
+    return Action(
+        kind,
+        movie_id=None if args.get("movie") is None else int(args["movie"]),
+        page=None if args.get("page") is None else int(args["page"]),
+        confirm=None if args.get("confirm") is None else args["confirm"] == "yes",
+        serial=None if args.get("serial") is None else int(args["serial"]),
+    )
 
 
-def button_data(kind: str, movie_id: int, page: int | None = None) -> str:
-    """Build ``kind:movie_id`` (``un:movie_id:page`` on a favorites page)."""
-    return f"{kind}:{movie_id}" if page is None else f"{kind}:{movie_id}:{page}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-chat serialisation
-
-
-@dataclass
-class _LockEntry:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
-
-
-class ChatLocks:
-    """One :class:`asyncio.Lock` per chat, forgotten when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._entries: dict[int, _LockEntry] = {}
-
-    @asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        """Hold ``chat_id``'s lock for the duration of the block."""
-        entry = self._entries.setdefault(chat_id, _LockEntry())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                yield
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._entries[chat_id]
-
-    def __len__(self) -> int:
-        return len(self._entries)
+def button_data(kind: Kind | str, *args: int | str | None) -> str:
+    """Build ``kind:arg:arg`` (``None`` arguments are left out)."""
+    return ":".join([str(kind), *(str(a) for a in args if a is not None)])
 
 
 @dataclass(frozen=True)
@@ -230,6 +295,9 @@ class Turn:
 # ---------------------------------------------------------------------------------------------
 # The conversation
 
+Replies = tuple[Reply, ...]
+Act = Callable[[int], Awaitable[Reply]]
+
 
 class MovieBot:
     """Transport-agnostic conversation logic (see the module docstring)."""
@@ -242,6 +310,7 @@ class MovieBot:
         *,
         limiter: FloodLimiter | None = None,
         favorites_limit: int = 500,
+        marks_limit: int | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
         self._rec = recommender
@@ -249,48 +318,47 @@ class MovieBot:
         self._store = store
         self._limiter = limiter
         self._favorites_limit = favorites_limit
+        self._marks_limit = marks_limit if marks_limit is not None else 4 * favorites_limit
         self._page_size = page_size
         catalog = recommender.catalog
         self._title_of: dict[int, str] = dict(
             zip(catalog.index.tolist(), catalog["title"].tolist(), strict=True)
         )
         self._urls: dict[int, str] = {}
+        genres = catalog["genres"] if "genres" in catalog.columns else None
+        self._genres_of: dict[int, tuple[str, ...]] = (
+            {
+                int(m): tuple(g for g in str(v).split("|") if g and not g.startswith("("))
+                for m, v in zip(catalog.index.tolist(), genres.tolist(), strict=True)
+            }
+            if genres is not None
+            else {}
+        )
+        self._genre_names = GenreNames(recommender.genres)
+        self._catalog_info = catalog_info(recommender)
         self._locks = ChatLocks()
-        self._commands: dict[str, Callable[[Turn, str], Awaitable[tuple[Reply, ...]]]] = {
-            "start": self._start,
-            "help": self._help,
-            "like": self._like,
-            "unlike": self._unlike,
-            "favorites": self._favorites,
-            "recommend": self._recommend,
-            "similar": self._similar,
-            "why": self._why,
-            "reset": self._reset,
-        }
 
     @property
     def command_names(self) -> tuple[str, ...]:
-        """Every command this bot answers."""
-        return tuple(self._commands)
+        """Every command this bot answers, aliases included."""
+        return tuple(_DISPATCH)
 
     # -- entry points --------------------------------------------------------------------------
 
     async def command(
         self, chat_id: int, name: str, arg: str = "", *, update_id: int | None = None
-    ) -> tuple[Reply, ...]:
+    ) -> Replies:
         """Answer ``/name arg`` in ``chat_id``."""
-        handler = self._commands.get(name.lower())
+        spec = _DISPATCH.get(name.lower())
         turn = Turn(chat_id, update_id)
-        if handler is None:
+        if spec is None:
             return await self._guarded(turn, lambda: self._unknown(name))
-        return await self._guarded(turn, lambda: handler(turn, arg.strip()))
+        return await self._guarded(turn, lambda: spec.handler(self, turn, arg.strip()))
 
-    async def text(
-        self, chat_id: int, text: str, *, update_id: int | None = None
-    ) -> tuple[Reply, ...]:
+    async def text(self, chat_id: int, text: str, *, update_id: int | None = None) -> Replies:
         """Answer a plain (non-command) message: offer to like the movie it names."""
         turn = Turn(chat_id, update_id)
-        return await self._guarded(turn, lambda: self._plain(text.strip()))
+        return await self._guarded(turn, lambda: self._plain(turn, text.strip()))
 
     async def button(
         self, chat_id: int, data: str, *, update_id: int | None = None
@@ -299,7 +367,7 @@ class MovieBot:
         turn = Turn(chat_id, update_id)
         answer: ButtonAnswer | None = None
 
-        async def work() -> tuple[Reply, ...]:
+        async def work() -> Replies:
             nonlocal answer
             answer = await self._press(turn, data)
             return answer.replies
@@ -307,10 +375,10 @@ class MovieBot:
         replies = await self._guarded(turn, work)
         return answer if answer is not None else ButtonAnswer(replies=replies)
 
-    async def unsupported(self, chat_id: int) -> tuple[Reply, ...]:
+    async def unsupported(self, chat_id: int) -> Replies:
         """Answer a sticker, photo or anything else that is not text."""
 
-        async def work() -> tuple[Reply, ...]:
+        async def work() -> Replies:
             return (Reply(texts.not_text()),)
 
         return await self._guarded(Turn(chat_id), work)
@@ -321,9 +389,7 @@ class MovieBot:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _guarded(
-        self, turn: Turn, work: Callable[[], Awaitable[tuple[Reply, ...]]]
-    ) -> tuple[Reply, ...]:
+    async def _guarded(self, turn: Turn, work: Callable[[], Awaitable[Replies]]) -> Replies:
         """Flood limit, then the chat's lock, then ``work``; a dead store is said politely."""
         admission = (
             self._limiter.admit(turn.chat_id) if self._limiter is not None else Admission.ALLOW
@@ -343,6 +409,19 @@ class MovieBot:
     async def _resolve(self, query: str) -> Resolution:
         return await asyncio.to_thread(self._titles.resolve, query)
 
+    async def _resolved(self, command: str, arg: str, kind: Kind, act: Act) -> Replies:
+        """Resolve the title in ``arg`` and ``act`` on the movie; else usage, choices or not found.
+
+        Choices are buttons of ``kind`` (pressing one does what ``act`` would have done).
+        """
+        if not arg:
+            return (Reply(texts.usage(command, _SPECS[command].text.example)),)
+        res = await self._resolve(arg)
+        movie_id = self._matched(res)
+        if movie_id is None:
+            return self._unresolved(res, kind)
+        return (await act(movie_id),)
+
     def _title(self, movie_id: int) -> str:
         return self._title_of.get(movie_id, f"movie #{movie_id}")
 
@@ -352,52 +431,95 @@ class MovieBot:
             url = self._urls[movie_id] = movie_url(self._rec.catalog, movie_id)
         return url
 
-    def _choices(self, kind: str, candidates: Sequence[Candidate], prefix: str) -> Rows:
+    def _choices(self, kind: Kind, candidates: Sequence[Candidate]) -> Rows:
         return tuple(
             (
                 Button(
-                    texts.label(prefix, self._title(c.movie_id)), data=button_data(kind, c.movie_id)
+                    texts.label(texts.CHOICE_PREFIX[kind], self._title(c.movie_id)),
+                    data=button_data(kind, c.movie_id),
                 ),
             )
             for c in candidates
             if c.movie_id in self._title_of
         )
 
-    def _unresolved(self, res: Resolution, kind: str, prefix: str) -> tuple[Reply, ...]:
+    def _unresolved(self, res: Resolution, kind: Kind) -> Replies:
         """The reply when ``res`` did not match one movie: pick one, did you mean, or not found."""
         if res.error:
             return (Reply(texts.bad_query(res.error)),)
-        rows = self._choices(kind, res.candidates, prefix)
+        rows = self._choices(kind, res.candidates)
         if not rows:
-            return (Reply(texts.not_found(res.query)),)
+            return (Reply(texts.not_found(res.query, self._catalog_info)),)
         if res.status == "ambiguous":
             return (Reply(texts.pick_one(res.query), rows),)
-        return (Reply(texts.did_you_mean(res.query), rows),)
+        return (Reply(texts.did_you_mean(res.query, self._catalog_info), rows),)
 
     def _matched(self, res: Resolution) -> int | None:
         if res.status == "matched" and res.movie_id in self._title_of:
             return res.movie_id
         return None
 
+    def _movie_rows(self, movie_ids: Iterable[int]) -> Rows:
+        """A like and a similar button for each movie of a list."""
+        return tuple(
+            (
+                Button(
+                    texts.label(texts.CHOICE_PREFIX[Kind.LIKE], self._title(m)),
+                    data=button_data(Kind.LIKE, m),
+                ),
+                Button(texts.BUTTON_SIMILAR_SHORT, data=button_data(Kind.SIMILAR, m)),
+            )
+            for m in movie_ids
+        )
+
     # -- commands ------------------------------------------------------------------------------
 
-    async def _start(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _start(self, turn: Turn, arg: str) -> Replies:
         return (Reply(texts.start()),)
 
-    async def _help(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        return (Reply(texts.help_text()),)
+    async def _help(self, turn: Turn, arg: str) -> Replies:
+        return (Reply(texts.help_text([spec.help_entry() for spec in COMMANDS])),)
 
-    async def _unknown(self, name: str) -> tuple[Reply, ...]:
+    async def _unknown(self, name: str) -> Replies:
         return (Reply(texts.unknown_command(name)),)
 
-    async def _like(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        if not arg:
-            return (Reply(texts.usage("like")),)
-        res = await self._resolve(arg)
-        movie_id = self._matched(res)
-        if movie_id is None:
-            return self._unresolved(res, "like", "👍")
-        return (await self._add(turn, movie_id),)
+    async def _like(self, turn: Turn, arg: str) -> Replies:
+        parts = await asyncio.to_thread(self._titles.split, arg) if arg else []
+        if len(parts) > 1:
+            return await self._like_many(turn, parts)
+        return await self._resolved("like", arg, Kind.LIKE, lambda m: self._add(turn, m))
+
+    async def _like_many(self, turn: Turn, queries: Sequence[str]) -> Replies:
+        """``/like a, b, c``: add each title that resolves; one summary, choices as buttons."""
+        cut = len(queries) > MAX_ADD_MANY
+        queries = queries[:MAX_ADD_MANY]
+        resolutions = await asyncio.to_thread(lambda: [self._titles.resolve(q) for q in queries])
+        matched = list(dict.fromkeys(m for r in resolutions if (m := self._matched(r))))
+        outcomes = await self._store.add_many(turn.chat_id, matched, update_id=turn.update_id)
+        by_outcome = {
+            kind: [self._title(m) for m, o in zip(matched, outcomes, strict=True) if o == kind]
+            for kind in AddOutcome
+        }
+        choose = [r for r in resolutions if self._matched(r) is None and not r.error]
+        choose = [r for r in choose if self._choices(Kind.LIKE, r.candidates)]
+        missing = [r.query for r in resolutions if self._matched(r) is None and r not in choose]
+        rows = [row for r in choose for row in self._choices(Kind.LIKE, r.candidates[:3])][:24]
+        count = None
+        if by_outcome[AddOutcome.ADDED]:
+            with contextlib.suppress(StoreUnavailable):
+                count = len(await self._store.favorites(turn.chat_id))
+        summary = texts.ManyAdded(
+            added=by_outcome[AddOutcome.ADDED],
+            already=by_outcome[AddOutcome.ALREADY],
+            full=by_outcome[AddOutcome.LIMIT],
+            choose=[r.query for r in choose],
+            missing=missing,
+            count=count,
+        )
+        text = texts.added_many(summary, self._catalog_info)
+        if cut:
+            text = texts.join_fitting([text, texts.too_many_titles(MAX_ADD_MANY)])
+        return (Reply(text, tuple(rows)),)
 
     async def _add(self, turn: Turn, movie_id: int) -> Reply:
         outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
@@ -412,17 +534,20 @@ class MovieBot:
             count = None  # the add is committed: say so, even if the list cannot be counted now
         rows = (
             (
-                Button("🔎 Similar movies", data=button_data("sim", movie_id)),
-                Button("↩ Undo", data=button_data("un", movie_id)),
+                Button(texts.BUTTON_SIMILAR, data=button_data(Kind.SIMILAR, movie_id)),
+                Button(texts.BUTTON_UNDO, data=button_data(Kind.UNLIKE, movie_id)),
             ),
         )
         return Reply(texts.added(title, count), rows)
 
-    async def _unlike(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _unlike(self, turn: Turn, arg: str) -> Replies:
         if not arg:
-            return (Reply(texts.usage("unlike")),)
-        res = await self._resolve(arg)
+            return (Reply(texts.usage("unlike", _SPECS["unlike"].text.example)),)
         favorites = await self._store.favorites(turn.chat_id)
+        if arg.isdecimal() and len(arg) <= 4 and 1 <= int(arg) <= len(favorites):
+            # /unlike 2: the second movie of the list /favorites shows
+            return (await self._remove(turn, favorites[int(arg) - 1], len(favorites)),)
+        res = await self._resolve(arg)
         movie_id = self._matched(res)
         if movie_id is not None and movie_id in favorites:
             return (await self._remove(turn, movie_id, len(favorites)),)
@@ -430,85 +555,209 @@ class MovieBot:
         if len(held) == 1 and movie_id is None:
             return (await self._remove(turn, held[0].movie_id, len(favorites)),)
         if held:
-            return (Reply(texts.pick_one(res.query), self._choices("un", held, "❌")),)
+            return (Reply(texts.pick_one(res.query), self._choices(Kind.UNLIKE, held)),)
         if movie_id is not None:
             return (Reply(texts.not_a_favorite(self._title(movie_id))),)
         if res.error:
             return (Reply(texts.bad_query(res.error)),)
         if res.candidates:
             return (Reply(texts.none_of_them_favorites(res.query)),)
-        return (Reply(texts.not_found(res.query)),)
+        return (Reply(texts.not_found(res.query, self._catalog_info)),)
 
     async def _remove(self, turn: Turn, movie_id: int, count: int) -> Reply:
         removed = await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
         title = self._title(movie_id)
         if not removed:
             return Reply(texts.not_a_favorite(title))
-        rows = ((Button("↩ Add it back", data=button_data("like", movie_id)),),)
+        rows = ((Button(texts.BUTTON_ADD_BACK, data=button_data(Kind.LIKE, movie_id)),),)
         return Reply(texts.removed(title, max(count - 1, 0)), rows)
 
-    async def _favorites(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _favorites(self, turn: Turn, arg: str) -> Replies:
+        kind = _MARK_WORDS.get(" ".join(arg.lower().split()))
+        if kind is not None:
+            return (await self._marks_page(turn, kind),)
         return (await self._favorites_page(turn, 0, edit=False),)
 
+    async def _marks_page(self, turn: Turn, kind: Mark) -> Reply:
+        state = await self._store.state(turn.chat_id)
+        movies = state.dislikes if kind is Mark.DISLIKE else state.seen
+        titles = [self._title(m) for m in movies]
+        rows = tuple(
+            (
+                Button(
+                    texts.label(texts.UNDO_PREFIX, self._title(m)), data=button_data(Kind.UNMARK, m)
+                ),
+            )
+            for m in reversed(movies[-self._page_size :])
+        )
+        return Reply(texts.marks_page(str(kind), titles), rows)
+
     async def _favorites_page(self, turn: Turn, page: int, *, edit: bool) -> Reply:
-        favorites = await self._store.favorites(turn.chat_id)
+        state = await self._store.state(turn.chat_id)
+        favorites = state.favorites
+        footer = texts.marks_footer(len(state.dislikes), len(state.seen))
         if not favorites:
-            return Reply(texts.favorites_empty(), edit=edit)
+            return Reply(texts.favorites_empty(footer), edit=edit)
         pages = -(-len(favorites) // self._page_size)
         page = min(max(page, 0), pages - 1)
         first = page * self._page_size
         shown = favorites[first : first + self._page_size]
         rows: list[tuple[Button, ...]] = [
-            (Button(texts.label("❌", self._title(m)), data=button_data("un", m, page)),)
+            (
+                Button(
+                    texts.label(texts.CHOICE_PREFIX[Kind.UNLIKE], self._title(m)),
+                    data=button_data(Kind.UNLIKE, m, page),
+                ),
+            )
             for m in shown
         ]
         nav = []
         if page > 0:
-            nav.append(Button("◀ Previous", data=f"fav:{page - 1}"))
+            nav.append(Button(texts.BUTTON_PREVIOUS, data=button_data(Kind.PAGE, page - 1)))
         if page < pages - 1:
-            nav.append(Button("Next ▶", data=f"fav:{page + 1}"))
+            nav.append(Button(texts.BUTTON_NEXT, data=button_data(Kind.PAGE, page + 1)))
         if nav:
             rows.append(tuple(nav))
         text = texts.favorites_page(
-            [self._title(m) for m in shown], first=first + 1, total=len(favorites)
+            [self._title(m) for m in shown], first=first + 1, total=len(favorites), footer=footer
         )
         return Reply(text, tuple(rows), edit=edit)
 
-    async def _recommend(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        favorites = await self._store.favorites(turn.chat_id)
-        result = await asyncio.to_thread(self._rec.recommend, favorites, RECOMMENDATIONS)
-        items = [it for it in result.items if it.movie_id in self._title_of]
-        lines = [
-            texts.RecommendationLine(
-                self._title(it.movie_id),
-                self._url(it.movie_id),
-                tuple(self._title(b) for b in it.because),
-            )
-            for it in items
-        ]
-        rows = tuple(
-            (
-                Button(
-                    texts.label("👍", self._title(it.movie_id)),
-                    data=button_data("like", it.movie_id),
-                ),
-                Button("🔎 Similar", data=button_data("sim", it.movie_id)),
-            )
-            for it in items
-        )
-        text = texts.recommendations(
-            lines, fallback=result.fallback, ignored=[self._title(m) for m in result.ignored]
-        )
-        return (Reply(text, rows),)
+    # -- dislikes and seen ---------------------------------------------------------------------
 
-    async def _similar(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        if not arg:
-            return (Reply(texts.usage("similar")),)
-        res = await self._resolve(arg)
-        movie_id = self._matched(res)
-        if movie_id is None:
-            return self._unresolved(res, "sim", "🔎")
-        return (await self._similar_to(movie_id),)
+    async def _dislike(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved(
+            "dislike", arg, Kind.DISLIKE, lambda m: self._mark(turn, m, Mark.DISLIKE)
+        )
+
+    async def _seen(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved(
+            "seen", arg, Kind.SEEN, lambda m: self._mark(turn, m, Mark.SEEN)
+        )
+
+    async def _mark(self, turn: Turn, movie_id: int, kind: Mark) -> Reply:
+        outcome = await self._store.mark(turn.chat_id, movie_id, kind, update_id=turn.update_id)
+        title = self._title(movie_id)
+        if outcome == AddOutcome.LIMIT:
+            return Reply(texts.marks_full(self._marks_limit))
+        if outcome == AddOutcome.ALREADY:
+            return Reply(texts.already_marked(title, str(kind)))
+        undo = Button(texts.BUTTON_UNDO, data=button_data(Kind.UNMARK, movie_id))
+        return Reply(texts.marked(title, str(kind)), ((undo,),))
+
+    async def _unmark(self, turn: Turn, movie_id: int) -> Reply:
+        removed = await self._store.unmark(turn.chat_id, movie_id, update_id=turn.update_id)
+        title = self._title(movie_id)
+        return Reply(texts.unmarked(title) if removed else texts.not_marked(title))
+
+    async def _recommend(self, turn: Turn, arg: str) -> Replies:
+        request = parse_request(arg, self._genre_names)
+        if request.too_long or (
+            request.not_understood and request.filters is None and not request.discover
+        ):
+            return (Reply(self._request_help(request)),)
+        state = await self._store.state(turn.chat_id)
+        try:
+            result = await asyncio.to_thread(self._pick, state, request, ())
+        except FilterError as exc:
+            return (Reply(texts.filter_error(str(exc))),)
+        items = [it for it in result.items if it.movie_id in self._title_of]
+        shown = ShownList(
+            0,
+            request.canonical(),
+            tuple(it.movie_id for it in items),
+            tuple(it.because[: texts.MAX_BECAUSE] for it in items),
+        )
+        serial = await self._store.save_shown(turn.chat_id, shown, update_id=turn.update_id)
+        shown = ShownList(serial, shown.query, shown.movies, shown.because)
+        ignored = [self._title(m) for m in result.ignored]
+        return (self._card(shown, 0, state, request, fallback=result.fallback, ignored=ignored),)
+
+    def _request_help(self, request: ListRequest) -> str:
+        return texts.request_help(
+            request.not_understood, self._genre_names.genres, too_long=request.too_long
+        )
+
+    def _pick(
+        self, state: ChatState, request: ListRequest, exclude: tuple[int, ...]
+    ) -> RecommendResult:
+        """The engine's list for a chat's state and request (worker thread)."""
+        wanted = RECOMMENDATIONS * (8 if request.all_genres else 1)
+        result = self._rec.recommend(
+            state.favorites,
+            wanted,
+            dislikes=state.dislikes,
+            seen=(*state.seen, *exclude),
+            filters=request.filters,
+            discover=request.discover,
+        )
+        if request.all_genres:  # romcom: romance *and* comedy
+            items = tuple(
+                it
+                for it in result.items
+                if request.all_genres <= set(self._genres_of.get(it.movie_id, ()))
+            )
+            result = replace(result, items=items[:RECOMMENDATIONS])
+        return result
+
+    def _card(
+        self,
+        shown: ShownList,
+        page: int,
+        state: ChatState,
+        request: ListRequest,
+        *,
+        fallback: bool = False,
+        ignored: Sequence[str] = (),
+        edit: bool = False,
+    ) -> Reply:
+        """One page of a recommendation list, with each movie's feedback buttons or choice."""
+        first = page * RECOMMENDATIONS
+        movies = shown.movies[first : first + RECOMMENDATIONS]
+        because = shown.because[first : first + RECOMMENDATIONS]
+        favorites = set(state.favorites)
+        marks = [_choice(m, favorites, state) for m in movies]
+        lines = [
+            texts.CardLine(
+                self._title(m),
+                self._url(m),
+                _first(self._genres_of.get(m, ()), request),
+                tuple(self._title(b) for b in why if b in self._title_of),
+                mark,
+            )
+            for m, why, mark in zip(movies, because, marks, strict=True)
+        ]
+        rows: list[tuple[Button, ...]] = []
+        for number, (m, mark) in enumerate(zip(movies, marks, strict=True), first + 1):
+            similar = Button(texts.CARD_SIMILAR, data=button_data(Kind.SIMILAR, m))
+            if mark is not None:
+                undo = texts.card_undo(number)
+                rows.append((Button(undo, data=_card_data(Kind.CARD_UNDO, shown, m)), similar))
+                continue
+            rows.append(
+                (
+                    Button(texts.card_like(number), data=_card_data(Kind.CARD_LIKE, shown, m)),
+                    Button(texts.CARD_DISLIKE, data=_card_data(Kind.CARD_DISLIKE, shown, m)),
+                    Button(texts.CARD_SEEN, data=_card_data(Kind.CARD_SEEN, shown, m)),
+                    similar,
+                )
+            )
+        last_page = first + len(movies) == len(shown.movies)
+        if len(movies) == RECOMMENDATIONS and last_page and len(shown.movies) < MAX_SHOWN:
+            rows.append((Button(texts.BUTTON_MORE, data=button_data(Kind.MORE, shown.serial)),))
+        text = texts.recommendation_card(
+            lines,
+            first=first + 1,
+            understood=request.understood,
+            discover=request.discover,
+            fallback=fallback,
+            ignored=ignored,
+            not_understood=request.not_understood,
+        )
+        return Reply(text, tuple(rows), edit=edit)
+
+    async def _similar(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved("similar", arg, Kind.SIMILAR, self._similar_to)
 
     async def _similar_to(self, movie_id: int) -> Reply:
         found = await asyncio.to_thread(self._rec.similar, movie_id, SIMILAR)
@@ -519,38 +768,26 @@ class MovieBot:
         text = texts.similar(
             title, [(self._title(s.movie_id), self._url(s.movie_id)) for s in found]
         )
-        rows = tuple(
-            (
-                Button(
-                    texts.label("👍", self._title(s.movie_id)), data=button_data("like", s.movie_id)
-                ),
-                Button("🔎 Similar", data=button_data("sim", s.movie_id)),
-            )
-            for s in found
-        )
-        return Reply(text, rows)
+        return Reply(text, self._movie_rows(s.movie_id for s in found))
 
-    async def _why(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
-        if not arg:
-            return (Reply(texts.usage("why")),)
-        res = await self._resolve(arg)
-        movie_id = self._matched(res)
-        if movie_id is None:
-            return self._unresolved(res, "why", "❓")
-        return (await self._explain(turn, movie_id),)
+    async def _why(self, turn: Turn, arg: str) -> Replies:
+        return await self._resolved("why", arg, Kind.WHY, lambda m: self._explain(turn, m))
 
     async def _explain(self, turn: Turn, movie_id: int) -> Reply:
         title = self._title(movie_id)
-        favorites = await self._store.favorites(turn.chat_id)
+        state = await self._store.state(turn.chat_id)
+        favorites = state.favorites
         if not favorites:
             return Reply(texts.why_no_favorites(title))
-        exp = await asyncio.to_thread(self._rec.why, movie_id, favorites)
+        why = functools.partial(self._rec.why, movie_id, favorites, dislikes=state.dislikes)
+        exp = await asyncio.to_thread(why)
         if not exp.known:
             return Reply(texts.why_unknown(title))
-        positive = [(m, c) for m, c in exp.contributions if c > 0 and m in self._title_of]
+        contributions = [(m, c) for m, c in exp.contributions if m != movie_id]
+        positive = [(m, c) for m, c in contributions if c > 0 and m in self._title_of]
         total = sum(c for _, c in positive) or 1.0
         pushes = [(self._title(m), round(100 * c / total)) for m, c in positive[:3]]
-        negative = sorted((c, m) for m, c in exp.contributions if c < 0 and m in self._title_of)
+        negative = sorted((c, m) for m, c in contributions if c < 0 and m in self._title_of)
         pulls = [self._title(m) for _, m in negative[:3]]
         text = texts.why(
             title,
@@ -561,34 +798,50 @@ class MovieBot:
             pulls=pulls,
             ignored=[self._title(m) for m in exp.ignored],
         )
-        similar_button = Button("🔎 Similar", data=button_data("sim", movie_id))
+        similar_button = Button(
+            texts.BUTTON_SIMILAR_SHORT, data=button_data(Kind.SIMILAR, movie_id)
+        )
         rows: Rows = (
             ((similar_button,),)
             if movie_id in favorites
-            else ((Button("👍 Like it", data=button_data("like", movie_id)), similar_button),)
+            else (
+                (
+                    Button(texts.BUTTON_LIKE_IT, data=button_data(Kind.LIKE, movie_id)),
+                    similar_button,
+                ),
+            )
         )
         return Reply(text, rows)
 
-    async def _reset(self, turn: Turn, arg: str) -> tuple[Reply, ...]:
+    async def _reset(self, turn: Turn, arg: str) -> Replies:
         count = len(await self._store.favorites(turn.chat_id))
         if not count:
             return (Reply(texts.reset_nothing()),)
         rows = (
-            (Button("🗑 Yes, remove all", data="reset:yes"), Button("Keep them", data="reset:no")),
+            (
+                Button(texts.BUTTON_RESET_YES, data=button_data(Kind.RESET, "yes")),
+                Button(texts.BUTTON_RESET_NO, data=button_data(Kind.RESET, "no")),
+            ),
         )
         return (Reply(texts.reset_confirm(count), rows),)
 
-    async def _plain(self, text: str) -> tuple[Reply, ...]:
+    async def _plain(self, turn: Turn, text: str) -> Replies:
         if not text:
             return (Reply(texts.start()),)
+        if is_small_talk(text):
+            return (Reply(texts.small_talk()),)
+        if "\n" in text:  # one title a line: add them all
+            parts = await asyncio.to_thread(self._titles.split, text)
+            if len(parts) > 1:
+                return await self._like_many(turn, parts)
         res = await self._resolve(text)
         movie_id = self._matched(res)
         if movie_id is None:
-            return self._unresolved(res, "like", "👍")
+            return self._unresolved(res, Kind.LIKE)
         rows = (
             (
-                Button("👍 Yes, add it", data=button_data("like", movie_id)),
-                Button("🔎 Similar movies", data=button_data("sim", movie_id)),
+                Button(texts.BUTTON_YES_ADD, data=button_data(Kind.LIKE, movie_id)),
+                Button(texts.BUTTON_SIMILAR, data=button_data(Kind.SIMILAR, movie_id)),
             ),
         )
         return (Reply(texts.offer_like(self._title(movie_id)), rows),)
@@ -602,24 +855,104 @@ class MovieBot:
         ):
             logger.info("Expired or forged button in chat %s", turn.chat_id)
             return ButtonAnswer(texts.notice_expired(), (Reply(texts.expired()),))
-        movie_id = action.movie_id
-        if action.kind == "like" and movie_id is not None:
-            reply = await self._add(turn, movie_id)
-            return ButtonAnswer(texts.notice_added(self._title(movie_id)), (reply,))
-        if action.kind == "un" and movie_id is not None:
-            return await self._press_remove(turn, movie_id, action.page)
-        if action.kind == "sim" and movie_id is not None:
-            return ButtonAnswer(replies=(await self._similar_to(movie_id),))
-        if action.kind == "why" and movie_id is not None:
-            return ButtonAnswer(replies=(await self._explain(turn, movie_id),))
-        if action.kind == "fav" and action.page is not None:
-            return ButtonAnswer(replies=(await self._favorites_page(turn, action.page, edit=True),))
-        if action.confirm:
-            cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
-            return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
-        return ButtonAnswer(replies=(Reply(texts.reset_cancelled(), edit=True),))
+        return await _PRESSES[action.kind](self, turn, action)
 
-    async def _press_remove(self, turn: Turn, movie_id: int, page: int | None) -> ButtonAnswer:
+    async def _press_like(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id = _movie(action)
+        reply = await self._add(turn, movie_id)
+        return ButtonAnswer(texts.notice_added(self._title(movie_id)), (reply,))
+
+    async def _press_similar(self, turn: Turn, action: Action) -> ButtonAnswer:
+        return ButtonAnswer(replies=(await self._similar_to(_movie(action)),))
+
+    async def _press_why(self, turn: Turn, action: Action) -> ButtonAnswer:
+        return ButtonAnswer(replies=(await self._explain(turn, _movie(action)),))
+
+    async def _press_page(self, turn: Turn, action: Action) -> ButtonAnswer:
+        page = await self._favorites_page(turn, action.page or 0, edit=True)
+        return ButtonAnswer(replies=(page,))
+
+    async def _press_reset(self, turn: Turn, action: Action) -> ButtonAnswer:
+        if not action.confirm:
+            return ButtonAnswer(replies=(Reply(texts.reset_cancelled(), edit=True),))
+        cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
+        return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
+
+    async def _press_dislike(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id = _movie(action)
+        reply = await self._mark(turn, movie_id, Mark.DISLIKE)
+        return ButtonAnswer(texts.notice_marked(self._title(movie_id), "dislike"), (reply,))
+
+    async def _press_seen(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id = _movie(action)
+        reply = await self._mark(turn, movie_id, Mark.SEEN)
+        return ButtonAnswer(texts.notice_marked(self._title(movie_id), "seen"), (reply,))
+
+    async def _press_unmark(self, turn: Turn, action: Action) -> ButtonAnswer:
+        return ButtonAnswer(replies=(await self._unmark(turn, _movie(action)),))
+
+    async def _press_card(self, turn: Turn, action: Action) -> ButtonAnswer:
+        """A feedback button of a recommendation card: store it, then edit the card in place."""
+        movie_id, chat = _movie(action), turn.chat_id
+        title = self._title(movie_id)
+        if action.kind is Kind.CARD_LIKE:
+            added = await self._store.add(chat, movie_id, update_id=turn.update_id)
+            notice = texts.notice_full() if added == AddOutcome.LIMIT else texts.notice_added(title)
+        elif action.kind is Kind.CARD_UNDO:
+            before = await self._store.state(chat)
+            if movie_id in before.favorites:
+                await self._store.remove(chat, movie_id, update_id=turn.update_id)
+            else:
+                await self._store.unmark(chat, movie_id, update_id=turn.update_id)
+            notice = texts.notice_undone(title)
+        else:
+            kind = Mark.DISLIKE if action.kind is Kind.CARD_DISLIKE else Mark.SEEN
+            marked = await self._store.mark(chat, movie_id, kind, update_id=turn.update_id)
+            full = marked == AddOutcome.LIMIT
+            notice = texts.notice_full() if full else texts.notice_marked(title, str(kind))
+        try:
+            shown = await self._store.shown(chat)
+            state = await self._store.state(chat)
+        except StoreUnavailable:  # the choice is committed: the toast confirms it
+            return ButtonAnswer(notice)
+        if shown is None or shown.serial != action.serial or movie_id not in shown.movies:
+            return ButtonAnswer(notice)  # stored; an older list's message is left as it is
+        page = shown.movies.index(movie_id) // RECOMMENDATIONS
+        request = parse_request(shown.query, self._genre_names)
+        return ButtonAnswer(notice, (self._card(shown, page, state, request, edit=True),))
+
+    async def _press_more(self, turn: Turn, action: Action) -> ButtonAnswer:
+        """The next movies of the chat's current list, never one it was shown already."""
+        shown = await self._store.shown(turn.chat_id)
+        if shown is None or shown.serial != action.serial:
+            return ButtonAnswer(texts.list_replaced())
+        if len(shown.movies) >= MAX_SHOWN:
+            return ButtonAnswer(replies=(Reply(texts.list_end(len(shown.movies))),))
+        request = parse_request(shown.query, self._genre_names)
+        state = await self._store.state(turn.chat_id)
+        try:
+            result = await asyncio.to_thread(self._pick, state, request, shown.movies)
+        except FilterError as exc:
+            return ButtonAnswer(replies=(Reply(texts.filter_error(str(exc))),))
+        items = [
+            it
+            for it in result.items
+            if it.movie_id in self._title_of and it.movie_id not in shown.movies
+        ][: MAX_SHOWN - len(shown.movies)]
+        if not items:
+            return ButtonAnswer(replies=(Reply(texts.nothing_more()),))
+        longer = ShownList(
+            shown.serial,
+            shown.query,
+            shown.movies + tuple(it.movie_id for it in items),
+            shown.because + tuple(it.because[: texts.MAX_BECAUSE] for it in items),
+        )
+        await self._store.save_shown(turn.chat_id, longer, update_id=turn.update_id)
+        page = len(shown.movies) // RECOMMENDATIONS
+        return ButtonAnswer(replies=(self._card(longer, page, state, request),))
+
+    async def _press_unlike(self, turn: Turn, action: Action) -> ButtonAnswer:
+        movie_id, page = _movie(action), action.page
         favorites = await self._store.favorites(turn.chat_id)
         if page is None:
             return ButtonAnswer(replies=(await self._remove(turn, movie_id, len(favorites)),))
@@ -628,9 +961,119 @@ class MovieBot:
             await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
             notice = texts.notice_removed(title)
         else:
-            notice = texts.clip(f"{title} was already removed", texts.MAX_NOTICE)
+            notice = texts.notice_already_removed(title)
         try:
             page_reply = await self._favorites_page(turn, page, edit=True)
         except StoreUnavailable:  # the removal is committed: confirm it without the new page
             return ButtonAnswer(notice, (Reply(texts.removed(title, None)),))
         return ButtonAnswer(notice, (page_reply,))
+
+
+def catalog_info(recommender: Recommending) -> texts.CatalogInfo:
+    """The release name, number of movies and newest year of the recommender's catalog."""
+    catalog = recommender.catalog
+    metadata = getattr(recommender, "metadata", None)
+    name = metadata.get("release") if isinstance(metadata, dict) else None
+    newest: int | None = None
+    if "year" in catalog.columns and len(catalog):
+        years = catalog["year"].dropna()
+        newest = int(years.max()) if len(years) else None
+    return texts.CatalogInfo(str(name) if name else None, len(catalog), newest)
+
+
+def _first(genres: tuple[str, ...], request: ListRequest) -> tuple[str, ...]:
+    """A movie's genres, those the request asked for first."""
+    asked = request.filters.genres if request.filters is not None else frozenset()
+    return tuple(sorted(genres, key=lambda g: g not in asked))
+
+
+def _choice(movie_id: int, favorites: set[int], state: ChatState) -> str | None:
+    """What the chat said about a shown movie: ``like``, ``dislike``, ``seen`` or nothing."""
+    if movie_id in favorites:
+        return "like"
+    mark = state.mark_of(movie_id)
+    return None if mark is None else str(mark)
+
+
+def _card_data(kind: Kind, shown: ShownList, movie_id: int) -> str:
+    return button_data(kind, shown.serial, movie_id)
+
+
+def _movie(action: Action) -> int:
+    """The movie of a movie button (the argument table guarantees one)."""
+    if action.movie_id is None:  # pragma: no cover - excluded by _ARGUMENTS
+        raise ValueError(f"{action.kind} button without a movie")
+    return action.movie_id
+
+
+Press = Callable[[MovieBot, Turn, Action], Awaitable[ButtonAnswer]]
+_PRESSES: dict[Kind, Press] = {
+    Kind.LIKE: MovieBot._press_like,
+    Kind.UNLIKE: MovieBot._press_unlike,
+    Kind.SIMILAR: MovieBot._press_similar,
+    Kind.WHY: MovieBot._press_why,
+    Kind.PAGE: MovieBot._press_page,
+    Kind.RESET: MovieBot._press_reset,
+    Kind.DISLIKE: MovieBot._press_dislike,
+    Kind.SEEN: MovieBot._press_seen,
+    Kind.UNMARK: MovieBot._press_unmark,
+    Kind.CARD_LIKE: MovieBot._press_card,
+    Kind.CARD_DISLIKE: MovieBot._press_card,
+    Kind.CARD_SEEN: MovieBot._press_card,
+    Kind.CARD_UNDO: MovieBot._press_card,
+    Kind.MORE: MovieBot._press_more,
+}
+"""The method that answers each kind of button (every :class:`Kind` has one)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# The command registry
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command: its name, aliases, handler, whether it takes a title, and its texts."""
+
+    name: str
+    handler: Callable[[MovieBot, Turn, str], Awaitable[Replies]]
+    text: texts.CommandText
+    aliases: tuple[str, ...] = ()
+    takes_title: bool = False
+
+    def help_entry(self) -> texts.HelpEntry:
+        """What /help and the menu say about this command."""
+        return texts.HelpEntry(self.name, self.text, self.aliases, self.takes_title)
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("like", MovieBot._like, texts.LIKE, takes_title=True),
+    Command("unlike", MovieBot._unlike, texts.UNLIKE, ("remove",), takes_title=True),
+    Command("dislike", MovieBot._dislike, texts.DISLIKE, ("notforme",), takes_title=True),
+    Command("seen", MovieBot._seen, texts.SEEN, ("watched",), takes_title=True),
+    Command("favorites", MovieBot._favorites, texts.FAVORITES, ("fav", "favs", "favourites")),
+    Command("recommend", MovieBot._recommend, texts.RECOMMEND, ("rec", "recs", "recommendations")),
+    Command("similar", MovieBot._similar, texts.SIMILAR, takes_title=True),
+    Command("why", MovieBot._why, texts.WHY, takes_title=True),
+    Command("reset", MovieBot._reset, texts.RESET),
+    Command("help", MovieBot._help, texts.HELP),
+    Command("start", MovieBot._start, texts.START),
+)
+"""Every command, in the order of the Telegram menu."""
+
+_MARK_WORDS: dict[str, Mark] = {
+    word: kind
+    for kind, words in (
+        (Mark.DISLIKE, ("dislikes", "dislike", "disliked", "not for me", "no", "👎")),
+        (Mark.SEEN, ("seen", "watched", "👁")),
+    )
+    for word in words
+}
+"""``/favorites dislikes``, ``/favorites seen``: the words that show a chat's marks."""
+
+_SPECS: dict[str, Command] = {c.name: c for c in COMMANDS}
+_DISPATCH: dict[str, Command] = {name: c for c in COMMANDS for name in (c.name, *c.aliases)}
+
+
+def menu() -> tuple[tuple[str, str], ...]:
+    """The Telegram command menu: (command, description) pairs."""
+    return tuple((c.name, c.text.menu) for c in COMMANDS)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -28,7 +30,9 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    String,
     Table,
+    Text,
     bindparam,
     case,
     create_engine,
@@ -36,11 +40,15 @@ from sqlalchemy import (
     event,
     exc,
     func,
+    inspect,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bot.locks import ChatLocks
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +74,38 @@ applied_updates_table = Table(
 )
 """Telegram updates whose change was committed, with its result (replayed on redelivery)."""
 
+marks_table = Table(
+    "marks",
+    metadata,
+    Column("chat_id", BigInteger, nullable=False),
+    Column("movie_id", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Column("added_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("chat_id", "movie_id", name="marks_pkey"),
+)
+"""A chat's "not for me" (``dislike``) and "seen it" (``seen``) movies: one mark per movie."""
+
+shown_lists_table = Table(
+    "shown_lists",
+    metadata,
+    Column("chat_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("serial", Integer, nullable=False),
+    Column("query", String(200), nullable=False),
+    Column("movies", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+"""The recommendation list a chat was shown last: its number, its request and its movies (JSON)."""
+
+MIGRATIONS = "bot:migrations"
+"""Alembic's script location: the schema is made and upgraded by these migrations at open."""
+FIRST_REVISION = "0001"
+"""The schema of the releases before migrations (a database they made is stamped with it)."""
+MAX_ADD_MANY = 15
+"""The most movies one :meth:`FavoritesStore.add_many` adds (their outcomes fit the result)."""
+MAX_SHOWN = 100
+"""The most movies one shown list keeps (ten "More" pages)."""
+
 INT64 = (-(2**63), 2**63 - 1)
 INT32 = (-(2**31), 2**31 - 1)
 
@@ -90,8 +130,49 @@ class StoreUnavailable(RuntimeError):
     """The database cannot be reached; nothing was written."""
 
 
+class BadDatabaseUrl(ValueError):
+    """The database URL names neither SQLite nor PostgreSQL (with a driver the store uses)."""
+
+
+class Mark(StrEnum):
+    """What a chat said about a movie besides liking it."""
+
+    DISLIKE = "dislike"  # not for me
+    SEEN = "seen"  # seen it (or: do not show it again)
+
+
+@dataclass(frozen=True)
+class ChatState:
+    """A chat's favorites, dislikes and seen movies, each in the order they were added."""
+
+    favorites: tuple[int, ...] = ()
+    dislikes: tuple[int, ...] = ()
+    seen: tuple[int, ...] = ()
+
+    def mark_of(self, movie_id: int) -> Mark | None:
+        """The movie's mark, if any."""
+        if movie_id in self.dislikes:
+            return Mark.DISLIKE
+        if movie_id in self.seen:
+            return Mark.SEEN
+        return None
+
+
+@dataclass(frozen=True)
+class ShownList:
+    """A recommendation list as shown: its number per chat, its request, and its movies.
+
+    ``because`` holds, per movie, the favorites named as its reason.
+    """
+
+    serial: int
+    query: str
+    movies: tuple[int, ...]
+    because: tuple[tuple[int, ...], ...]
+
+
 class AddOutcome(StrEnum):
-    """What :meth:`FavoritesStore.add` did."""
+    """What :meth:`FavoritesStore.add` (and :meth:`FavoritesStore.mark`) did."""
 
     ADDED = "added"
     ALREADY = "already"
@@ -126,6 +207,28 @@ _APPEND = {
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
+_mark = marks_table.c
+_shown = shown_lists_table.c
+_MARK_STATE = select(
+    func.count(),
+    func.max(_mark.position),
+    func.max(case((_mark.movie_id == _MOVIE, _mark.kind), else_=None)),
+).where(_mark.chat_id == _CHAT)
+_UNMARK = delete(marks_table).where(_mark.chat_id == _CHAT, _mark.movie_id == _MOVIE)
+_MARKS = (
+    select(_mark.movie_id, _mark.kind)
+    .where(_mark.chat_id == _CHAT)
+    .order_by(_mark.position, _mark.movie_id)
+)
+_SET_MARK = update(marks_table).where(
+    _mark.chat_id == bindparam("the_chat", type_=BigInteger),
+    _mark.movie_id == bindparam("the_movie", type_=Integer),
+)
+_ADD_MARK = marks_table.insert()
+_SHOWN = select(_shown.serial, _shown.query, _shown.movies).where(_shown.chat_id == _CHAT)
+_DROP_SHOWN = delete(shown_lists_table).where(_shown.chat_id == _CHAT)
+_ADD_SHOWN = shown_lists_table.insert()
+
 Change = Callable[[Connection, datetime], int]
 T = TypeVar("T")
 
@@ -138,29 +241,6 @@ class _Database(Protocol):
     async def run(self, body: Callable[[Connection], T], *, write: bool) -> T: ...
 
     async def dispose(self) -> None: ...
-
-
-class _ChatLocks:
-    """One asyncio lock per chat with waiters, dropped when the last one leaves."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, chat_id: int) -> AsyncIterator[None]:
-        """Holds the chat's lock for the body."""
-        lock, users = self._locks.get(chat_id, (None, 0))
-        lock = lock or asyncio.Lock()
-        self._locks[chat_id] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[chat_id]
-            if users == 1:
-                del self._locks[chat_id]
-            else:
-                self._locks[chat_id] = (lock, users - 1)
 
 
 class _PostgresDatabase:
@@ -219,19 +299,26 @@ class _SqliteDatabase:
 class FavoritesStore:
     """Per-chat favorites; safe for many concurrent coroutines and for several processes."""
 
-    def __init__(self, database: _Database, *, limit: int) -> None:
+    def __init__(self, database: _Database, *, limit: int, marks_limit: int | None = None) -> None:
         """Wraps a database made by :meth:`open`; use ``await FavoritesStore.open(url)``."""
         self._database = database
         self._limit = limit
+        self._marks_limit = marks_limit if marks_limit is not None else 4 * limit
         self._postgres = database.dialect == "postgresql"
         self._append = _APPEND[database.dialect]
         # Changes in one chat queue here before taking a pooled connection: a busy chat waiting
         # for its advisory lock must not hold every connection of the pool.
-        self._chat_locks = _ChatLocks()
+        self._chat_locks = ChatLocks()
 
     @classmethod
-    async def open(cls, url: str, *, limit: int = 500) -> FavoritesStore:
-        """Connects to the database and creates the tables if they are missing.
+    async def open(
+        cls, url: str, *, limit: int = 500, marks_limit: int | None = None
+    ) -> FavoritesStore:
+        """Connects to the database and brings its schema up to date (Alembic migrations).
+
+        A brand-new database gets every table; one made by a release before migrations (it has
+        ``favorites`` but no ``alembic_version``) is stamped with the first revision and upgraded
+        in place: nothing in it is lost.
 
         Args:
             url: ``sqlite+aiosqlite:///path/to/file.sqlite3`` or
@@ -239,15 +326,17 @@ class FavoritesStore:
                 ``postgresql://`` and ``postgres://`` are accepted too. For SQLite,
                 ``?timeout=SECONDS`` sets how long a writer waits for another process's lock.
             limit: The most favorites a chat may keep.
+            marks_limit: The most dislikes and seen movies a chat may keep (default 4 × limit).
 
         Raises:
-            ValueError: The URL is not SQLite or PostgreSQL, or the limit is below 1.
+            BadDatabaseUrl: The URL is not SQLite or PostgreSQL (a ValueError).
+            ValueError: The limit is below 1.
             StoreUnavailable: The database cannot be reached or created.
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         database = _connect(_parse_url(url))
-        store = cls(database, limit=limit)
+        store = cls(database, limit=limit, marks_limit=marks_limit)
         try:
             await store._create_schema()
         except BaseException:
@@ -259,6 +348,11 @@ class FavoritesStore:
     def limit(self) -> int:
         """The most favorites a chat may keep."""
         return self._limit
+
+    @property
+    def marks_limit(self) -> int:
+        """The most dislikes and seen movies a chat may keep."""
+        return self._marks_limit
 
     @property
     def dialect(self) -> str:
@@ -283,6 +377,33 @@ class FavoritesStore:
             return _ADD_CODES[self._insert(conn, chat_id, movie_id, now)]
 
         return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
+
+    async def add_many(
+        self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
+    ) -> tuple[AddOutcome, ...]:
+        """Adds several movies in one transaction (one Telegram update: ``/like a, b, c``).
+
+        At most :data:`MAX_ADD_MANY` movies; the outcomes are recorded with the update, so a
+        redelivered update gets the same answer.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+            ValueError: More than :data:`MAX_ADD_MANY` movies, or an id out of range.
+        """
+        if len(movie_ids) > MAX_ADD_MANY:
+            raise ValueError(f"at most {MAX_ADD_MANY} movies at once, not {len(movie_ids)}")
+        for movie_id in movie_ids:
+            _check_ids(chat_id, movie_id, update_id)
+
+        def change(conn: Connection, now: datetime) -> int:
+            code = 0
+            for i, movie_id in enumerate(movie_ids):
+                outcome = self._insert(conn, chat_id, movie_id, now)
+                code |= _ADD_CODES[outcome] << (2 * i)
+            return code
+
+        code = await self._mutate(chat_id, update_id, change)
+        return tuple(_ADD_OUTCOMES[(code >> (2 * i)) & 3] for i in range(len(movie_ids)))
 
     async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
         """Removes a movie from the chat's list; True if it was there.
@@ -325,6 +446,138 @@ class FavoritesStore:
 
         return await self._mutate(chat_id, update_id, change)
 
+    async def mark(
+        self, chat_id: int, movie_id: int, kind: Mark, *, update_id: int | None = None
+    ) -> AddOutcome:
+        """Marks a movie "not for me" or "seen" (replacing its other mark).
+
+        A disliked movie leaves the favorites in the same transaction. ``LIMIT``: the chat has
+        :attr:`marks_limit` marks already and this movie is not one of them.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+        """
+        _check_ids(chat_id, movie_id, update_id)
+        kind = Mark(kind)
+
+        def change(conn: Connection, now: datetime) -> int:
+            ids = {"chat_id": chat_id, "movie_id": movie_id}
+            count, last, current = conn.execute(_MARK_STATE, ids).one()
+            if kind is Mark.DISLIKE:
+                conn.execute(_REMOVE, ids)
+            if current == kind:
+                return _ADD_CODES[AddOutcome.ALREADY]
+            if current is not None:
+                key = {"the_chat": chat_id, "the_movie": movie_id}
+                conn.execute(_SET_MARK, {**key, "kind": str(kind), "added_at": now})
+                return _ADD_CODES[AddOutcome.ADDED]
+            if count >= self._marks_limit:
+                return _ADD_CODES[AddOutcome.LIMIT]
+            position = 0 if last is None else last + 1
+            row = {**ids, "kind": str(kind), "position": position, "added_at": now}
+            conn.execute(_ADD_MARK, row)
+            return _ADD_CODES[AddOutcome.ADDED]
+
+        return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
+
+    async def unmark(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
+        """Removes a movie's dislike or seen mark; True if it had one.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+        """
+        _check_ids(chat_id, movie_id, update_id)
+
+        def change(conn: Connection, now: datetime) -> int:
+            removed = conn.execute(_UNMARK, {"chat_id": chat_id, "movie_id": movie_id})
+            return min(1, removed.rowcount)
+
+        return bool(await self._mutate(chat_id, update_id, change))
+
+    async def state(self, chat_id: int) -> ChatState:
+        """The chat's favorites, dislikes and seen movies (one read).
+
+        Raises:
+            StoreUnavailable: The database cannot be reached.
+        """
+        _check_ids(chat_id, None, None)
+
+        def query(conn: Connection) -> ChatState:
+            ids = {"chat_id": chat_id}
+            favorites = tuple(int(m) for m in conn.execute(_LIST, ids).scalars())
+            marks = conn.execute(_MARKS, ids).all()
+            return ChatState(
+                favorites,
+                tuple(int(m) for m, k in marks if k == Mark.DISLIKE),
+                tuple(int(m) for m, k in marks if k == Mark.SEEN),
+            )
+
+        async with self._translate_errors():
+            return await self._database.run(query, write=False)
+
+    async def save_shown(
+        self,
+        chat_id: int,
+        shown: ShownList,
+        *,
+        update_id: int | None = None,
+    ) -> int:
+        """Replaces the chat's shown list (at most :data:`MAX_SHOWN` movies are kept).
+
+        Returns the list's serial number: ``shown.serial``, or one more than the stored list's
+        when ``shown.serial`` is 0 (a new list).
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+        """
+        _check_ids(chat_id, None, update_id)
+        pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
+        low, high = INT32
+        if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
+            raise ValueError("a movie id of the shown list is out of range")
+        movies = [[movie, list(because)] for movie, because in pairs]
+
+        def change(conn: Connection, now: datetime) -> int:
+            serial = shown.serial
+            if serial == 0:
+                old = conn.execute(_SHOWN, {"chat_id": chat_id}).first()
+                serial = 1 if old is None else int(old.serial) % INT32[1] + 1
+            conn.execute(_DROP_SHOWN, {"chat_id": chat_id})
+            row = {
+                "chat_id": chat_id,
+                "serial": serial,
+                "query": shown.query[:200],
+                "movies": json.dumps(movies, separators=(",", ":")),
+                "updated_at": now,
+            }
+            conn.execute(_ADD_SHOWN, row)
+            return serial
+
+        return await self._mutate(chat_id, update_id, change)
+
+    async def shown(self, chat_id: int) -> ShownList | None:
+        """The chat's last shown list (None if none).
+
+        Raises:
+            StoreUnavailable: The database cannot be reached.
+        """
+        _check_ids(chat_id, None, None)
+
+        def query(conn: Connection) -> ShownList | None:
+            row = conn.execute(_SHOWN, {"chat_id": chat_id}).first()
+            if row is None:
+                return None
+            movies = json.loads(row.movies)
+            return ShownList(
+                int(row.serial),
+                str(row.query),
+                tuple(int(m) for m, _ in movies),
+                tuple(tuple(int(b) for b in because) for _, because in movies),
+            )
+
+        async with self._translate_errors():
+            return await self._database.run(query, write=False)
+
     async def close(self) -> None:
         """Closes every pooled connection."""
         await self._database.dispose()
@@ -340,6 +593,7 @@ class FavoritesStore:
         position = 0 if last is None else last + 1
         row = {**ids, "position": position, "added_at": now}
         inserted = conn.execute(self._append, row).first()
+        conn.execute(_UNMARK.where(_mark.kind == str(Mark.DISLIKE)), ids)  # liked: not disliked
         return AddOutcome.ADDED if inserted is not None else AddOutcome.ALREADY
 
     async def _mutate(self, chat_id: int, update_id: int | None, change: Change) -> int:
@@ -369,12 +623,12 @@ class FavoritesStore:
         return result
 
     async def _create_schema(self) -> None:
-        """Creates the tables if missing; replicas starting together take turns."""
+        """Runs the migrations up to the newest schema; replicas starting together take turns."""
 
         def create(conn: Connection) -> None:
             if self._postgres:
                 conn.execute(_LOCK_SCHEMA)
-            metadata.create_all(conn)
+            migrate(conn)
 
         async with self._translate_errors():
             await self._database.run(create, write=True)
@@ -391,6 +645,25 @@ class FavoritesStore:
                 raise
             logger.warning("favorites database unavailable: %s: %s", type(error).__name__, error)
             raise StoreUnavailable("the favorites database cannot be reached") from error
+
+
+def migrate(conn: Connection) -> None:
+    """Brings the schema on ``conn`` to the newest revision (in the caller's transaction).
+
+    A database made before migrations existed (``favorites`` without ``alembic_version``) is
+    first stamped with :data:`FIRST_REVISION`, whose tables it already has.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = conn
+    tables = set(inspect(conn).get_table_names())
+    if "favorites" in tables and "alembic_version" not in tables:
+        logger.info("Upgrading a favorites database made before migrations")
+        command.stamp(config, FIRST_REVISION)
+    command.upgrade(config, "head")
 
 
 def _check_ids(chat_id: int, movie_id: int | None, update_id: int | None) -> None:
@@ -422,13 +695,16 @@ def _is_unavailable(error: BaseException) -> bool:
 
 def _parse_url(url: str) -> URL:
     """Parses the URL and names the driver the store uses (asyncpg, or sqlite3 in threads)."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise BadDatabaseUrl(f"the favorites database URL cannot be read: {error}") from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
     accepted = {"sqlite": ("", "aiosqlite", "pysqlite"), "postgresql": ("", "asyncpg")}
     if driver not in accepted.get(backend, ()):
-        raise ValueError(
+        raise BadDatabaseUrl(
             "the favorites database must be sqlite+aiosqlite:///FILE or "
             f"postgresql+asyncpg://USER:PASSWORD@HOST/DB, not {parsed.drivername}://..."
         )

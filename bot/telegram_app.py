@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import signal
 import warnings
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,13 +37,10 @@ from telegram.error import (
     BadRequest,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
-    TimedOut,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -56,7 +53,8 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot import texts
-from bot.service import MovieBot, Reply, Rows
+from bot.ratelimit import RetryingRateLimiter
+from bot.service import MovieBot, Reply, Rows, menu
 
 logger = logging.getLogger(__name__)
 
@@ -64,70 +62,8 @@ ALLOWED_UPDATES = ("message", "callback_query")
 """What the bot asks Telegram for: edited messages, channel posts, inline queries etc. are not
 delivered (an edited command is not run again: re-running /reset or /like on an edit surprises)."""
 
-BUTTON_PATTERN = r"^(like|un|sim|why|fav|reset):"
-
 Context = ContextTypes.DEFAULT_TYPE
 TelegramApp = Application[Any, Any, Any, Any, Any, Any]
-
-
-# ---------------------------------------------------------------------------------------------
-# Transient errors
-
-
-class RetryingRateLimiter(AIORateLimiter):
-    """Telegram's flood limits plus retries of transient errors.
-
-    AIORateLimiter keeps to Telegram's limits and retries ``RetryAfter``; on top, timeouts,
-    connection drops and 5xx answers are retried with exponential backoff. ``BadRequest`` is
-    never retried (the request itself is wrong), nor are 401/403/409.
-    """
-
-    def __init__(
-        self,
-        *,
-        overall_max_rate: float = 30.0,
-        group_max_rate: float = 20.0,
-        retry_after_retries: int = 3,
-        network_retries: int = 3,
-        backoff: float = 0.5,
-    ) -> None:
-        super().__init__(
-            overall_max_rate=overall_max_rate,
-            group_max_rate=group_max_rate,
-            max_retries=retry_after_retries,
-        )
-        self._network_retries = network_retries
-        self._backoff = backoff
-
-    async def process_request(  # noqa: D102 - see the class docstring
-        self,
-        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
-        for attempt in range(self._network_retries + 1):
-            try:
-                return await super().process_request(
-                    callback, args, kwargs, endpoint, data, rate_limit_args
-                )
-            except BadRequest:
-                raise
-            except (TimedOut, NetworkError) as exc:
-                if attempt >= self._network_retries:
-                    raise
-                delay = self._backoff * 2**attempt
-                logger.warning(
-                    "%s failed (%s); retry %d in %.1fs",
-                    endpoint,
-                    type(exc).__name__,
-                    attempt + 1,
-                    delay,
-                )
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,19 +82,19 @@ class Keyboard(InlineKeyboardMarkup):
     __slots__ = ("_json",)
 
     def __init__(self, rows: Rows) -> None:
-        super().__init__([])
-        with self._unfrozen():
-            self._json: dict[str, Any] = {
-                "inline_keyboard": [
-                    [
-                        {"text": b.label, "url": b.url}
-                        if b.url is not None
-                        else {"text": b.label, "callback_data": b.data}
-                        for b in row
-                    ]
-                    for row in rows
+        # Set before PTB freezes the object (protected attributes may be set at any time anyway).
+        self._json: dict[str, Any] = {
+            "inline_keyboard": [
+                [
+                    {"text": b.label, "url": b.url}
+                    if b.url is not None
+                    else {"text": b.label, "callback_data": b.data}
+                    for b in row
                 ]
-            }
+                for row in rows
+            ]
+        }
+        super().__init__([])
 
     def to_dict(self, recursive: bool = True) -> dict[str, Any]:
         """The Bot API JSON of this keyboard."""
@@ -366,15 +302,14 @@ def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
         MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT, handlers.on_text)
     )
     app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE, handlers.on_other))
-    app.add_handler(CallbackQueryHandler(handlers.on_button, pattern=BUTTON_PATTERN))
-    app.add_handler(CallbackQueryHandler(handlers.on_button))  # forged data: "expired"
+    app.add_handler(CallbackQueryHandler(handlers.on_button))  # the service validates the data
     app.add_error_handler(handlers.on_error)
 
 
 async def register_commands(app: TelegramApp) -> None:
     """``post_init``: the command menu shown by Telegram clients (cosmetic: failures are logged)."""
     try:
-        await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in texts.COMMANDS])
+        await app.bot.set_my_commands([BotCommand(name, desc) for name, desc in menu()])
     except TelegramError as exc:
         logger.warning("Could not register the command menu (%s: %s)", type(exc).__name__, exc)
 

@@ -14,7 +14,9 @@ Button labels are plain text (Telegram does not parse them) and are kept short.
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,18 +31,87 @@ MAX_ECHO = 80
 
 BOT_DESCRIPTION = "Movie recommendations from the favorites you tell me about"
 
-COMMANDS: tuple[tuple[str, str], ...] = (
-    ("like", "Add a movie to your favorites: /like toy story"),
-    ("unlike", "Remove a movie from your favorites"),
-    ("favorites", "Show your favorites"),
-    ("recommend", "Ten movies picked for your favorites"),
-    ("similar", "Movies similar to one: /similar matrix"),
-    ("why", "How much you would like a movie, and why"),
-    ("reset", "Empty your favorites list"),
-    ("help", "What I can do"),
-    ("start", "Start here"),
+
+@dataclass(frozen=True)
+class CommandText:
+    """What the menu and /help say about a command, and an example argument for its usage."""
+
+    menu: str
+    help: str | None = None
+    example: str = ""
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    """A command as /help lists it."""
+
+    name: str
+    text: CommandText
+    aliases: tuple[str, ...] = ()
+    takes_title: bool = False
+
+
+LIKE = CommandText(
+    "Add a movie to your favorites: /like toy story", "add a movie to your favorites", "toy story"
 )
-"""The command menu (``set_my_commands``): name and description."""
+UNLIKE = CommandText("Remove a movie from your favorites", "remove one", "toy story")
+FAVORITES = CommandText(
+    "Show your favorites",
+    "your list, with buttons to remove movies (<i>/favorites dislikes</i>, "
+    "<i>/favorites seen</i>: the movies you marked)",
+)
+RECOMMEND = CommandText(
+    "Ten movies picked for your favorites",
+    "ten movies for your favorites, each with a reason; add what you want in plain words: "
+    "<i>/recommend comedy</i>, <i>90s</i>, <i>1990-1999</i>, <i>new</i>, <i>-horror</i>, "
+    "<i>gems</i>",
+)
+SIMILAR = CommandText(
+    "Movies similar to one: /similar matrix", "movies similar to one", "the matrix"
+)
+WHY = CommandText(
+    "How much you would like a movie, and why",
+    "how much you would like a movie, and which favorites say so",
+    "the matrix",
+)
+RESET = CommandText("Empty your favorites list", "empty your list")
+DISLIKE = CommandText(
+    "Never recommend this movie (steers your picks)",
+    "not for me: never recommend it, and steer away from it",
+    "the notebook",
+)
+SEEN = CommandText("You've seen a movie: never recommend it", "seen it: never recommend it", "heat")
+HELP = CommandText("What I can do")
+START = CommandText("Start here")
+
+# Button labels (plain text: Telegram does not parse them).
+BUTTON_SIMILAR = "🔎 Similar movies"
+BUTTON_SIMILAR_SHORT = "🔎 Similar"
+BUTTON_UNDO = "↩ Undo"
+BUTTON_ADD_BACK = "↩ Add it back"
+BUTTON_PREVIOUS = "◀ Previous"
+BUTTON_NEXT = "Next ▶"
+BUTTON_LIKE_IT = "👍 Like it"
+BUTTON_YES_ADD = "👍 Yes, add it"
+BUTTON_RESET_YES = "🗑 Yes, remove all"
+BUTTON_RESET_NO = "Keep them"
+BUTTON_MORE = "More ▶"
+CHOICE_PREFIX = {"like": "👍", "un": "❌", "sim": "🔎", "why": "❓", "no": "👎", "seen": "👁"}
+"""The prefix of a "which one?" choice button, by button kind."""
+UNDO_PREFIX = "↩"
+CARD_DISLIKE = "👎"
+CARD_SEEN = "👁"
+CARD_SIMILAR = "🔎"
+
+
+def card_like(number: int) -> str:
+    """The first button of a recommendation card's row: the movie's number and 👍."""
+    return f"{number}. 👍"
+
+
+def card_undo(number: int) -> str:
+    """A card row after a choice: undo it."""
+    return f"{number}. {BUTTON_UNDO}"
 
 
 def utf16_len(text: str) -> int:
@@ -108,8 +179,74 @@ def join_fitting(parts: Sequence[str], *, sep: str = "\n\n", limit: int = MAX_ME
 
 
 def label(prefix: str, title: str) -> str:
-    """A button label: a short prefix and a clipped title."""
-    return clip(f"{prefix} {title}", MAX_LABEL)
+    """A button label: a short prefix and the title, shortened in the middle to keep its year."""
+    text = " ".join(f"{prefix} {title}".split())
+    if len(text) <= MAX_LABEL:
+        return text
+    match = _YEAR_SUFFIX.search(text)
+    tail = match.group(0) if match else ""
+    head = text[: len(text) - len(tail)].rstrip()
+    room = MAX_LABEL - len(tail) - 1  # the ellipsis
+    if room < 8:
+        return clip(text, MAX_LABEL)
+    keep_end = min(room // 3, 12)
+    end = head[len(head) - keep_end :].lstrip() if keep_end else ""
+    start = head[: room - len(end)].rstrip()
+    return f"{start}…{end}{tail}"
+
+
+_YEAR_SUFFIX = re.compile(r"\s*\((?:[0-9]{4})(?:[-–][0-9]{4})?\)\s*$")
+_ALT_SUFFIX = re.compile(r"\s*\(([^()]*)\)\s*$")
+_ARTICLE = re.compile(
+    r"^(?P<name>.*?),\s*(?P<article>The|A|An|Les|La|Le|L'|Il|Das|Der|Die|El|Los|Las|Lo|I|Gli)$"
+)
+LONG_TITLE = 32
+"""A title longer than this loses its alternate-language part in lists."""
+
+
+def _front_article(name: str) -> str:
+    """``Godfather, The`` → ``The Godfather`` (MovieLens puts articles at the end)."""
+    match = _ARTICLE.match(name.strip())
+    if match is None:
+        return name.strip()
+    article = match.group("article")
+    sep = "" if article.endswith("'") else " "
+    return f"{article}{sep}{match.group('name').strip()}"
+
+
+@functools.lru_cache(maxsize=65536)
+def title_parts(title: str) -> tuple[str, str | None, str | None]:
+    """``(name, alternate name, year)`` of a MovieLens title, articles moved to the front.
+
+    ``City of Lost Children, The (Cité des enfants perdus, La) (1995)`` →
+    ``("The City of Lost Children", "La Cité des enfants perdus", "1995")``.
+    """
+    text = " ".join(title.split())
+    year = None
+    if match := _YEAR_SUFFIX.search(text):
+        year = match.group(0).strip()[1:-1]
+        text = text[: match.start()]
+    alt = None
+    while (match := _ALT_SUFFIX.search(text)) and match.start() > 0:
+        inner = match.group(1)
+        if alt is None and not inner.lower().startswith(("a.k.a.", "aka ")):
+            alt = _front_article(inner)
+        text = text[: match.start()]
+    return _front_article(text), alt, year
+
+
+@functools.lru_cache(maxsize=65536)
+def display_title(title: str, *, year: bool = True) -> str:
+    """A title as people write it: article in front, the alternate name dropped when long."""
+    name, alt, when = title_parts(title)
+    if alt and len(name) + len(alt) + 3 <= LONG_TITLE:
+        name = f"{name} ({alt})"
+    return f"{name} ({when})" if year and when else name
+
+
+def short_title(title: str) -> str:
+    """The shortest recognisable form: article in front, no alternate name, no year."""
+    return title_parts(title)[0] or title
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,33 +265,24 @@ def start() -> str:
     )
 
 
-def help_text() -> str:
-    """The /help text: every command with a one-line explanation."""
+def help_text(commands: Sequence[HelpEntry]) -> str:
+    """The /help text: every command that has a help line, with a one-line explanation."""
+    lines = [
+        f"/{c.name}{' &lt;title&gt;' if c.takes_title else ''} — {c.text.help}"
+        for c in commands
+        if c.text.help
+    ]
     return (
-        "<b>What I can do</b>\n"
-        "/like &lt;title&gt; — add a movie to your favorites\n"
-        "/unlike &lt;title&gt; — remove one\n"
-        "/favorites — your list, with buttons to remove movies\n"
-        "/recommend — ten movies for your favorites, each with a reason\n"
-        "/similar &lt;title&gt; — movies similar to one\n"
-        "/why &lt;title&gt; — how much you would like a movie, and which favorites say so\n"
-        "/reset — empty your list\n\n"
+        "<b>What I can do</b>\n" + "\n".join(lines) + "\n\n"
         "Titles can be approximate: <i>toystory</i>, <i>lion king</i>, <i>matrix 1999</i>. "
         "When several movies fit, I show buttons to pick from. "
         "In a group, the list belongs to the whole group."
     )
 
 
-def usage(command: str) -> str:
+def usage(command: str, example: str = "toy story") -> str:
     """How to use a command that needs a title."""
-    examples = {
-        "like": "toy story",
-        "unlike": "toy story",
-        "similar": "the matrix",
-        "why": "the matrix",
-    }
-    example = examples.get(command, "toy story")
-    return f"Usage: /{command} &lt;title&gt;\nFor example: /{command} {example}"
+    return f"Usage: /{command} &lt;title&gt;\nFor example: /{command} {esc(example, MAX_ECHO)}"
 
 
 def unknown_command(command: str) -> str:
@@ -176,17 +304,92 @@ def pick_one(query: str) -> str:
     return f"Several movies match “{esc(query, MAX_ECHO)}”. Which one do you mean?"
 
 
-def did_you_mean(query: str) -> str:
-    """Nothing fits well; suggestions follow as buttons."""
-    return f"I couldn't find “{esc(query, MAX_ECHO)}”. Did you mean one of these?"
+@dataclass(frozen=True)
+class CatalogInfo:
+    """What the bot can say about its catalog: the release, how many movies, the newest year."""
+
+    name: str | None
+    movies: int
+    newest: int | None
+
+    def describe(self) -> str:
+        """``MovieLens ml-latest-small: 9,742 movies, the newest from 2018``."""
+        name = f"MovieLens {esc(self.name, 60)}: " if self.name else ""
+        newest = f", the newest from {self.newest}" if self.newest else ""
+        return f"{name}{self.movies:,} movies{newest}"
 
 
-def not_found(query: str) -> str:
-    """Nothing fits and there is nothing to suggest."""
+def did_you_mean(query: str, catalog: CatalogInfo | None = None) -> str:
+    """Nothing fits well; suggestions close in spelling follow as buttons."""
+    if catalog is None:
+        return f"I couldn't find “{esc(query, MAX_ECHO)}”. Did you mean one of these?"
     return (
-        f"I couldn't find “{esc(query, MAX_ECHO)}” among the movies I know. "
-        "Try the original title, maybe with its year, e.g. <i>the matrix 1999</i>."
+        f"I couldn't find “{esc(query, MAX_ECHO)}”: it is probably not in my catalog "
+        f"({catalog.describe()}). Close in spelling:"
     )
+
+
+def not_found(query: str, catalog: CatalogInfo | None = None) -> str:
+    """Nothing fits and there is nothing to suggest."""
+    where = (
+        f"It is probably not in my catalog ({catalog.describe()}). "
+        if catalog is not None
+        else "among the movies I know. "
+    )
+    head = f"I couldn't find “{esc(query, MAX_ECHO)}”"
+    head = f"{head}. {where}" if catalog is not None else f"{head} {where}"
+    return head + "Try the original title, maybe with its year, e.g. <i>the matrix 1999</i>."
+
+
+def small_talk() -> str:
+    """A question or a greeting in plain text: what the bot can do."""
+    return (
+        "Hi! I recommend movies from the ones you love. Send me a title (or several, one a line) "
+        "to add it to your favorites, then /recommend. You can steer the list: "
+        "<i>/recommend comedy</i>, <i>/recommend 90s</i>, <i>/recommend gems</i>. "
+        "/help lists everything."
+    )
+
+
+@dataclass(frozen=True)
+class ManyAdded:
+    """The outcome of ``/like a, b, c``: titles per outcome, and queries per problem."""
+
+    added: Sequence[str] = ()
+    already: Sequence[str] = ()
+    full: Sequence[str] = ()
+    choose: Sequence[str] = ()
+    missing: Sequence[str] = ()
+    count: int | None = None
+
+
+def added_many(result: ManyAdded, catalog: CatalogInfo | None = None) -> str:
+    """One summary for several titles: added, already there, needs a choice, not found."""
+    parts = []
+    if result.added:
+        size = f" ({count_movies(result.count)} now)" if result.count is not None else ""
+        parts.append(f"Added {count_movies(len(result.added))}{size}:\n" + _bullets(result.added))
+    if result.already:
+        parts.append("Already in your favorites:\n" + _bullets(result.already))
+    if result.full:
+        parts.append("Not added, your list is full:\n" + _bullets(result.full))
+    if result.choose:
+        queries = ", ".join(f"“{esc(q, 40)}”" for q in result.choose)
+        parts.append(f"Which one do you mean for {queries}? Tap a button below.")
+    if result.missing:
+        queries = ", ".join(f"“{esc(q, 40)}”" for q in result.missing)
+        where = f" — probably not in my catalog ({catalog.describe()})" if catalog else ""
+        parts.append(f"Not found: {queries}{where}.")
+    return join_fitting(parts)
+
+
+def _bullets(titles: Sequence[str]) -> str:
+    return "\n".join(f"• {esc(t, 150)}" for t in titles)
+
+
+def too_many_titles(limit: int) -> str:
+    """More titles in one message than are added at once."""
+    return f"<i>I took the first {limit} titles; send the rest in another message.</i>"
 
 
 def bad_query(message: str) -> str:
@@ -206,7 +409,23 @@ def offer_like(title: str) -> str:
 def added(title: str, count: int | None) -> str:
     """A movie was added (``count``: the list's new length, None when it could not be read)."""
     size = f" ({count_movies(count)} now)" if count is not None else ""
-    return f"Added {bold(title)} to your favorites{size}. Ask /recommend when you are ready."
+    return f"Added {bold(title)} to your favorites{size}.{_added_tail(count)}"
+
+
+_ADDED_TAILS = (
+    " Ask /recommend when you are ready.",
+    " Add a few more for sharper picks, or ask /recommend.",
+    "",
+    " /recommend shows what they add up to.",
+    "",
+)
+
+
+def _added_tail(count: int | None) -> str:
+    """Vary the end of a like reply (the same sentence every time reads like a machine)."""
+    if count is None:
+        return ""
+    return _ADDED_TAILS[(count - 1) % len(_ADDED_TAILS)]
 
 
 def already(title: str) -> str:
@@ -243,19 +462,21 @@ def count_movies(count: int) -> str:
     return f"{count:,} movie" if count == 1 else f"{count:,} movies"
 
 
-def favorites_empty() -> str:
-    """/favorites with an empty list."""
-    return "Your favorites list is empty. Add movies with /like &lt;title&gt;."
+def favorites_empty(footer: str = "") -> str:
+    """/favorites with an empty list (``footer``: the marks, see :func:`marks_footer`)."""
+    text = "Your favorites list is empty. Add movies with /like &lt;title&gt;."
+    return f"{text}\n\n{footer}" if footer else text
 
 
-def favorites_page(titles: Sequence[str], *, first: int, total: int) -> str:
+def favorites_page(titles: Sequence[str], *, first: int, total: int, footer: str = "") -> str:
     """One page of the favorites list; ``first`` is the 1-based number of its first entry."""
     last = first + len(titles) - 1
     head = f"<b>Your favorites</b> ({count_movies(total)})"
     if total > len(titles):
         head += f", {first}–{last}:"
     lines = [f"{first + i}. {esc(t, 200)}" for i, t in enumerate(titles)]
-    return fit_lines(head, lines, tail="Tap a button to remove a movie.")
+    tail = "Tap a button to remove a movie."
+    return fit_lines(head, lines, tail=f"{tail}\n{footer}" if footer else tail)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,6 +529,218 @@ def ignored_note(titles: Sequence[str]) -> str:
     )
 
 
+@dataclass(frozen=True)
+class CardLine:
+    """One movie of a recommendation card: what it shows and what the chat said about it.
+
+    ``mark``: ``"like"``, ``"dislike"`` or ``"seen"`` once a feedback button was pressed.
+    """
+
+    title: str
+    url: str | None
+    genres: tuple[str, ...]
+    because: tuple[str, ...]
+    mark: str | None = None
+
+
+MARK_WORDS = {"like": "👍 liked", "dislike": "👎 not for me", "seen": "👁 seen"}
+MAX_BECAUSE = 2
+"""Favorites named per recommended movie."""
+
+
+def liked_list(titles: Sequence[str]) -> str:
+    """``A``, ``A and B`` (short titles, escaped; at most :data:`MAX_BECAUSE`)."""
+    names = [esc(short_title(t), 60) for t in titles[:MAX_BECAUSE]]
+    return " and ".join(names)
+
+
+def card_line(number: int, item: CardLine) -> str:
+    """``3. The Godfather (1972) · Crime, Drama`` and its reason (or the chat's choice)."""
+    shown = display_title(item.title)
+    line = f"{number}. {link(shown, item.url, 120)}"
+    if item.genres:
+        line += f" · {esc(', '.join(item.genres[:3]), 60)}"
+    if item.mark:
+        line += f"\n    <i>{MARK_WORDS.get(item.mark, item.mark)}</i>"
+    elif item.because:
+        line += f"\n    <i>because you liked {liked_list(item.because)}</i>"
+    return line
+
+
+def card_heading(count: int, *, understood: Sequence[str], discover: bool, fallback: bool) -> str:
+    """The heading of a recommendation list: how many, and which filter or mode is on."""
+    what = "hidden gems" if discover else count_noun(count, "movie", "movies")
+    filters = [u for u in understood if u != "hidden gems"]
+    head = f"<b>{count} {what} for you</b>" if count else "<b>Nothing to show</b>"
+    if discover:
+        head += " — discover mode: lesser-known films you may like"
+    if filters:
+        head += f"\n<i>Filter: {esc(', '.join(filters), 200)}</i>"
+    if fallback:
+        head = (
+            "You have no favorites I can use yet, so here are the <b>most popular</b> movies"
+            + (f" ({esc(', '.join(understood), 200)})" if understood else "")
+            + ". Add a few with /like &lt;title&gt; for picks of your own."
+        )
+    return head
+
+
+def recommendation_card(
+    lines: Sequence[CardLine],
+    *,
+    first: int,
+    understood: Sequence[str] = (),
+    discover: bool = False,
+    fallback: bool = False,
+    ignored: Sequence[str] = (),
+    not_understood: Sequence[str] = (),
+    more: bool = False,
+) -> str:
+    """One page of a recommendation list (``first``: the number of its first movie)."""
+    head = card_heading(len(lines), understood=understood, discover=discover, fallback=fallback)
+    if first > 1:
+        head = f"<b>More for you</b> ({first}–{first + len(lines) - 1})"
+    if not_understood:
+        head = f"{head}\n{not_understood_note(not_understood)}"
+    tails = []
+    if ignored:
+        tails.append(ignored_note(ignored))
+    if lines:
+        tails.append("<i>👍 like · 👎 not for me · 👁 seen it · 🔎 similar</i>")
+    if not lines:
+        empty = "Nothing left to show here: try another filter, or /recommend without one."
+        return fit_lines(head, [empty], tail="\n\n".join(tails))
+    body = [card_line(first + i, line) for i, line in enumerate(lines)]
+    return fit_lines(head, body, tail="\n\n".join(tails))
+
+
+def count_noun(count: int, one: str, many: str) -> str:
+    """``one`` or ``many`` to agree with ``count``."""
+    return one if count == 1 else many
+
+
+def not_understood_note(words: Sequence[str]) -> str:
+    """A short note naming what was not understood."""
+    shown = ", ".join(f"“{esc(w, 40)}”" for w in words[:5])
+    return f"<i>I didn't understand {shown}, so I left it out.</i>"
+
+
+def request_help(words: Sequence[str], genres: Sequence[str], *, too_long: bool = False) -> str:
+    """/recommend with nothing understood: say what is understood."""
+    if too_long:
+        first = "That is too long for a /recommend request."
+    else:
+        shown = ", ".join(f"“{esc(w, 40)}”" for w in words[:5])
+        first = f"I didn't understand {shown}."
+    names = ", ".join(esc(g.lower(), 30) for g in genres)
+    return (
+        f"{first} /recommend understands:\n"
+        f"• genres: {names} (also scifi, romcom, kids, docs); <i>-horror</i> leaves one out\n"
+        "• decades and years: <i>90s</i>, <i>2010s</i>, <i>1995</i>, <i>1990-1999</i>, "
+        "<i>before 1980</i>\n"
+        "• <i>new</i>: the newest films; <i>gems</i>: lesser-known films you may like\n"
+        "For example: <b>/recommend comedy 90s</b>"
+    )
+
+
+def filter_error(message: str) -> str:
+    """The engine refused a filter and said why."""
+    return esc(message, 500)
+
+
+def list_replaced() -> str:
+    """Toast: "More" under a list that a newer /recommend replaced."""
+    return clip("This list was replaced by a newer one: send /recommend again.", MAX_NOTICE)
+
+
+def list_end(count: int) -> str:
+    """The answer to More after the longest list."""
+    return (
+        f"That's {count_movies(count)} in this list, the most I show at once. "
+        "Mark the ones you've seen, or try /recommend with a filter (e.g. /recommend gems)."
+    )
+
+
+def nothing_more() -> str:
+    """The answer to More when no further movie is found."""
+    return "That's everything I can find for this request. Try another filter."
+
+
+# ---------------------------------------------------------------------------------------------
+# Dislikes and seen
+
+
+MARK_NAMES = {"dislike": "not for me", "seen": "seen"}
+
+
+def marked(title: str, kind: str) -> str:
+    """A movie was marked "not for me" or "seen"."""
+    if kind == "dislike":
+        return (
+            f"Noted: {bold(title)} is not for you. I won't recommend it, and it steers your picks."
+        )
+    return f"Noted: you've seen {bold(title)}. I won't recommend it again."
+
+
+def already_marked(title: str, kind: str) -> str:
+    """The movie had that mark already."""
+    return f"{bold(title)} is already marked {MARK_NAMES.get(kind, kind)}."
+
+
+def unmarked(title: str) -> str:
+    """A mark was removed."""
+    return f"OK, {bold(title)} can be recommended again."
+
+
+def not_marked(title: str) -> str:
+    """Undo of a mark that is gone already."""
+    return f"{bold(title)} has no mark."
+
+
+def marks_full(limit: int) -> str:
+    """The chat has as many marks as allowed."""
+    return (
+        f"You have {limit:,} movies marked not for me or seen, the most I keep. "
+        "Remove some with /favorites dislikes or /favorites seen."
+    )
+
+
+def marks_page(kind: str, titles: Sequence[str]) -> str:
+    """``/favorites dislikes`` or ``/favorites seen``."""
+    name = "Not for me" if kind == "dislike" else "Seen"
+    if not titles:
+        return f"<b>{name}</b>: nothing marked yet. Press 👎 or 👁 under a recommendation."
+    head = f"<b>{name}</b> ({count_movies(len(titles))})"
+    lines = [f"{i}. {esc(display_title(t), 200)}" for i, t in enumerate(titles, 1)]
+    return fit_lines(head, lines, tail="Tap a button to remove a mark (the newest first).")
+
+
+def marks_footer(dislikes: int, seen: int) -> str:
+    """Under the favorites: how many marks, and where to see them."""
+    parts = []
+    if dislikes:
+        parts.append(f"{dislikes:,} not for me: /favorites dislikes")
+    if seen:
+        parts.append(f"{seen:,} seen: /favorites seen")
+    return "<i>" + " · ".join(parts) + "</i>" if parts else ""
+
+
+def notice_marked(title: str, kind: str) -> str:
+    """Toast: marked."""
+    word = "Not for me" if kind == "dislike" else "Seen"
+    return clip(f"{word}: {title}", MAX_NOTICE)
+
+
+def notice_undone(title: str) -> str:
+    """Toast: a card choice was undone."""
+    return clip(f"Undone: {title}", MAX_NOTICE)
+
+
+def notice_full() -> str:
+    """Toast: a list is full."""
+    return clip("Your list is full: nothing was added.", MAX_NOTICE)
+
+
 def similar(title: str, items: Sequence[tuple[str, str | None]]) -> str:
     """The /similar answer: ``items`` are (title, url) pairs."""
     head = f"<b>Movies similar to {esc(title, 200)}</b>"
@@ -331,16 +764,17 @@ def match_words(rank: int, n_items: int) -> tuple[str, str]:
     """``("top 1%", "a very strong match")`` for a 1-based ``rank`` among ``n_items``."""
     share = rank / max(n_items, 1)
     percent = max(1, min(100, -(-rank * 100 // max(n_items, 1))))
+    if share > 0.5:  # "in your top 99%" says nothing true: say how near the bottom it is
+        bottom = max(1, min(100, -(-(n_items - rank + 1) * 100 // max(n_items, 1))))
+        return f"bottom {bottom}%", "probably not your kind of movie"
     if share <= 0.01:
         verdict = "a very strong match for you"
     elif share <= 0.05:
         verdict = "a strong match for you"
     elif share <= 0.2:
         verdict = "a good match for you"
-    elif share <= 0.5:
-        verdict = "so-so for you"
     else:
-        verdict = "probably not your kind of movie"
+        verdict = "so-so for you"
     return f"top {percent}%", verdict
 
 
@@ -412,6 +846,8 @@ def why(
 
 def reset_confirm(count: int) -> str:
     """/reset asks before deleting."""
+    if count == 1:
+        return "Remove the only movie in your favorites? This cannot be undone."
     return f"Remove all {count_movies(count)} from your favorites? This cannot be undone."
 
 
@@ -465,6 +901,11 @@ def notice_added(title: str) -> str:
 def notice_removed(title: str) -> str:
     """Toast: removed."""
     return clip(f"Removed {title}", MAX_NOTICE)
+
+
+def notice_already_removed(title: str) -> str:
+    """Toast: a favorites page's remove button for a movie that is gone already."""
+    return clip(f"{title} was already removed", MAX_NOTICE)
 
 
 def notice_expired() -> str:

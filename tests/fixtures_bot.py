@@ -26,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from telegram import Update
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 from bot.service import MovieBot
@@ -79,7 +81,9 @@ class RecordingRequest(BaseRequest):
 
     Texts and keyboards are validated with the emulator's Telegram rules; a call Telegram would
     reject is answered 400 and kept in ``rejected``. ``fail`` maps an endpoint to an HTTP status
-    to answer instead (e.g. ``{"sendMessage": 502}``), ``fail_times`` how often.
+    to answer instead (e.g. ``{"sendMessage": 502}``), ``fail_times`` how often. ``time_out``
+    maps an endpoint to how many of its calls time out after being sent (a read timeout: the
+    request may have had its effect); they are kept in ``timed_out``.
     """
 
     calls: list[Call] = field(default_factory=list)
@@ -88,6 +92,8 @@ class RecordingRequest(BaseRequest):
     fail_times: int = 1
     batches: list[list[dict[str, Any]]] = field(default_factory=list)
     validate: bool = True
+    time_out: dict[str, int] = field(default_factory=dict)
+    timed_out: list[Call] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     async def initialize(self) -> None:
@@ -113,6 +119,10 @@ class RecordingRequest(BaseRequest):
         endpoint = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         call = Call(endpoint, params)
+        if self.time_out.get(endpoint, 0) > 0:
+            self.time_out[endpoint] -= 1
+            self.timed_out.append(call)
+            raise TimedOut("Timed out") from httpx.ReadTimeout("read timeout")
         if endpoint in self.fail and self.fail_times > 0:
             self.fail_times -= 1
             status = self.fail[endpoint]
@@ -320,6 +330,22 @@ FAKE_TITLES = {
     14: "Fargo (1996)",
 }
 UNKNOWN_TO_MODEL = frozenset({8})
+FAKE_GENRES = {
+    1: "Animation|Children|Comedy",
+    2: "Animation|Children|Comedy",
+    3: "Action|Sci-Fi",
+    4: "Drama",
+    5: "Horror|Sci-Fi",
+    6: "Action|Horror|Sci-Fi",
+    7: "Comedy|Romance",
+    8: "(no genres listed)",
+    9: "Action|Crime|Thriller",
+    10: "Animation|Children",
+    11: "Horror|Thriller",
+    12: "Comedy|Romance",
+    13: "Drama",
+    14: "Comedy|Crime|Drama",
+}
 
 
 def fake_catalog() -> Any:
@@ -329,6 +355,8 @@ def fake_catalog() -> Any:
     return pd.DataFrame(
         {
             "title": [FAKE_TITLES[i] for i in ids],
+            "genres": [FAKE_GENRES[i] for i in ids],
+            "year": pd.array([int(FAKE_TITLES[i][-5:-1]) for i in ids], dtype="Int32"),
             "imdb_id": pd.array([100000 + i if i % 2 else None for i in ids], dtype="Int64"),
             "tmdb_id": pd.array([None] * len(ids), dtype="Int64"),
             "imdb_search": [None] * len(ids),
@@ -347,14 +375,47 @@ class FakeRecommender:
     def knows(self, movie_id: int) -> bool:
         return movie_id in FAKE_TITLES and movie_id not in UNKNOWN_TO_MODEL
 
-    def recommend(self, favorites: Any, n: int = 10) -> Any:
-        from recsys.engine import Recommendation, RecommendResult
+    @property
+    def genres(self) -> tuple[str, ...]:
+        return tuple(sorted({g for v in FAKE_GENRES.values() for g in v.split("|")}))
+
+    def recommend(
+        self,
+        favorites: Any,
+        n: int = 10,
+        *,
+        dislikes: Any = (),
+        seen: Any = (),
+        filters: Any = None,
+        discover: bool = False,
+    ) -> Any:
+        from recsys.engine import FilterError, Recommendation, RecommendResult
 
         favs = list(dict.fromkeys(int(f) for f in favorites))
+        hidden = {int(m) for m in (*dislikes, *seen)}
         self.calls.append(("recommend", favs))
+        if filters is not None and (filters.genres | filters.exclude_genres) - set(self.genres):
+            raise FilterError("Unknown genre")
+
+        def passes(m: int) -> bool:
+            if filters is None:
+                return True
+            genres = set(FAKE_GENRES[m].split("|"))
+            year = int(FAKE_TITLES[m][-5:-1]) if FAKE_TITLES[m][-5:-1].isdigit() else None
+            return (
+                (not filters.genres or bool(genres & filters.genres))
+                and not genres & filters.exclude_genres
+                and (filters.year_min is None or (year is not None and year >= filters.year_min))
+                and (filters.year_max is None or (year is not None and year <= filters.year_max))
+            )
+
         ignored = tuple(f for f in favs if not self.knows(f))
         usable = [f for f in favs if self.knows(f)]
-        pool = [m for m in sorted(FAKE_TITLES) if self.knows(m) and m not in favs][:n]
+        pool = [
+            m
+            for m in sorted(FAKE_TITLES)
+            if self.knows(m) and m not in favs and m not in hidden and passes(m)
+        ][:n]
         because = tuple(usable[:3])
         items = tuple(
             Recommendation(m, FAKE_TITLES[m], 1.0 / (i + 1), because) for i, m in enumerate(pool)
@@ -369,7 +430,7 @@ class FakeRecommender:
         others = [m for m in sorted(FAKE_TITLES) if m != movie_id and self.knows(m)][:n]
         return tuple(SimilarMovie(m, FAKE_TITLES[m], 0.5) for m in others)
 
-    def why(self, movie_id: int, favorites: Any) -> Any:
+    def why(self, movie_id: int, favorites: Any, *, dislikes: Any = ()) -> Any:
         from recsys.engine import Explanation
 
         favs = [int(f) for f in favorites]
@@ -388,6 +449,11 @@ class FakeRecommender:
 
 class FakeTitles:
     """The TitleIndex contract with fixed answers."""
+
+    def split(self, text: str) -> list[str]:
+        from recsys.titles import split_titles
+
+        return split_titles(text)
 
     def resolve(self, query: str) -> Any:
         from recsys.titles import Candidate, MatchStatus, Resolution

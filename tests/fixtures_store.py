@@ -72,11 +72,12 @@ async def _admin(url: str, *statements: str) -> None:
 
 
 async def drop_tables(url: str) -> None:
-    """Drop the favorites tables at ``url``: a fresh database for tests and benches."""
+    """Drop the store's tables at ``url`` (and Alembic's): a fresh database for tests, benches."""
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.drop_all)
+            await conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     finally:
         await engine.dispose()
 

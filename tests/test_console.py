@@ -9,9 +9,11 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot import texts
 from bot.console import Console, parse_command, plain
 from bot.service import MovieBot
 from bot.store import FavoritesStore
@@ -155,8 +157,9 @@ def test_the_issue_transcript(
         "Sing (2016)",
         "SpongeBob SquarePants Movie, The (2004)",
     )
-    assert all(any(t in r for t in favorite_titles) for r in reasons)
-    assert not any(t in e for t in favorite_titles for e in entries)
+    short = [texts.short_title(t) for t in favorite_titles]  # "The Lion King"
+    assert all(any(t in r for t in short) for r in reasons)
+    assert not any(texts.display_title(t) in e for t in favorite_titles for e in entries)
 
     similar = out["/similar matrix"]
     assert similar[0] == "Movies similar to Matrix, The (1999)"
@@ -239,3 +242,168 @@ async def test_a_number_without_buttons_is_a_title(tmp_path: Path) -> None:
         assert "couldn't find “1984”" in out.getvalue()
     finally:
         await store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 9's transcript: the chat teaches the bot (real ml-latest-small model, in-process console)
+
+ISSUE9_LIKES = ["toy story", "finding nemo", "shrek", "the lion king 1994", "aladdin 1992"]
+ENTRY = re.compile(r"^(\d+)\. (.*?)(?: <https?://[^>]+>)?(?: · (.*))?$")
+
+
+class CheckedBot:
+    """Wraps a MovieBot: every reply it gives is checked as Telegram would (HTML, limits)."""
+
+    def __init__(self, inner: MovieBot) -> None:
+        self.inner = inner
+        self.count = 0
+
+    def _check(self, replies: tuple[Any, ...]) -> tuple[Any, ...]:
+        from tests.emulator import render_text
+
+        for reply in replies:
+            render_text(reply.text, "HTML", None)  # raises on invalid Telegram HTML
+            assert texts.utf16_len(reply.text) <= 4096
+            for row in reply.buttons:
+                for button in row:
+                    assert button.data is None or len(button.data.encode()) <= 64
+            self.count += 1
+        return replies
+
+    async def command(self, *args: Any, **kw: Any) -> Any:
+        return self._check(await self.inner.command(*args, **kw))
+
+    async def text(self, *args: Any, **kw: Any) -> Any:
+        return self._check(await self.inner.text(*args, **kw))
+
+    async def button(self, *args: Any, **kw: Any) -> Any:
+        answer = await self.inner.button(*args, **kw)
+        self._check(answer.replies)
+        return answer
+
+
+def entries(block: list[str]) -> list[tuple[str, str, str]]:
+    """(number, title, genres) of each movie of a list."""
+    return [m.groups("") for line in block if (m := ENTRY.match(line))]  # type: ignore[misc]
+
+
+def button_number(block: list[str], label: str) -> str:
+    """The number the console gave the button labelled ``label``."""
+    for line in block:
+        if m := re.search(rf"\[(\d+)\] {re.escape(label)}(?:\s{{2,}}|$)", line):
+            return m.group(1)
+    raise AssertionError(f"no button {label!r} in {block}")
+
+
+async def run_console(console: Console, out: io.StringIO, line: str) -> list[str]:
+    start = len(out.getvalue())
+    await console.handle(line)
+    return out.getvalue()[start:].splitlines()
+
+
+@pytest.mark.slow
+async def test_issue9_transcript(
+    recommender: Any, title_index: Any, sqlite_store: FavoritesStore
+) -> None:
+    out = io.StringIO()
+    checked = CheckedBot(MovieBot(recommender, title_index, sqlite_store))
+    console = Console(checked, out, chat_id=9)  # type: ignore[arg-type]
+    for query in ISSUE9_LIKES:
+        assert (await run_console(console, out, f"/like {query}"))[0].startswith("Added ")
+    first = await run_console(console, out, "/recommend")
+    listed = entries(first)
+    assert len(listed) == 10
+    one, two = listed[0][1], listed[1][1]
+
+    pressed = await run_console(console, out, button_number(first, "👎"))  # 👎 on #1
+    assert pressed[0].startswith("Not for me: ")
+    assert "👎 not for me" in "\n".join(pressed)
+    assert entries(pressed) == listed  # the same message, edited in place
+    seen = await run_console(console, out, button_number(pressed, "👁"))  # 👁 on #2
+    assert seen[0].startswith("Seen: ")
+    assert "👁 seen" in "\n".join(seen)
+    assert "2. ↩ Undo" in "\n".join(seen)
+
+    again = entries(await run_console(console, out, "/recommend"))
+    titles_again = [t for _, t, _ in again]
+    assert len(again) == 10
+    assert one not in titles_again
+    assert two not in titles_again
+
+    assert console.buttons[-1].label == "More ▶"
+    more = await run_console(console, out, str(len(console.buttons)))
+    more_titles = [t for _, t, _ in entries(more)]
+    assert [n for n, _, _ in entries(more)] == [str(i) for i in range(11, 21)]
+    assert not set(more_titles) & set(titles_again)  # never repeats the current list
+    assert one not in more_titles
+    assert two not in more_titles
+
+    comedy = await run_console(console, out, "/recommend comedy")
+    assert "Filter: comedy" in comedy
+    assert len(entries(comedy)) == 10
+    assert all("Comedy" in genres.split(", ") for _, _, genres in entries(comedy))
+
+    nineties = await run_console(console, out, "/recommend 90s")
+    assert "Filter: 1990s" in nineties
+    years = [int(re.search(r"\((\d{4})\)$", t).group(1)) for _, t, _ in entries(nineties)]  # type: ignore[union-attr]
+    assert len(years) == 10
+    assert all(1990 <= y <= 1999 for y in years)
+
+    gems = await run_console(console, out, "/recommend gems")
+    assert "discover" in gems[0]
+    assert len(entries(gems)) == 10
+
+    not_understood = await run_console(console, out, "/recommend 5")
+    assert not_understood[0] == "I didn't understand “5”. /recommend understands:"
+
+    disliked = await run_console(console, out, "/dislike titanic 1997")
+    assert (
+        disliked[0]
+        == "Noted: Titanic (1997) is not for you. I won't recommend it, and it steers your picks."
+    )
+    listing = await run_console(console, out, "/favorites dislikes")
+    assert "Titanic (1997)" in "\n".join(listing)
+    undone = await run_console(console, out, button_number(listing, "↩ Titanic (1997)"))
+    assert undone[0] == "OK, Titanic (1997) can be recommended again."
+
+    marked = await run_console(console, out, "/seen the matrix")
+    assert marked[0].startswith("Noted: you've seen Matrix, The (1999)")
+    undo = await run_console(console, out, button_number(marked, "↩ Undo"))
+    assert undo[0] == "OK, Matrix, The (1999) can be recommended again."
+    seen_list = await run_console(console, out, "/favorites seen")
+    assert "Matrix" not in "\n".join(seen_list)
+    assert two in "\n".join(seen_list)  # the 👁 press is still there
+
+    state = await sqlite_store.state(9)
+    assert len(state.favorites) == 5
+    assert len(state.dislikes) == 1
+    assert len(state.seen) == 1
+    assert checked.count >= 15
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="steering by dislikes and the discover ranking are Engine II's (recsys); the engine "
+    "on this branch only excludes",
+    strict=False,
+)
+async def test_issue9_feedback_steers_and_gems_are_lesser_known(
+    recommender: Any, title_index: Any, sqlite_store: FavoritesStore
+) -> None:
+    out = io.StringIO()
+    console = Console(MovieBot(recommender, title_index, sqlite_store), out, chat_id=10)
+    for query in ISSUE9_LIKES:
+        await run_console(console, out, f"/like {query}")
+    first = [t for _, t, _ in entries(await run_console(console, out, "/recommend"))]
+    await run_console(console, out, "2")  # 👎 on #1
+    await run_console(console, out, "5")  # 👁 on #2 (row 1 has two buttons now)
+    again = [t for _, t, _ in entries(await run_console(console, out, "/recommend"))]
+    # beyond dropping the two, the dislike changed the ranking of the rest
+    assert first[2:][: len(again) - 2] != again[: len(again) - 2]
+
+    gems = entries(await run_console(console, out, "/recommend gems"))
+    likes = recommender.catalog["likes"]
+    top_fifth = set(likes.sort_values(ascending=False).index[: len(likes) // 5])
+    display = {texts.display_title(t): m for m, t in recommender.catalog["title"].items()}
+    outside = [t for _, t, _ in gems if display.get(t) not in top_fifth]
+    assert len(outside) >= len(gems) / 2

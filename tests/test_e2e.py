@@ -121,6 +121,11 @@ def genres(catalog: pd.DataFrame, titles: list[str]) -> list[str]:
     return [by_title[t] for t in titles]
 
 
+def card_movies(reply: BotCall) -> list[int]:
+    """The movie ids of a recommendation card, in order (from its 👍 buttons)."""
+    return [int(d.rsplit(":", 1)[1]) for d in reply.button_data() if d.startswith("rl:")]
+
+
 def numbered_titles(reply: BotCall) -> list[str]:
     """The movie titles of a numbered list (``1. Title``), in order."""
     lines = [
@@ -141,13 +146,14 @@ async def test_issue_transcript(
     assert await favorites(db_url, chat) == liked
 
     recommended = await emu.ask(chat, "/recommend")
-    titles = numbered_titles(recommended)
-    assert len(titles) == 10
+    movies = card_movies(recommended)
+    assert len(numbered_titles(recommended)) == len(movies) == 10
     assert recommended.text.count("because you liked") == 10
-    assert not {movie_id(catalog, t) for t in titles} & set(liked)
+    assert not set(movies) & set(liked)
+    titles = [str(catalog.at[m, "title"]) for m in movies]
     family = [g for g in genres(catalog, titles) if "Children" in g or "Animation" in g]
     assert len(family) >= 5, titles
-    assert len(recommended.button_data()) == 20
+    assert len(recommended.button_data()) == 41  # 👍 👎 👁 🔎 per movie, and More
 
     similar = await emu.ask(chat, "/similar matrix")
     assert similar.text.startswith("Movies similar to Matrix, The (1999)")
@@ -185,7 +191,7 @@ async def test_ambiguous_title_gives_buttons_to_pick(emu: Emulator, chat: int, d
 async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str) -> None:
     reply = await emu.ask(chat, "/like pulp fictoin tarantino")
     assert reply.text.startswith("I couldn't find")
-    assert "Did you mean" in reply.text
+    assert "Close in spelling:" in reply.text
     assert reply.button_data()[0] == "like:296"
     await press(emu, chat, reply, "like:296")
     assert await favorites(db_url, chat) == [296]
@@ -198,13 +204,14 @@ async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str)
 async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int, db_url: str) -> None:
     await emu.ask(chat, "/like toy story")
     recommended = await emu.ask(chat, "/recommend")
-    likes = [d for d in recommended.button_data() if d.startswith("like:")]
+    likes = [d for d in recommended.button_data() if d.startswith("rl:")]
     sims = [d for d in recommended.button_data() if d.startswith("sim:")]
     assert len(likes) == len(sims) == 10
-    first = int(likes[0].split(":")[1])
-    answer, added = await press(emu, chat, recommended, likes[0])
+    first = int(likes[0].rsplit(":", 1)[1])
+    answer, edited = await press(emu, chat, recommended, likes[0], method="editMessageText")
     assert answer.params["text"].startswith("Added")
-    assert added.text.startswith("Added")
+    assert edited.message_id == recommended.message_id  # the card is edited in place
+    assert "👍 liked" in edited.text
     assert await favorites(db_url, chat) == [1, first]
     _, similar = await press(emu, chat, recommended, sims[1])
     assert similar.text.startswith("Movies similar to")
@@ -362,3 +369,78 @@ def test_commands_registered_and_token_never_logged(emu: Emulator, bot: BotProce
     assert emu.token not in log
     assert secret not in log
     assert not any(secret in text for text in emu.iter_texts())
+
+
+async def test_issue9_feedback_more_and_filters(
+    emu: Emulator, chat: int, db_url: str, catalog: pd.DataFrame
+) -> None:
+    for query in ("toy story", "finding nemo", "shrek", "the lion king 1994", "aladdin 1992"):
+        assert (await emu.ask(chat, f"/like {query}")).text.startswith("Added")
+    first = await emu.ask(chat, "/recommend")
+    movies = card_movies(first)
+    assert len(movies) == 10
+    one, two = movies[0], movies[1]
+
+    answer, edited = await press(emu, chat, first, f"rn:1:{one}", method="editMessageText")
+    assert answer.params["text"].startswith("Not for me:")
+    assert edited.message_id == first.message_id  # the same message, edited in place
+    assert "👎 not for me" in edited.text
+    assert f"ru:1:{one}" in edited.button_data()  # with an undo
+    answer, edited = await press(emu, chat, first, f"rs:1:{two}", method="editMessageText")
+    assert answer.params["text"].startswith("Seen:")
+    assert "👁 seen" in edited.text
+    state = await chat_state(db_url, chat)
+    assert (state.dislikes, state.seen) == ((one,), (two,))  # stored before the answer
+
+    again = await emu.ask(chat, "/recommend")
+    again_movies = card_movies(again)
+    assert len(again_movies) == 10
+    assert one not in again_movies
+    assert two not in again_movies
+    more_data = again.button_data()[-1]
+    assert more_data == "more:2"
+    _, more = await press(emu, chat, again, more_data)
+    more_movies = card_movies(more)
+    assert len(more_movies) == 10
+    assert not set(more_movies) & (set(again_movies) | {one, two})
+    assert numbered_titles(more)[0].startswith("11. ") or "(11–20)" in more.text
+
+    comedy = await emu.ask(chat, "/recommend comedy")
+    assert "Filter: comedy" in comedy.text
+    assert all("Comedy" in str(catalog.at[m, "genres"]) for m in card_movies(comedy))
+    nineties = await emu.ask(chat, "/recommend 90s")
+    assert all(1990 <= int(catalog.at[m, "year"]) <= 1999 for m in card_movies(nineties))
+    gems = await emu.ask(chat, "/recommend gems")
+    assert "discover" in gems.text
+
+    # undo from the first card (an older list: stored, the old message is left as it is)
+    assert first.message_id is not None
+    answer = await emu.click(chat, first.message_id, f"ru:1:{one}")
+    assert answer.params["text"].startswith("Undone:")
+    assert (await chat_state(db_url, chat)).dislikes == ()
+
+
+async def chat_state(db_url: str, chat_id: int) -> object:
+    store = await FavoritesStore.open(db_url)
+    try:
+        return await store.state(chat_id)
+    finally:
+        await store.close()
+
+
+async def test_several_titles_small_talk_and_the_catalog(
+    emu: Emulator, chat: int, db_url: str
+) -> None:
+    summary = await emu.ask(chat, "/like toy story, the matrix 1999, godzilla, qwzxqwzx")
+    assert summary.text.startswith("Added 2 movies (2 movies now):")
+    assert "Which one do you mean for “godzilla”?" in summary.text  # namesakes, all liked
+    assert "Not found: “qwzxqwzx” — probably not in my catalog (MovieLens ml-latest-small: " in (
+        summary.text
+    )
+    assert any(d.startswith("like:") for d in summary.button_data())
+    assert await favorites(db_url, chat) == [1, 2571]
+    lines = await emu.ask(chat, "fargo\nalien")  # one title a line, as plain text
+    assert lines.text.startswith("Added 2 movies (4 movies now):")
+    talk = await emu.ask(chat, "what should I watch tonight?")
+    assert talk.text.startswith("Hi! I recommend movies")
+    assert await favorites(db_url, chat) == [1, 2571, 608, 1214]

@@ -12,12 +12,13 @@ import json
 import logging
 from typing import Any
 
+import httpx
 import pytest
 from telegram import Update
 
 from bot import texts
 from bot.ratelimit import FloodLimiter
-from bot.service import MovieBot
+from bot.service import MovieBot, menu
 from bot.store import FavoritesStore, StoreUnavailable
 from bot.telegram_app import ALLOWED_UPDATES, Poller, command_of, register_commands
 from tests.fixtures_bot import (
@@ -55,7 +56,7 @@ async def test_command_menu_is_registered(telegram: TelegramHarness) -> None:
     await register_commands(telegram.app)
     call = only_message(telegram.request.calls, "setMyCommands")
     names = [c["command"] for c in call.params["commands"]]
-    assert names == [name for name, _ in texts.COMMANDS]
+    assert names == [name for name, _ in menu()]
 
 
 async def test_like_adds_the_real_movie(
@@ -142,8 +143,8 @@ async def test_recommend_with_and_without_favorites(telegram: TelegramHarness) -
     reply = only_message(await telegram.send(ALICE, "/recommend"))
     assert reply.text.count("because you liked") == 10
     assert reply.text.count('<a href="https://') == 10
-    assert len(reply.data) == 20
-    assert f"like:{TOY_STORY}" not in reply.data
+    assert len(reply.data) == 41  # 👍 👎 👁 🔎 per movie, and More
+    assert not any(d.endswith(f":{TOY_STORY}") for d in reply.data)
     assert reply.params["link_preview_options"] == {"is_disabled": True}
 
 
@@ -250,7 +251,7 @@ class _DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = favorites = add
+    remove = clear = favorites = mark = unmark = state = save_shown = shown = add_many = add
 
 
 async def test_store_unavailable(recommender: Any, title_index: Any) -> None:
@@ -315,6 +316,62 @@ async def test_transient_errors_are_retried(telegram: TelegramHarness) -> None:
     calls = await telegram.send(ALICE, "/help")
     assert "What I can do" in only_message(calls).text
     assert telegram.request.fail_times == 0
+
+
+async def test_a_timed_out_message_is_not_sent_again(telegram: TelegramHarness) -> None:
+    telegram.request.time_out = {"sendMessage": 1}
+    calls = await telegram.send(ALICE, "/help")
+    assert [c.endpoint for c in telegram.request.timed_out] == ["sendMessage"]
+    assert "What I can do" in telegram.request.timed_out[0].text
+    # Telegram may have delivered it: it is not sent a second time (an apology may follow).
+    assert not any("What I can do" in c.text for c in calls)
+
+
+async def test_a_timed_out_edit_is_retried(
+    telegram: TelegramHarness, sqlite_store: FavoritesStore
+) -> None:
+    await telegram.send(ALICE, "/like toy story")
+    telegram.request.time_out = {"editMessageText": 1, "answerCallbackQuery": 1}
+    calls = await telegram.press(ALICE, "reset:no")
+    assert [c.endpoint for c in telegram.request.timed_out] == [
+        "answerCallbackQuery",
+        "editMessageText",
+    ]
+    edits = [c for c in calls if c.endpoint == "editMessageText"]
+    assert len(edits) == 1
+    assert "stay as they are" in edits[0].text
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "error", "cause", "retry"),
+    [
+        ("sendMessage", "timeout", httpx.ReadTimeout("read"), False),
+        ("sendMessage", "timeout", httpx.ConnectTimeout("connect"), True),
+        ("sendMessage", "network", httpx.ConnectError("refused"), True),
+        ("sendMessage", "network", httpx.ReadError("reset"), False),
+        ("sendMessage", "network", None, True),  # Telegram answered 5xx: nothing was done
+        ("sendMessage", "bad", None, False),
+        ("editMessageText", "timeout", httpx.ReadTimeout("read"), True),
+        ("answerCallbackQuery", "network", httpx.ReadError("reset"), True),
+        ("getUpdates", "timeout", httpx.ReadTimeout("read"), True),
+        ("setMyCommands", "timeout", httpx.ReadTimeout("read"), True),
+        ("copyMessage", "timeout", httpx.ReadTimeout("read"), False),
+    ],
+)
+def test_retries_only_when_the_effect_cannot_repeat(
+    endpoint: str, error: str, cause: Exception | None, retry: bool
+) -> None:
+    from telegram.error import BadRequest, NetworkError, TimedOut
+
+    from bot.ratelimit import may_retry
+
+    made: Exception = {
+        "timeout": TimedOut(),
+        "network": NetworkError("Bad Gateway (502)"),
+        "bad": BadRequest("message is too long"),
+    }[error]
+    made.__cause__ = cause
+    assert may_retry(endpoint, made) is retry
 
 
 def test_command_parsing() -> None:

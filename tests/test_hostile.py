@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import texts
+from bot import service, texts
 from bot.app_cli import install_redactor
 from bot.ratelimit import FloodLimiter
 from bot.service import MovieBot
@@ -36,7 +36,7 @@ from tests.emulator import BotCall, Emulator, fake_token
 FLOOD_CAPACITY = 5
 FLOOD_WINDOW = 3600.0  # no refill during a test: the flood answer is exactly predictable
 HYPOTHESIS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-COMMANDS = ("like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start", "help")
+COMMANDS = tuple(name for c in service.COMMANDS for name in (c.name, *c.aliases))
 METACHARACTERS = "<>&\"';*_`[]()~|#+-=.!{}\\/@ \n\t\u200b\u202e\ufeff🎬👍🏽"
 _chats = itertools.count(70_001)
 
@@ -238,7 +238,10 @@ def test_unknown_commands(
 forged_data = st.one_of(
     st.text(min_size=1, max_size=200),
     st.binary(min_size=1, max_size=64).map(lambda b: b.decode("latin-1")),
-    st.from_regex(r"(like|un|sim|why|fav|reset):[-0-9a-z:]{0,30}", fullmatch=True),
+    st.from_regex(
+        r"(like|un|sim|why|fav|reset|no|seen|um|rl|rn|rs|ru|more):[-0-9a-z:]{0,30}",
+        fullmatch=True,
+    ),
     st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: f"like:{n}"),
     st.sampled_from(
         [
@@ -264,6 +267,76 @@ def test_forged_or_oversized_button_data(
     menu = send(emu, chat, "/reset")  # a message of the bot's to press a (forged) button on
     assert menu.message_id is not None
     answer = asyncio.run(emu.click(chat, menu.message_id, data, forge=True, timeout=20))
+    assert answer.params.get("text", "") != texts.something_wrong()
+    assert_healthy(emu, bot, logs)
+    assert emu.unanswered_queries() == []
+
+
+request_words = st.lists(
+    st.sampled_from(
+        [
+            "comedy",
+            "-horror",
+            "90s",
+            "1990-1999",
+            "2099-1900",
+            "new",
+            "gems",
+            "sci-fi",
+            "romcom",
+            "kids",
+            "docs",
+            "no",
+            "before",
+            "1800",
+            "10s",
+            "Science",
+            "fiction",
+            "-",
+            "5",
+            "<b>",
+        ]
+    )
+    | hostile_text.map(lambda t: t[:30]),
+    max_size=8,
+).map(" ".join)
+
+
+@HYPOTHESIS
+@given(request=request_words)
+def test_any_recommend_request(
+    emu: Emulator, bot: BotThread, logs: LogCollector, request: str
+) -> None:
+    chat = next(_chats)
+    send(emu, chat, "/like toy story")
+    reply = send(emu, chat, f"/recommend {request}"[:4096])
+    assert reply.text.strip()
+    assert_healthy(emu, bot, logs, reply)
+
+
+card_data = st.one_of(
+    st.builds(
+        lambda k, a, b: f"{k}:{a}:{b}",
+        st.sampled_from(["rl", "rn", "rs", "ru", "more", "no", "seen", "um"]),
+        st.integers(-(2**40), 2**40) | st.sampled_from([1, 2, 3]),
+        st.integers(-(2**40), 2**40) | st.sampled_from([1, 260, 2571, 3114]),
+    ),
+    st.builds(
+        lambda k, a: f"{k}:{a}", st.sampled_from(["more", "no", "seen", "um"]), st.integers()
+    ),
+)
+
+
+@HYPOTHESIS
+@given(data=card_data)
+def test_any_feedback_button_on_a_recommendation(
+    emu: Emulator, bot: BotThread, logs: LogCollector, data: str
+) -> None:
+    chat = next(_chats)
+    send(emu, chat, "/like toy story")
+    card = send(emu, chat, "/recommend")
+    assert card.message_id is not None
+    answer = asyncio.run(emu.click(chat, card.message_id, data, forge=True, timeout=20))
     assert answer.params.get("text", "") != texts.something_wrong()
     assert_healthy(emu, bot, logs)
     assert emu.unanswered_queries() == []
@@ -307,7 +380,7 @@ def test_group_chatter_and_other_bots_are_ignored(
     asyncio.run(emu.wait_all_confirmed(timeout=30))
     assert emu.calls_in(group, after=after) == []
     reply = send(emu, group, f"/help@{emu.username}", chat_type="group", user_id=5)
-    assert reply.html == texts.help_text()
+    assert reply.html == texts.help_text([c.help_entry() for c in service.COMMANDS])
     assert_healthy(emu, bot, logs, reply)
 
 

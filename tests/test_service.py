@@ -20,9 +20,12 @@ from bot.service import (
     MovieBot,
     Reply,
     button_data,
+    menu,
     parse_button,
 )
+from bot.steering import GenreNames, parse_request
 from bot.store import FavoritesStore, StoreUnavailable
+from recsys.engine import Filters
 from tests.emulator import render_text
 from tests.fixtures_bot import FAKE_TITLES, LONG_TITLE, FakeRecommender, FakeTitles
 
@@ -111,7 +114,7 @@ async def test_like_ambiguous_offers_candidates_and_adds_nothing(
 
 async def test_like_not_found_with_suggestions(bot: MovieBot, store: FavoritesStore) -> None:
     reply = await ask(bot, "like", "toi stori")
-    assert "Did you mean" in reply.text
+    assert "Close in spelling:" in reply.text
     assert data_of(reply) == ["like:1", "like:2"]
     assert await store.favorites(CHAT) == []
 
@@ -219,15 +222,16 @@ async def test_recommend_gives_reasons_links_and_buttons(bot: MovieBot) -> None:
     await ask(bot, "like", "toy story")
     await ask(bot, "like", "obscure")
     reply = await ask(bot, "recommend")
-    assert reply.text.count("because you liked Toy Story (1995)") == 10
+    assert reply.text.count("because you liked Toy Story") == 10
     assert 'href="https://www.imdb.com/title/tt0100003/"' in reply.text  # movie 3 has an IMDb id
     assert 'href="https://movielens.org/movies/2"' in reply.text  # movie 2 has none
     assert "I know too little about Obscure (2010)" in reply.text
+    assert "The Matrix (1999)</a> · Action, Sci-Fi" in reply.text  # article in front, genres
     data = data_of(reply)
-    assert len(data) == 20
-    assert "like:2" in data
-    assert "sim:2" in data
-    assert "like:1" not in data  # never a favorite
+    assert len(data) == 41  # 👍 👎 👁 🔎 per movie, and More
+    assert {"rl:1:2", "rn:1:2", "rs:1:2", "sim:2"} <= set(data)
+    assert data[-1] == "more:1"
+    assert not any(d.endswith(":1") and d.startswith(("rl", "rn", "rs")) for d in data)
 
 
 async def test_similar(bot: MovieBot) -> None:
@@ -256,6 +260,8 @@ async def test_why(bot: MovieBot) -> None:
     assert "too little" in (await ask(bot, "why", "obscure")).text
     own = await ask(bot, "why", "toy story")
     assert "one of your favorites" in own.text
+    assert "• Toy Story" not in own.text  # a favorite never explains itself
+    assert "• Heat (1995)" in own.text
 
 
 async def test_why_with_only_unknown_favorites(bot: MovieBot) -> None:
@@ -374,7 +380,7 @@ async def test_unknown_command(bot: MovieBot) -> None:
 async def test_start_and_help(bot: MovieBot) -> None:
     assert "/like toy story" in (await ask(bot, "start")).text
     help_text = (await ask(bot, "help")).text
-    for name, _ in texts.COMMANDS:
+    for name, _ in menu():
         assert f"/{name}" in help_text or name in ("start", "help")
 
 
@@ -424,10 +430,12 @@ class DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = add
+    remove = clear = mark = unmark = save_shown = add_many = add
 
     async def favorites(self, chat_id: int) -> list[int]:
         raise StoreUnavailable("down")
+
+    state = shown = favorites
 
 
 @pytest.mark.parametrize(
@@ -478,6 +486,10 @@ class RecordingStore:
         finally:
             self._leave(chat_id)
 
+    async def add_many(self, chat_id: int, movie_ids: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("add_many", update_id))
+        return await self.inner.add_many(chat_id, movie_ids, update_id=update_id)
+
     async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
         self.update_ids.append(("remove", update_id))
         return await self.inner.remove(chat_id, movie_id, update_id=update_id)
@@ -489,6 +501,24 @@ class RecordingStore:
     async def favorites(self, chat_id: int) -> list[int]:
         return await self.inner.favorites(chat_id)
 
+    async def state(self, chat_id: int) -> Any:
+        return await self.inner.state(chat_id)
+
+    async def shown(self, chat_id: int) -> Any:
+        return await self.inner.shown(chat_id)
+
+    async def mark(self, chat_id: int, movie_id: int, kind: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("mark", update_id))
+        return await self.inner.mark(chat_id, movie_id, kind, update_id=update_id)
+
+    async def unmark(self, chat_id: int, movie_id: int, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("unmark", update_id))
+        return await self.inner.unmark(chat_id, movie_id, update_id=update_id)
+
+    async def save_shown(self, chat_id: int, shown: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("save_shown", update_id))
+        return await self.inner.save_shown(chat_id, shown, update_id=update_id)
+
 
 async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     recording = RecordingStore(store)
@@ -499,6 +529,13 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     await bot.button(CHAT, "un:3:0", update_id=14)
     await bot.button(CHAT, "like:3", update_id=15)
     await bot.button(CHAT, "reset:yes", update_id=16)
+    await bot.command(CHAT, "dislike", "heat", update_id=17)
+    await bot.button(CHAT, "um:9", update_id=18)
+    await bot.command(CHAT, "recommend", "", update_id=19)
+    await bot.button(CHAT, "rs:1:2", update_id=20)
+    await bot.button(CHAT, "ru:1:2", update_id=21)
+    await bot.button(CHAT, "more:1", update_id=22)
+    await bot.command(CHAT, "like", "fargo, up", update_id=23)
     assert recording.update_ids == [
         ("add", 11),
         ("remove", 12),
@@ -506,6 +543,13 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
         ("remove", 14),
         ("add", 15),
         ("clear", 16),
+        ("mark", 17),
+        ("unmark", 18),
+        ("save_shown", 19),
+        ("mark", 20),
+        ("unmark", 21),
+        ("save_shown", 22),
+        ("add_many", 23),
     ]
 
 
@@ -557,6 +601,8 @@ class MemoryStore:
     def __init__(self) -> None:
         self.lists: dict[int, list[int]] = {}
         self.seen: set[int] = set()
+        self.marks: dict[int, dict[int, Any]] = {}
+        self.shown_lists: dict[int, Any] = {}
 
     async def add(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> Any:
         from bot.store import AddOutcome
@@ -567,6 +613,9 @@ class MemoryStore:
             return AddOutcome.ALREADY
         items.append(movie_id)
         return AddOutcome.ADDED
+
+    async def add_many(self, chat_id: int, movie_ids: Any, *, update_id: Any = None) -> Any:
+        return tuple([await self.add(chat_id, m) for m in movie_ids])
 
     async def remove(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> bool:
         self.seen.add(movie_id)
@@ -582,6 +631,39 @@ class MemoryStore:
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
         return len(self.lists.pop(chat_id, []))
 
+    async def mark(self, chat_id: int, movie_id: int, kind: Any, *, update_id: Any = None) -> Any:
+        from bot.store import AddOutcome
+
+        self.seen.add(movie_id)
+        self.marks.setdefault(chat_id, {})[movie_id] = kind
+        return AddOutcome.ADDED
+
+    async def unmark(self, chat_id: int, movie_id: int, *, update_id: Any = None) -> bool:
+        self.seen.add(movie_id)
+        return self.marks.setdefault(chat_id, {}).pop(movie_id, None) is not None
+
+    async def state(self, chat_id: int) -> Any:
+        from bot.store import ChatState, Mark
+
+        marks = self.marks.get(chat_id, {})
+        return ChatState(
+            tuple(self.lists.get(chat_id, [])),
+            tuple(m for m, k in marks.items() if k == Mark.DISLIKE),
+            tuple(m for m, k in marks.items() if k == Mark.SEEN),
+        )
+
+    async def save_shown(self, chat_id: int, shown: Any, *, update_id: Any = None) -> int:
+        from dataclasses import replace
+
+        self.seen.update(shown.movies)
+        old = self.shown_lists.get(chat_id)
+        serial = shown.serial or (old.serial + 1 if old else 1)
+        self.shown_lists[chat_id] = replace(shown, serial=serial)
+        return serial
+
+    async def shown(self, chat_id: int) -> Any:
+        return self.shown_lists.get(chat_id)
+
 
 anything = st.text(max_size=300) | st.sampled_from(
     ["toy story", "matrix", "<b>", "&amp;", "king kong", "x" * 4096, "🎬", "\u0000", "  "]
@@ -590,19 +672,42 @@ button_like = st.one_of(
     st.text(max_size=80),
     st.builds(
         lambda k, n: f"{k}:{n}",
-        st.sampled_from(["like", "un", "sim", "why", "fav"]),
+        st.sampled_from(["like", "un", "sim", "why", "fav", "no", "seen", "um", "more"]),
         st.integers(-5, 10**12),
     ),
-    st.sampled_from(["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0"]),
+    st.builds(
+        lambda k, a, b: f"{k}:{a}:{b}",
+        st.sampled_from(["rl", "rn", "rs", "ru", "un", "more"]),
+        st.integers(-5, 10**11),
+        st.integers(-5, 10**11) | st.sampled_from([1, 2571, 318]),
+    ),
+    st.sampled_from(
+        ["reset:yes", "reset:no", "like:1", "un:1:0", "fav:0", "rl:1:1", "rn:1:2571", "more:1"]
+    ),
 )
 
 
 @settings(max_examples=40, deadline=None)
 @given(
     command=st.sampled_from(
-        ["like", "unlike", "similar", "why", "favorites", "recommend", "reset", "start", "nonsense"]
+        [
+            "like",
+            "unlike",
+            "similar",
+            "why",
+            "favorites",
+            "recommend",
+            "reset",
+            "start",
+            "nonsense",
+            "dislike",
+            "seen",
+            "fav",
+            "rec",
+        ]
     ),
-    arg=anything,
+    arg=anything
+    | st.sampled_from(["comedy 90s", "-horror gems", "1999-1990", "dislikes", "seen", "2", "0"]),
     text=anything,
     data=button_like,
 )
@@ -614,12 +719,247 @@ def test_any_input_gives_valid_replies_and_no_phantoms(
 
     async def talk() -> None:
         await bot.command(CHAT, "like", "toy story")
+        check(await bot.command(CHAT, "recommend", ""))  # a shown list for the card buttons
         check(await bot.command(CHAT, command, arg))
         check(await bot.text(CHAT, text))
         answer = await bot.button(CHAT, data)
         check(answer.replies)
-        assert answer.replies
+        assert answer.replies or answer.notice  # always an answer
         assert answer.notice is None or len(answer.notice) <= 200
 
     asyncio.run(talk())
     assert store.seen <= set(recommender.catalog.index)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several titles at once, small talk, honest "not found" (issue 12, the chat side)
+
+
+async def test_like_several_titles_gives_one_summary(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "heat")
+    replies = await bot.command(CHAT, "like", "toy story, matrix, heat, alien, qwertyuiop")
+    check(replies)
+    (reply,) = replies
+    assert "Added 2 movies (3 movies now):\n• Toy Story (1995)\n• Matrix, The (1999)" in reply.text
+    assert "Already in your favorites:\n• Heat (1995)" in reply.text
+    assert "Which one do you mean for “alien”?" in reply.text
+    assert "Not found: “qwertyuiop”" in reply.text
+    assert data_of(reply) == ["like:5", "like:6"]  # the choices for "alien", as buttons
+    assert await store.favorites(CHAT) == [9, 1, 3]
+
+
+async def test_one_title_a_line_in_plain_text_adds_each(
+    bot: MovieBot, store: FavoritesStore
+) -> None:
+    (reply,) = await bot.text(CHAT, "toy story\nfargo\n")
+    assert reply.text.startswith("Added 2 movies")
+    assert await store.favorites(CHAT) == [1, 14]
+
+
+async def test_a_redelivered_list_like_gets_the_same_answer(
+    bot: MovieBot, store: FavoritesStore
+) -> None:
+    first = await bot.command(CHAT, "like", "toy story, matrix", update_id=700)
+    again = await bot.command(CHAT, "like", "toy story, matrix", update_id=700)
+    assert first[0].text.startswith("Added 2 movies")
+    assert again[0].text.startswith("Added 2 movies")  # the recorded outcomes, not "already"
+    assert await store.favorites(CHAT) == [1, 3]
+
+
+@pytest.mark.parametrize("text", ["what should I watch tonight?", "hello there", "Hi, any tips?"])
+async def test_small_talk_gets_help_not_a_title(bot: MovieBot, text: str) -> None:
+    (reply,) = await bot.text(CHAT, text)
+    assert reply.text == texts.small_talk()
+    assert not reply.buttons
+
+
+async def test_not_found_names_the_catalog(bot: MovieBot) -> None:
+    (reply,) = await bot.command(CHAT, "like", "qwertyuiop")
+    assert "probably not in my catalog (14 movies, the newest from 2010)" in reply.text
+    (suggest,) = await bot.command(CHAT, "like", "toi stori")
+    assert "Close in spelling:" in suggest.text
+
+
+# ---------------------------------------------------------------------------------------------
+# /recommend in plain words (bot/steering.py)
+
+GENRES = GenreNames(
+    [
+        "Action",
+        "Adventure",
+        "Animation",
+        "Children",
+        "Comedy",
+        "Crime",
+        "Documentary",
+        "Drama",
+        "Fantasy",
+        "Film-Noir",
+        "Horror",
+        "IMAX",
+        "Musical",
+        "Mystery",
+        "Romance",
+        "Sci-Fi",
+        "Thriller",
+        "War",
+        "Western",
+        "(no genres listed)",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("words", "genres", "exclude", "years", "recent", "discover"),
+    [
+        ("comedy", {"Comedy"}, set(), (None, None), False, False),
+        ("Comedies", {"Comedy"}, set(), (None, None), False, False),
+        ("90s", set(), set(), (1990, 1999), False, False),
+        ("1990-1999", set(), set(), (1990, 1999), False, False),
+        ("1999 - 1990", set(), set(), (1990, 1999), False, False),
+        ("animation 2010s", {"Animation"}, set(), (2010, 2019), False, False),
+        ("new", set(), set(), (None, None), True, False),
+        ("-horror", set(), {"Horror"}, (None, None), False, False),
+        ("no horror", set(), {"Horror"}, (None, None), False, False),
+        ("gems", set(), set(), (None, None), False, True),
+        ("hidden gems", set(), set(), (None, None), False, True),
+        ("sci-fi", {"Sci-Fi"}, set(), (None, None), False, False),
+        ("scifi", {"Sci-Fi"}, set(), (None, None), False, False),
+        ("science fiction", {"Sci-Fi"}, set(), (None, None), False, False),
+        ("kids", {"Children"}, set(), (None, None), False, False),
+        ("docs", {"Documentary"}, set(), (None, None), False, False),
+        ("documentary", {"Documentary"}, set(), (None, None), False, False),
+        ("before 1980", set(), set(), (None, 1979), False, False),
+        ("thrillers from the 80s", {"Thriller"}, set(), (1980, 1989), False, False),
+    ],
+)
+def test_plain_words_become_filters(
+    words: str,
+    genres: set[str],
+    exclude: set[str],
+    years: tuple[int | None, int | None],
+    recent: bool,
+    discover: bool,
+) -> None:
+    request = parse_request(words, GENRES)
+    assert request.not_understood == ()
+    again = parse_request(request.canonical(), GENRES)  # what the store keeps: no user text
+    assert (again.filters, again.discover, again.all_genres) == (
+        request.filters,
+        request.discover,
+        request.all_genres,
+    )
+    assert request.discover is discover
+    f = request.filters or Filters()
+    assert (set(f.genres), set(f.exclude_genres)) == (genres, exclude)
+    assert (f.year_min, f.year_max) == years
+    assert f.recent is recent
+    assert request.understood  # the heading can say what is on
+
+
+def test_romcom_needs_both_genres_and_the_rest_is_named() -> None:
+    request = parse_request("romcom 5 xyzzy", GENRES)
+    assert request.all_genres == {"Romance", "Comedy"}
+    assert request.canonical() == "romcom"  # the words not understood are not kept
+    assert request.not_understood == ("5", "xyzzy")
+    assert parse_request("", GENRES).empty
+    assert parse_request("x" * 300, GENRES).too_long
+
+
+async def test_recommend_with_words(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    horror = await ask(bot, "recommend", "horror")
+    assert "<i>Filter: horror</i>" in horror.text
+    movies = [int(d.rsplit(":", 1)[1]) for d in data_of(horror) if d.startswith("rl:")]
+    assert movies == [5, 6, 11]  # the fake's horror films
+    assert "more:" not in " ".join(data_of(horror))  # fewer than ten: nothing more
+    (unknown,) = await bot.command(CHAT, "recommend", "5")
+    assert unknown.text.startswith("I didn't understand “5”. /recommend understands:")
+    assert not unknown.buttons
+    partly = await ask(bot, "recommend", "horror zzz")
+    assert "I didn't understand “zzz”, so I left it out." in partly.text
+
+
+async def test_dislike_seen_and_their_undo(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    disliked = await ask(bot, "dislike", "toy story")  # a favorite: it leaves the favorites
+    assert disliked.text.startswith("Noted: <b>Toy Story (1995)</b> is not for you.")
+    assert data_of(disliked) == ["um:1"]
+    seen = await ask(bot, "seen", "matrix")
+    assert "you've seen <b>Matrix, The (1999)</b>" in seen.text
+    state = await store.state(CHAT)
+    assert (state.favorites, state.dislikes, state.seen) == ((), (1,), (3,))
+    recommended = await ask(bot, "rec")  # an alias
+    assert not any(d.endswith((":1", ":3")) and d[:2] in ("rl", "rn") for d in data_of(recommended))
+    listing = await ask(bot, "favourites", "dislikes")
+    assert "Toy Story (1995)" in listing.text
+    assert data_of(listing) == ["um:1"]
+    undone = await bot.button(CHAT, "um:1")
+    assert undone.replies[0].text == "OK, <b>Toy Story (1995)</b> can be recommended again."
+    assert (await store.state(CHAT)).dislikes == ()
+    assert "nothing marked" in (await ask(bot, "fav", "dislikes")).text
+
+
+async def test_card_press_edits_in_place_and_undo(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    card = await ask(bot, "recommend")
+    answer = await bot.button(CHAT, "rn:1:2")
+    assert answer.notice == "Not for me: Toy Story 2 (1999)"
+    (edited,) = answer.replies
+    assert edited.edit
+    assert "<i>👎 not for me</i>" in edited.text
+    assert data_of(edited)[:2] == ["ru:1:2", "sim:2"]
+    assert len(data_of(edited)) == len(data_of(card)) - 2
+    undo = await bot.button(CHAT, "ru:1:2")
+    assert undo.replies[0].text == card.text
+    liked = await bot.button(CHAT, "rl:1:3")
+    assert "<i>👍 liked</i>" in liked.replies[0].text
+    assert await store.favorites(CHAT) == [1, 3]
+    more = await bot.button(CHAT, "more:1")
+    assert "<b>More for you</b> (11–12)" in more.replies[0].text
+    stale = await bot.button(CHAT, "rs:1:4")  # still list 1: edited
+    assert stale.replies[0].edit
+    await ask(bot, "recommend")  # list 2 replaces it
+    old = await bot.button(CHAT, "rs:1:5")
+    assert old.notice == "Seen: Alien (1979)"
+    assert old.replies == ()  # stored, the older message is left alone
+    assert 5 in (await store.state(CHAT)).seen
+    assert (await bot.button(CHAT, "more:1")).notice == texts.list_replaced()
+
+
+async def test_unlike_by_position(bot: MovieBot, store: FavoritesStore) -> None:
+    await ask(bot, "like", "toy story")
+    await ask(bot, "like", "matrix")
+    removed = await ask(bot, "unlike", "2")
+    assert removed.text.startswith("Removed <b>Matrix, The (1999)</b>")
+    assert await store.favorites(CHAT) == [1]
+
+
+async def test_too_many_marks_is_said_clearly(tmp_path: Path) -> None:
+    store = await FavoritesStore.open(f"sqlite:///{tmp_path / 'm.sqlite3'}", marks_limit=1)
+    try:
+        bot = MovieBot(FakeRecommender(), FakeTitles(), store, marks_limit=1)
+        await ask(bot, "seen", "heat")
+        full = await ask(bot, "dislike", "fargo")
+        assert full.text == texts.marks_full(1)
+        assert "/favorites dislikes" in full.text
+        assert (await store.state(CHAT)).dislikes == ()
+    finally:
+        await store.close()
+
+
+async def test_a_card_choice_committed_before_the_store_fails_is_confirmed(
+    store: FavoritesStore,
+) -> None:
+    class FailsAfterWriting(RecordingStore):
+        async def shown(self, chat_id: int) -> Any:
+            raise StoreUnavailable("down")
+
+    bot = MovieBot(FakeRecommender(), FakeTitles(), store)
+    await ask(bot, "like", "toy story")
+    await ask(bot, "recommend")
+    failing = MovieBot(FakeRecommender(), FakeTitles(), FailsAfterWriting(store))  # type: ignore[arg-type]
+    answer = await failing.button(CHAT, "rn:1:2")
+    assert answer.notice == "Not for me: Toy Story 2 (1999)"
+    assert answer.replies == ()
+    assert (await store.state(CHAT)).dislikes == (2,)

@@ -49,3 +49,61 @@ def test_dotenv_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.delenv("MOVIEBOT_POLLING_TIMEOUT", raising=False)
     (tmp_path / ".env").write_text("MOVIEBOT_POLLING_TIMEOUT=3\n")
     assert Settings().polling_timeout == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# The CLI boundary: a domain error is one line on stderr, never a traceback
+
+
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **settings: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in list(__import__("os").environ):
+        if key.startswith("MOVIEBOT_"):
+            monkeypatch.delenv(key)
+    for key, value in settings.items():
+        monkeypatch.setenv(f"MOVIEBOT_{key.upper()}", value)
+
+
+@pytest.mark.slow
+def test_train_onto_an_existing_file_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    movielens_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+
+    existing = tmp_path / "model.txt"
+    existing.write_text("not a model")
+    _clean_env(monkeypatch, tmp_path, movielens_dir=str(movielens_dir), log_level="WARNING")
+    assert main(["train", "--out", str(existing)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("moviebot: ")
+    assert str(existing) in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    assert existing.read_text() == "not a model"  # nothing lost
+
+
+@pytest.mark.parametrize("url", ["mysql://user@host/db", "::not a url::"])
+def test_a_bad_database_url_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    trained_model_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    url: str,
+) -> None:
+    from bot.cli import main
+
+    _clean_env(
+        monkeypatch,
+        tmp_path,
+        model_path=str(trained_model_path),
+        dataset="ml-latest-small",
+        database_url=url,
+        log_level="WARNING",
+    )
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO(""))
+    assert main(["console"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("moviebot: the favorites database")
+    assert len(err.splitlines()) == 1

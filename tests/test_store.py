@@ -131,6 +131,9 @@ async def test_only_chat_and_movie_ids_are_stored(store_url: str, store: Favorit
     assert columns == {
         "favorites": {"chat_id", "movie_id", "position", "added_at"},
         "applied_updates": {"update_id", "applied_at", "result"},
+        "marks": {"chat_id", "movie_id", "kind", "position", "added_at"},
+        "shown_lists": {"chat_id", "serial", "query", "movies", "updated_at"},
+        "alembic_version": {"version_num"},
     }
     (row,) = await raw_rows(store_url, "favorites")
     assert row[:2] == (GROUP_CHAT, 318)
@@ -564,7 +567,7 @@ async def test_a_busy_chat_does_not_take_every_pooled_connection(postgres_url: s
         await conn.close()
         assert await asyncio.gather(*stuck) == [ADDED] * 40
         assert sorted(await store.favorites(1)) == list(range(40))
-        assert store._chat_locks._locks == {}  # no lock is kept for idle chats
+        assert len(store._chat_locks) == 0  # no lock is kept for idle chats
     finally:
         await blocker.dispose()
         await store.close()
@@ -643,3 +646,150 @@ def apply_to_model(favorites: list[int], kind: str, movie: int, *, limit: int) -
     count = len(favorites)
     favorites.clear()
     return count
+
+
+# ---------------------------------------------------------------------------------------------
+# Migrations: a database made by the release before migrations is upgraded in place
+
+# The schema exactly as FavoritesStore.open created it before migrations existed (main at
+# 1952934, `metadata.create_all`), printed with sqlalchemy.schema.CreateTable for each dialect.
+FIRST_RELEASE_DDL = {
+    "sqlite": [
+        "CREATE TABLE applied_updates (update_id BIGINT NOT NULL, applied_at DATETIME NOT NULL, "
+        "result INTEGER NOT NULL, PRIMARY KEY (update_id))",
+        "CREATE INDEX ix_applied_updates_applied_at ON applied_updates (applied_at)",
+        "CREATE TABLE favorites (chat_id BIGINT NOT NULL, movie_id INTEGER NOT NULL, "
+        "position BIGINT NOT NULL, added_at DATETIME NOT NULL, "
+        "CONSTRAINT favorites_pkey PRIMARY KEY (chat_id, movie_id))",
+    ],
+    "postgresql": [
+        "CREATE TABLE applied_updates (update_id BIGINT NOT NULL, "
+        "applied_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, result INTEGER NOT NULL, "
+        "PRIMARY KEY (update_id))",
+        "CREATE INDEX ix_applied_updates_applied_at ON applied_updates (applied_at)",
+        "CREATE TABLE favorites (chat_id BIGINT NOT NULL, movie_id INTEGER NOT NULL, "
+        "position BIGINT NOT NULL, added_at TIMESTAMP WITHOUT TIME ZONE NOT NULL, "
+        "CONSTRAINT favorites_pkey PRIMARY KEY (chat_id, movie_id))",
+    ],
+}
+FIRST_RELEASE_ROWS = [  # (chat_id, movie_id, position): two chats, one a group
+    (7, 1, 0),
+    (7, 2571, 1),
+    (7, 318, 2),
+    (-1001234567890, 296, 0),
+    (-1001234567890, 1, 1),
+]
+
+
+async def make_first_release_database(url: str) -> None:
+    """The tables and rows a database written by the first release holds."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    dialect = "postgresql" if url.startswith("postgres") else "sqlite"
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in FIRST_RELEASE_DDL[dialect]:
+                await conn.exec_driver_sql(statement)
+            for chat, movie, position in FIRST_RELEASE_ROWS:
+                await conn.exec_driver_sql(
+                    "INSERT INTO favorites (chat_id, movie_id, position, added_at) "
+                    f"VALUES ({chat}, {movie}, {position}, '2026-11-01 12:00:00')"
+                )
+            await conn.exec_driver_sql(
+                "INSERT INTO applied_updates (update_id, applied_at, result) "
+                "VALUES (900, '2026-11-01 12:00:00', 1)"
+            )
+    finally:
+        await engine.dispose()
+
+
+async def table_names(url: str) -> set[str]:
+    from sqlalchemy import inspect
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_first_release_database_is_upgraded_in_place(store_url: str) -> None:
+    from bot.store import Mark, ShownList
+
+    await make_first_release_database(store_url)
+    assert "marks" not in await table_names(store_url)
+    store = await FavoritesStore.open(store_url)
+    try:
+        assert await store.favorites(7) == [1, 2571, 318]
+        assert await store.favorites(-1001234567890) == [296, 1]
+        # an update applied before the upgrade is still not applied twice
+        assert await store.add(7, 1, update_id=900) == AddOutcome.ADDED  # its recorded result
+        assert await store.favorites(7) == [1, 2571, 318]
+        # the new tables work on the upgraded database
+        assert await store.mark(7, 2571, Mark.DISLIKE) == AddOutcome.ADDED
+        assert await store.mark(7, 50, Mark.SEEN) == AddOutcome.ADDED
+        state = await store.state(7)
+        assert (state.favorites, state.dislikes, state.seen) == ((1, 318), (2571,), (50,))
+        assert await store.save_shown(7, ShownList(0, "", (5, 6), ((1,), ()))) == 1
+    finally:
+        await store.close()
+    assert {"marks", "shown_lists", "alembic_version"} <= await table_names(store_url)
+    again = await FavoritesStore.open(store_url)  # a second start changes nothing
+    try:
+        assert await again.favorites(-1001234567890) == [296, 1]
+        assert (await again.state(7)).dislikes == (2571,)
+    finally:
+        await again.close()
+
+
+async def test_a_new_database_gets_the_newest_schema(store_url: str) -> None:
+    store = await FavoritesStore.open(store_url)
+    await store.close()
+    assert {"favorites", "applied_updates", "marks", "shown_lists", "alembic_version"} <= (
+        await table_names(store_url)
+    )
+
+
+async def test_add_many_is_one_change_replayed_on_redelivery(store: FavoritesStore) -> None:
+    await store.add(GROUP_CHAT, 2)
+    outcomes = await store.add_many(GROUP_CHAT, [1, 2, 3], update_id=4242)
+    assert outcomes == (AddOutcome.ADDED, AddOutcome.ALREADY, AddOutcome.ADDED)
+    assert await store.add_many(GROUP_CHAT, [1, 2, 3], update_id=4242) == outcomes
+    assert await store.favorites(GROUP_CHAT) == [2, 1, 3]
+    with pytest.raises(ValueError, match="at most"):
+        await store.add_many(GROUP_CHAT, list(range(1, 30)))
+
+
+async def test_marks_have_a_cap_and_replace_each_other(store_url: str) -> None:
+    from bot.store import Mark
+
+    store = await FavoritesStore.open(store_url, limit=5, marks_limit=2)
+    try:
+        assert await store.mark(GROUP_CHAT, 1, Mark.SEEN) == AddOutcome.ADDED
+        assert await store.mark(GROUP_CHAT, 2, Mark.DISLIKE) == AddOutcome.ADDED
+        assert await store.mark(GROUP_CHAT, 3, Mark.SEEN) == AddOutcome.LIMIT
+        assert await store.mark(GROUP_CHAT, 1, Mark.SEEN) == AddOutcome.ALREADY
+        assert await store.mark(GROUP_CHAT, 1, Mark.DISLIKE) == AddOutcome.ADDED  # replaced
+        state = await store.state(GROUP_CHAT)
+        assert (state.dislikes, state.seen) == ((1, 2), ())
+        assert await store.add(GROUP_CHAT, 2) == AddOutcome.ADDED  # liked: no longer disliked
+        assert (await store.state(GROUP_CHAT)).dislikes == (1,)
+        assert await store.unmark(GROUP_CHAT, 1) is True
+        assert await store.unmark(GROUP_CHAT, 1) is False
+    finally:
+        await store.close()
+
+
+async def test_a_shown_list_keeps_at_most_100_movies(store: FavoritesStore) -> None:
+    from bot.store import MAX_SHOWN, ShownList
+
+    movies = tuple(range(1, 151))
+    serial = await store.save_shown(GROUP_CHAT, ShownList(0, "comedy", movies, ((),) * 150))
+    shown = await store.shown(GROUP_CHAT)
+    assert shown is not None
+    assert (shown.serial, shown.query, shown.movies) == (serial, "comedy", movies[:MAX_SHOWN])
+    assert await store.save_shown(GROUP_CHAT, ShownList(0, "", (7,), ((1, 2),))) == serial + 1
+    assert await store.shown(GROUP_CHAT + 1) is None

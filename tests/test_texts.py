@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import texts
+from bot.service import COMMANDS
 from tests.emulator import render_text
 
 hostile = st.text(alphabet=st.characters(codec="utf-8"), max_size=300) | st.sampled_from(
@@ -70,7 +71,7 @@ def test_titles_are_escaped_not_interpreted() -> None:
 def test_static_texts_are_valid() -> None:
     for html in (
         texts.start(),
-        texts.help_text(),
+        texts.help_text([c.help_entry() for c in COMMANDS]),
         texts.usage("like"),
         texts.not_text(),
         texts.favorites_empty(),
@@ -105,7 +106,9 @@ def test_long_lists_are_cut_at_whole_lines() -> None:
         (300, 9000, "top 4%", "a strong match"),
         (1500, 9000, "top 17%", "a good match"),
         (4000, 9000, "top 45%", "so-so"),
-        (9000, 9000, "top 100%", "probably not your kind"),
+        (9000, 9000, "bottom 1%", "probably not your kind"),
+        (7311, 7363, "bottom 1%", "probably not your kind"),  # never "in your top 100%"
+        (5000, 9000, "bottom 45%", "probably not your kind"),
     ],
 )
 def test_rank_in_words(rank: int, n: int, top: str, verdict: str) -> None:
@@ -130,3 +133,75 @@ def test_why_without_a_rank_still_says_something() -> None:
         "Heat (1995)", rank=None, n_items=100, is_favorite=False, pushes=[], pulls=[], ignored=[]
     )
     assert "can't tell yet" in valid(html)
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 9: titles people read, labels that keep the year, counts that agree
+
+
+@pytest.mark.parametrize(
+    ("title", "display", "short"),
+    [
+        ("Godfather, The (1972)", "The Godfather (1972)", "The Godfather"),
+        (
+            "City of Lost Children, The (Cité des enfants perdus, La) (1995)",
+            "The City of Lost Children (1995)",  # the alternate name dropped: too long
+            "The City of Lost Children",
+        ),
+        ("Delicatessen (1991)", "Delicatessen (1991)", "Delicatessen"),
+        ("Twelve Monkeys (a.k.a. 12 Monkeys) (1995)", "Twelve Monkeys (1995)", "Twelve Monkeys"),
+        ("Shall We Dance? (Shall We Dansu?) (1996)", "Shall We Dance? (1996)", "Shall We Dance?"),
+        ("Up (Arriba) (2009)", "Up (Arriba) (2009)", "Up"),  # short: the alternate name stays
+        ("Toy Story (1995)", "Toy Story (1995)", "Toy Story"),
+        (
+            "Seven Samurai (Shichinin no samurai) (1954)",
+            "Seven Samurai (1954)",
+            "Seven Samurai",
+        ),
+        ("Kiss, The (Le) (1900)", "The Kiss (Le) (1900)", "The Kiss"),
+        ("No Year", "No Year", "No Year"),
+    ],
+)
+def test_titles_as_people_write_them(title: str, display: str, short: str) -> None:
+    assert texts.display_title(title) == display
+    assert texts.short_title(title) == short
+
+
+def test_a_long_label_keeps_its_year() -> None:
+    title = "Night of the Day of the Dawn of the Son of the Bride of the Return (1991)"
+    label = texts.label("👍", title)
+    assert len(label) <= texts.MAX_LABEL
+    assert label.endswith("(1991)")
+    assert label.startswith("👍 Night of the Day")
+    assert "…" in label
+    assert texts.label("👍", "Up (2009)") == "👍 Up (2009)"
+
+
+def test_counts_agree_and_like_replies_vary() -> None:
+    assert texts.reset_confirm(1).startswith("Remove the only movie")
+    assert "Remove all 2 movies" in texts.reset_confirm(2)
+    tails = {texts.added("Up (2009)", n).split("now).", 1)[1] for n in range(1, 6)}
+    assert len(tails) >= 3
+    head = texts.card_heading(1, understood=(), discover=False, fallback=False)
+    assert head == "<b>1 movie for you</b>"
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    titles=st.lists(st.text(min_size=1, max_size=300), min_size=1, max_size=10),
+    understood=st.lists(st.text(max_size=50), max_size=5),
+    first=st.integers(1, 91),
+)
+def test_recommendation_cards_are_valid_html_within_limits(
+    titles: list[str], understood: list[str], first: int
+) -> None:
+    lines = [
+        texts.CardLine(t, "https://example.org/?a=1&b=2", (t[:20], "Comedy"), (t, t[::-1]), None)
+        for t in titles
+    ]
+    text = texts.recommendation_card(
+        lines, first=first, understood=understood, discover=True, not_understood=understood
+    )
+    plain, _ = render_text(text, "HTML", None)
+    assert texts.utf16_len(text) <= texts.MAX_MESSAGE
+    assert plain
