@@ -4,6 +4,7 @@ Subcommands are registered by the module that owns them; this file only composes
 
 * ``train``, ``evaluate`` — :mod:`recsys.engine_cli` (model building and measured quality);
 * ``match`` — :mod:`recsys.match_cli` (title resolution, needs only the catalog);
+* ``import`` — :mod:`recsys.import_cli` (Letterboxd and IMDb exports, resolved against the catalog);
 * ``run``, ``console`` — :mod:`bot.app_cli` (the Telegram bot and its offline console).
 
 Each ``register(subparsers)`` adds its subparsers and sets ``func(args, settings) -> int``.
@@ -25,7 +26,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 def build_parser() -> argparse.ArgumentParser:
     """The ``moviebot`` argument parser with every subcommand."""
     from bot import app_cli
-    from recsys import engine_cli, match_cli
+    from recsys import engine_cli, import_cli, match_cli
 
     parser = argparse.ArgumentParser(
         prog="moviebot",
@@ -35,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     app_cli.register(sub)
     engine_cli.register(sub)
     match_cli.register(sub)
+    import_cli.register(sub)
     return parser
 
 
