@@ -9,6 +9,13 @@ and :func:`load_ratings` read it into plain pandas frames with one column layout
 * catalog: indexed by ``movie_id`` with ``title`` (as MovieLens writes it, year included),
   ``name`` (the title without the year), ``year`` (nullable Int32), ``genres`` (``|``-separated),
   ``imdb_id`` and ``tmdb_id`` (nullable Int64, where the release has ``links.csv`` or IMDb URLs).
+
+Each :class:`Release` describes its archive: the folder the zip holds its files in, and the
+:class:`ReleaseLoader` of its file format (:class:`CsvLoader`, :class:`Ml100kLoader`,
+:class:`DatLoader`), which knows the file names, encoding and parsing, which optional files (links,
+tags) the format has and which files an artifact's checksums cover. The readers above only check
+and finish what the loader read, so a new format is one loader and one :data:`RELEASES` entry
+(docs/extending-releases.md).
 """
 
 from __future__ import annotations
