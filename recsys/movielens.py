@@ -9,6 +9,13 @@ and :func:`load_ratings` read it into plain pandas frames with one column layout
 * catalog: indexed by ``movie_id`` with ``title`` (as MovieLens writes it, year included),
   ``name`` (the title without the year), ``year`` (nullable Int32), ``genres`` (``|``-separated),
   ``imdb_id`` and ``tmdb_id`` (nullable Int64, where the release has ``links.csv`` or IMDb URLs).
+
+Each :class:`Release` describes its archive: the folder the zip holds its files in, and the
+:class:`ReleaseLoader` of its file format (:class:`CsvLoader`, :class:`Ml100kLoader`,
+:class:`DatLoader`), which knows the file names, encoding and parsing, which optional files (links,
+tags) the format has and which files an artifact's checksums cover. The readers above only check
+and finish what the loader read, so a new format is one loader and one :data:`RELEASES` entry
+(docs/extending-releases.md).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,65 +47,316 @@ class DatasetError(RuntimeError):
     """A release is missing, incomplete, corrupt or unknown; the message says what to do."""
 
 
+# --------------------------------------------------------------------------------------------
+# One loader per release format
+
+_RATING_DTYPES = {
+    "user_id": np.int32,
+    "movie_id": np.int32,
+    "rating": np.float32,
+    "timestamp": np.int64,
+}
+TAGS_FILE = "tags.csv"
+
+
+class ReleaseLoader(ABC):
+    """How one MovieLens file format names, encodes and parses its files.
+
+    A loader only reads: :func:`load_ratings`, :func:`load_catalog` and :func:`load_tags` check
+    that the files are there and derive the columns every release shares (``name``, ``year``,
+    ``likes`` …) from what it returns.
+    """
+
+    ratings_file: str
+    movies_file: str
+
+    @property
+    def optional_files(self) -> tuple[str, ...]:
+        """Further files of this format (links, tags) that a model also depends on when present."""
+        return ()
+
+    def checksum_files(self) -> tuple[str, ...]:
+        """The files whose SHA-256 an artifact records, in this order (absent ones are skipped)."""
+        return (self.movies_file, self.ratings_file, *self.optional_files)
+
+    @abstractmethod
+    def read_ratings(self, folder: Path) -> pd.DataFrame:
+        """The ratings as ``user_id``, ``movie_id``, ``rating``, ``timestamp`` (see module doc)."""
+
+    @abstractmethod
+    def read_movies(self, folder: Path) -> pd.DataFrame:
+        """The movies file as ``movie_id`` (int32), ``title``, ``genres`` (``|``-separated).
+
+        A format that links IMDb by title adds ``imdb_search`` (the title as IMDb's search
+        expects it).
+        """
+
+    def read_links(self, folder: Path) -> pd.DataFrame | None:
+        """``imdb_id``, ``tmdb_id`` (Int64) by movie id; None when the release has no links."""
+        return None
+
+    def read_tags(self, folder: Path) -> pd.DataFrame | None:
+        """User tags as ``movie_id`` (int32), ``tag`` (str); None when the release has none."""
+        return None
+
+
+@dataclass(frozen=True)
+class CsvLoader(ReleaseLoader):
+    """The csv releases (ml-latest-small, ml-25m, ml-32m): UTF-8 with a header line.
+
+    ``ratings.csv`` (userId,movieId,rating,timestamp), ``movies.csv`` (movieId,title,genres) and,
+    when present, ``links.csv`` (movieId,imdbId,tmdbId) and ``tags.csv``
+    (userId,movieId,tag,timestamp).
+    """
+
+    ratings_file: str = "ratings.csv"
+    movies_file: str = "movies.csv"
+    links_file: str = "links.csv"
+    tags_file: str = TAGS_FILE
+
+    @property
+    def optional_files(self) -> tuple[str, ...]:
+        """``links.csv`` and ``tags.csv``."""
+        return (self.links_file, self.tags_file)
+
+    def read_ratings(self, folder: Path) -> pd.DataFrame:
+        """``ratings.csv``: a header line, then one rating a line."""
+        return pd.read_csv(
+            folder / self.ratings_file,
+            header=0,
+            names=list(_RATING_DTYPES),
+            dtype=_RATING_DTYPES,
+            engine="c",
+        )
+
+    def read_movies(self, folder: Path) -> pd.DataFrame:
+        """``movies.csv``; a title or genre list is never read as NaN."""
+        movies = pd.read_csv(
+            folder / self.movies_file,
+            dtype={"movieId": np.int32, "title": str, "genres": str},
+            keep_default_na=False,
+        )
+        return movies.rename(columns={"movieId": "movie_id"})
+
+    def read_links(self, folder: Path) -> pd.DataFrame | None:
+        """``links.csv`` (ids without leading ``tt``; a missing or odd id is NA)."""
+        path = folder / self.links_file
+        if not path.is_file():
+            return None
+        links = pd.read_csv(
+            path, dtype={"movieId": np.int32}, converters={"imdbId": str, "tmdbId": str}
+        ).set_index("movieId")
+        return pd.DataFrame(
+            {
+                "imdb_id": pd.to_numeric(links["imdbId"], errors="coerce").astype("Int64"),
+                "tmdb_id": pd.to_numeric(links["tmdbId"], errors="coerce").astype("Int64"),
+            }
+        )
+
+    def read_tags(self, folder: Path) -> pd.DataFrame | None:
+        """``tags.csv``; a file without ``movieId`` and ``tag`` is a :class:`DatasetError`."""
+        path = folder / self.tags_file
+        if not path.is_file():
+            return None
+        try:
+            tags = pd.read_csv(
+                path,
+                usecols=["movieId", "tag"],
+                dtype={"movieId": np.int32, "tag": str},
+                keep_default_na=False,
+            )
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise DatasetError(f"{path} is not a MovieLens tags file ({exc}).") from exc
+        return tags.rename(columns={"movieId": "movie_id"})
+
+
+_100K_GENRES = (
+    "unknown",
+    "Action",
+    "Adventure",
+    "Animation",
+    "Children's",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "Film-Noir",
+    "Horror",
+    "Musical",
+    "Mystery",
+    "Romance",
+    "Sci-Fi",
+    "Thriller",
+    "War",
+    "Western",
+)
+
+
+@dataclass(frozen=True)
+class Ml100kLoader(ReleaseLoader):
+    """ml-100k: ISO-8859-1 files without header lines.
+
+    ``u.data`` (user, item, rating, timestamp; tab-separated), ``u.item`` (``|``-separated: id,
+    title, release date, video date, IMDb URL, then one 0/1 flag per genre) and ``u.genre`` (the
+    genre names in flag order; the published list when it is absent). No links, no tags: movies
+    link IMDb by title.
+    """
+
+    ratings_file: str = "u.data"
+    movies_file: str = "u.item"
+    genres_file: str = "u.genre"
+
+    def read_ratings(self, folder: Path) -> pd.DataFrame:
+        """``u.data``: tab-separated, no header."""
+        return pd.read_csv(
+            folder / self.ratings_file,
+            sep="\t",
+            header=None,
+            names=list(_RATING_DTYPES),
+            dtype=_RATING_DTYPES,
+            engine="c",
+        )
+
+    def read_movies(self, folder: Path) -> pd.DataFrame:
+        """``u.item``: genre flags become names; the IMDb URL's title becomes ``imdb_search``."""
+        genre_names = self._genres(folder)
+        raw = pd.read_csv(
+            folder / self.movies_file,
+            sep="|",
+            header=None,
+            encoding="latin-1",
+            dtype=str,
+            keep_default_na=False,
+        )
+        flags = raw.iloc[:, 5 : 5 + len(genre_names)].astype(int).to_numpy(bool)
+        return pd.DataFrame(
+            {
+                "movie_id": raw[0].astype(np.int32),
+                "title": raw[1],
+                "genres": [
+                    "|".join(g for g, f in zip(genre_names, row, strict=True) if f) for row in flags
+                ],
+                # ml-100k ids are its own: no numeric IMDb id, a search by title instead
+                "imdb_search": raw[4].str.extract(r"title-exact\?(.*)$")[0],
+            }
+        )
+
+    def _genres(self, folder: Path) -> list[str]:
+        path = folder / self.genres_file
+        if not path.is_file():
+            return list(_100K_GENRES)
+        lines = path.read_text(encoding="latin-1").splitlines()
+        return [ln.split("|")[0] for ln in lines if ln.strip()]
+
+
+@dataclass(frozen=True)
+class DatLoader(ReleaseLoader):
+    """The ``::``-separated releases (ml-1m): ISO-8859-1 ``.dat`` files without header lines.
+
+    ``ratings.dat`` (UserID::MovieID::Rating::Timestamp) and ``movies.dat``
+    (MovieID::Title::Genres). No links, no tags.
+    """
+
+    ratings_file: str = "ratings.dat"
+    movies_file: str = "movies.dat"
+
+    def read_ratings(self, folder: Path) -> pd.DataFrame:
+        """``ratings.dat``: read as ``:``-separated, keeping every other field."""
+        raw = pd.read_csv(
+            folder / self.ratings_file,
+            sep=":",
+            header=None,
+            dtype=str,
+            engine="c",
+            encoding="latin-1",
+            usecols=[0, 2, 4, 6],
+        )
+        raw.columns = list(_RATING_DTYPES)
+        return raw.astype(_RATING_DTYPES)
+
+    def read_movies(self, folder: Path) -> pd.DataFrame:
+        """``movies.dat``: split by hand, as titles may hold a single ``:``."""
+        rows = (folder / self.movies_file).read_bytes().decode("latin-1").splitlines()
+        parts = [r.split("::") for r in rows if r.strip()]
+        return pd.DataFrame(
+            {
+                "movie_id": np.array([int(p[0]) for p in parts], dtype=np.int32),
+                "title": [p[1] for p in parts],
+                "genres": [p[2].strip() if len(p) > 2 else "" for p in parts],
+            }
+        )
+
+
 @dataclass(frozen=True)
 class Release:
-    """One MovieLens release and how its files are laid out."""
+    """One MovieLens release: its archive, its format and what a "like" is."""
 
     name: str
-    layout: str  # "csv" (latest, 25m, 32m), "100k" or "1m"
+    loader: ReleaseLoader  # the format of its files: names, encoding, parsing, checksums
     like_threshold: float  # a rating at or above this is a "like"
-    has_ratings_file: str
-    movies_file: str
     description: str
+    archive_folder: str  # the folder the official zip holds the files in
 
     @property
     def url(self) -> str:
         """The official zip archive of this release."""
         return f"{GROUPLENS_URL}/{self.name}.zip"
 
+    @property
+    def ratings_file(self) -> str:
+        """The file holding the ratings (``ratings.csv``, ``u.data`` …)."""
+        return self.loader.ratings_file
 
+    @property
+    def movies_file(self) -> str:
+        """The file holding the movie list (``movies.csv``, ``u.item`` …)."""
+        return self.loader.movies_file
+
+    @property
+    def has_ratings_file(self) -> str:
+        """Same as :attr:`ratings_file` (the name callers used before loaders existed)."""
+        return self.loader.ratings_file
+
+
+_CSV = CsvLoader()
 RELEASES: dict[str, Release] = {
     r.name: r
     for r in (
         Release(
             "ml-latest-small",
-            "csv",
+            _CSV,
             3.5,
-            "ratings.csv",
-            "movies.csv",
             "100k ratings, 610 users, 9,742 movies up to 2018 (redistributable)",
+            archive_folder="ml-latest-small",
         ),
         Release(
             "ml-100k",
-            "100k",
+            Ml100kLoader(),
             4.0,
-            "u.data",
-            "u.item",
             "100k ratings, 943 users, 1,682 movies from 1998 (no redistribution)",
+            archive_folder="ml-100k",
         ),
         Release(
             "ml-1m",
-            "1m",
+            DatLoader(),
             4.0,
-            "ratings.dat",
-            "movies.dat",
             "1M ratings, 6,040 users, 3,883 movies from 2003 (no redistribution)",
+            archive_folder="ml-1m",
         ),
         Release(
             "ml-25m",
-            "csv",
+            _CSV,
             3.5,
-            "ratings.csv",
-            "movies.csv",
             "25M ratings, 162k users, 62k movies up to 2019",
+            archive_folder="ml-25m",
         ),
         Release(
             "ml-32m",
-            "csv",
+            _CSV,
             3.5,
-            "ratings.csv",
-            "movies.csv",
             "32M ratings, 201k users, 87,585 movies up to 2023",
+            archive_folder="ml-32m",
         ),
     )
 }
@@ -111,6 +370,10 @@ def get_release(name: str) -> Release:
     except KeyError:
         known = ", ".join(RELEASES)
         raise DatasetError(f"Unknown MovieLens release {name!r}; choose one of: {known}.") from None
+
+
+def _as_release(release: Release | str) -> Release:
+    return get_release(release) if isinstance(release, str) else release
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +396,7 @@ def locate_release(
     downloaded, checked against its published MD5 and extracted there on first use.
     """
     release = get_release(name)
-    required = [release.movies_file] + ([release.has_ratings_file] if need_ratings else [])
+    required = [release.movies_file] + ([release.ratings_file] if need_ratings else [])
     if movielens_dir is not None:
         folder = Path(movielens_dir) / name
         _check_files(
@@ -184,7 +447,7 @@ def download_release(
                 zf.extractall(staging)
         except zipfile.BadZipFile as exc:
             raise DatasetError(f"{url} is not a valid zip archive: {exc}") from exc
-        inner = staging / release.name
+        inner = staging / release.archive_folder
         if not inner.is_dir():  # archive without a top-level folder
             inner = staging
         final = parent / release.name
@@ -240,9 +503,7 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 def release_checksums(folder: Path, release: Release) -> dict[str, str]:
     """SHA-256 of the files a model is built from, for an artifact's metadata."""
-    names = [release.movies_file, release.has_ratings_file]
-    if release.layout == "csv":
-        names += ["links.csv", TAGS_FILE]
+    names = release.loader.checksum_files()
     return {n: file_digest(folder / n) for n in names if (folder / n).is_file()}
 
 
@@ -261,33 +522,12 @@ def split_title(title: str) -> tuple[str, int | None]:
 
 def load_ratings(folder: Path, release: Release | str) -> pd.DataFrame:
     """Read a release's ratings as ``user_id, movie_id, rating, timestamp``."""
-    release = get_release(release) if isinstance(release, str) else release
-    path = Path(folder) / release.has_ratings_file
+    release = _as_release(release)
+    folder = Path(folder)
+    path = folder / release.ratings_file
     if not path.is_file():
         raise DatasetError(f"{path} is missing: the {release.name} ratings are needed here.")
-    dtypes = {
-        "user_id": np.int32,
-        "movie_id": np.int32,
-        "rating": np.float32,
-        "timestamp": np.int64,
-    }
-    names = list(dtypes)
-    if release.layout == "csv":
-        df = pd.read_csv(path, header=0, names=names, dtype=dtypes, engine="c")
-    elif release.layout == "100k":
-        df = pd.read_csv(path, sep="\t", header=None, names=names, dtype=dtypes, engine="c")
-    else:  # "1m": UserID::MovieID::Rating::Timestamp
-        raw = pd.read_csv(
-            path,
-            sep=":",
-            header=None,
-            dtype=str,
-            engine="c",
-            encoding="latin-1",
-            usecols=[0, 2, 4, 6],
-        )
-        raw.columns = names
-        df = raw.astype(dtypes)
+    df = release.loader.read_ratings(folder)
     if df.empty:
         raise DatasetError(f"{path} holds no ratings.")
     return df
@@ -301,52 +541,13 @@ def load_catalog(
     With ``ratings`` given, a ``likes`` column counts the ratings at or above the release's like
     threshold (the popularity used to break ties); otherwise ``likes`` is zero.
     """
-    release = get_release(release) if isinstance(release, str) else release
+    release = _as_release(release)
     folder = Path(folder)
     path = folder / release.movies_file
     if not path.is_file():
         raise DatasetError(f"{path} is missing: the {release.name} movie list is needed here.")
-    imdb = tmdb = None
-    if release.layout == "csv":
-        movies = pd.read_csv(
-            path, dtype={"movieId": np.int32, "title": str, "genres": str}, keep_default_na=False
-        )
-        movies = movies.rename(columns={"movieId": "movie_id"})
-        links_path = folder / "links.csv"
-        if links_path.is_file():
-            links = pd.read_csv(
-                links_path, dtype={"movieId": np.int32}, converters={"imdbId": str, "tmdbId": str}
-            )
-            links = links.set_index("movieId")
-            imdb = pd.to_numeric(links["imdbId"], errors="coerce").astype("Int64")
-            tmdb = pd.to_numeric(links["tmdbId"], errors="coerce").astype("Int64")
-    elif release.layout == "100k":
-        genre_names = _read_100k_genres(folder)
-        raw = pd.read_csv(
-            path, sep="|", header=None, encoding="latin-1", dtype=str, keep_default_na=False
-        )
-        flags = raw.iloc[:, 5 : 5 + len(genre_names)].astype(int).to_numpy(bool)
-        movies = pd.DataFrame(
-            {
-                "movie_id": raw[0].astype(np.int32),
-                "title": raw[1],
-                "genres": [
-                    "|".join(g for g, f in zip(genre_names, row, strict=True) if f) for row in flags
-                ],
-            }
-        )
-        imdb_title = raw[4].str.extract(r"title-exact\?(.*)$")[0]
-        movies["_imdb_url"] = imdb_title  # kept as a search link, no numeric id in ml-100k
-    else:  # "1m": MovieID::Title::Genres
-        rows = path.read_bytes().decode("latin-1").splitlines()
-        parts = [r.split("::") for r in rows if r.strip()]
-        movies = pd.DataFrame(
-            {
-                "movie_id": np.array([int(p[0]) for p in parts], dtype=np.int32),
-                "title": [p[1] for p in parts],
-                "genres": [p[2].strip() if len(p) > 2 else "" for p in parts],
-            }
-        )
+    movies = release.loader.read_movies(folder)
+    links = release.loader.read_links(folder)
     movies["title"] = movies["title"].str.strip()
     split = [split_title(t) for t in movies["title"]]
     movies["name"] = [s[0] for s in split]
@@ -354,19 +555,14 @@ def load_catalog(
     movies = movies.set_index("movie_id").sort_index()
     if movies.index.has_duplicates:
         raise DatasetError(f"{path} lists some movieIds twice.")
-    movies["imdb_id"] = (
-        imdb.reindex(movies.index)
-        if imdb is not None
-        else pd.array([pd.NA] * len(movies), dtype="Int64")
-    )
-    movies["tmdb_id"] = (
-        tmdb.reindex(movies.index)
-        if tmdb is not None
-        else pd.array([pd.NA] * len(movies), dtype="Int64")
-    )
-    if "_imdb_url" not in movies:
-        movies["_imdb_url"] = None
-    movies = movies.rename(columns={"_imdb_url": "imdb_search"})
+    for column in ("imdb_id", "tmdb_id"):
+        movies[column] = (
+            links[column].reindex(movies.index)
+            if links is not None
+            else pd.array([pd.NA] * len(movies), dtype="Int64")
+        )
+    if "imdb_search" not in movies:
+        movies["imdb_search"] = None
     likes = pd.Series(0, index=movies.index, dtype=np.int64)
     if ratings is not None:
         liked = ratings.loc[ratings["rating"] >= release.like_threshold, "movie_id"]
@@ -375,60 +571,17 @@ def load_catalog(
     return movies[["title", "name", "year", "genres", "imdb_id", "tmdb_id", "imdb_search", "likes"]]
 
 
-TAGS_FILE = "tags.csv"
-
-
 def load_tags(folder: Path, release: Release | str) -> pd.DataFrame:
     """User tags of a release as ``movie_id`` (int32), ``tag`` (str); empty when it has none.
 
-    Only the csv releases (ml-latest-small, ml-25m, ml-32m) ship ``tags.csv``
-    (``userId,movieId,tag,timestamp``). Rows with an empty tag are dropped.
+    Of the known releases only the csv ones (ml-latest-small, ml-25m, ml-32m) ship tags
+    (``tags.csv``). Tags are stripped; rows with an empty tag are dropped.
     """
-    release = get_release(release) if isinstance(release, str) else release
-    empty = pd.DataFrame({"movie_id": pd.Series(dtype=np.int32), "tag": pd.Series(dtype=object)})
-    path = Path(folder) / TAGS_FILE
-    if release.layout != "csv" or not path.is_file():
-        return empty
-    try:
-        tags = pd.read_csv(
-            path,
-            usecols=["movieId", "tag"],
-            dtype={"movieId": np.int32, "tag": str},
-            keep_default_na=False,
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DatasetError(f"{path} is not a MovieLens tags file ({exc}).") from exc
-    tags = tags.rename(columns={"movieId": "movie_id"})
+    tags = _as_release(release).loader.read_tags(Path(folder))
+    if tags is None:
+        return pd.DataFrame({"movie_id": pd.Series(dtype=np.int32), "tag": pd.Series(dtype=object)})
     tags["tag"] = tags["tag"].str.strip()
     return tags.loc[tags["tag"] != "", ["movie_id", "tag"]].reset_index(drop=True)
-
-
-def _read_100k_genres(folder: Path) -> list[str]:
-    path = folder / "u.genre"
-    if not path.is_file():
-        return [
-            "unknown",
-            "Action",
-            "Adventure",
-            "Animation",
-            "Children's",
-            "Comedy",
-            "Crime",
-            "Documentary",
-            "Drama",
-            "Fantasy",
-            "Film-Noir",
-            "Horror",
-            "Musical",
-            "Mystery",
-            "Romance",
-            "Sci-Fi",
-            "Thriller",
-            "War",
-            "Western",
-        ]
-    lines = path.read_text(encoding="latin-1").splitlines()
-    return [ln.split("|")[0] for ln in lines if ln.strip()]
 
 
 def movie_url(catalog: pd.DataFrame, movie_id: int) -> str:

@@ -1,4 +1,4 @@
-"""The MovieLens data layer: every release layout, line endings, titles, links and downloads."""
+"""The MovieLens data layer: every release format, line endings, titles, links and downloads."""
 
 from __future__ import annotations
 
@@ -16,8 +16,13 @@ import pandas as pd
 import pytest
 
 from recsys.movielens import (
+    RELEASES,
+    CsvLoader,
     DataPaths,
     DatasetError,
+    Release,
+    ReleaseLoader,
+    download_release,
     get_release,
     load_catalog,
     load_ratings,
@@ -175,6 +180,187 @@ def test_release_checksums(movielens_dir: Path) -> None:
     assert set(sums) == {"ratings.csv", "movies.csv", "links.csv", "tags.csv"}
 
 
+@pytest.mark.parametrize(
+    ("name", "files"),
+    [
+        ("ml-latest-small", ["movies.csv", "ratings.csv", "links.csv", "tags.csv"]),
+        ("ml-100k", ["u.item", "u.data"]),  # u.genre, u.user … are not model inputs
+        ("ml-1m", ["movies.dat"]),  # the shared copy has no ratings.dat; users.dat is not read
+        ("ml-32m", ["movies.csv"]),  # absent optional files are skipped
+    ],
+)
+def test_checksums_name_each_formats_files_in_order(
+    movielens_dir: Path, name: str, files: list[str]
+) -> None:
+    # an artifact records these in this order: the order is part of its metadata
+    sums = release_checksums(movielens_dir / name, get_release(name))
+    assert list(sums) == files
+    first = (movielens_dir / name / files[0]).read_bytes()
+    assert sums[files[0]] == hashlib.sha256(first).hexdigest()
+
+
+# Fingerprints of the frames the readers gave before the loaders existed (the if/elif readers of
+# commit 8ccd0ea): the loaders must give the same frames, value for value and dtype for dtype.
+# Regenerate only for a deliberate change of the frames, and say so in the commit.
+FRAMES_BEFORE_LOADERS = {
+    "ml-latest-small": {
+        "ratings": "26f3f27ebceb7cf3ea5c106ffaf3c2748ba50c7ea1b77378a192c974dc5acae3",
+        "catalog": "298f94241bc2e6d998814438b5a2e2ecef6874f8ea6be582fd7e5dd5f01e922e",
+        "tags": "ca387f9b0441eddbe5b790247c542afa5da20bece9ea1ec1e594cf317bdbd9d5",
+    },
+    "ml-100k": {
+        "ratings": "dd8af2d2c0768559effb6d09ce765befb6666977038d4c9af39093e9d7eb1c7f",
+        "catalog": "073b372ecf50d4618de3a96be3a18caf30459f910fe37602a0b0893520ff2dc3",
+    },
+    "ml-1m": {
+        "ratings": "357fe57bd94bdaf04741b4622e9aea72698d5e9386e3b4d1bc1cc4111231cfc4",
+        "catalog": "70c69ce78c2d8f8dbda7dfbcc9dcb8c3b297f96e6b322b9addcc5ffcebf3ba5e",
+    },
+    "ml-32m": {
+        "catalog": "8fdb7fd5038a1cb0d9e0f4effd45bee91e9fe21e2e7da6ec16596960198a0993",
+    },
+}
+
+
+def _fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's index, column names, dtypes and values (None, NaN and NA kept apart)."""
+    digest = hashlib.sha256()
+    names = [(frame.index.name, str(frame.index.dtype))]
+    names += [(column, str(dtype)) for column, dtype in frame.dtypes.items()]
+    digest.update(repr(names).encode())
+    for values in (frame.index, *(frame[c] for c in frame.columns)):
+        digest.update(repr(values.tolist()).encode())
+    return digest.hexdigest()
+
+
+def test_fingerprint_tells_apart_what_a_reader_could_change() -> None:
+    frame = pd.DataFrame(
+        {"a": np.array([1, 2], dtype=np.int32), "b": pd.Series(["x", None], dtype=object)},
+        index=pd.Index([1, 2], name="movie_id"),
+    )
+    variants = [
+        frame.astype({"a": np.int64}),
+        frame.assign(b=pd.Series(["x", np.nan], dtype=object, index=frame.index)),
+        frame.assign(b=pd.Series(["x", None], dtype=str, index=frame.index)),
+        frame.assign(b=["x", ""]),
+        frame.assign(a=np.array([1, 3], dtype=np.int32)),
+        frame.rename_axis("id"),
+        frame.rename(columns={"b": "c"}),
+        frame.iloc[::-1],
+    ]
+    assert len({_fingerprint(f) for f in [frame, *variants]}) == len(variants) + 1
+
+
+@pytest.mark.parametrize("name", ["ml-latest-small", "ml-100k", "ml-1m", "ml-32m"])
+def test_frames_unchanged_by_the_loaders(movielens_dir: Path, tmp_path: Path, name: str) -> None:
+    folder = movielens_dir / name
+    if name == "ml-1m":  # only movies.dat is shared: add the synthetic ratings in "::" format
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "movies.dat").write_bytes((movielens_dir / name / "movies.dat").read_bytes())
+        _write_1m_ratings(folder / "ratings.dat", b"\n")
+    frames = {}
+    if (folder / get_release(name).ratings_file).is_file():
+        frames["ratings"] = load_ratings(folder, name)
+    frames["catalog"] = load_catalog(folder, name, frames.get("ratings"))
+    if name == "ml-latest-small":
+        frames["tags"] = load_tags(folder, name)
+    fingerprints = {kind: _fingerprint(frame) for kind, frame in frames.items()}
+    assert fingerprints == FRAMES_BEFORE_LOADERS[name]
+
+
+def test_every_release_names_its_loader_files_and_archive_folder() -> None:
+    for name, release in RELEASES.items():
+        assert release.name == name
+        assert isinstance(release.loader, ReleaseLoader)
+        assert release.ratings_file == release.has_ratings_file == release.loader.ratings_file
+        assert release.movies_file == release.loader.movies_file
+        assert release.archive_folder == name  # true of GroupLens' archives of these releases
+    assert {type(r.loader).__name__ for r in RELEASES.values()} == {
+        "CsvLoader",
+        "Ml100kLoader",
+        "DatLoader",
+    }
+
+
+# A format the project does not know, added the way docs/extending-releases.md describes: one
+# loader and one Release, and every reader, the checksums and locate_release work with it.
+
+
+class _JsonLinesLoader(ReleaseLoader):
+    ratings_file = "ratings.jsonl"
+    movies_file = "movies.jsonl"
+
+    @property
+    def optional_files(self) -> tuple[str, ...]:
+        return ("tags.jsonl",)
+
+    def read_ratings(self, folder: Path) -> pd.DataFrame:
+        raw = pd.read_json(folder / self.ratings_file, lines=True)
+        return raw.rename(columns={"user": "user_id", "movie": "movie_id"}).astype(
+            {"user_id": np.int32, "movie_id": np.int32, "rating": np.float32, "timestamp": np.int64}
+        )
+
+    def read_movies(self, folder: Path) -> pd.DataFrame:
+        raw = pd.read_json(folder / self.movies_file, lines=True, dtype={"title": str})
+        return pd.DataFrame(
+            {
+                "movie_id": raw["id"].astype(np.int32),
+                "title": raw["title"],
+                "genres": ["|".join(g) for g in raw["genres"]],
+            }
+        )
+
+    def read_tags(self, folder: Path) -> pd.DataFrame | None:
+        path = folder / "tags.jsonl"
+        if not path.is_file():
+            return None
+        raw = pd.read_json(path, lines=True, dtype={"tag": str})
+        return pd.DataFrame({"movie_id": raw["movie"].astype(np.int32), "tag": raw["tag"]})
+
+
+def test_a_new_format_needs_only_a_loader_and_a_release(tmp_path: Path) -> None:
+    release = Release("ml-json", _JsonLinesLoader(), 4.0, "3 ratings", archive_folder="ml-json")
+    folder = tmp_path / "ml-json"
+    folder.mkdir()
+    (folder / "movies.jsonl").write_text(
+        '{"id": 2, "title": "Heat (1995)", "genres": ["Crime", "Thriller"]}\n'
+        '{"id": 1, "title": " Toy Story (1995) ", "genres": ["Animation"]}\n',
+        encoding="utf-8",
+    )
+    (folder / "ratings.jsonl").write_text(
+        '{"user": 1, "movie": 1, "rating": 4.5, "timestamp": 10}\n'
+        '{"user": 1, "movie": 2, "rating": 3.0, "timestamp": 11}\n'
+        '{"user": 2, "movie": 1, "rating": 4.0, "timestamp": 12}\n',
+        encoding="utf-8",
+    )
+    (folder / "tags.jsonl").write_text(
+        '{"movie": 1, "tag": " pixar "}\n{"movie": 2, "tag": ""}\n', encoding="utf-8"
+    )
+    ratings = load_ratings(folder, release)
+    assert list(ratings.dtypes.astype(str)) == ["int32", "int32", "float32", "int64"]
+    catalog = load_catalog(folder, release, ratings)
+    assert catalog.index.tolist() == [1, 2]
+    assert catalog.loc[1, ["title", "name", "year", "genres", "likes"]].tolist() == [
+        "Toy Story (1995)",
+        "Toy Story",
+        1995,
+        "Animation",
+        2,
+    ]
+    assert catalog.at[2, "genres"] == "Crime|Thriller"
+    assert movie_url(catalog, 2) == "https://movielens.org/movies/2"  # no links in this format
+    assert load_tags(folder, release).to_dict("records") == [{"movie_id": 1, "tag": "pixar"}]
+    assert list(release_checksums(folder, release)) == [
+        "movies.jsonl",
+        "ratings.jsonl",
+        "tags.jsonl",
+    ]
+    (folder / "ratings.jsonl").unlink()
+    with pytest.raises(DatasetError, match=r"ratings\.jsonl is missing"):
+        load_ratings(folder, release)
+
+
 def test_load_tags_reads_tags_csv(movielens_dir: Path, tmp_path: Path) -> None:
     tags = load_tags(movielens_dir / "ml-latest-small", "ml-latest-small")
     with (movielens_dir / "ml-latest-small" / "tags.csv").open(encoding="utf-8") as fh:
@@ -285,6 +471,21 @@ def test_download_with_good_checksum(server: _Server, tmp_path: Path, top: str |
     requests = len(server.requests)
     assert _locate(server, tmp_path) == folder  # already there: no second download
     assert len(server.requests) == requests
+
+
+def test_download_finds_the_files_in_the_archive_folder_the_release_names(
+    server: _Server, tmp_path: Path
+) -> None:
+    # ml-10m, for one, unpacks into "ml-10M100K": the folder is the release's, not its name
+    archive = _zip("ml-latest-small-v2")
+    server.publish(archive, hashlib.md5(archive).hexdigest())
+    release = Release(
+        "ml-latest-small", CsvLoader(), 3.5, "test", archive_folder="ml-latest-small-v2"
+    )
+    folder = download_release(release, tmp_path, base_url=server.url, progress=False)
+    assert folder == tmp_path / "ml-latest-small"
+    assert (folder / "movies.csv").read_bytes() == MOVIES
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ml-latest-small"]
 
 
 def test_bad_checksum_leaves_nothing(server: _Server, tmp_path: Path) -> None:
