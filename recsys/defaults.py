@@ -36,6 +36,17 @@ class TrainConfig:
             likes (0: every movie). On a large catalog most movies have a handful of likes and
             noise for factors, and scoring only the others is what keeps a fold-in recommend
             within a few milliseconds (the item-factor product is bound by memory bandwidth).
+        dislike_confidence: a disliked movie enters the fold-in as preference 0 with this
+            confidence (the ALS ``c``; 1 or less has no effect, 0 turns steering off).
+        dislike_penalty: a candidate's score loses this share of ``|user| · |y| · cos`` to its
+            nearest disliked movie (0: off).
+        dislike_threshold: only a cosine above this is penalised (rescaled to 0-1 above it).
+        calibration: Steck's λ of the genre-calibration re-rank (0: off).
+        calibration_depth: how many of the best-scored candidates the re-rank chooses from.
+        series_cap: at most this many films of one series in every ten places (0: no cap).
+        discover_min_support: discover mode's candidates are the movies outside the 20%
+            most-liked with at least this many likes.
+        discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.
     """
 
     threshold: float | None = None
@@ -54,6 +65,14 @@ class TrainConfig:
     min_support: int = 10
     shrink: float = 0.0
     candidate_min_support: int = 10
+    dislike_confidence: float = 10.0
+    dislike_penalty: float = 0.0
+    dislike_threshold: float = 0.0
+    calibration: float = 0.5
+    calibration_depth: int = 100
+    series_cap: int = 3
+    discover_min_support: int = 3
+    discover_popularity: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for JSON metadata."""
@@ -65,10 +84,31 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
+    def training_key(self) -> tuple[Any, ...]:
+        """The fields that decide the trained factors (the others only change serving)."""
+        return tuple(v for k, v in asdict(self).items() if k not in SERVING_FIELDS)
+
     def with_(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+
+SERVING_FIELDS = frozenset(
+    {
+        "fold_in_regularization",
+        "min_support",
+        "shrink",
+        "candidate_min_support",
+        "dislike_confidence",
+        "dislike_penalty",
+        "dislike_threshold",
+        "calibration",
+        "calibration_depth",
+        "series_cap",
+        "discover_min_support",
+        "discover_popularity",
+    }
+)
 
 _GENERIC = TrainConfig()
 

@@ -187,6 +187,12 @@ class Weighting:
         data = self._weigh(indptr, indices, np.ones(indices.size, dtype=np.float32), n_items)
         return csr_matrix((data, indices, indptr), shape=(indptr.size - 1, n_items))
 
+    def row_weights(self, columns: np.ndarray, n_items: int) -> np.ndarray:
+        """Weights of one like row of distinct columns (what :meth:`rows` gives, without csr)."""
+        columns = np.asarray(columns, dtype=np.int64)
+        indptr = np.array([0, columns.size], dtype=np.int64)
+        return self._weigh(indptr, columns, np.ones(columns.size, dtype=np.float32), n_items)
+
     def _weigh(
         self, indptr: np.ndarray, indices: np.ndarray, x: np.ndarray, n_items: int
     ) -> np.ndarray:
