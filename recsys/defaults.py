@@ -47,6 +47,9 @@ class TrainConfig:
         discover_min_support: discover mode's candidates are the movies outside the 20%
             most-liked with at least this many likes.
         discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.
+        discover_calibration: the calibration λ of discover mode.
+        discover_similar_weight: discover mode blends the similar-movies model's fold-in scores
+            in with this weight (0: the recommendation model alone; needs ``similar_factors``).
     """
 
     threshold: float | None = None
@@ -65,14 +68,16 @@ class TrainConfig:
     min_support: int = 10
     shrink: float = 0.0
     candidate_min_support: int = 10
-    dislike_confidence: float = 10.0
+    dislike_confidence: float = 30.0
     dislike_penalty: float = 0.0
     dislike_threshold: float = 0.0
-    calibration: float = 0.5
-    calibration_depth: int = 100
+    calibration: float = 0.35
+    calibration_depth: int = 300
     series_cap: int = 3
-    discover_min_support: int = 3
-    discover_popularity: float = 0.5
+    discover_min_support: int = 2
+    discover_popularity: float = 0.0
+    discover_calibration: float = 0.35
+    discover_similar_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for JSON metadata."""
@@ -107,6 +112,8 @@ SERVING_FIELDS = frozenset(
         "series_cap",
         "discover_min_support",
         "discover_popularity",
+        "discover_calibration",
+        "discover_similar_weight",
     }
 )
 
@@ -144,7 +151,8 @@ TUNED: dict[str, TrainConfig] = {
 # tune on. Recommendations come from movies liked by at least 50 of those users (0.025%): that
 # leaves about a fifth of ml-32m-sized catalogs to score, which is what keeps a fold-in recommend
 # at a few milliseconds on one core (docs/benchmarks.md); the rest are, by their likes, obscure.
-_LARGE = replace(_GENERIC, candidate_min_support=50)
+# Discover mode's pool likewise: movies outside the 20% most-liked with at least 20 likes.
+_LARGE = replace(_GENERIC, candidate_min_support=50, discover_min_support=20)
 UNTUNED: dict[str, TrainConfig] = {"ml-25m": _LARGE, "ml-32m": _LARGE}
 
 

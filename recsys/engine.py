@@ -478,8 +478,21 @@ class Recommender:
             self._discoverable(),
             divisor=np.power(np.maximum(self.support, 1), config.discover_popularity),
         )
+        self._discover_blend: tuple[AlsScorer, _Pool, float] | None = None
+        weight = float(config.discover_similar_weight)
+        if artifact.similar_factors is not None and weight > 0:
+            similar = np.ascontiguousarray(artifact.similar_factors, dtype=np.float32)
+            self._discover_blend = (
+                AlsScorer(similar, similar_params(config)),
+                _Pool.build(similar, self._discoverable()),
+                min(weight, 1.0),
+            )
         self.steps: tuple[Step, ...] = (
             Calibrate(config.calibration),
+            SeriesCap(config.series_cap),
+        )
+        self.discover_steps: tuple[Step, ...] = (
+            Calibrate(config.discover_calibration),
             SeriesCap(config.series_cap),
         )
         self._filter_masks: dict[Filters, np.ndarray] = {}
@@ -623,12 +636,16 @@ class Recommender:
         pool = self._discover_pool if discover else self._pool
         depth = max(n, self.config.calibration_depth) if rerank else n
         penalty = self._penalty(fold.user, dis_cols)
-        ranking = pool.top(fold.user, depth, hidden, allowed, penalty)
+        if discover and self._discover_blend is not None:
+            ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
+        else:
+            ranking = pool.top(fold.user, depth, hidden, allowed, penalty)
         if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
             ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty)
         if rerank:
             target = genre_distribution(self.features.genres[fav_cols])
-            ranking = apply_steps(ranking, self.steps, Context(self.features, target), n)
+            steps = self.discover_steps if discover else self.steps
+            ranking = apply_steps(ranking, steps, Context(self.features, target), n)
         else:
             ranking = ranking.take(np.arange(min(n, len(ranking))))
         because = self._because(fold, ranking.columns)
@@ -645,19 +662,51 @@ class Recommender:
         )
         return RecommendResult(items, False, ignored, contradictory)
 
-    def _fold_in(self, fav_cols: np.ndarray, dis_cols: np.ndarray) -> FoldIn:
+    def _fold_in(
+        self, fav_cols: np.ndarray, dis_cols: np.ndarray, scorer: AlsScorer | None = None
+    ) -> FoldIn:
         """The chat's factors: favorites weighted as training rows, dislikes as confidence.
 
         Both column arrays hold distinct columns and do not overlap.
         """
+        scorer = scorer or self.scorer
         weights = self.weighting.row_weights(fav_cols, self.n_items)
         confidence = float(self.config.dislike_confidence)
         if confidence > 0 and dis_cols.size:
-            alpha = float(self.scorer.params.alpha)
+            alpha = float(scorer.params.alpha)
             negative = np.full(dis_cols.size, -confidence / alpha, dtype=np.float32)
             fav_cols = np.concatenate([fav_cols, dis_cols])
             weights = np.concatenate([weights, negative])
-        return self.scorer.fold_in(fav_cols, weights)
+        return scorer.fold_in(fav_cols, weights)
+
+    def _blended(
+        self,
+        user: np.ndarray,
+        fav_cols: np.ndarray,
+        dis_cols: np.ndarray,
+        n: int,
+        hidden: np.ndarray,
+        allowed: np.ndarray | None,
+    ) -> Ranking:
+        """Discover mode's ranking: the recommendation and similar-movies models' scores blended.
+
+        The lightly regularised similar-movies model keeps more of what sets a rarely liked movie
+        apart; each score is divided by the mean of its ten best before the blend.
+        """
+        assert self._discover_blend is not None
+        scorer, second, weight = self._discover_blend
+        pool = self._discover_pool
+        other = self._fold_in(fav_cols, dis_cols, scorer).user
+        a = pool.factors @ user
+        b = second.factors @ other
+        scores = np.float32(1 - weight) * (a / _top_mean(a)) + np.float32(weight) * (
+            b / _top_mean(b)
+        )
+        if allowed is not None:
+            scores[~allowed[pool.columns]] = -np.inf
+        pos = pool.position[hidden]
+        scores[pos[pos >= 0]] = -np.inf
+        return _best(pool.columns, scores, n)
 
     def _penalty(self, user: np.ndarray, dis_cols: np.ndarray) -> _Penalty | None:
         """The dislike penalty of a request (see :func:`_score`); None when off."""
@@ -895,6 +944,15 @@ def _score(
     np.maximum(near, 0, out=near)
     near /= np.float32(1 - penalty.threshold)
     return np.asarray(both[:, 0] - near)
+
+
+def _top_mean(scores: np.ndarray, k: int = 10) -> np.float32:
+    """The mean of the ``k`` best scores (1 when it is not positive): a per-list scale."""
+    if scores.size == 0:
+        return np.float32(1)
+    k = min(k, scores.size)
+    top = float(np.partition(scores, scores.size - k)[scores.size - k :].mean())
+    return np.float32(top if top > 0 else 1.0)
 
 
 def _best(columns: np.ndarray, scores: np.ndarray, n: int) -> Ranking:

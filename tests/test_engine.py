@@ -23,6 +23,7 @@ from recsys.engine import (
     make_artifact,
 )
 from recsys.movielens import DataPaths, get_release, load_catalog, load_ratings
+from recsys.rerank import genre_distribution, miscalibration
 
 TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 3114, 78499
 MONSTERS_INC, FINDING_NEMO, INCREDIBLES, UP = 4886, 6377, 8961, 68954
@@ -489,18 +490,28 @@ def test_filters_are_validated_with_clear_messages(recommender: Recommender) -> 
     assert list(rec.genres) == sorted(rec.genres)
 
 
-def test_calibration_gives_a_documentary_fan_documentaries(recommender: Recommender) -> None:
+def test_calibration_brings_the_favorites_genre_mix_closer(recommender: Recommender) -> None:
     rec = recommender
-    docs = rec.catalog[rec.catalog["genres"] == "Documentary"]
-    liked = docs[docs.index.isin(rec.items.item_ids)].sort_values("likes").index[-4:].tolist()
-    favorites = [*liked, MATRIX, STAR_WARS]  # mostly documentaries, two blockbusters
+    anime = [1274, 3000, 5618, 5971, 31658]  # Akira, Mononoke, Spirited Away, Totoro, Howl's
+    favorites = [*anime[:3], MATRIX, STAR_WARS, TOY_STORY]  # half anime, half blockbusters
 
-    def documentaries(items: tuple[Any, ...]) -> int:
-        return sum("Documentary" in rec.catalog.at[i.movie_id, "genres"] for i in items)
+    def animation(items: tuple[Any, ...]) -> int:
+        return sum("Animation" in rec.catalog.at[i.movie_id, "genres"] for i in items)
+
+    def miscalibration_of(items: tuple[Any, ...]) -> float:
+        genres = rec.features.genres
+        p = genre_distribution(genres[rec.items.columns(favorites)])
+        return miscalibration(
+            p, genre_distribution(genres[rec.items.columns([i.movie_id for i in items])])
+        )
 
     plain = rec.recommend(favorites, n=10, rerank=False).items
     calibrated = rec.recommend(favorites, n=10).items
-    assert documentaries(calibrated) >= documentaries(plain) + 2
+    assert animation(calibrated) > animation(plain)
+    assert miscalibration_of(calibrated) < 0.8 * miscalibration_of(plain)
+    assert {i.movie_id for i in calibrated} <= {
+        i.movie_id for i in rec.recommend(favorites, n=300, rerank=False).items
+    }  # calibration chooses among the best-scored candidates
 
 
 def test_at_most_three_films_of_one_series_in_a_top_10(recommender: Recommender) -> None:
