@@ -126,7 +126,7 @@ class Calibrate:
         top = float(scores[0])
         if top > 0:
             scores = scores / np.float32(top)
-        gain = np.float32(1 - self.weight) * scores
+        gain = np.float32(1 - self.weight) * scores  # a new array: taken places get -inf
         target = target * np.float32(self.weight)  # folds λ into the matrix-vector product
         smooth = np.float32(self.alpha) * p[on].astype(np.float32)
         taken = np.zeros(m, dtype=bool)
@@ -142,8 +142,8 @@ class Calibrate:
             np.log(buf, out=buf)
             objective = buf @ target
             objective += gain
-            objective[taken] = -np.inf
             best = int(objective.argmax())
+            gain[best] = -np.inf  # taken
             taken[best] = True
             chosen.append(best)
             acc += genres[best]
