@@ -13,6 +13,9 @@ class TrainConfig:
     Attributes:
         threshold: a rating at or above this is a like in the training matrix (None: the
             release's own like threshold).
+        algorithm: ``"als"`` (the served model) or ``"ease"`` (:mod:`recsys.ease`; evaluation
+            only so far: the artifact stores ALS factors).
+        ease_regularization: EASE's λ.
         scheme: confidence weighting, ``"bm25"`` or ``"plain"`` (see
             :class:`recsys.matrix.Weighting`).
         k1: BM25 K1.
@@ -53,6 +56,8 @@ class TrainConfig:
     """
 
     threshold: float | None = None
+    algorithm: str = "als"
+    ease_regularization: float = 500.0
     scheme: str = "bm25"
     k1: float = 100.0
     b: float = 0.8

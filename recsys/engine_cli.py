@@ -19,6 +19,7 @@ from typing import Any
 from recsys.defaults import TrainConfig, default_config
 from recsys.matrix import SCHEMES
 from recsys.movielens import DEFAULT_RELEASE, RELEASES, get_release
+from recsys.scorer import ALGORITHMS
 
 DEFAULT_SEEDS = "0,1,2,3,4"
 
@@ -57,6 +58,15 @@ def register(subparsers: Any) -> None:
         "--seeds", default=DEFAULT_SEEDS, help=f"comma-separated seeds (default {DEFAULT_SEEDS})"
     )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default=None,
+        help="the scorer to evaluate (default als; ease: EASE, the plain ranking only)",
+    )
+    evaluate.add_argument(
+        "--ease-regularization", type=float, default=None, help="EASE's regularization λ"
+    )
     evaluate.set_defaults(func=run_evaluate)
     register_serving(subparsers)
 
@@ -160,6 +170,8 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
         discover_min_support=args.discover_min_support,
         discover_popularity=args.discover_popularity,
         seed=args.seed,
+        algorithm=getattr(args, "algorithm", None),
+        ease_regularization=getattr(args, "ease_regularization", None),
     )
 
 

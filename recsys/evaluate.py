@@ -42,8 +42,9 @@ import numpy as np
 import pandas as pd
 
 from recsys.defaults import TrainConfig
+from recsys.ease import EaseScorer, fit_ease
 from recsys.engine import Recommender, TrainedModel, fit_model
-from recsys.matrix import likes_of
+from recsys.matrix import build_interactions, likes_of, rows_from_columns
 from recsys.movielens import Release
 from recsys.rerank import genre_distribution, miscalibration
 
@@ -374,6 +375,8 @@ def evaluate_seed(
     ``catalog`` gives the genres, years and titles the re-ranking steps use (without it there is
     no calibration and no series). ``fit`` replaces :func:`fit_model` (a cache, for tuning).
     """
+    if config.algorithm == "ease":
+        return evaluate_ease_seed(ratings, release, config, seed, k=k)
     split = split_users(ratings, release, seed)
     trained = (fit or _fit)(split.train, release, config, num_threads)
     rec = Recommender.from_trained(trained, release, catalog)
@@ -406,6 +409,41 @@ def evaluate_seed(
         plain=results["standard_plain"],
         new_chat_plain=results["new_chat_plain"],
         extras=extras,
+    )
+
+
+def evaluate_ease_seed(
+    ratings: pd.DataFrame, release: Release, config: TrainConfig, seed: int, *, k: int = K
+) -> SeedResult:
+    """The same protocol with EASE as the scorer (the plain ranking; no serving extras)."""
+    split = split_users(ratings, release, seed)
+    start = time.perf_counter()
+    threshold = release.like_threshold if config.threshold is None else config.threshold
+    interactions = build_interactions(split.train, threshold)
+    scorer = EaseScorer(fit_ease(interactions.matrix, config.ease_regularization))
+    seconds = time.perf_counter() - start
+    items = interactions.items
+    results: dict[str, Metrics] = {}
+    for name, cases in (("standard", split.standard), ("new_chat", split.new_chat)):
+        columns = [items.columns(c.fold_in) for c in cases]
+        ids, _ = scorer.recommend(rows_from_columns([c[c >= 0] for c in columns], len(items)), k)
+        lists = np.where(ids >= 0, items.item_ids[np.maximum(ids, 0)], -1)
+        popular = popular_baseline(split.train, release, cases, k)
+        cold = np.array([c[c >= 0].size == 0 for c in columns], dtype=bool)
+        lists[cold] = popular[cold]  # nothing known: the most popular, as ALS serves it
+        results[name] = ranking_metrics(lists, cases, k)
+        results[name + "_pop"] = ranking_metrics(popular, cases, k)
+    return SeedResult(
+        seed=seed,
+        model=results["standard"],
+        popular=results["standard_pop"],
+        new_chat_model=results["new_chat"],
+        new_chat_popular=results["new_chat_pop"],
+        low_support_share=float("nan"),
+        similar_precision=float("nan"),
+        train_seconds=seconds,
+        plain=results["standard"],
+        new_chat_plain=results["new_chat"],
     )
 
 
