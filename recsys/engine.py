@@ -477,7 +477,7 @@ class Recommender:
             genres=genre_weights, series=np.asarray(series_codes, dtype=np.int64), tail=tail
         )
         self._factors = factors
-        self._norms = np.linalg.norm(factors, axis=1).astype(np.float32)
+        self._norms = _row_norms(factors)
         self._pool = _Pool.build(factors, self.support >= config.candidate_min_support)
         self._discover_pool = _Pool.build(
             factors,
@@ -894,12 +894,13 @@ class _Pool:
         cls, factors: np.ndarray, mask: np.ndarray, divisor: np.ndarray | None = None
     ) -> _Pool:
         columns = np.flatnonzero(mask).astype(np.int64)
+        block = np.ascontiguousarray(factors[columns])
         position = np.full(factors.shape[0], -1, dtype=np.int64)
         position[columns] = np.arange(columns.size)
         return cls(
             columns=columns,
-            factors=np.ascontiguousarray(factors[columns]),
-            norms=np.linalg.norm(factors[columns], axis=1).astype(np.float32),
+            factors=block,
+            norms=_row_norms(block),
             position=position,
             divisor=None if divisor is None else divisor[columns].astype(np.float32),
             divisor_all=None if divisor is None else divisor.astype(np.float32),
@@ -950,6 +951,12 @@ def _score(
     np.maximum(near, 0, out=near)
     near /= np.float32(1 - penalty.threshold)
     return np.asarray(both[:, 0] - near)
+
+
+def _row_norms(factors: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, float32 (no temporary the size of the factors)."""
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", factors, factors)).astype(np.float32)
+    return norms
 
 
 def _top_mean(scores: np.ndarray, k: int = 10) -> np.float32:
