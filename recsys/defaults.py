@@ -77,7 +77,7 @@ class TrainConfig:
     dislike_penalty: float = 0.0
     dislike_threshold: float = 0.0
     calibration: float = 0.35
-    calibration_depth: int = 100
+    calibration_depth: int = 30
     series_cap: int = 3
     discover_min_support: int = 2
     discover_popularity: float = 0.0
