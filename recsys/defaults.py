@@ -57,7 +57,7 @@ class TrainConfig:
 
     threshold: float | None = None
     algorithm: str = "als"
-    ease_regularization: float = 500.0
+    ease_regularization: float = 300.0
     scheme: str = "bm25"
     k1: float = 100.0
     b: float = 0.8
@@ -137,6 +137,7 @@ TUNED: dict[str, TrainConfig] = {
         similar_factors=64,
         similar_regularization=0.1,
         min_support=10,
+        ease_regularization=100.0,
     ),
     "ml-100k": TrainConfig(
         factors=128,
