@@ -486,8 +486,14 @@ class Recommender:
         )
         self._discover_blend: tuple[AlsScorer, _Pool, float] | None = None
         weight = float(config.discover_similar_weight)
-        if artifact.similar_factors is not None and weight > 0:
-            similar = np.ascontiguousarray(artifact.similar_factors, dtype=np.float32)
+        similar = artifact.similar_factors
+        if (
+            similar is not None
+            and weight > 0
+            and similar.ndim == 2
+            and similar.shape == (n_items, config.similar_factors)  # ALS factors of that model
+        ):
+            similar = np.ascontiguousarray(similar, dtype=np.float32)
             self._discover_blend = (
                 AlsScorer(similar, similar_params(config)),
                 _Pool.build(similar, self._discoverable()),
