@@ -260,16 +260,18 @@ def run_evaluate(args: argparse.Namespace, settings: Any) -> int:
 def format_report(report: dict[str, Any]) -> str:
     """A human-readable table of an evaluation report."""
     m = report["mean"]
+    name = str(report["config"].get("algorithm", "als")).upper()
     seeds = ",".join(str(s) for s in report["seeds"])
     lines = [
         f"{report['release']}, seeds {seeds}, K={report['k']}",
         f"config: {json.dumps(report['config'], sort_keys=True)}",
         f"{'':36}{'Recall@20':>10}{'NDCG@20':>10}",
-        f"{'ALS, default ranking (80% in)':36}{m['recall']:>10.4f}{m['ndcg']:>10.4f}",
-        f"{'ALS, plain ranking':36}{m['recall_plain']:>10.4f}{m['ndcg_plain']:>10.4f}",
+        f"{name + ', default ranking (80% in)':36}{m['recall']:>10.4f}{m['ndcg']:>10.4f}",
+        f"{name + ', plain ranking':36}{m['recall_plain']:>10.4f}{m['ndcg_plain']:>10.4f}",
         f"{'most popular':36}{m['popular_recall']:>10.4f}{m['popular_ndcg']:>10.4f}",
-        f"{'ALS (new chat: 5 likes)':36}{m['new_chat_recall']:>10.4f}{m['new_chat_ndcg']:>10.4f}",
-        f"{'ALS plain (new chat)':36}{m['new_chat_recall_plain']:>10.4f}",
+        f"{name + ' (new chat: 5 likes)':36}{m['new_chat_recall']:>10.4f}"
+        f"{m['new_chat_ndcg']:>10.4f}",
+        f"{name + ' plain (new chat)':36}{m['new_chat_recall_plain']:>10.4f}",
         f"{'most popular (new chat)':36}{m['new_chat_popular_recall']:>10.4f}"
         f"{m['new_chat_popular_ndcg']:>10.4f}",
         f"genre miscalibration C_KL of the top 10: {m['miscalibration']:.4f} "
