@@ -28,7 +28,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 from recsys.defaults import TrainConfig, default_config
-from recsys.engine import Recommender, fit_model
+from recsys.engine import Recommender, TrainedModel, fit_model
 from recsys.evaluate import evaluate, low_support_share, similar_precision, split_users
 from recsys.movielens import get_release, load_catalog, load_ratings
 
@@ -167,19 +167,33 @@ def main() -> int:
         similar_grid(ratings, release, base, seeds, grid, args.log, genres)
         return 0
     results: list[tuple[float, dict[str, Any], dict[str, float]]] = []
+    catalog = load_catalog(args.movielens_dir / release.name, release, ratings)
+    cache: dict[tuple[Any, ...], TrainedModel] = {}
+
+    def fit(train: Any, release: Any, config: TrainConfig, num_threads: int) -> TrainedModel:
+        """Train once per (split, training fields): serving fields need no new model."""
+        key = (len(train), int(train["user_id"].sum()), config.training_key())
+        if key not in cache:
+            cache[key] = fit_model(train, release, config, num_threads=num_threads)
+        return dataclasses.replace(cache[key], config=config)
+
     print(f"{release.name}: {len(list(itertools.product(*grid.values())))} configs, seeds {seeds}")
     for values in itertools.product(*grid.values()):
         changes = dict(zip(names, values, strict=True))
         config = TrainConfig.from_dict({**base.to_dict(), **changes})
         start = time.perf_counter()
-        report = evaluate(ratings, release, config, seeds, num_threads=1)
+        report = evaluate(ratings, release, config, seeds, num_threads=1, catalog=catalog, fit=fit)
         m = report.mean
         results.append((m["recall"], changes, m))
         print(
-            f"{json.dumps(changes)}  recall {m['recall']:.4f}  ndcg {m['ndcg']:.4f}  "
-            f"new-chat {m['new_chat_recall']:.4f}  low-support "
-            f"{100 * m['low_support_share']:.1f}%  similar-precision "
-            f"{m['similar_precision']:.4f}  ({time.perf_counter() - start:.1f} s)",
+            f"{json.dumps(changes)}  recall {m['recall']:.4f} (plain {m['recall_plain']:.4f})  "
+            f"new-chat {m['new_chat_recall']:.4f} ({m['new_chat_recall_plain']:.4f})  "
+            f"miscal {m['miscalibration']:.3f} ({m['miscalibration_plain']:.3f})  "
+            f"discover tail {m['discover_tail_share']:.2f} recall {m['discover_tail_recall']:.4f} "
+            f"(popular {m['discover_tail_recall_popular']:.4f})  dislike hits "
+            f"{m['dislike_hits']:.4f} ({m['dislike_hits_plain']:.4f}) recall "
+            f"{m['dislike_recall']:.4f} ({m['dislike_recall_plain']:.4f})  "
+            f"({time.perf_counter() - start:.1f} s)",
             flush=True,
         )
         with args.log.open("a", encoding="utf-8") as log:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -39,7 +40,8 @@ def limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def _model(params: AlsParams, *, num_threads: int) -> object:
+def _model(params: AlsParams, *, num_threads: int) -> Any:
+    """An implicit CPU ALS model (implicit ships no type hints, hence ``Any``)."""
     from implicit.cpu.als import AlternatingLeastSquares
 
     limit_blas_threads()
@@ -76,10 +78,10 @@ def fit_item_factors(
 
     model.fit(
         csr_matrix(weighted, dtype=np.float32),
-        show_progress=progress,  # type: ignore[attr-defined]
+        show_progress=progress,
         callback=callback,
     )
-    factors: np.ndarray = np.ascontiguousarray(model.item_factors, dtype=np.float32)  # type: ignore[attr-defined]
+    factors: np.ndarray = np.ascontiguousarray(model.item_factors, dtype=np.float32)
     return factors
 
 
@@ -108,11 +110,11 @@ class AlsScorer:
         self.params = params
         self._model = _model(params, num_threads=num_threads)
         model = self._model
-        model.item_factors = factors  # type: ignore[attr-defined]
-        model.user_factors = np.zeros((1, params.factors), dtype=np.float32)  # type: ignore[attr-defined]
+        model.item_factors = factors
+        model.user_factors = np.zeros((1, params.factors), dtype=np.float32)
         # implicit's lazy caches, filled now so that concurrent readers never write them
-        _ = model.YtY  # type: ignore[attr-defined]
-        _ = model.item_norms  # type: ignore[attr-defined]
+        _ = model.YtY
+        _ = model.item_norms
         self._n_items = int(factors.shape[0])
         self._pool: np.ndarray | None = None
         if candidates is not None and not np.all(candidates):
@@ -120,9 +122,8 @@ class AlsScorer:
             self._pool_factors = np.ascontiguousarray(factors[self._pool])
             self._pool_position = np.full(self._n_items, -1, dtype=np.int64)
             self._pool_position[self._pool] = np.arange(self._pool.size)
-        self._yty_reg = (
-            model.YtY.astype(np.float32)  # type: ignore[attr-defined]
-            + np.float32(params.regularization) * np.eye(params.factors, dtype=np.float32)
+        self._yty_reg = model.YtY.astype(np.float32) + np.float32(params.regularization) * np.eye(
+            params.factors, dtype=np.float32
         )
 
     @property
@@ -133,7 +134,7 @@ class AlsScorer:
     @property
     def item_factors(self) -> np.ndarray:
         """The item factors (read-only use)."""
-        factors: np.ndarray = self._model.item_factors  # type: ignore[attr-defined]
+        factors: np.ndarray = self._model.item_factors
         return factors
 
     def _check_rows(self, rows: csr_matrix) -> csr_matrix:
@@ -147,7 +148,7 @@ class AlsScorer:
         """Fold-in factors of weighted rows (``recalculate_user``; nothing is stored)."""
         rows = self._check_rows(rows)
         ids = np.arange(rows.shape[0])
-        factors: np.ndarray = self._model.recalculate_user(ids, rows)  # type: ignore[attr-defined]
+        factors: np.ndarray = self._model.recalculate_user(ids, rows)
         return factors
 
     def recommend(self, rows: csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +166,7 @@ class AlsScorer:
             ids, scores = self._recommend_pool(rows, n)
             return ids, scores
         userid = 0 if n_rows == 1 else np.arange(n_rows)  # a scalar id skips batch overhead
-        ids, scores = self._model.recommend(  # type: ignore[attr-defined]
+        ids, scores = self._model.recommend(
             userid, rows, N=n, recalculate_user=True, filter_already_liked_items=True
         )
         ids = np.asarray(ids, dtype=np.int64).reshape(n_rows, -1)
@@ -180,9 +181,7 @@ class AlsScorer:
         assert self._pool is not None
         n_rows = rows.shape[0]
         users = np.atleast_2d(
-            self._model.recalculate_user(  # type: ignore[attr-defined]
-                0 if n_rows == 1 else np.arange(n_rows), rows
-            )
+            self._model.recalculate_user(0 if n_rows == 1 else np.arange(n_rows), rows)
         ).astype(np.float32, copy=False)
         scores = users @ self._pool_factors.T  # (rows, pool)
         for r in range(n_rows):
@@ -200,6 +199,35 @@ class AlsScorer:
         out_scores[:, :k] = top_scores
         return ids, out_scores
 
+    def fold_in(self, columns: np.ndarray, weights: np.ndarray) -> FoldIn:
+        """Fold in one user from weighted columns (negative weight: disliked), exactly.
+
+        The ALS user equation (Hu, Koren & Volinsky): with confidences ``c = alpha · |weight|``,
+        ``A = YᵀY + λI + Σ (c - 1) y yᵀ`` over every column and ``b = Σ c y`` over the liked ones
+        (a dislike is preference 0 with confidence ``c``; ``c <= 1`` changes nothing). This is
+        implicit's ``recalculate_user`` (its Cholesky path), with the factorisation kept for
+        :meth:`FoldIn.contributions`.
+        """
+        columns = np.asarray(columns, dtype=np.int64)
+        if columns.size and (columns.min() < 0 or columns.max() >= self.n_items):
+            raise ValueError("column index out of range")  # never index past the factors
+        conf = np.abs(np.asarray(weights, dtype=np.float32)) * np.float32(self.params.alpha)
+        liked = np.asarray(weights) > 0
+        y = self.item_factors
+        y_all = y[columns]
+        a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
+        factor = _cholesky(a)
+        b = conf[liked] @ y_all[liked]
+        user = _cho_solve(factor, a, b[:, None])[:, 0].astype(np.float32)
+        return FoldIn(
+            user=user,
+            liked=columns[liked],
+            confidence=conf[liked],
+            _y=y,
+            _a=a,
+            _factor=factor,
+        )
+
     def explain_many(self, row: csr_matrix, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Contributions of each liked column of a 1-row weighted matrix to each of ``columns``.
 
@@ -209,17 +237,9 @@ class AlsScorer:
         The sum over ``j`` is the explained score.
         """
         row = self._check_rows(row)
-        liked = row.indices[row.indptr[0] : row.indptr[1]].astype(np.int64)
-        conf = row.data[row.indptr[0] : row.indptr[1]].astype(np.float32) * self.params.alpha
-        keep = conf > 0
-        liked, conf = liked[keep], conf[keep]
-        y = self.item_factors
-        y_liked = y[liked]
-        a = self._yty_reg + (y_liked.T * (conf - 1.0)) @ y_liked
-        targets = y[np.asarray(columns, dtype=np.int64)]
-        weighted_items = _spd_solve(a, targets.T)
-        contributions = (y_liked @ weighted_items) * conf[:, None]
-        return liked, contributions
+        cols = row.indices[row.indptr[0] : row.indptr[1]]
+        fold = self.fold_in(cols, row.data[row.indptr[0] : row.indptr[1]])
+        return fold.liked, fold.contributions(np.asarray(columns, dtype=np.int64))
 
     def explain(
         self, row: csr_matrix, column: int, n: int = 10
@@ -228,18 +248,44 @@ class AlsScorer:
         row = self._check_rows(row)
         if not 0 <= column < self.n_items:
             raise ValueError("column out of range")
-        score, top, _ = self._model.explain(0, row, int(column), N=n)  # type: ignore[attr-defined]
+        score, top, _ = self._model.explain(0, row, int(column), N=n)
         return float(score), [(int(c), float(s)) for c, s in top]
 
 
-def _spd_solve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve ``a x = b`` for a symmetric positive definite ``a`` by Cholesky, in float32.
+@dataclass(frozen=True)
+class FoldIn:
+    """A folded-in user: factors, liked columns with their confidences, and the factorised A."""
+
+    user: np.ndarray
+    liked: np.ndarray
+    confidence: np.ndarray
+    _y: np.ndarray
+    _a: np.ndarray
+    _factor: np.ndarray | None
+
+    def contributions(self, columns: np.ndarray) -> np.ndarray:
+        """``[j, k]``: liked column ``j``'s share of the score of ``columns[k]`` (ALS explain).
+
+        With ``W = A⁻¹``, the share is ``c_j · y_jᵀ W y_k``; the sum over ``j`` is the score.
+        """
+        targets = self._y[np.asarray(columns, dtype=np.int64)]
+        weighted_items = _cho_solve(self._factor, self._a, targets.T)
+        return np.asarray((self._y[self.liked] @ weighted_items) * self.confidence[:, None])
+
+
+def _cholesky(a: np.ndarray) -> np.ndarray | None:
+    """Upper Cholesky factor of a symmetric positive definite ``a`` in float32 (None: not SPD).
 
     Straight LAPACK: ``scipy.linalg.cho_factor``'s wrappers cost more than the solve at this size,
     and single precision (the factors' own) halves the factorisation time.
     """
     factor, info = scipy.linalg.lapack.spotrf(a, lower=False, clean=False)
-    if info == 0:
+    return factor if info == 0 else None
+
+
+def _cho_solve(factor: np.ndarray | None, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``a x = b`` with the factor of :func:`_cholesky` (least squares if there is none)."""
+    if factor is not None:
         x, info = scipy.linalg.lapack.spotrs(factor, b, lower=False)
         if info == 0:
             solution: np.ndarray = x

@@ -13,6 +13,9 @@ class TrainConfig:
     Attributes:
         threshold: a rating at or above this is a like in the training matrix (None: the
             release's own like threshold).
+        algorithm: ``"als"`` (the served model) or ``"ease"`` (:mod:`recsys.ease`; evaluation
+            only so far: the artifact stores ALS factors).
+        ease_regularization: EASE's λ.
         scheme: confidence weighting, ``"bm25"`` or ``"plain"`` (see
             :class:`recsys.matrix.Weighting`).
         k1: BM25 K1.
@@ -36,9 +39,25 @@ class TrainConfig:
             likes (0: every movie). On a large catalog most movies have a handful of likes and
             noise for factors, and scoring only the others is what keeps a fold-in recommend
             within a few milliseconds (the item-factor product is bound by memory bandwidth).
+        dislike_confidence: a disliked movie enters the fold-in as preference 0 with this
+            confidence (the ALS ``c``; 1 or less has no effect, 0 turns steering off).
+        dislike_penalty: a candidate's score loses this share of ``|user| · |y| · cos`` to its
+            nearest disliked movie (0: off).
+        dislike_threshold: only a cosine above this is penalised (rescaled to 0-1 above it).
+        calibration: Steck's λ of the genre-calibration re-rank (0: off).
+        calibration_depth: how many of the best-scored candidates the re-rank chooses from.
+        series_cap: at most this many films of one series in every ten places (0: no cap).
+        discover_min_support: discover mode's candidates are the movies outside the 20%
+            most-liked with at least this many likes.
+        discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.
+        discover_calibration: the calibration λ of discover mode.
+        discover_similar_weight: discover mode blends the similar-movies model's fold-in scores
+            in with this weight (0: the recommendation model alone; needs ``similar_factors``).
     """
 
     threshold: float | None = None
+    algorithm: str = "als"
+    ease_regularization: float = 300.0
     scheme: str = "bm25"
     k1: float = 100.0
     b: float = 0.8
@@ -54,6 +73,16 @@ class TrainConfig:
     min_support: int = 10
     shrink: float = 0.0
     candidate_min_support: int = 10
+    dislike_confidence: float = 30.0
+    dislike_penalty: float = 0.0
+    dislike_threshold: float = 0.0
+    calibration: float = 0.35
+    calibration_depth: int = 30
+    series_cap: int = 3
+    discover_min_support: int = 2
+    discover_popularity: float = 0.0
+    discover_calibration: float = 0.35
+    discover_similar_weight: float = 0.5
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, for JSON metadata."""
@@ -65,10 +94,33 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
 
+    def training_key(self) -> tuple[Any, ...]:
+        """The fields that decide the trained factors (the others only change serving)."""
+        return tuple(v for k, v in asdict(self).items() if k not in SERVING_FIELDS)
+
     def with_(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+
+SERVING_FIELDS = frozenset(
+    {
+        "fold_in_regularization",
+        "min_support",
+        "shrink",
+        "candidate_min_support",
+        "dislike_confidence",
+        "dislike_penalty",
+        "dislike_threshold",
+        "calibration",
+        "calibration_depth",
+        "series_cap",
+        "discover_min_support",
+        "discover_popularity",
+        "discover_calibration",
+        "discover_similar_weight",
+    }
+)
 
 _GENERIC = TrainConfig()
 
@@ -85,6 +137,7 @@ TUNED: dict[str, TrainConfig] = {
         similar_factors=64,
         similar_regularization=0.1,
         min_support=10,
+        ease_regularization=100.0,
     ),
     "ml-100k": TrainConfig(
         factors=128,
@@ -104,7 +157,8 @@ TUNED: dict[str, TrainConfig] = {
 # tune on. Recommendations come from movies liked by at least 50 of those users (0.025%): that
 # leaves about a fifth of ml-32m-sized catalogs to score, which is what keeps a fold-in recommend
 # at a few milliseconds on one core (docs/benchmarks.md); the rest are, by their likes, obscure.
-_LARGE = replace(_GENERIC, candidate_min_support=50)
+# Discover mode's pool likewise: movies outside the 20% most-liked with at least 20 likes.
+_LARGE = replace(_GENERIC, candidate_min_support=50, discover_min_support=20)
 UNTUNED: dict[str, TrainConfig] = {"ml-25m": _LARGE, "ml-32m": _LARGE}
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.als import AlsParams, AlsScorer, fit_item_factors
+from recsys.als import AlsParams, AlsScorer, FoldIn, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
@@ -36,11 +36,27 @@ from recsys.movielens import (
     load_tags,
     release_checksums,
 )
+from recsys.rerank import (
+    Calibrate,
+    Context,
+    ItemFeatures,
+    Ranking,
+    SeriesCap,
+    Step,
+    genre_distribution,
+)
+from recsys.rerank import rerank as apply_steps
+from recsys.series import series_keys
 from recsys.similar import SimilarIndex, series_codes, tag_vectors
 
 logger = logging.getLogger(__name__)
 
 MAX_BECAUSE = 3
+HEAD_SHARE = 0.2  # discover mode's "most-liked movies": the top 20% of the model's movies
+RECENT_QUANTILE = 0.9  # Filters.recent: the newest 10% of the model's movies (by year)
+NO_GENRES = "(no genres listed)"
+MIN_YEAR, MAX_YEAR = 1800, 2200
+MAX_CACHED_FILTERS = 256
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -79,12 +95,14 @@ class RecommendResult:
     """Recommendations; ``fallback``: no usable favorites, so these are the most popular movies.
 
     ``ignored``: favorites the model does not know (nobody liked them in its training data, or
-    not in the catalog at all).
+    not in the catalog at all). ``contradictory``: movies given both as favorites and as dislikes;
+    the dislike wins (see :meth:`Recommender.recommend`).
     """
 
     items: tuple[Recommendation, ...]
     fallback: bool
     ignored: tuple[int, ...]
+    contradictory: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -334,6 +352,7 @@ class Recommender:
                 "The model uses BM25 weighting but stores no idf; train it again "
                 "with `moviebot train`."
             )
+        self._init_serving(artifact)
         self.scorer = AlsScorer(
             artifact.item_factors,
             serving_params(self.config),
@@ -387,6 +406,10 @@ class Recommender:
 
     def _columns(self, ids: list[int]) -> np.ndarray:
         """Columns of movieIds, -1 where unknown (including ids beyond int64)."""
+        try:
+            return self.items.columns(np.asarray(ids, dtype=np.int64))
+        except OverflowError:  # some id beyond int64: look up the others
+            pass
         cols = np.full(len(ids), -1, dtype=np.int64)
         fits = [i for i, x in enumerate(ids) if _INT64_MIN <= x <= _INT64_MAX]
         if fits:
@@ -412,52 +435,184 @@ class Recommender:
         """Weighted csr rows (one per list of known columns), weighted as training rows were."""
         return self.weighting.rows(column_lists, self.n_items)
 
+    # ----------------------------------------------------------------------------------------
+    # Serving structures (built once at load)
+
+    def _init_serving(self, artifact: ModelArtifact) -> None:
+        """Candidate pools, item features for filters and re-ranking, re-ranking steps."""
+        config = self.config
+        ids = self.items.item_ids
+        n_items = ids.size
+        factors = np.ascontiguousarray(artifact.item_factors, dtype=np.float32)
+        cat = self.catalog.reindex(ids)
+        genre_text = (
+            cat["genres"].fillna("").astype(str)
+            if "genres" in cat
+            else pd.Series("", index=cat.index)
+        )
+        names = sorted({g for value in genre_text.unique() for g in str(value).split("|") if g})
+        self._genre_names: tuple[str, ...] = tuple(names)
+        self._genre_lookup = {g.casefold(): g for g in names}
+        code_of = {g: i for i, g in enumerate(names)}
+        codes, uniques = pd.factorize(genre_text)
+        bits = np.zeros(len(uniques), dtype=np.int64)
+        weights = np.zeros((len(uniques), len(names)), dtype=np.float32)
+        for u, value in enumerate(uniques):
+            gs = [g for g in str(value).split("|") if g]
+            for g in gs:
+                bits[u] |= np.int64(1) << code_of[g]
+            real = [g for g in gs if g != NO_GENRES]
+            for g in real:
+                weights[u, code_of[g]] = 1.0 / len(real)
+        codes = np.asarray(codes, dtype=np.int64)
+        self._genre_bits = np.where(codes >= 0, bits[np.maximum(codes, 0)], 0)
+        genre_weights = np.where(
+            (codes >= 0)[:, None], weights[np.maximum(codes, 0)], np.float32(0)
+        ).astype(np.float32)
+        years = cat["year"] if "year" in cat else pd.Series(np.nan, index=cat.index)
+        self._years = pd.to_numeric(years, errors="coerce").astype("float64").to_numpy()
+        known_years = self._years[~np.isnan(self._years)]
+        self._recent_from = (
+            float(np.quantile(known_years, RECENT_QUANTILE)) if known_years.size else None
+        )
+        name_text = (
+            cat["name"] if "name" in cat else cat.get("title", pd.Series("", index=cat.index))
+        )
+        series = artifact.series  # stored by training (recsys.similar.series_codes)
+        if series is None:  # an older artifact: read the series of the rankable movies only
+            # (series_keys reads every title; on an ml-32m-sized catalog that is seconds)
+            ranked = np.flatnonzero(
+                self.support >= min(config.candidate_min_support, config.discover_min_support)
+            )
+            keys = series_keys(name_text.iloc[ranked].fillna("").astype(str).tolist())
+            series = np.full(n_items, -1, dtype=np.int64)
+            series[ranked], _ = pd.factorize(pd.Series(keys, dtype=object), use_na_sentinel=True)
+        popular = np.lexsort((ids, -self.support))
+        tail = np.ones(n_items, dtype=bool)
+        tail[popular[: round(HEAD_SHARE * n_items)]] = False
+        self.features = ItemFeatures(
+            genres=genre_weights, series=np.asarray(series, dtype=np.int64), tail=tail
+        )
+        self._factors = factors
+        self._norms = _row_norms(factors)
+        self._pool = _Pool.build(factors, self.support >= config.candidate_min_support)
+        self._discover_pool = _Pool.build(
+            factors,
+            self._discoverable(),
+            divisor=np.power(np.maximum(self.support, 1), config.discover_popularity),
+        )
+        self._discover_blend: tuple[AlsScorer, _Pool, float] | None = None
+        weight = float(config.discover_similar_weight)
+        similar = artifact.similar_factors
+        if (
+            similar is not None
+            and weight > 0
+            and similar.ndim == 2
+            and similar.shape == (n_items, config.similar_factors)  # ALS factors of that model
+        ):
+            similar = np.ascontiguousarray(similar, dtype=np.float32)
+            self._discover_blend = (
+                AlsScorer(similar, similar_params(config)),
+                _Pool.build(similar, self._discoverable()),
+                min(weight, 1.0),
+            )
+        self.steps: tuple[Step, ...] = (
+            Calibrate(config.calibration),
+            SeriesCap(config.series_cap),
+        )
+        self.discover_steps: tuple[Step, ...] = (
+            Calibrate(config.discover_calibration),
+            SeriesCap(config.series_cap),
+        )
+        self._filter_masks: dict[Filters, np.ndarray] = {}
+
+    def _discoverable(self) -> np.ndarray:
+        """Discover mode's candidates: outside the 20% most-liked, with enough likes to judge."""
+        return self.features.tail & (self.support >= max(self.config.discover_min_support, 1))
+
     @property
     def genres(self) -> tuple[str, ...]:
         """The catalog's genre names (MovieLens spelling, e.g. ``Sci-Fi``), sorted."""
-        names = {g for value in self.catalog.get("genres", ()) for g in str(value).split("|") if g}
-        return tuple(sorted(names))
+        return self._genre_names
 
     def check_filters(self, filters: Filters | None) -> Filters | None:
-        """``filters`` validated against this catalog; raises :class:`FilterError` saying why."""
+        """``filters`` validated against this catalog; raises :class:`FilterError` saying why.
+
+        Genre names match case-insensitively and come back in the catalog's spelling.
+        """
         if filters is None:
             return None
-        known = set(self.genres)
-        unknown = sorted((filters.genres | filters.exclude_genres) - known)
-        if unknown:
-            raise FilterError(
-                f"Unknown genre {', '.join(unknown)}; known genres: {', '.join(self.genres)}."
-            )
+        if not isinstance(filters, Filters):
+            raise FilterError("Filters must be a recsys.engine.Filters.")
+        wanted = self._genre_set(filters.genres)
+        excluded = self._genre_set(filters.exclude_genres)
+        both = sorted(wanted & excluded)
+        if both:
+            raise FilterError(f"Genre {', '.join(both)} is both wanted and excluded.")
         lo, hi = filters.year_min, filters.year_max
+        for year in (lo, hi):
+            if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
+                raise FilterError(f"A year must be a whole number, not {year!r}.")
+            if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
+                raise FilterError(f"The year {year} is out of range ({MIN_YEAR}-{MAX_YEAR}).")
         if lo is not None and hi is not None and lo > hi:
             raise FilterError(
                 f"The year range {lo}-{hi} is empty (the first year is after the last)."
             )
-        return filters
+        return replace(filters, genres=wanted, exclude_genres=excluded, recent=bool(filters.recent))
+
+    def _genre_set(self, names: Iterable[str]) -> frozenset[str]:
+        if isinstance(names, str):
+            names = [names]
+        out: set[str] = set()
+        unknown: list[str] = []
+        for name in names:
+            found = self._genre_lookup.get(str(name).strip().casefold())
+            if found is None:
+                unknown.append(str(name))
+            else:
+                out.add(found)
+        if unknown:
+            raise FilterError(
+                f"Unknown genre {', '.join(sorted(unknown))}; known genres: "
+                f"{', '.join(self.genres)}."
+            )
+        return frozenset(out)
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         """Boolean mask over columns of the movies that pass ``filters`` (None: all pass)."""
         if filters is None or filters == Filters():
             return None
-        cat = self.catalog.reindex(self.items.item_ids)
-        genres = cat["genres"].fillna("").astype(str).str.split("|")
+        cached = self._filter_masks.get(filters)
+        if cached is not None:
+            return cached
         ok = np.ones(self.n_items, dtype=bool)
         if filters.genres:
-            ok &= genres.map(lambda gs: bool(filters.genres.intersection(gs))).to_numpy(bool)
+            ok &= (self._genre_bits & self._bits(filters.genres)) != 0
         if filters.exclude_genres:
-            ok &= ~genres.map(lambda gs: bool(filters.exclude_genres.intersection(gs))).to_numpy(
-                bool
-            )
-        years = cat["year"].astype("float64").to_numpy()
-        if filters.recent:
-            known_years = years[~np.isnan(years)]
-            if known_years.size:
-                ok &= years >= np.quantile(known_years, 0.9)
-        if filters.year_min is not None:
-            ok &= years >= filters.year_min
-        if filters.year_max is not None:
-            ok &= years <= filters.year_max
+            ok &= (self._genre_bits & self._bits(filters.exclude_genres)) == 0
+        years = self._years
+        with np.errstate(invalid="ignore"):
+            if filters.recent:
+                ok &= years >= (self._recent_from if self._recent_from is not None else np.inf)
+            if filters.year_min is not None:
+                ok &= years >= filters.year_min
+            if filters.year_max is not None:
+                ok &= years <= filters.year_max
+        if len(self._filter_masks) >= MAX_CACHED_FILTERS:
+            self._filter_masks.clear()
+        self._filter_masks[filters] = ok
         return ok
+
+    def _bits(self, genres: frozenset[str]) -> np.int64:
+        index = {g: i for i, g in enumerate(self._genre_names)}
+        out = np.int64(0)
+        for g in genres:
+            out |= np.int64(1) << index[g]
+        return out
+
+    # ----------------------------------------------------------------------------------------
+    # Recommendations
 
     def recommend(
         self,
@@ -468,38 +623,61 @@ class Recommender:
         seen: Iterable[int] = (),
         filters: Filters | None = None,
         discover: bool = False,
+        rerank: bool = True,
     ) -> RecommendResult:
         """Top ``n`` movies for a set of favorite movieIds, never a favorite itself.
 
-        ``dislikes`` ("not for me") and ``seen`` (seen, or hidden) are never recommended;
-        ``filters`` restrict the candidates (raises :class:`FilterError` when invalid);
-        ``discover`` leans to lesser-known movies.
+        * ``dislikes`` ("not for me") are never recommended and steer the ranking: each enters
+          the fold-in as preference 0 with confidence ``dislike_confidence``;
+        * ``seen`` (seen, or hidden) are never recommended;
+        * a movie given both as a favorite and as a dislike counts as a dislike only (the
+          explicit "not for me" wins) and is listed in ``contradictory``;
+        * ``filters`` restrict the candidates before ranking (raises :class:`FilterError` when
+          invalid): the list is full whenever enough movies pass;
+        * ``discover`` ranks hidden gems: its candidates are the movies outside the 20% most-liked
+          with at least ``discover_min_support`` likes, scores divided by
+          ``likes ** discover_popularity`` (when a filter leaves too few of them, every movie
+          that passes competes);
+        * ``rerank=False`` skips the re-ranking steps (calibration, series cap).
         """
-        # Interface stub (Engine II fills in the steering, calibration and discover ranking).
         filters = self.check_filters(filters)
-        ids, cols, ignored = self._split(favorites)
-        hidden = set(_as_ids(dislikes)) | set(_as_ids(seen)) | set(ids)
+        fav_ids = _as_ids(favorites)
+        dislike_ids = _as_ids(dislikes)
+        disliked = set(dislike_ids)
+        contradictory = tuple(i for i in fav_ids if i in disliked)
+        fav_ids = [i for i in fav_ids if i not in disliked]
+        seen_ids = _as_ids(seen)
+        cols = self._columns([*fav_ids, *dislike_ids, *seen_ids])  # one lookup for all three
+        fav_cols = cols[: len(fav_ids)]
+        ignored = tuple(i for i, c in zip(fav_ids, fav_cols.tolist(), strict=True) if c < 0)
+        fav_cols = fav_cols[fav_cols >= 0]
+        dis_cols = cols[len(fav_ids) : len(fav_ids) + len(dislike_ids)]
+        dis_cols = dis_cols[dis_cols >= 0]
+        hidden = cols[cols >= 0]
         allowed = self._allowed(filters)
         n = max(0, min(int(n), self.n_items))
-        if cols.size == 0:
-            popular = self._popular_items(hidden, self.n_items if allowed is not None else n)
-            if allowed is not None:
-                popular = tuple(
-                    p for p in popular if allowed[int(self.items.columns([p.movie_id])[0])]
-                )[:n]
-            return RecommendResult(items=popular, fallback=True, ignored=ignored)
+        if fav_cols.size == 0:
+            items = self._fallback(hidden, allowed, n, discover)
+            return RecommendResult(items, True, ignored, contradictory)
         if n == 0:
-            return RecommendResult(items=(), fallback=False, ignored=ignored)
-        row = self.fold_in_rows([cols])
-        wanted = self.n_items if allowed is not None or hidden else n
-        rec_cols, scores = self.scorer.recommend(row, wanted)
-        keep = rec_cols[0] >= 0
-        rec_cols, scores = rec_cols[0][keep], scores[0][keep]
-        ok = np.array([int(self.items.item_ids[c]) not in hidden for c in rec_cols], dtype=bool)
-        if allowed is not None:
-            ok &= allowed[rec_cols]
-        rec_cols, scores = rec_cols[ok][:n], scores[ok][:n]
-        because = self._because(row, rec_cols)
+            return RecommendResult((), False, ignored, contradictory)
+        fold = self._fold_in(fav_cols, dis_cols)
+        pool = self._discover_pool if discover else self._pool
+        depth = max(n, self.config.calibration_depth) if rerank else n
+        penalty = self._penalty(fold.user, dis_cols)
+        if discover and self._discover_blend is not None:
+            ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
+        else:
+            ranking = pool.top(fold.user, depth, hidden, allowed, penalty)
+        if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
+            ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty)
+        if rerank:
+            target = genre_distribution(self.features.genres[fav_cols])
+            steps = self.discover_steps if discover else self.steps
+            ranking = apply_steps(ranking, steps, Context(self.features, target), n)
+        else:
+            ranking = ranking.take(np.arange(min(n, len(ranking))))
+        because = self._because(fold, ranking.columns)
         items = tuple(
             Recommendation(
                 movie_id=int(self.items.item_ids[c]),
@@ -507,9 +685,109 @@ class Recommender:
                 score=float(s),
                 because=b,
             )
-            for c, s, b in zip(rec_cols, scores, because, strict=True)
+            for c, s, b in zip(
+                ranking.columns.tolist(), ranking.scores.tolist(), because, strict=True
+            )
         )
-        return RecommendResult(items=items, fallback=False, ignored=ignored)
+        return RecommendResult(items, False, ignored, contradictory)
+
+    def _fold_in(
+        self, fav_cols: np.ndarray, dis_cols: np.ndarray, scorer: AlsScorer | None = None
+    ) -> FoldIn:
+        """The chat's factors: favorites weighted as training rows, dislikes as confidence.
+
+        Both column arrays hold distinct columns and do not overlap.
+        """
+        scorer = scorer or self.scorer
+        weights = self.weighting.row_weights(fav_cols, self.n_items)
+        confidence = float(self.config.dislike_confidence)
+        if confidence > 0 and dis_cols.size:
+            alpha = float(scorer.params.alpha)
+            negative = np.full(dis_cols.size, -confidence / alpha, dtype=np.float32)
+            fav_cols = np.concatenate([fav_cols, dis_cols])
+            weights = np.concatenate([weights, negative])
+        return scorer.fold_in(fav_cols, weights)
+
+    def _blended(
+        self,
+        user: np.ndarray,
+        fav_cols: np.ndarray,
+        dis_cols: np.ndarray,
+        n: int,
+        hidden: np.ndarray,
+        allowed: np.ndarray | None,
+    ) -> Ranking:
+        """Discover mode's ranking: the recommendation and similar-movies models' scores blended.
+
+        The lightly regularised similar-movies model keeps more of what sets a rarely liked movie
+        apart; each score is divided by the mean of its ten best before the blend.
+        """
+        assert self._discover_blend is not None
+        scorer, second, weight = self._discover_blend
+        pool = self._discover_pool
+        other = self._fold_in(fav_cols, dis_cols, scorer).user
+        a = pool.factors @ user
+        b = second.factors @ other
+        scores = np.float32(1 - weight) * (a / _top_mean(a)) + np.float32(weight) * (
+            b / _top_mean(b)
+        )
+        if allowed is not None:
+            scores[~allowed[pool.columns]] = -np.inf
+        pos = pool.position[hidden]
+        scores[pos[pos >= 0]] = -np.inf
+        return _best(pool.columns, scores, n)
+
+    def _penalty(self, user: np.ndarray, dis_cols: np.ndarray) -> _Penalty | None:
+        """The dislike penalty of a request (see :func:`_score`); None when off."""
+        gamma = float(self.config.dislike_penalty)
+        if gamma <= 0 or dis_cols.size == 0:
+            return None
+        norms = self._norms[dis_cols]
+        scale = gamma * float(np.linalg.norm(user))
+        unit = self._factors[dis_cols] / np.where(norms > 0, norms, 1)[:, None]
+        tau = min(max(float(self.config.dislike_threshold), 0.0), 0.99)
+        return _Penalty(
+            vectors=np.ascontiguousarray(unit.T * np.float32(scale), dtype=np.float32),
+            offset=scale * tau,
+            threshold=tau,
+        )
+
+    def _top_allowed(
+        self,
+        user: np.ndarray,
+        n: int,
+        hidden: np.ndarray,
+        allowed: np.ndarray,
+        pool: _Pool,
+        penalty: _Penalty | None,
+    ) -> Ranking:
+        """The best ``n`` of every movie that passes the filters (not only the pool's)."""
+        ok = allowed.copy()
+        ok[hidden] = False
+        cols = np.flatnonzero(ok)
+        scores = _score(self._factors[cols], self._norms[cols], user, penalty)
+        if pool.divisor_all is not None:
+            scores = scores / pool.divisor_all[cols]
+        return _best(cols, scores, n)
+
+    def _fallback(
+        self, hidden: np.ndarray, allowed: np.ndarray | None, n: int, discover: bool
+    ) -> tuple[Recommendation, ...]:
+        """No known favorite: the most-liked movies that pass (discover: among the tail)."""
+        ok = np.ones(self.n_items, dtype=bool) if allowed is None else allowed.copy()
+        ok[hidden] = False
+        if discover:
+            ok &= self._discoverable()
+        cols = self._popular[ok[self._popular]][:n]
+        return tuple(
+            Recommendation(
+                movie_id=int(self.items.item_ids[c]),
+                title=self._titles[c],
+                score=float(self.support[c]),
+                because=(),
+            )
+            for c in cols.tolist()
+        )
 
     def recommend_batch(self, favorites: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` movieIds for many favorite lists at once (one batched fold-in).
@@ -536,35 +814,21 @@ class Recommender:
             out[i, : len(popular)] = [p.movie_id for p in popular]
         return out, fallback
 
-    def _because(self, row: Any, rec_cols: np.ndarray) -> list[tuple[int, ...]]:
+    def _because(self, fold: FoldIn, rec_cols: np.ndarray) -> list[tuple[int, ...]]:
         if rec_cols.size == 0:
             return []
-        liked, contributions = self.scorer.explain_many(row, rec_cols)
+        contributions = fold.contributions(rec_cols)
         top = np.argsort(-contributions, axis=0, kind="stable")[:MAX_BECAUSE]  # per column
         positive = np.take_along_axis(contributions, top, axis=0) > 0
-        movie_ids = self.items.item_ids[liked][top].T.tolist()
+        movie_ids = self.items.item_ids[fold.liked][top].T.tolist()
         return [
             tuple(m for m, ok in zip(ids, oks, strict=True) if ok)
             for ids, oks in zip(movie_ids, positive.T.tolist(), strict=True)
         ]
 
     def _popular_items(self, exclude: set[int], n: int) -> tuple[Recommendation, ...]:
-        items: list[Recommendation] = []
-        for col in self._popular:
-            if len(items) >= n:
-                break
-            movie_id = int(self.items.item_ids[col])
-            if movie_id in exclude:
-                continue
-            items.append(
-                Recommendation(
-                    movie_id=movie_id,
-                    title=self._titles[col],
-                    score=float(self.support[col]),
-                    because=(),
-                )
-            )
-        return tuple(items)
+        hidden = self._columns(list(exclude))
+        return self._fallback(hidden[hidden >= 0], None, n, False)
 
     def similar(self, movie_id: int, n: int = 10) -> tuple[SimilarMovie, ...]:
         """Movies most like ``movie_id``; () if the model does not know it.
@@ -587,41 +851,42 @@ class Recommender:
     def why(
         self, movie_id: int, favorites: Iterable[int], *, dislikes: Iterable[int] = ()
     ) -> Explanation:
-        """Explain the score of ``movie_id`` for a set of favorites (ALS ``explain``)."""
-        _, cols, ignored = self._split(favorites)
+        """Explain the score of ``movie_id`` for a set of favorites (ALS ``explain``).
+
+        Dislikes are folded in as in :meth:`recommend` (a movie both liked and disliked counts
+        as disliked); ``rank`` counts the movies that are neither favorites nor dislikes.
+        """
+        disliked = _as_ids(dislikes)
+        fav_ids = [i for i in _as_ids(favorites) if i not in set(disliked)]
+        _, cols, ignored = self._split(fav_ids)
+        dis_cols = self._columns(disliked)
+        dis_cols = dis_cols[dis_cols >= 0]
         target = _as_ids([movie_id])
         target_id = target[0] if target else -1
         col = self._column(movie_id)
-        if col is None:
+        if col is None or cols.size == 0:
             return Explanation(
                 movie_id=target_id,
-                known=False,
+                known=col is not None,
                 rank=None,
                 n_items=self.n_items,
                 score=None,
                 contributions=(),
                 ignored=ignored,
             )
-        if cols.size == 0:
-            return Explanation(
-                movie_id=target_id,
-                known=True,
-                rank=None,
-                n_items=self.n_items,
-                score=None,
-                contributions=(),
-                ignored=ignored,
-            )
-        row = self.fold_in_rows([cols])
-        _, top = self.scorer.explain(row, col, n=int(cols.size))
-        user = self.scorer.user_factors(row)[0]
-        scores = self.scorer.item_factors @ user
+        fold = self._fold_in(cols, dis_cols)
+        shares = fold.contributions(np.array([col]))[:, 0]
+        order = np.argsort(-shares, kind="stable")
+        scores = self._factors @ fold.user
         rank: int | None = None
-        if col not in set(cols.tolist()):
+        excluded = np.concatenate([cols, dis_cols])
+        if col not in set(excluded.tolist()):
             others = np.ones(self.n_items, dtype=bool)
-            others[cols] = False
+            others[excluded] = False
             rank = 1 + int(np.count_nonzero(scores[others] > scores[col]))
-        contributions = tuple((int(self.items.item_ids[c]), s) for c, s in top)
+        contributions = tuple(
+            (int(self.items.item_ids[fold.liked[j]]), float(shares[j])) for j in order.tolist()
+        )
         return Explanation(
             movie_id=target_id,
             known=True,
@@ -631,6 +896,111 @@ class Recommender:
             contributions=contributions,
             ignored=ignored,
         )
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """Candidate movies of one ranking: their columns and a contiguous copy of their factors.
+
+    On a large catalog the item-factor product is bound by memory bandwidth, so scoring reads
+    only this block. ``divisor``: scores are divided by it (discover mode's popularity damping).
+    """
+
+    columns: np.ndarray
+    factors: np.ndarray
+    norms: np.ndarray
+    position: np.ndarray
+    divisor: np.ndarray | None
+    divisor_all: np.ndarray | None
+
+    @classmethod
+    def build(
+        cls, factors: np.ndarray, mask: np.ndarray, divisor: np.ndarray | None = None
+    ) -> _Pool:
+        columns = np.flatnonzero(mask).astype(np.int64)
+        block = np.ascontiguousarray(factors[columns])
+        position = np.full(factors.shape[0], -1, dtype=np.int64)
+        position[columns] = np.arange(columns.size)
+        return cls(
+            columns=columns,
+            factors=block,
+            norms=_row_norms(block),
+            position=position,
+            divisor=None if divisor is None else divisor[columns].astype(np.float32),
+            divisor_all=None if divisor is None else divisor.astype(np.float32),
+        )
+
+    def top(
+        self,
+        user: np.ndarray,
+        n: int,
+        hidden: np.ndarray,
+        allowed: np.ndarray | None,
+        penalty: _Penalty | None = None,
+    ) -> Ranking:
+        """The best ``n`` pool movies for a user vector, none hidden, all allowed."""
+        scores = _score(self.factors, self.norms, user, penalty)
+        if self.divisor is not None:
+            scores /= self.divisor
+        if allowed is not None:
+            scores[~allowed[self.columns]] = -np.inf
+        pos = self.position[hidden]
+        scores[pos[pos >= 0]] = -np.inf
+        return _best(self.columns, scores, n)
+
+
+@dataclass(frozen=True)
+class _Penalty:
+    """The dislike penalty of one request (see :func:`_score`)."""
+
+    vectors: np.ndarray  # (factors × dislikes): γ · |user| · unit factors of each disliked movie
+    offset: float  # γ · |user| · τ
+    threshold: float  # τ
+
+
+def _score(
+    factors: np.ndarray, norms: np.ndarray, user: np.ndarray, penalty: _Penalty | None
+) -> np.ndarray:
+    """``factors @ user`` minus the dislike penalty of the nearest disliked movie.
+
+    The penalty is ``γ · |user| · |y_i| · max(0, cos(y_i, y_d) - τ) / (1 - τ)``: the score's own
+    scale, only for movies closer than τ to a disliked one. One product reads the factors once
+    (on a large catalog that read is the cost).
+    """
+    if penalty is None:
+        scores: np.ndarray = factors @ user
+        return scores
+    both = factors @ np.column_stack([user, penalty.vectors])
+    near = both[:, 1:].max(axis=1) - np.float32(penalty.offset) * norms
+    np.maximum(near, 0, out=near)
+    near /= np.float32(1 - penalty.threshold)
+    return np.asarray(both[:, 0] - near)
+
+
+def _row_norms(factors: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, float32 (no temporary the size of the factors)."""
+    norms: np.ndarray = np.sqrt(np.einsum("ij,ij->i", factors, factors)).astype(np.float32)
+    return norms
+
+
+def _top_mean(scores: np.ndarray, k: int = 10) -> np.float32:
+    """The mean of the ``k`` best scores (1 when it is not positive): a per-list scale."""
+    if scores.size == 0:
+        return np.float32(1)
+    k = min(k, scores.size)
+    top = float(np.partition(scores, scores.size - k)[scores.size - k :].mean())
+    return np.float32(top if top > 0 else 1.0)
+
+
+def _best(columns: np.ndarray, scores: np.ndarray, n: int) -> Ranking:
+    """The ``n`` best finite scores, best first (ties: lower column first)."""
+    k = min(n, scores.size)
+    if k <= 0:
+        return Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    part = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
+    part = part[np.lexsort((columns[part], -scores[part]))]
+    part = part[np.isfinite(scores[part])]
+    return Ranking(columns[part], scores[part].astype(np.float32))
 
 
 def load_or_train(

@@ -187,6 +187,20 @@ class Weighting:
         data = self._weigh(indptr, indices, np.ones(indices.size, dtype=np.float32), n_items)
         return csr_matrix((data, indices, indptr), shape=(indptr.size - 1, n_items))
 
+    def row_weights(self, columns: np.ndarray, n_items: int) -> np.ndarray:
+        """Weights of one like row of distinct columns (what :meth:`rows` gives, without csr)."""
+        columns = np.asarray(columns, dtype=np.int64)
+        if self.scheme == "plain" or columns.size == 0:
+            return np.ones(columns.size, dtype=np.float32)
+        assert self.idf is not None
+        if n_items != self.idf.size:
+            raise ValueError(f"matrix has {n_items} columns, the weighting {self.idf.size}")
+        # _weigh for one row of ones, in scalars: every entry has the same BM25 factor
+        norm = (1.0 - self.b) + self.b * columns.size / self.avg_length
+        factor = np.float32(self.k1 + 1.0) / (np.float32(self.k1) * np.float32(norm) + 1)
+        weights: np.ndarray = self.idf[columns] * factor
+        return weights.astype(np.float32, copy=False)
+
     def _weigh(
         self, indptr: np.ndarray, indices: np.ndarray, x: np.ndarray, n_items: int
     ) -> np.ndarray:

@@ -382,11 +382,6 @@ async def test_issue9_transcript(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="steering by dislikes and the discover ranking are Engine II's (recsys); the engine "
-    "on this branch only excludes",
-    strict=False,
-)
 async def test_issue9_feedback_steers_and_gems_are_lesser_known(
     recommender: Any, title_index: Any, sqlite_store: FavoritesStore
 ) -> None:

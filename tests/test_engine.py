@@ -11,10 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.artifact import ArtifactError, save_artifact
+from recsys.artifact import ArtifactError, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
-from recsys.engine import Recommender, RecommendResult, fit_model, load_or_train, make_artifact
+from recsys.engine import (
+    FilterError,
+    Filters,
+    Recommender,
+    RecommendResult,
+    fit_model,
+    load_or_train,
+    make_artifact,
+)
 from recsys.movielens import DataPaths, get_release, load_catalog, load_ratings
+from recsys.rerank import genre_distribution, miscalibration
 
 TOY_STORY, TOY_STORY_2, TOY_STORY_3 = 1, 3114, 78499
 MONSTERS_INC, FINDING_NEMO, INCREDIBLES, UP = 4886, 6377, 8961, 68954
@@ -23,7 +32,7 @@ LION_KING, ALADDIN, BEAUTY_BEAST = 364, 588, 595
 
 def test_recommend_never_returns_a_favorite(recommender: Recommender) -> None:
     favorites = [TOY_STORY, TOY_STORY_2, LION_KING, ALADDIN, BEAUTY_BEAST]
-    result = recommender.recommend(favorites, n=50)
+    result = recommender.recommend(favorites, n=50, rerank=False)
     assert not result.fallback
     assert result.ignored == ()
     assert len(result.items) == 50
@@ -107,8 +116,8 @@ def _block_catalog(ratings: pd.DataFrame) -> pd.DataFrame:
     likes = ratings[ratings.rating >= 4].movie_id.value_counts()
     return pd.DataFrame(
         {
-            "title": [f"Movie {i} (2000)" for i in ids],
-            "name": [f"Movie {i}" for i in ids],
+            "title": [f"Movie{i} (2000)" for i in ids],  # no series: "Movie 2" would be one
+            "name": [f"Movie{i}" for i in ids],
             "year": pd.array([2000] * len(ids), dtype="Int32"),
             "genres": "Drama",
             "imdb_id": pd.array([pd.NA] * len(ids), dtype="Int64"),
@@ -360,3 +369,183 @@ def test_ml_100k_similar_movies_make_sense(movielens_dir: Path) -> None:
     assert len(toy_story & {71, 95, 588, 432, 501, 99, 8, 1066}) >= 3  # animated and family films
     assert {172, 181} <= {s.movie_id for s in rec.similar(50, 5)}  # Star Wars -> V, VI
     assert 187 in {s.movie_id for s in rec.similar(127, 3)}  # The Godfather -> Part II
+
+
+# --------------------------------------------------------------------------------------------
+# Dislikes, seen, filters, calibration, series, discover (issue 13)
+
+MATRIX, GODFATHER, STAR_WARS = 2571, 858, 260
+
+
+def test_favorites_dislikes_and_seen_are_never_recommended(recommender: Recommender) -> None:
+    favorites = [TOY_STORY, LION_KING, ALADDIN]
+    plain = [r.movie_id for r in recommender.recommend(favorites, n=30).items]
+    dislikes, seen = plain[:3], plain[3:8]
+    for discover in (False, True):
+        result = recommender.recommend(
+            favorites, n=30, dislikes=dislikes, seen=seen, discover=discover
+        )
+        got = {r.movie_id for r in result.items}
+        assert len(got) == 30
+        assert not got & {*favorites, *dislikes, *seen}
+
+
+def test_a_movie_both_liked_and_disliked_counts_as_disliked(recommender: Recommender) -> None:
+    result = recommender.recommend([TOY_STORY, TOY_STORY_2, LION_KING], dislikes=[TOY_STORY_2])
+    assert result.contradictory == (TOY_STORY_2,)
+    assert result.ignored == ()
+    same = recommender.recommend([TOY_STORY, LION_KING], dislikes=[TOY_STORY_2])
+    assert result.items == same.items
+    assert all(TOY_STORY_2 not in r.because for r in result.items)
+    why = recommender.why(TOY_STORY_3, [TOY_STORY, TOY_STORY_2], dislikes=[TOY_STORY_2])
+    assert [m for m, _ in why.contributions] == [TOY_STORY]
+
+
+def test_the_fold_in_is_implicits_with_negative_confidence(recommender: Recommender) -> None:
+    from scipy.sparse import csr_matrix
+
+    rec = recommender
+    cols = rec.items.columns([TOY_STORY, LION_KING, ALADDIN, MATRIX, GODFATHER])
+    weights = rec.weighting.row_weights(cols[:3], rec.n_items)
+    values = np.concatenate([weights, [-30.0, -30.0]]).astype(np.float32)
+    ours = rec.scorer.fold_in(cols, values).user
+    row = csr_matrix((values, (np.zeros(5, dtype=int), cols)), shape=(1, rec.n_items))
+    theirs = rec.scorer._model.recalculate_user(0, row)
+    np.testing.assert_allclose(ours, np.ravel(theirs), rtol=2e-3, atol=2e-4)
+    liked_only = rec.scorer.fold_in(cols[:3], weights).user
+    assert not np.allclose(ours, liked_only)  # a dislike of confidence 30 moves the user
+
+
+def _with_config(path: Path, **changes: Any) -> Recommender:
+    """The session's artifact served with some serving fields changed."""
+    artifact = load_artifact(path)
+    config = {**artifact.metadata["config"], **changes}
+    return Recommender(replace(artifact, metadata={**artifact.metadata, "config": config}))
+
+
+def test_dislikes_steer_the_ranking_away(trained_model_path: Path) -> None:
+    favorites = [TOY_STORY, MONSTERS_INC, FINDING_NEMO]
+    hiding = _with_config(trained_model_path, dislike_confidence=0, dislike_penalty=0)
+    steering = _with_config(trained_model_path, dislike_confidence=100)
+
+    def rank(rec: Recommender) -> int:
+        items = rec.recommend(favorites, n=50, dislikes=[TOY_STORY_2], rerank=False).items
+        return [i.movie_id for i in items].index(TOY_STORY_3)
+
+    assert rank(steering) > rank(hiding) + 3  # the sequel of the disliked film sinks
+    penalised = _with_config(trained_model_path, dislike_penalty=1.0, dislike_threshold=0.3)
+    assert rank(penalised) > rank(hiding) + 3
+
+
+def test_genre_and_year_filters_restrict_the_candidates(recommender: Recommender) -> None:
+    rec = recommender
+    favorites = [TOY_STORY, MATRIX, GODFATHER]
+    filters = Filters(genres=frozenset({"Comedy", "Romance"}), year_min=1990, year_max=1999)
+    items = rec.recommend(favorites, n=20, filters=filters).items
+    assert len(items) == 20
+    for item in items:
+        genres = set(rec.catalog.at[item.movie_id, "genres"].split("|"))
+        assert genres & {"Comedy", "Romance"}
+        assert 1990 <= rec.catalog.at[item.movie_id, "year"] <= 1999
+    no_drama = rec.recommend(favorites, n=20, filters=Filters(exclude_genres=frozenset({"drama"})))
+    assert all("Drama" not in rec.catalog.at[i.movie_id, "genres"] for i in no_drama.items)
+    recent = rec.recommend(favorites, n=10, filters=Filters(recent=True)).items
+    newest = rec.catalog["year"].reindex(rec.items.item_ids).quantile(0.9)
+    assert len(recent) == 10
+    assert all(rec.catalog.at[i.movie_id, "year"] >= newest for i in recent)
+    fallback = rec.recommend([], n=5, filters=Filters(genres=frozenset({"Western"})))
+    assert fallback.fallback
+    assert all("Western" in rec.catalog.at[i.movie_id, "genres"] for i in fallback.items)
+
+
+def test_a_narrow_filter_still_gives_a_full_list(recommender: Recommender) -> None:
+    rec = recommender
+    filters = Filters(genres=frozenset({"Documentary"}), year_min=1980, year_max=1999)
+    known = rec.catalog.reindex(rec.items.item_ids)
+    qualify = known[known["genres"].str.contains("Documentary") & known["year"].between(1980, 1999)]
+    in_pool = qualify[rec.support[rec.items.columns(qualify.index)] >= 10]
+    assert len(in_pool) < 10 <= len(qualify)  # the pool alone could not fill the list
+    items = rec.recommend([TOY_STORY, MATRIX], n=10, filters=filters).items
+    assert len(items) == 10
+    assert {i.movie_id for i in items} <= set(qualify.index)
+
+
+def test_filters_are_validated_with_clear_messages(recommender: Recommender) -> None:
+    rec = recommender
+    with pytest.raises(FilterError, match=r"Unknown genre Bollywood; known genres: .*Sci-Fi"):
+        rec.recommend([TOY_STORY], filters=Filters(genres=frozenset({"Bollywood"})))
+    with pytest.raises(FilterError, match="empty"):
+        rec.check_filters(Filters(year_min=2000, year_max=1990))
+    with pytest.raises(FilterError, match="both wanted and excluded"):
+        rec.check_filters(
+            Filters(genres=frozenset({"Comedy"}), exclude_genres=frozenset({"comedy"}))
+        )
+    with pytest.raises(FilterError, match="out of range"):
+        rec.check_filters(Filters(year_min=-5))
+    checked = rec.check_filters(Filters(genres=frozenset({"sci-fi", " comedy"})))
+    assert checked is not None
+    assert checked.genres == {"Sci-Fi", "Comedy"}
+    assert rec.check_filters(None) is None
+    assert "Documentary" in rec.genres
+    assert list(rec.genres) == sorted(rec.genres)
+
+
+def test_calibration_brings_the_favorites_genre_mix_closer(recommender: Recommender) -> None:
+    rec = recommender
+    anime = [1274, 3000, 5618, 5971, 31658]  # Akira, Mononoke, Spirited Away, Totoro, Howl's
+    favorites = [*anime[:3], MATRIX, STAR_WARS, TOY_STORY]  # half anime, half blockbusters
+
+    def animation(items: tuple[Any, ...]) -> int:
+        return sum("Animation" in rec.catalog.at[i.movie_id, "genres"] for i in items)
+
+    def miscalibration_of(items: tuple[Any, ...]) -> float:
+        genres = rec.features.genres
+        p = genre_distribution(genres[rec.items.columns(favorites)])
+        return miscalibration(
+            p, genre_distribution(genres[rec.items.columns([i.movie_id for i in items])])
+        )
+
+    plain = rec.recommend(favorites, n=10, rerank=False).items
+    calibrated = rec.recommend(favorites, n=10).items
+    assert animation(calibrated) > animation(plain)
+    assert miscalibration_of(calibrated) < 0.8 * miscalibration_of(plain)
+    assert {i.movie_id for i in calibrated} <= {
+        i.movie_id for i in rec.recommend(favorites, n=300, rerank=False).items
+    }  # calibration chooses among the best-scored candidates
+
+
+def test_at_most_three_films_of_one_series_in_a_top_10(recommender: Recommender) -> None:
+    rec = recommender
+    series = rec.features.series
+    star_trek = series[rec.items.column(329)]
+    assert star_trek >= 0
+    members = rec.items.item_ids[series == star_trek].tolist()
+    assert len(members) >= 5
+    favorites = [329, 1371]  # Star Trek: Generations, The Motion Picture
+    plain = rec.recommend(favorites, n=10, rerank=False).items
+    default = rec.recommend(favorites, n=10).items
+    assert len(default) == 10
+    assert sum(i.movie_id in members for i in default) <= 3
+    assert sum(i.movie_id in members for i in plain) >= 5  # the rule has something to do
+
+
+def test_discover_recommends_lesser_known_movies(recommender: Recommender) -> None:
+    rec = recommender
+    favorites = [TOY_STORY, LION_KING, ALADDIN, MATRIX]
+    result = rec.recommend(favorites, n=10, discover=True)
+    assert len(result.items) == 10
+    cols = rec.items.columns([i.movie_id for i in result.items])
+    assert rec.features.tail[cols].sum() >= 5
+    assert np.all(rec.support[cols] >= rec.config.discover_min_support)
+    fallback = rec.recommend([], n=10, discover=True)
+    assert fallback.fallback
+    assert rec.features.tail[rec.items.columns([i.movie_id for i in fallback.items])].all()
+
+
+def test_why_with_dislikes_adds_up(recommender: Recommender) -> None:
+    favorites = [TOY_STORY, LION_KING, ALADDIN]
+    top = recommender.recommend(favorites, n=1, dislikes=[MATRIX], rerank=False).items[0]
+    why = recommender.why(top.movie_id, favorites, dislikes=[MATRIX])
+    assert why.rank == 1
+    assert sum(s for _, s in why.contributions) == pytest.approx(why.score, rel=1e-3)
+    assert why.score == pytest.approx(top.score, rel=1e-3)

@@ -13,6 +13,7 @@ import pytest
 from recsys.defaults import TrainConfig
 from recsys.engine import Recommender, fit_model
 from recsys.evaluate import (
+    EXTRA_KEYS,
     Case,
     evaluate,
     low_support_share,
@@ -111,6 +112,41 @@ def test_model_beats_popularity_on_ml_latest_small(movielens_dir: Path) -> None:
     assert m["new_chat_users"] > 100
     assert 0 <= m["low_support_share"] <= 1
     assert report.per_seed[0]["seed"] == 0
+    for key in EXTRA_KEYS:  # issue 13's keys are the interface
+        assert key in m
+    assert m["recall_plain"] > m["popular_recall"]
+    assert abs(m["recall"] - m["recall_plain"]) < 0.05  # no catalog: no calibration, no series
+    assert m["discover_tail_share"] == 1.0
+    assert m["dislike_users"] > 30
+    assert 0 <= m["dislike_hits"] <= 1
+
+
+def test_dislike_cases_follow_the_protocol() -> None:
+    ratings = _synthetic_ratings(200)
+    extra = []  # give every user three dislikes (rating 1-2) besides the one of the fixture
+    for user in range(1, 201):
+        for k, movie in enumerate((200 + user, 400 + user, 600 + user)):
+            extra.append((user, movie, 1.0 + (k % 2)))
+    more = pd.DataFrame(extra, columns=["user_id", "movie_id", "rating"])
+    more["timestamp"] = 0
+    ratings = pd.concat([ratings, more], ignore_index=True)
+    split = split_users(ratings, HALF_STARS, seed=3)
+    likes = ratings[ratings.rating >= 3.5].groupby("user_id").movie_id.apply(set)
+    bad = ratings[ratings.rating <= 2].groupby("user_id").movie_id.apply(set)
+    held = set(ratings.user_id) - set(split.train.user_id)
+    eligible = {u for u in held if len(likes.get(u, ())) >= 5 and len(bad.get(u, ())) >= 2}
+    assert len(split.dislike) == len(eligible) > 0
+    for case in split.dislike:
+        user = next(u for u in eligible if likes[u] == set(case.fold_in) | set(case.targets))
+        assert set(case.dislikes) | set(case.hidden_dislikes) == bad[user]
+        assert not set(case.dislikes) & set(case.hidden_dislikes)
+        assert case.dislikes.size == len(bad[user]) // 2
+        assert case.fold_in.size == round(0.8 * len(likes[user]))
+    # the other variants do not change when dislikes are added
+    plain = split_users(_synthetic_ratings(200), HALF_STARS, seed=3)
+    assert [c.fold_in.tolist() for c in plain.standard] == [
+        c.fold_in.tolist() for c in split.standard
+    ]
 
 
 def test_low_support_share_counts_rarely_liked_neighbours(movielens_dir: Path) -> None:

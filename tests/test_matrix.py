@@ -113,3 +113,14 @@ def test_rows_from_columns() -> None:
         rows_from_columns([[3]], 3)
     with pytest.raises(ValueError, match="out of range"):
         rows_from_columns([[-1]], 3)
+
+
+def test_row_weights_equal_the_rows_weighting() -> None:
+    rng = np.random.default_rng(4)
+    matrix = csr_matrix((rng.random((30, 12)) < 0.3).astype(np.float32))
+    for scheme in ("bm25", "plain"):
+        weighting = Weighting.fit(matrix, scheme, k1=1.2, b=0.75)
+        for columns in ([0, 3, 7], [5], list(range(12)), []):
+            expected = weighting.rows([columns], 12).data
+            got = weighting.row_weights(np.array(columns, dtype=np.int64), 12)
+            np.testing.assert_allclose(got, expected, rtol=1e-6)

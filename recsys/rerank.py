@@ -1,0 +1,182 @@
+"""Re-ranking steps: what happens to a scored candidate list before it is shown.
+
+A scorer (ALS fold-in, :mod:`recsys.als`) ranks candidate movies by score; the steps here then
+reorder that ranking, each on its own and in a fixed order (the :class:`recsys.engine.Recommender`
+composes them), never by flags inside the scorer:
+
+* :class:`Calibrate` — Steck's calibrated recommendations (RecSys 2018): greedily trade a little
+  score for a genre mix close to the favorites';
+* :class:`SeriesCap` — at most ``per_ten`` films of one series in every ten places.
+
+Every step takes and returns a :class:`Ranking` (columns best first, with their scores) and keeps
+every movie it was given (a step reorders; it never drops), so a list stays full whenever enough
+candidates exist. Columns index the model's items; the per-item data a step needs is in
+:class:`ItemFeatures`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+CALIBRATION_ALPHA = 0.01  # Steck's smoothing of the list's genre distribution
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Model columns, best first, and their scores (same length)."""
+
+    columns: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.columns.size)
+
+    def take(self, order: np.ndarray | Sequence[int]) -> Ranking:
+        """The ranking reordered (or cut) by positions."""
+        idx = np.asarray(order, dtype=np.int64)
+        return Ranking(self.columns[idx], self.scores[idx])
+
+
+@dataclass(frozen=True)
+class ItemFeatures:
+    """What the steps know of each model column.
+
+    ``genres``: (items × genres) genre weights ``p(g|i) = 1/|genres(i)|`` (a row of zeros when the
+    catalog gives none); ``series``: a series code per column (``-1``: in no series);
+    ``tail``: outside the 20% most-liked movies (discover mode's candidates).
+    """
+
+    genres: np.ndarray
+    series: np.ndarray
+    tail: np.ndarray
+
+
+@dataclass(frozen=True)
+class Context:
+    """One list's request: the item data and the genre distribution of its favorites."""
+
+    items: ItemFeatures
+    target: np.ndarray | None = None
+
+
+class Step(Protocol):
+    """A re-ranking step: the same movies, reordered, with the best ``n`` decided."""
+
+    def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
+        """Reorder ``ranking`` so that its first ``n`` are this step's choice."""
+        ...
+
+
+def rerank(ranking: Ranking, steps: Sequence[Step], context: Context, n: int) -> Ranking:
+    """Apply ``steps`` in order and keep the first ``n``."""
+    for step in steps:
+        ranking = step(ranking, context, n)
+    return ranking.take(np.arange(min(n, len(ranking))))
+
+
+def genre_distribution(genres: np.ndarray) -> np.ndarray:
+    """Mean genre weights of a set of movies (rows of :attr:`ItemFeatures.genres`)."""
+    if genres.shape[0] == 0:
+        return np.zeros(genres.shape[1], dtype=np.float64)
+    total = genres.sum(axis=0, dtype=np.float64)
+    mass = total.sum()
+    out: np.ndarray = total / mass if mass > 0 else total
+    return out
+
+
+def miscalibration(p: np.ndarray, q: np.ndarray, alpha: float = CALIBRATION_ALPHA) -> float:
+    """Steck's C_KL(p, q) = Σ p log(p / q̃), q̃ = (1 - α) q + α p (0 when p is empty)."""
+    p = np.asarray(p, dtype=np.float64)
+    q = np.asarray(q, dtype=np.float64)
+    on = p > 0
+    if not on.any():
+        return 0.0
+    smoothed = (1 - alpha) * q[on] + alpha * p[on]
+    return float(np.sum(p[on] * np.log(p[on] / smoothed)))
+
+
+@dataclass(frozen=True)
+class Calibrate:
+    """Greedy calibration (Steck 2018), one place at a time.
+
+    Each place goes to the movie maximising ``(1 - weight) · score - weight · C_KL(p, q(list +
+    movie))``.
+
+    Scores are divided by the best one first, so ``weight`` means the same for every chat.
+    Only the first ``n`` places are chosen this way; the rest keep their order.
+    """
+
+    weight: float
+    alpha: float = CALIBRATION_ALPHA
+
+    def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
+        """Calibrate the first ``n`` places of ``ranking``."""
+        p = context.target
+        m = len(ranking)
+        if self.weight <= 0 or p is None or m <= 1 or n <= 0 or not np.any(p > 0):
+            return ranking
+        on = np.flatnonzero(p > 0)
+        target = p[on].astype(np.float32)
+        genres = context.items.genres[ranking.columns][:, on]  # (m × genres of the favorites)
+        scores = ranking.scores.astype(np.float32)
+        top = float(scores[0])
+        if top > 0:
+            scores = scores / np.float32(top)
+        gain = np.float32(1 - self.weight) * scores  # a new array: taken places get -inf
+        target = target * np.float32(self.weight)  # folds λ into the matrix-vector product
+        smooth = np.float32(self.alpha) * p[on].astype(np.float32)
+        taken = np.zeros(m, dtype=bool)
+        chosen: list[int] = []
+        acc = np.zeros(on.size, dtype=np.float32)
+        buf = np.empty_like(genres)
+        for k in range(min(n, m)):
+            # q̃ of the list with each candidate added; C_KL(p, q̃) = Σ p log p - Σ p log q̃, and
+            # the first sum is the same for every candidate
+            scale = np.float32((1 - self.alpha) / (k + 1))
+            np.multiply(genres, scale, out=buf)
+            buf += acc * scale + smooth
+            np.log(buf, out=buf)
+            objective = buf @ target
+            objective += gain
+            best = int(objective.argmax())
+            gain[best] = -np.inf  # taken
+            taken[best] = True
+            chosen.append(best)
+            acc += genres[best]
+        rest = np.flatnonzero(~taken)
+        return ranking.take(np.concatenate([np.asarray(chosen, dtype=np.int64), rest]))
+
+
+@dataclass(frozen=True)
+class SeriesCap:
+    """At most ``per_ten`` films of one series in each ten places (the rest move down)."""
+
+    per_ten: int = 3
+
+    def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
+        """Move films beyond the cap of their series below the first ``n`` places."""
+        series = context.items.series[ranking.columns]
+        if self.per_ten <= 0 or not np.any(series[: max(n, 0)] >= 0):
+            return ranking
+        order: list[int] = []
+        deferred: list[int] = []
+        counts: dict[int, int] = {}
+        for pos, code in enumerate(series.tolist()):
+            if len(order) >= n:
+                order.extend(deferred)
+                order.extend(range(pos, len(series)))
+                deferred = []
+                break
+            if code >= 0:
+                cap = self.per_ten * (len(order) // 10 + 1)
+                if counts.get(code, 0) >= cap:
+                    deferred.append(pos)
+                    continue
+                counts[code] = counts.get(code, 0) + 1
+            order.append(pos)
+        order.extend(deferred)
+        return ranking.take(order)
