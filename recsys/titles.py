@@ -1611,7 +1611,7 @@ _CHAT_TOPICS = frozenset(
     _split_words(
         "you your u ur me my i we us our should recommend recommendation recommendations suggest "
         "suggestion suggestions watch watching movie movies film films something anything tonight "
-        "today this good best work works bot see"
+        "today this good best work works bot see tip tips idea ideas advice"
     )
 )
 _I_VERBS = frozenset(
