@@ -99,13 +99,14 @@ def pipeline_child(
     ):
         setattr(engine, name, timer.wrap(name, getattr(engine, name)))
     weighting_cls = matrix.Weighting
+    fit_function = vars(weighting_cls)["fit"].__func__  # the function under the classmethod
     weighting_cls.fit = classmethod(  # type: ignore[method-assign,assignment]
-        timer.wrap("weighting", weighting_cls.fit.__func__)
-    )  # type: ignore[attr-defined]
+        timer.wrap("weighting", fit_function)
+    )
     weighting_cls.apply = timer.wrap("weighting", weighting_cls.apply)  # type: ignore[method-assign]
     iteration_s: list[float] = []
     seen: dict[str, Any] = {}
-    fit_item_factors = engine.fit_item_factors
+    fit_item_factors = getattr(engine, "fit_item_factors")  # noqa: B009 - patched below
 
     def fit_and_record(weighted: Any, params: Any, **kwargs: Any) -> Any:
         fits = seen.setdefault("fits", [])
@@ -131,7 +132,7 @@ def pipeline_child(
             weighted, params, on_iteration=on_iteration, **kwargs
         )
 
-    engine.fit_item_factors = fit_and_record
+    setattr(engine, "fit_item_factors", fit_and_record)  # noqa: B010 - time the ALS stage
     config = default_config("ml-32m").with_(factors=factors, iterations=iterations)
     paths = DataPaths(data_dir=out.parent, movielens_dir=data)
     start = time.perf_counter()

@@ -36,7 +36,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -75,7 +75,7 @@ class Spec:
     users_per_chunk: int = 20_000
 
     @classmethod
-    def scaled(cls, scale: float, **kwargs: object) -> Spec:
+    def scaled(cls, scale: float, **kwargs: Any) -> Spec:
         """ml-32m's shape with ``scale`` times its users and ratings (the catalog is kept whole)."""
         if not 0 < scale <= 1:
             raise ValueError("scale must be in (0, 1]")
@@ -83,7 +83,7 @@ class Spec:
             n_users=max(1, round(ML32M_USERS * scale)),
             n_ratings=max(1, round(ML32M_RATINGS * scale)),
             **kwargs,
-        )  # type: ignore[arg-type]
+        )
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def item_weights(n_items: int, spec: Spec, rng: np.random.Generator) -> np.ndarr
     """Zipf-Mandelbrot popularity of each item (index), ranks assigned at random; sums to 1."""
     ranks = rng.permutation(n_items)
     weights = (ranks + spec.popularity_offset) ** -spec.popularity_exponent
-    return weights / weights.sum()
+    return np.asarray(weights / weights.sum())
 
 
 def user_quotas(n_users: int, n_items: int, spec: Spec, rng: np.random.Generator) -> np.ndarray:
@@ -225,7 +225,7 @@ def _sorted_contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     if len(sorted_keys) == 0:
         return np.zeros(len(keys), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return sorted_keys[pos] == keys
+    return np.asarray(sorted_keys[pos] == keys)
 
 
 def draw_ratings(n: int, likes_only: bool, rng: np.random.Generator) -> np.ndarray:
@@ -254,7 +254,7 @@ def format_rows(
             newline,
         ]
     )
-    return table[table != 0].tobytes()
+    return bytes(table[table != 0].tobytes())
 
 
 def _digits(values: np.ndarray) -> np.ndarray:

@@ -255,7 +255,7 @@ class _DeadStore:
 
 
 async def test_store_unavailable(recommender: Any, title_index: Any) -> None:
-    harness = await start_harness(MovieBot(recommender, title_index, _DeadStore()))  # type: ignore[arg-type]
+    harness = await start_harness(MovieBot(recommender, title_index, _DeadStore()))
     try:
         reply = only_message(await harness.send(ALICE, "/like toy story"))
         assert reply.text == texts.unavailable()

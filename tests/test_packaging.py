@@ -34,8 +34,8 @@ def test_every_runtime_dependency_is_pinned_with_hashes_in_the_lock() -> None:
         version, hashes = pins[name]
         assert req.specifier.contains(version), f"{req.name}=={version} does not satisfy {spec}"
         assert hashes > 0, f"{req.name} has no hash in requirements.lock"
-    for name, (version, hashes) in pins.items():
-        assert hashes > 0, f"{name}=={version} has no hash"
+    for pinned, (version, hashes) in pins.items():
+        assert hashes > 0, f"{pinned}=={version} has no hash"
 
 
 def test_dockerfile_installs_from_the_lock_on_a_pinned_base_without_pip_at_run_time() -> None:
