@@ -19,7 +19,6 @@ checks every part and raises :class:`ArtifactError` saying what to do.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -34,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
+
+from recsys.movielens import file_digest
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.npz"
@@ -72,11 +73,6 @@ def library_versions() -> dict[str, str]:
         except importlib_metadata.PackageNotFoundError:
             out[name] = "unknown"
     return out
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,8 +163,8 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
             {
                 "format_version": FORMAT_VERSION,
                 "files": {
-                    MODEL_FILE: _sha256(tmp / MODEL_FILE),
-                    CATALOG_FILE: _sha256(tmp / CATALOG_FILE),
+                    MODEL_FILE: file_digest(tmp / MODEL_FILE),
+                    CATALOG_FILE: file_digest(tmp / CATALOG_FILE),
                 },
                 "shape": list(artifact.item_factors.shape),
             }
@@ -300,7 +296,7 @@ def load_artifact(path: Path, *, verify: bool = True) -> ModelArtifact:
         file = path / name
         if not file.is_file():
             raise ArtifactError(f"{file} is missing; {hint}.")
-        if verify and _sha256(file) != files.get(name):
+        if verify and file_digest(file) != files.get(name):
             raise ArtifactError(
                 f"{file} is truncated or was changed after training (checksum mismatch); {hint}."
             )
