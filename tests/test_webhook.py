@@ -250,6 +250,7 @@ async def test_sigkill_loses_no_acknowledged_update(
                 chat, movie = sent[uid]
                 if movie.movie_id not in held[chat]:
                     lost.append(f"run {run}: update {uid} (chat {chat}, {movie.title})")
+            assert lost == [], f"acknowledged (200) but not in the database: {lost}"
             # Behind the bot's back, undo what was committed but not acknowledged: a
             # redelivery that applied it again would bring it back.
             removed: set[tuple[int, int]] = set()
