@@ -49,3 +49,21 @@ def test_dotenv_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     monkeypatch.delenv("MOVIEBOT_POLLING_TIMEOUT", raising=False)
     (tmp_path / ".env").write_text("MOVIEBOT_POLLING_TIMEOUT=3\n")
     assert Settings().polling_timeout == 3
+
+
+def test_reliability_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in list(__import__("os").environ):
+        if key.startswith("MOVIEBOT_"):
+            monkeypatch.delenv(key)
+    default = Settings()
+    assert default.webhook_listen == "127.0.0.1"  # the plain-HTTP server is for a local proxy
+    assert default.log_update_contents is False
+    assert default.database_wait_seconds == 60
+    assert default.bot_token == ""
+    monkeypatch.setenv("MOVIEBOT_TELEGRAM_TOKEN", "123:s3cr3tvalue\n")
+    monkeypatch.setenv("MOVIEBOT_LOG_UPDATE_CONTENTS", "true")
+    configured = Settings()
+    assert configured.bot_token == "123:s3cr3tvalue"
+    assert configured.secret_values == ["123:s3cr3tvalue\n"]
+    assert configured.log_update_contents is True
