@@ -11,6 +11,12 @@ acknowledged commands imply.
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py --chats 40 --commands 10 \\
         --backend sqlite
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py --scenario kill   # recovery
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_load.py --mode both   # webhook beside
+
+``--mode webhook`` runs the bot with ``MOVIEBOT_WEBHOOK_URL`` set on 127.0.0.1 and the emulator
+POSTing every update to it as Telegram does (tests/emulator.py ``WebhookDelivery``: the secret
+header, one update of a chat at a time, up to 40 connections); the bot answers each POST only after
+the update was processed. ``--mode both`` runs polling and then webhook on each database.
 
 PostgreSQL runs when ``MOVIEBOT_TEST_POSTGRES_URL`` is set (``eval "$(.ci/postgres.sh)"``); its
 tables are dropped first (use a test database). The model is trained into
@@ -50,8 +56,9 @@ from tests.botproc import (  # noqa: E402
     plan_chat,
     run_load,
 )
-from tests.emulator import Emulator, fake_token  # noqa: E402
+from tests.emulator import Emulator, WebhookDelivery, fake_token  # noqa: E402
 from tests.fixtures_store import drop_tables  # noqa: E402
+from tests.webhookproc import WebhookBotProcess, free_port, webhook_env  # noqa: E402
 
 DATASET = "ml-latest-small"
 
@@ -82,11 +89,22 @@ async def verify(report: LoadReport, db_url: str) -> int:
 
 
 async def bench(
-    name: str, db_url: str, args: argparse.Namespace, model: Path, pool: list[Movie], workdir: Path
+    name: str,
+    db_url: str,
+    args: argparse.Namespace,
+    model: Path,
+    pool: list[Movie],
+    workdir: Path,
+    *,
+    webhook: bool = False,
 ) -> None:
     rng = random.Random(args.seed)
     plans = {100_000 + i: plan_chat(rng, pool, args.commands) for i in range(args.chats)}
     extra = {} if args.telegram_limits else dict(UNLIMITED)
+    port = free_port() if webhook else 0
+    if webhook:
+        extra.update(webhook_env(port, "bench-webhook-secret"))
+        name = f"{name}/webhook"
     with Emulator(fake_token()) as emu:
         config = BotConfig(
             model_path=model,
@@ -95,16 +113,27 @@ async def bench(
             database_url=db_url,
             extra=extra,
         )
-        process = BotProcess(emu, config, workdir / f"{name}.log")
+        log = workdir / f"{name.replace('/', '-')}.log"
+        process: BotProcess
+        delivery: WebhookDelivery | None = None
+        if webhook:
+            process = WebhookBotProcess(emu, config, log, port=port)
+            delivery = WebhookDelivery(emu, [process.target])
+        else:
+            process = BotProcess(emu, config, log)
         try:
             started = process.start()
             assert process.proc is not None
+            if delivery is not None:
+                delivery.start()
             cpu_before = cpu_seconds(process.proc.pid)
             own_before = time.process_time()
             report = await run_load(emu, plans, reply_timeout=120)
             cpu = cpu_seconds(process.proc.pid) - cpu_before
             own = time.process_time() - own_before
         finally:
+            if delivery is not None:
+                delivery.stop()
             process.stop()
         checked = await verify(report, db_url)
         rejected = emu.problems()
@@ -194,6 +223,12 @@ def main() -> int:
         default="load",
         help="kill: SIGKILL the bot mid-load (likes only, group chats), restart",
     )
+    parser.add_argument(
+        "--mode",
+        choices=["polling", "webhook", "both"],
+        default="polling",
+        help="how the bot gets its updates (both: polling, then webhook, on each database)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--telegram-limits",
@@ -222,15 +257,30 @@ def main() -> int:
             url = f"sqlite+aiosqlite:///{workdir / 'kill.sqlite3'}"
             asyncio.run(bench_kill(url, args, model, pool, workdir))
             return 0
+        modes = [m for m in ("polling", "webhook") if args.mode in (m, "both")]
         if args.backend in ("sqlite", "both"):
-            url = f"sqlite+aiosqlite:///{workdir / 'favorites.sqlite3'}"
-            asyncio.run(bench("sqlite", url, args, model, pool, workdir))
+            for mode in modes:
+                url = f"sqlite+aiosqlite:///{workdir / f'favorites-{mode}.sqlite3'}"
+                asyncio.run(
+                    bench("sqlite", url, args, model, pool, workdir, webhook=mode == "webhook")
+                )
         if args.backend in ("postgres", "both"):
             if not postgres:
                 print("postgres   skipped: MOVIEBOT_TEST_POSTGRES_URL is not set")
             else:
-                asyncio.run(drop_tables(postgres))
-                asyncio.run(bench("postgresql", postgres, args, model, pool, workdir))
+                for mode in modes:
+                    asyncio.run(drop_tables(postgres))
+                    asyncio.run(
+                        bench(
+                            "postgresql",
+                            postgres,
+                            args,
+                            model,
+                            pool,
+                            workdir,
+                            webhook=mode == "webhook",
+                        )
+                    )
     return 0
 
 
