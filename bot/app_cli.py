@@ -265,6 +265,9 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
         logger.error("%s", exc)
         _say(str(exc))
         return 1
+    except WebhookConfigError as exc:
+        _say(str(exc))
+        return 2
     finally:
         await store.close()
     return 0

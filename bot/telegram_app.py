@@ -615,14 +615,22 @@ async def run_webhook(
     ``secret_token`` once the server accepts connections, and stays registered at exit (Telegram
     keeps the updates that arrive while no replica runs).
     """
-    from bot.webhook import WebhookServer
+    from bot.webhook import WebhookConfigError, WebhookServer
 
     stop = stop or asyncio.Event()
+    starter = Poller(app)  # only for its initialize(): getMe retried until Telegram answers
+
+    def on_signal() -> None:
+        stop.set()
+        starter.stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with app:
+            loop.add_signal_handler(sig, on_signal)
+    if not await starter.initialize():
+        return
+    try:
         if app.post_init is not None:
             await app.post_init(app)
         await app.start()
@@ -631,12 +639,18 @@ async def run_webhook(
         )
         try:
             bound = await server.start(listen, port)
-            await app.bot.set_webhook(
-                url=url,
-                secret_token=secret_token,
-                allowed_updates=list(ALLOWED_UPDATES),
-                drop_pending_updates=False,
-            )
+            try:
+                await app.bot.set_webhook(
+                    url=url,
+                    secret_token=secret_token,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                    drop_pending_updates=False,
+                )
+            except BadRequest as exc:
+                raise WebhookConfigError(
+                    f"Telegram refused MOVIEBOT_WEBHOOK_URL ({exc.message}): it must be a public "
+                    "HTTPS URL on port 443, 80, 88 or 8443"
+                ) from exc
             logger.info(
                 "Bot @%s is serving its webhook on %s:%d%s (updates acknowledged after processing)",
                 app.bot.username,
@@ -648,4 +662,6 @@ async def run_webhook(
         finally:
             await server.stop()
             await app.stop()
+    finally:
+        await app.shutdown()
     logger.info("Bot stopped")

@@ -372,3 +372,30 @@ async def test_forged_update_without_the_secret_is_refused(
     log = bot.log()
     assert secret not in log
     assert "generated a secret" in log
+
+
+@pytest.mark.slow
+async def test_webhook_settings_telegram_refuses_are_one_line(
+    emu: Emulator,
+    spawn: Any,  # noqa: F811
+    bot_config: Any,  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'refused.sqlite3'}"
+    port = free_port()
+    cases = {
+        "http": {**webhook_env(port), "MOVIEBOT_WEBHOOK_URL": "http://bot.example.invalid/h"},
+        "secret": webhook_env(port, "not allowed; has spaces"),
+    }
+    for name, env in cases.items():
+        bot = spawn(bot_config(url, **env), name=name, port=port)
+        bot.start(wait=False)
+        assert bot.proc is not None
+        code = await asyncio.to_thread(bot.proc.wait, 60)
+        log = bot.log()
+        assert code == 2, log
+        assert "Traceback" not in log
+        errors = [line for line in log.splitlines() if line.startswith("moviebot: ")]
+        assert len(errors) == 1, log
+        assert "MOVIEBOT_WEBHOOK_" in errors[0]
+        assert "has spaces" not in log
