@@ -1570,6 +1570,8 @@ class WebhookDelivery:
         self._retry_at: dict[int, float] = {}
         self._next_target = itertools.count()
         self._task: Any = None  # a concurrent.futures.Future of the delivery loop
+        self._scanned = 0  # emulator calls already searched for setWebhook
+        self._hook: dict[str, Any] | None = None
         self._stopping = False
 
     def start(self) -> WebhookDelivery:
@@ -1601,10 +1603,11 @@ class WebhookDelivery:
         """The parameters of the bot's latest setWebhook, None without a webhook."""
         emu = self.emulator
         with emu._lock:
-            if not emu._webhook:
-                return None
-            calls = [c for c in emu.calls if c.method == "setWebhook"]
-        return dict(calls[-1].params) if calls else None
+            for call in emu.calls[self._scanned :]:  # only the calls since the last look
+                if call.method == "setWebhook":
+                    self._hook = dict(call.params)
+            self._scanned = len(emu.calls)
+            return dict(self._hook) if emu._webhook and self._hook is not None else None
 
     def statuses(self, update_id: int) -> list[int]:
         """Every status the bot answered a delivery of this update with."""

@@ -335,7 +335,8 @@ async def test_forged_update_without_the_secret_is_refused(
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'forged.sqlite3'}"
     port = free_port()
-    bot = spawn(bot_config(url, **webhook_env(port)), port=port)  # no secret configured
+    # No secret configured; DEBUG: python-telegram-bot logs the setWebhook parameters.
+    bot = spawn(bot_config(url, MOVIEBOT_LOG_LEVEL="DEBUG", **webhook_env(port)), port=port)
     await asyncio.to_thread(bot.start)
     with WebhookDelivery(emu, [bot.target]) as delivery:
         hook = delivery.webhook()
