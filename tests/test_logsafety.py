@@ -124,3 +124,19 @@ async def test_whitespace_token_never_in_a_debug_log(
         for name in ("User8123457", "user8123457"):
             assert name not in line, f"line {number} holds the user's name"
         assert said not in line, f"line {number} holds what the user wrote"
+
+
+def test_the_setting_decides_whether_contents_are_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from bot.logsafety import install_redactor
+
+    root = logging.getLogger()
+    for enabled in (False, True):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        monkeypatch.setattr(root, "handlers", [handler])
+        install_redactor(TOKEN, log_update_contents=enabled)
+        handler.handle(record("Processing update %s", {"message": {"text": "my text"}}))
+        assert ("my text" in stream.getvalue()) is enabled
+        assert any(isinstance(f, Redactor) for f in handler.filters)
