@@ -6,8 +6,9 @@ builds the title index, opens the favorites store, builds the Telegram Applicati
 ``console`` runs the same conversation in a terminal; ``start`` is ``run`` when a token is set and
 ``console`` otherwise.
 
-The token never reaches a log: httpx (which logs request URLs, and Bot API URLs contain the
-token) is quieted in :mod:`bot.cli`, and every log record is scrubbed of the token here.
+The token never reaches a log: every log record is scrubbed of every secret, in every form, by
+:mod:`bot.logsafety` (installed by ``run`` before anything connects), and update contents stay out
+of DEBUG logs unless ``MOVIEBOT_LOG_UPDATE_CONTENTS`` is on.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import asyncio
 import contextlib
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.logsafety import Redactor, install_redactor, protect, scrub
 from bot.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
     from recsys.titles import TitleIndex
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["Redactor", "install_redactor"]  # moved to bot.logsafety; kept importable from here
 
 MISSING_TOKEN = (
     "moviebot: no Telegram bot token. Get one from @BotFather and set MOVIEBOT_TELEGRAM_TOKEN "
@@ -51,45 +56,6 @@ def register(subparsers: Any) -> None:
         "start", help="the Telegram bot if MOVIEBOT_TELEGRAM_TOKEN is set, else the console"
     )
     start.set_defaults(func=start_command)
-
-
-# ---------------------------------------------------------------------------------------------
-# Logging without secrets
-
-
-class Redactor(logging.Filter):
-    """Replaces secrets in a log record (message, arguments and traceback) by ``<redacted>``."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s]
-
-    def _scrub(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "<redacted>")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Scrub ``record`` in place; never drops it."""
-        message = record.getMessage()
-        clean = self._scrub(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self._scrub(record.exc_text)
-        return True
-
-
-def install_redactor(*secrets: str) -> None:
-    """Scrub ``secrets`` from everything the root logger's handlers write."""
-    redactor = Redactor(list(secrets))
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig()
-    for handler in root.handlers:
-        handler.addFilter(redactor)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,20 +82,81 @@ def load_parts(settings: Settings, *, progress: bool) -> Parts:
 
 
 async def open_store(settings: Settings) -> FavoritesStore | None:
-    """Open the favorites store at the configured database URL; None (said on stderr) if down."""
+    """Open the favorites store, waiting for an unreachable database; None (said on stderr) if not.
+
+    A database that cannot be reached (down, still starting) is retried with exponential
+    backoff (0.5 s doubling to 10 s, each attempt logged) for ``MOVIEBOT_DATABASE_WAIT_SECONDS``;
+    a configuration error (malformed URL, unknown driver, wrong password, missing database) is
+    said in one line at once, without a traceback, and never with the password.
+    """
     from bot.store import FavoritesStore, StoreUnavailable
 
-    try:
-        return await FavoritesStore.open(
-            settings.resolved_database_url, limit=settings.favorites_limit
+    url = settings.resolved_database_url
+    where = safe_url(url)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.database_wait_seconds
+    delay, attempt = 0.5, 0
+    while True:
+        attempt += 1
+        try:
+            return await FavoritesStore.open(url, limit=settings.favorites_limit)
+        except StoreUnavailable as exc:
+            reason = _cause(exc)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                _say(
+                    f"cannot reach the favorites database {where} ({reason}); gave up after "
+                    f"{attempt} attempts in {settings.database_wait_seconds:g} s "
+                    "(MOVIEBOT_DATABASE_WAIT_SECONDS)"
+                )
+                return None
+            wait = min(delay, remaining)
+            logger.warning(
+                "The favorites database %s cannot be reached (%s); attempt %d, next in %.1f s "
+                "(giving up in %.0f s)",
+                where,
+                reason,
+                attempt,
+                wait,
+                remaining,
+            )
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, 10.0)
+        except Exception as exc:  # configuration: wrong URL, password or database name
+            _say(f"cannot open the favorites database {where}: {_config_problem(exc)}")
+            return None
+
+
+def _say(message: str) -> None:
+    """One line on stderr, scrubbed of every secret."""
+    print(scrub(f"moviebot: {message}"), file=sys.stderr)
+
+
+def _cause(exc: BaseException) -> str:
+    """The underlying error of a StoreUnavailable, by name."""
+    cause = exc.__cause__ or exc
+    return type(cause).__name__
+
+
+def _config_problem(exc: BaseException) -> str:
+    """What is wrong with the database settings, in words (no URL: it may hold the password)."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    if isinstance(exc, ArgumentError):
+        return (
+            "MOVIEBOT_DATABASE_URL is not a database URL (dialect+driver://user:password@host/db)"
         )
-    except StoreUnavailable as exc:
-        print(
-            f"moviebot: cannot open the favorites database "
-            f"{safe_url(settings.resolved_database_url)}: {exc}",
-            file=sys.stderr,
-        )
-        return None
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        if sqlstate.startswith("28"):
+            return "the server refused the login: check the user and password in the URL"
+        if sqlstate == "3D000":
+            return "the database named in the URL does not exist on that server"
+        detail = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
+        return f"{type(exc.orig).__name__}: {detail}"
+    if isinstance(exc, ValueError):
+        return f"MOVIEBOT_DATABASE_URL is invalid: {str(exc).splitlines()[0]}"
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
 def make_moviebot(
@@ -165,25 +192,44 @@ def safe_url(url: str) -> str:
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     """``moviebot run``: the Telegram bot."""
     del args
-    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    if not token.strip():
+    token = settings.bot_token  # the one token: the bot uses it, the redactor knows every form
+    if not token:
         print(MISSING_TOKEN, file=sys.stderr)
         return 2
-    secret = (
-        settings.webhook_secret_token.get_secret_value() if settings.webhook_secret_token else ""
-    )
-    install_redactor(token, secret)
+    install_redactor(*settings.secret_values, log_update_contents=settings.log_update_contents)
     logger.info("Loading the %s model (trained on first start)", settings.dataset)
     parts = load_parts(settings, progress=True)
-    return asyncio.run(serve(settings, parts, token.strip()))
+    return asyncio.run(serve(settings, parts, token))
 
 
 async def serve(settings: Settings, parts: Parts, token: str) -> int:
-    """Open the store, build the Application and run it until SIGINT/SIGTERM."""
+    """Open the store, build the Application and run it until SIGINT/SIGTERM.
+
+    Exit codes: 0 after a clean stop; 1 when the database, the token or another poller of this
+    token stops it; 2 for a webhook setting Telegram would refuse.
+    """
     from telegram.error import InvalidToken
 
-    from bot.telegram_app import build_application, run_polling, run_webhook
+    from bot.telegram_app import PollingConflict, build_application, run_polling, run_webhook
+    from bot.webhook import WebhookConfigError, webhook_secret
 
+    secret = ""
+    if settings.webhook_url:
+        configured = settings.webhook_secret_token
+        try:
+            secret, generated = webhook_secret(
+                configured.get_secret_value() if configured else None
+            )
+        except WebhookConfigError as exc:
+            _say(str(exc))
+            return 2
+        protect(secret)
+        if generated:
+            logger.warning(
+                "MOVIEBOT_WEBHOOK_SECRET_TOKEN is not set: generated a secret for this process. "
+                "Set one for several replicas (each start registers its own secret with Telegram, "
+                "and the other replicas would refuse the updates)"
+            )
     store = await open_store(settings)
     if store is None:
         return 1
@@ -193,22 +239,18 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
             moviebot,
             token=token,
             base_url=settings.telegram_api_url,
-            polling=not settings.webhook_url,
+            polling=True,  # no PTB Updater in either mode: bot.webhook serves webhooks
             overall_max_rate=settings.telegram_max_rate,
             group_max_rate=settings.telegram_group_rate,
         )
         if settings.webhook_url:
-            secret = (
-                settings.webhook_secret_token.get_secret_value()
-                if settings.webhook_secret_token
-                else None
-            )
             await run_webhook(
                 app,
                 listen=settings.webhook_listen,
                 port=settings.webhook_port,
                 url=settings.webhook_url,
                 secret_token=secret,
+                health=health_checks(store, parts),
             )
         else:
             await run_polling(app, poll_seconds=settings.polling_timeout)
@@ -219,9 +261,35 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
             file=sys.stderr,
         )
         return 1
+    except PollingConflict as exc:
+        logger.error("%s", exc)
+        _say(str(exc))
+        return 1
+    except WebhookConfigError as exc:
+        _say(str(exc))
+        return 2
     finally:
         await store.close()
     return 0
+
+
+def health_checks(
+    store: FavoritesStore, parts: Parts
+) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
+    """``/healthz`` in webhook mode: the database answers a read, the model has its catalog."""
+    from bot.store import StoreUnavailable
+
+    async def database() -> bool:
+        try:
+            await store.favorites(0)  # a read that needs the database (chat 0 is nobody's)
+        except StoreUnavailable:
+            return False
+        return True
+
+    async def model() -> bool:
+        return len(parts.recommender.catalog) > 0
+
+    return {"database": database, "model": model}
 
 
 # ---------------------------------------------------------------------------------------------

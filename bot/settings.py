@@ -42,9 +42,22 @@ class Settings(BaseSettings):
     )
     webhook_url: str | None = Field(default=None, description="Public HTTPS URL: webhook mode")
     webhook_port: int = Field(default=8443, description="Port the webhook server listens on")
-    webhook_listen: str = Field(default="0.0.0.0", description="Address the webhook listens on")
+    webhook_listen: str = Field(
+        default="127.0.0.1",
+        description="Address the webhook server listens on; loopback by default: the plain-HTTP "
+        "server belongs behind the TLS proxy on the same host (the Docker image sets 0.0.0.0)",
+    )
     webhook_secret_token: SecretStr | None = Field(
-        default=None, description="Telegram's X-Telegram-Bot-Api-Secret-Token for the webhook"
+        default=None,
+        description="Telegram's X-Telegram-Bot-Api-Secret-Token for the webhook (1-256 of "
+        "A-Z a-z 0-9 _ -); generated at start when unset (set it for several replicas)",
+    )
+    log_update_contents: bool = Field(
+        default=False,
+        description="Let DEBUG logs show update contents (users' names and texts): off by default",
+    )
+    database_wait_seconds: float = Field(
+        default=60.0, ge=0, description="How long start-up waits for an unreachable database"
     )
     favorites_limit: int = Field(default=500, ge=1, description="Most favorites a chat may keep")
     flood_commands: int = Field(
@@ -73,6 +86,33 @@ class Settings(BaseSettings):
         return DataPaths(
             data_dir=self.data_dir, movielens_dir=self.movielens_dir, base_url=self.movielens_url
         )
+
+    @property
+    def bot_token(self) -> str:
+        """The bot token as the bot uses it: stripped of surrounding whitespace ("" when unset)."""
+        return self.telegram_token.get_secret_value().strip() if self.telegram_token else ""
+
+    @property
+    def secret_values(self) -> list[str]:
+        """Every configured secret as it was given (the log redactor derives all its forms).
+
+        The database password is given as it sits in a URL (``:password@``), so a short
+        password does not blank out every occurrence of its letters in the logs.
+        """
+        from sqlalchemy.engine import make_url
+
+        values = [
+            s.get_secret_value()
+            for s in (self.telegram_token, self.webhook_secret_token)
+            if s is not None
+        ]
+        try:
+            password = make_url(self.resolved_database_url).password
+        except Exception:  # a malformed URL: reported when the store opens
+            password = None
+        if password:
+            values.append(f":{password}@")
+        return values
 
     @property
     def resolved_database_url(self) -> str:

@@ -35,6 +35,7 @@ from telegram import (
 from telegram.constants import MessageEntityType, ParseMode
 from telegram.error import (
     BadRequest,
+    Conflict,
     Forbidden,
     InvalidToken,
     RetryAfter,
@@ -318,6 +319,10 @@ async def register_commands(app: TelegramApp) -> None:
 # Polling that confirms a batch only after it was processed
 
 
+class PollingConflict(RuntimeError):
+    """Telegram refuses this process's getUpdates: another poller or a webhook has the token."""
+
+
 class Poller:
     """Long polling with the offset advanced only after a whole batch was processed.
 
@@ -334,6 +339,12 @@ class Poller:
         self.max_backoff = max_backoff
         self.offset: int | None = None
         self._stop = asyncio.Event()
+        self.settle = 2.0 * timeout + 5.0
+        """Seconds after start during which a 409 Conflict means: this process is the second."""
+        self.max_conflicts = 3
+        """Conflicts in a row after which an established poller stops as well."""
+        self._conflicts = 0
+        self._started = 0.0
 
     def stop(self) -> None:
         """Finish the batch being processed, confirm it, and return from :meth:`run`."""
@@ -368,14 +379,25 @@ class Poller:
         return float(min(self.max_backoff, 0.5 * 2 ** min(failures - 1, 8)))
 
     async def run(self) -> None:
-        """Poll until :meth:`stop`; raises InvalidToken when the token is refused."""
+        """Poll until :meth:`stop`.
+
+        Raises:
+            InvalidToken: the token is refused.
+            PollingConflict: another process polls with this token (see :meth:`_conflict`).
+        """
         await self.app.bot.delete_webhook(drop_pending_updates=False)
+        self._started = asyncio.get_running_loop().time()
         failures = 0
         while not self._stop.is_set():
             try:
                 updates = await self._fetch()
             except (InvalidToken, asyncio.CancelledError):
                 raise
+            except Conflict as exc:
+                self._conflict(exc)
+                failures += 1
+                await self._sleep(0.1)  # take the poll back at once: the newcomer stops
+                continue
             except RetryAfter as exc:
                 await self._sleep(retry_after_seconds(exc))
                 continue
@@ -388,10 +410,37 @@ class Poller:
                 await self._sleep(delay)
                 continue
             failures = 0
+            self._conflicts = 0
             if updates:
                 await self.process_batch(updates)
                 self.offset = updates[-1].update_id + 1
         await self._confirm()
+
+    def _conflict(self, exc: Conflict) -> None:
+        """Telegram answered 409: a webhook is set, or another process polls with this token.
+
+        Telegram ends the older of two concurrent getUpdates with 409, so the process that was
+        polling first sees the first conflict. A poller younger than :attr:`settle` seconds is
+        the newcomer and stops at its first conflict; an older one takes the poll back at once
+        (which ends the newcomer's request) and stops only after :attr:`max_conflicts`
+        conflicts in a row — two long-running pollers never share a token for long. The
+        stopping poller does not confirm its last batch: that would end the other's poll.
+        """
+        self._conflicts += 1
+        age = asyncio.get_running_loop().time() - self._started
+        text = str(exc)
+        if "webhook" in text.lower():
+            raise PollingConflict(
+                "Telegram has a webhook set for this bot token (another process runs in webhook "
+                "mode?): stopping this polling process. Run one mode per token."
+            ) from exc
+        if age < self.settle or self._conflicts >= self.max_conflicts:
+            raise PollingConflict(
+                "Another process is polling Telegram with this bot token (409 Conflict: "
+                f"{text}); stopping this one. Run a single polling process per token, or "
+                "webhook mode for several replicas."
+            ) from exc
+        logger.warning("getUpdates: %s; another process polls with this token", text)
 
     async def _fetch(self) -> tuple[Update, ...]:
         """One getUpdates, abandoned (nothing fetched is lost: it is unconfirmed) on stop."""
@@ -488,40 +537,66 @@ async def run_webhook(
     listen: str,
     port: int,
     url: str,
-    secret_token: str | None,
+    secret_token: str,
     stop: asyncio.Event | None = None,
+    health: dict[str, Callable[[], Coroutine[Any, Any, bool]]] | None = None,
 ) -> None:
-    """Serve Telegram's webhook until SIGINT/SIGTERM; PTB registers the webhook with Telegram.
+    """Serve Telegram's webhook until SIGINT/SIGTERM (or ``stop``).
 
-    The server listens on the path of the public ``url`` (``https://host/tg`` → ``/tg``) and
-    rejects requests without Telegram's secret token header when one is configured. PTB answers
-    Telegram as soon as an update is queued, so an update being processed when the process is
-    killed is lost; polling (:class:`Poller`) has no such window.
+    :class:`bot.webhook.WebhookServer` answers an update only after it was processed (500 when
+    processing raised, so Telegram delivers it again) and refuses requests without the secret
+    token with 403; ``/healthz`` runs the ``health`` checks. The server listens on the path of
+    the public ``url`` (``https://host/tg`` → ``/tg``); the webhook is registered with
+    ``secret_token`` once the server accepts connections, and stays registered at exit (Telegram
+    keeps the updates that arrive while no replica runs).
     """
-    if app.updater is None:
-        raise ValueError("build the Application with polling=False for a webhook")
+    from bot.webhook import WebhookConfigError, WebhookServer
+
     stop = stop or asyncio.Event()
+    starter = Poller(app)  # only for its initialize(): getMe retried until Telegram answers
+
+    def on_signal() -> None:
+        stop.set()
+        starter.stop()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    async with app:
+            loop.add_signal_handler(sig, on_signal)
+    if not await starter.initialize():
+        return
+    try:
         if app.post_init is not None:
             await app.post_init(app)
-        await app.updater.start_webhook(
-            listen=listen,
-            port=port,
-            url_path=urlsplit(url).path.strip("/"),
-            webhook_url=url,
-            secret_token=secret_token,
-            allowed_updates=list(ALLOWED_UPDATES),
-            drop_pending_updates=False,
-        )
         await app.start()
-        logger.info("Bot @%s is serving its webhook on %s:%d", app.bot.username, listen, port)
+        server = WebhookServer(
+            app, secret=secret_token, path="/" + urlsplit(url).path.strip("/"), checks=health
+        )
         try:
+            bound = await server.start(listen, port)
+            try:
+                await app.bot.set_webhook(
+                    url=url,
+                    secret_token=secret_token,
+                    allowed_updates=list(ALLOWED_UPDATES),
+                    drop_pending_updates=False,
+                )
+            except BadRequest as exc:
+                raise WebhookConfigError(
+                    f"Telegram refused MOVIEBOT_WEBHOOK_URL ({exc.message}): it must be a public "
+                    "HTTPS URL on port 443, 80, 88 or 8443"
+                ) from exc
+            logger.info(
+                "Bot @%s is serving its webhook on %s:%d%s (updates acknowledged after processing)",
+                app.bot.username,
+                listen,
+                bound,
+                server.path,
+            )
             await stop.wait()
         finally:
-            await app.updater.stop()
+            await server.stop()
             await app.stop()
+    finally:
+        await app.shutdown()
     logger.info("Bot stopped")

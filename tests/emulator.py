@@ -1514,3 +1514,197 @@ _HTTP_REASONS = {
 def fake_token(bot_id: int = 123456) -> str:
     """A token of the right shape that no Telegram bot has (built at run time, never a literal)."""
     return f"{bot_id:d}:" + "A" * 35
+
+
+# ---------------------------------------------------------------------------------------------
+# Webhook delivery (Telegram's side of setWebhook)
+# ---------------------------------------------------------------------------------------------
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One POST of an update to the bot: the HTTP status (0: no answer, connection failed)."""
+
+    update_id: int
+    target: str
+    status: int
+    at: float
+
+
+class WebhookDelivery:
+    """Delivers the emulator's updates to the bot's webhook the way Telegram does.
+
+    Once the bot has called ``setWebhook`` (an HTTPS URL, as Telegram requires), each pending
+    update is POSTed as JSON with the ``X-Telegram-Bot-Api-Secret-Token`` header given to
+    ``setWebhook``. A 2xx answer acknowledges the update (it leaves the queue for good); any
+    other status, a refused connection or no answer within ``timeout`` leaves it queued and it is
+    delivered again after ``retry_delay``. The public URL is not resolved: ``targets`` are the
+    local ``http://127.0.0.1:PORT/path`` addresses it stands for (a TLS proxy's job in
+    production); with several targets the updates are spread round-robin, and a failed delivery
+    goes to the next target, like a load balancer in front of replicas. Updates of one chat are
+    delivered one at a time, in order; different chats concurrently, up to ``max_connections``.
+    """
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        targets: list[str],
+        *,
+        max_connections: int = 40,
+        retry_delay: float = 0.2,
+        timeout: float = 60.0,
+    ) -> None:
+        if not targets:
+            raise ValueError("at least one target")
+        self.emulator = emulator
+        self.targets = list(targets)
+        self.max_connections = max_connections
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self.attempts: list[WebhookAttempt] = []
+        self.acknowledged: dict[int, float] = {}
+        """Update id → when the bot answered it 2xx (Telegram will never send it again)."""
+        self._in_flight: set[int] = set()
+        self._retry_at: dict[int, float] = {}
+        self._next_target = itertools.count()
+        self._task: Any = None  # a concurrent.futures.Future of the delivery loop
+        self._scanned = 0  # emulator calls already searched for setWebhook
+        self._hook: dict[str, Any] | None = None
+        self._stopping = False
+
+    def start(self) -> WebhookDelivery:
+        """Start delivering (on the emulator's thread)."""
+        loop = self.emulator._loop
+        if loop is None:
+            raise RuntimeError("start the emulator first")
+        self._task = asyncio.run_coroutine_threadsafe(self._run(), loop)
+        return self
+
+    def stop(self) -> None:
+        """Stop delivering (updates still queued stay queued)."""
+        self._stopping = True
+        loop = self.emulator._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(lambda: None)
+        if self._task is not None:
+            with contextlib.suppress(Exception):
+                self._task.result(10)
+        self._task = None
+
+    def __enter__(self) -> WebhookDelivery:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def webhook(self) -> dict[str, Any] | None:
+        """The parameters of the bot's latest setWebhook, None without a webhook."""
+        emu = self.emulator
+        with emu._lock:
+            for call in emu.calls[self._scanned :]:  # only the calls since the last look
+                if call.method == "setWebhook":
+                    self._hook = dict(call.params)
+            self._scanned = len(emu.calls)
+            return dict(self._hook) if emu._webhook and self._hook is not None else None
+
+    def statuses(self, update_id: int) -> list[int]:
+        """Every status the bot answered a delivery of this update with."""
+        return [a.status for a in self.attempts if a.update_id == update_id]
+
+    async def _run(self) -> None:
+        # tornado's client: a fifth of httpx's CPU per request, which matters when the benchmark
+        # and the bot share two cores.
+        from tornado.httpclient import AsyncHTTPClient
+
+        emu = self.emulator
+        client = AsyncHTTPClient(force_instance=True, max_clients=self.max_connections)
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not (self._stopping or emu._closing):
+                hook = self.webhook()
+                waker: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                with emu._lock:
+                    if hook is not None:
+                        for update in self._ready(hook):
+                            task = asyncio.create_task(self._post(client, update, hook))
+                            tasks.add(task)
+                            task.add_done_callback(tasks.discard)
+                    emu._poll_wakers.append(waker)
+                await asyncio.wait([waker], timeout=0.05)
+            for task in list(tasks):
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            client.close()
+
+    def _ready(self, hook: dict[str, Any]) -> list[dict[str, Any]]:
+        """Updates to send now (called under the emulator's lock).
+
+        Only the oldest unacknowledged update of each chat may be in flight: a later one waits
+        until it is acknowledged (so a redelivery never overtakes the chat's next command).
+        """
+        emu = self.emulator
+        allowed = hook.get("allowed_updates")
+        if isinstance(allowed, list) and allowed:
+            # Telegram drops the types the bot did not ask for.
+            emu._pending = [u for u in emu._pending if _update_type(u) in allowed]
+        now = time.monotonic()
+        chats: set[Any] = set()
+        ready = []
+        for update in emu._pending:
+            uid, chat = update["update_id"], _update_chat(update)
+            if chat in chats:
+                continue
+            chats.add(chat)
+            if uid in self._in_flight or self._retry_at.get(uid, 0.0) > now:
+                continue
+            if len(self._in_flight) >= self.max_connections:
+                break
+            self._in_flight.add(uid)
+            ready.append(update)
+        return ready
+
+    async def _post(self, client: Any, update: dict[str, Any], hook: dict[str, Any]) -> None:
+        from tornado.httpclient import HTTPRequest
+
+        emu = self.emulator
+        uid = update["update_id"]
+        target = self.targets[next(self._next_target) % len(self.targets)]
+        headers = {"Content-Type": "application/json"}
+        if hook.get("secret_token"):
+            headers[SECRET_HEADER] = str(hook["secret_token"])
+        request = HTTPRequest(
+            target,
+            method="POST",
+            body=json.dumps(update),
+            headers=headers,
+            request_timeout=self.timeout,
+        )
+        try:
+            response = await client.fetch(request, raise_error=False)
+            status = response.code if response.code < 599 else 0  # 599: no answer
+        except Exception:  # refused, reset: no answer
+            status = 0
+        with emu._lock:
+            self.attempts.append(WebhookAttempt(uid, target, status, time.monotonic()))
+            emu.delivery_counts[uid] = emu.delivery_counts.get(uid, 0) + 1
+            self._in_flight.discard(uid)
+            if 200 <= status < 300:
+                self.acknowledged[uid] = time.monotonic()
+                emu._pending = [u for u in emu._pending if u["update_id"] != uid]
+                self._retry_at.pop(uid, None)
+            else:
+                self._retry_at[uid] = time.monotonic() + self.retry_delay
+            emu._wake_polls()
+
+
+def _update_chat(update: dict[str, Any]) -> Any:
+    """The chat an update belongs to (its update id when it has none)."""
+    body = update.get(_update_type(update))
+    if isinstance(body, dict):
+        message = body.get("message") if "data" in body else body
+        if isinstance(message, dict) and isinstance(message.get("chat"), dict):
+            return message["chat"]["id"]
+    return ("update", update["update_id"])

@@ -51,6 +51,24 @@ def test_dotenv_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None
     assert Settings().polling_timeout == 3
 
 
+def test_reliability_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    for key in list(__import__("os").environ):
+        if key.startswith("MOVIEBOT_"):
+            monkeypatch.delenv(key)
+    default = Settings()
+    assert default.webhook_listen == "127.0.0.1"  # the plain-HTTP server is for a local proxy
+    assert default.log_update_contents is False
+    assert default.database_wait_seconds == 60
+    assert default.bot_token == ""
+    monkeypatch.setenv("MOVIEBOT_TELEGRAM_TOKEN", "123:s3cr3tvalue\n")
+    monkeypatch.setenv("MOVIEBOT_LOG_UPDATE_CONTENTS", "true")
+    configured = Settings()
+    assert configured.bot_token == "123:s3cr3tvalue"
+    assert configured.secret_values == ["123:s3cr3tvalue\n"]
+    assert configured.log_update_contents is True
+
+
 # ---------------------------------------------------------------------------------------------
 # The CLI boundary: a domain error is one line on stderr, never a traceback
 
@@ -105,5 +123,6 @@ def test_a_bad_database_url_is_one_line(
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO(""))
     assert main(["console"]) == 1
     err = capsys.readouterr().err.strip()
-    assert err.startswith("moviebot: the favorites database")
+    assert err.startswith("moviebot: ")
+    assert "MOVIEBOT_DATABASE_URL is invalid" in err
     assert len(err.splitlines()) == 1
