@@ -698,7 +698,9 @@ def _parse_url(url: str) -> URL:
     try:
         parsed = make_url(url)
     except exc.ArgumentError as error:
-        raise BadDatabaseUrl(f"the favorites database URL cannot be read: {error}") from None
+        raise BadDatabaseUrl(
+            "it is not a database URL (dialect+driver://user:password@host/db)"
+        ) from None
     backend, _, driver = parsed.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
