@@ -697,7 +697,7 @@ def _parse_url(url: str) -> URL:
     """Parses the URL and names the driver the store uses (asyncpg, or sqlite3 in threads)."""
     try:
         parsed = make_url(url)
-    except exc.ArgumentError as error:
+    except exc.ArgumentError:
         raise BadDatabaseUrl(
             "it is not a database URL (dialect+driver://user:password@host/db)"
         ) from None

@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 import signal
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
