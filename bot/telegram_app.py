@@ -54,7 +54,7 @@ from telegram.request import BaseRequest
 
 from bot import texts
 from bot.ratelimit import RetryingRateLimiter
-from bot.service import MovieBot, Reply, Rows, menu
+from bot.service import MovieBot, Reply, Rows, Upload, menu
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +168,24 @@ class Handlers:
         replies = await self.moviebot.unsupported(message.chat_id)
         await self._send(context, message.chat_id, replies, message)
 
+    async def on_document(self, update: Update, context: Context) -> None:
+        """A document in a private chat: a Letterboxd or IMDb export to import.
+
+        The service checks the size and type Telegram reports before anything is downloaded.
+        """
+        message = update.message
+        if message is None or message.document is None:
+            return
+        document = message.document
+
+        async def download() -> bytes:
+            file = await document.get_file()
+            return bytes(await file.download_as_bytearray())
+
+        upload = Upload(document.file_name or "", document.file_size, document.mime_type, download)
+        replies = await self.moviebot.document(message.chat_id, upload, update_id=update.update_id)
+        await self._send(context, message.chat_id, replies, message)
+
     async def on_button(self, update: Update, context: Context) -> None:
         """A pressed inline button (any data: the service validates it strictly)."""
         query = update.callback_query
@@ -213,6 +231,20 @@ class Handlers:
         """
         for reply in replies:
             markup = keyboard(reply.buttons)
+            if reply.document is not None:
+                await context.bot.send_document(
+                    chat_id,
+                    reply.document.data,
+                    filename=reply.document.name,
+                    caption=reply.text,
+                    reply_markup=markup,
+                    message_thread_id=(
+                        message.message_thread_id
+                        if message is not None and message.is_topic_message
+                        else None
+                    ),
+                )
+                continue
             if reply.edit and query is not None and await self._edit(query, reply.text, markup):
                 continue
             if message is not None:
@@ -300,6 +332,11 @@ def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
     app.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
     app.add_handler(
         MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT, handlers.on_text)
+    )
+    app.add_handler(
+        MessageHandler(
+            new_message & filters.ChatType.PRIVATE & filters.Document.ALL, handlers.on_document
+        )
     )
     app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE, handlers.on_other))
     app.add_handler(CallbackQueryHandler(handlers.on_button))  # the service validates the data
