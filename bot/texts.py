@@ -1007,9 +1007,12 @@ def import_undone(count: int) -> str:
     return f"Undone: {count_noun(count, 'one movie', f'{count} movies')} removed from your lists."
 
 
+NOTHING_IMPORTED = "Nothing was imported."
+
+
 def import_refused(message: str) -> str:
     """A file that cannot be imported (the reader's message, or a check before downloading)."""
-    return f"{esc(message, 600)}\nNothing was imported."
+    return f"{esc(message, 600)}\n{NOTHING_IMPORTED}"
 
 
 MAX_IMPORT_MB = 20

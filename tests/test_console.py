@@ -97,7 +97,7 @@ def blocks(output: str) -> dict[str, list[str]]:
 def moviebot(
     command: str, stdin: str, *, movielens_dir: Path, model: Path, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``moviebot COMMAND`` in an empty folder with only these settings."""
+    """Run ``moviebot COMMAND ARGS`` (split at spaces) in an empty folder with these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOVIEBOT_")}
     env.update(
         MOVIEBOT_MOVIELENS_DIR=str(movielens_dir),
@@ -107,7 +107,7 @@ def moviebot(
         PYTHONPATH=str(REPO),
     )
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", command],
+        [sys.executable, "-m", "bot.cli", *command.split()],
         cwd=tmp_path,
         env=env,
         input=stdin,
