@@ -1164,12 +1164,11 @@ class MovieBot:
 
 
 EXPORT_NAME = "moviebot-lists.csv"
-IMPORT_EXTENSIONS = (".csv", ".zip", ".txt")
+IMPORT_EXTENSIONS = (".csv", ".zip")
 IMPORT_MIMES = frozenset(
     {
         "text/csv",
         "text/comma-separated-values",
-        "text/plain",
         "application/csv",
         "application/zip",
         "application/x-zip-compressed",

@@ -273,6 +273,18 @@ class Handlers:
 # The Application
 
 
+def file_url(base_url: str) -> str:
+    """Where the files of a Bot API server are downloaded from (``…/bot`` → ``…/file/bot``).
+
+    A document sent to the bot (an export to import) is fetched there; a local server or the
+    end-to-end emulator serves its files the way Telegram does.
+    """
+    root, slash, last = base_url.rstrip("/").rpartition("/")
+    if slash and last == "bot":
+        return f"{root}/file/bot"
+    return "https://api.telegram.org/file/bot"
+
+
 def build_application(
     moviebot: MovieBot,
     *,
@@ -295,6 +307,7 @@ def build_application(
         Application.builder()
         .token(token)
         .base_url(base_url)
+        .base_file_url(file_url(base_url))
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,

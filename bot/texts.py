@@ -1019,7 +1019,7 @@ MAX_IMPORT_MB = 20
 
 
 def file_too_big(size: int) -> str:
-    """A document over Telegram's 20 MB download limit (checked before downloading)."""
+    """A document over Telegram's 20 MB download limit (plain text, checked before download)."""
     return (
         f"That file is {size / 1e6:.1f} MB; the limit is {MAX_IMPORT_MB} MB. Send the CSV inside "
         "the export instead of the zip, or split it."
@@ -1027,10 +1027,10 @@ def file_too_big(size: int) -> str:
 
 
 def not_an_export_file(name: str) -> str:
-    """A document that is neither a CSV nor a zip."""
+    """A document that is neither a CSV nor a zip (plain text: :func:`import_refused` escapes)."""
     return (
         f"I can import a Letterboxd or IMDb export (a .csv file, or Letterboxd's .zip), not "
-        f"{esc(name or 'this file', 80)}."
+        f"{clip(name or 'this file', 80)}."
     )
 
 
