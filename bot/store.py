@@ -928,6 +928,7 @@ def _align(conn: Connection, index: IdentityIndex, release: str, fingerprint: st
     ).scalar_one_or_none()
     switched = stored is not None and stored != fingerprint
     found = missing = merged = filled = 0
+    found_before: dict[str, int | None] = {}  # chats share movies: look each identity up once
     for table in (favorites_table, marks_table):
         c = table.c
         if not switched:
@@ -962,7 +963,7 @@ def _align(conn: Connection, index: IdentityIndex, release: str, fingerprint: st
         for chat_id, rows in by_chat.items():
             taken: set[int] = set()
             for row in rows:
-                movie_id = index.find_encoded(row.identity) if row.identity else None
+                movie_id = _find(index, row.identity, found_before)
                 if movie_id is not None and movie_id in taken:  # the same film stored twice
                     drop.append({"b_chat": chat_id, "b_movie": int(row.movie_id)})
                     merged += 1
@@ -1004,6 +1005,15 @@ def _align(conn: Connection, index: IdentityIndex, release: str, fingerprint: st
         untold = select(c.chat_id).where(c.missing, c.reported == false()).distinct()
         to_tell.update(int(chat) for chat in conn.execute(untold).scalars())
     return Alignment(switched, found, missing, merged, filled, frozenset(to_tell))
+
+
+def _find(index: IdentityIndex, identity: str | None, cache: dict[str, int | None]) -> int | None:
+    """The catalog's movie of a stored identity (None: not there, or no identity stored)."""
+    if not identity:
+        return None
+    if identity not in cache:
+        cache[identity] = index.find_encoded(identity)
+    return cache[identity]
 
 
 def _identity_title(identity: str | None) -> str:
