@@ -178,3 +178,52 @@ async def test_rows_of_a_database_before_identities_get_them_from_the_catalog(
         assert releases["ml-100k"][0].loc[756, "title"] == "Father of the Bride Part II (1995)"
     finally:
         await store.close()
+
+
+async def test_a_database_at_revision_0002_upgrades_in_place(
+    store_url: str, releases: dict[str, tuple[pd.DataFrame, IdentityIndex]]
+) -> None:
+    """A database exactly as the code before identities left it: upgraded, nothing lost."""
+    from alembic import command
+    from alembic.config import Config
+
+    def to_0002(conn: Any) -> None:
+        config = Config()
+        config.set_main_option("script_location", "bot:migrations")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+
+    engine = create_async_engine(store_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(to_0002)
+            for movie, position in ((858, 0), (608, 1)):
+                await conn.execute(
+                    text(
+                        "INSERT INTO favorites (chat_id, movie_id, position, added_at) "
+                        f"VALUES ({CHAT}, {movie}, {position}, '2026-11-01 12:00:00')"
+                    )
+                )
+            await conn.execute(
+                text(
+                    "INSERT INTO marks (chat_id, movie_id, kind, position, added_at) "
+                    f"VALUES ({CHAT}, 2571, 'dislike', 0, '2026-11-01 12:00:00')"
+                )
+            )
+        async with engine.connect() as conn:
+            version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+        assert version == [("0002",)]
+    finally:
+        await engine.dispose()
+    store, _ = await start(store_url, releases, "ml-latest-small")
+    try:
+        state = await store.state(CHAT)
+        assert (state.favorites, state.dislikes) == ((858, 608), (2571,))
+    finally:
+        await store.close()
+    store, _ = await start(store_url, releases, "ml-100k")
+    try:
+        state = await store.state(CHAT)
+        assert (state.favorites, state.dislikes) == ((127, 100), ())
+    finally:
+        await store.close()
