@@ -267,6 +267,7 @@ _CHAT_STATE = select(
 ).where(_fav.chat_id == _CHAT)
 _REMOVE = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.movie_id == _MOVIE)
 _CLEAR = delete(favorites_table).where(_fav.chat_id == _CHAT, _VISIBLE)
+_CLEAR_HIDDEN = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.missing)
 _LIST = (
     select(_fav.movie_id)
     .where(_fav.chat_id == _CHAT, _VISIBLE)
@@ -512,12 +513,15 @@ class FavoritesStore:
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
         """Empties the chat's list; returns how many favorites were removed.
 
+        Favorites hidden because the loaded catalog lacks them go too (not counted).
+
         Raises:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
         _check_ids(chat_id, None, update_id)
 
         def change(conn: Connection, now: datetime) -> int:
+            conn.execute(_CLEAR_HIDDEN, {"chat_id": chat_id})  # gone too, but not counted
             return int(conn.execute(_CLEAR, {"chat_id": chat_id}).rowcount)
 
         return await self._mutate(chat_id, update_id, change)

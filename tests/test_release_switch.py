@@ -125,6 +125,18 @@ async def test_lists_survive_a_release_switch_and_back(
     finally:
         await store.close()
 
+    # /reset on ml-100k empties the list, hidden movies included: nothing comes back later.
+    store, _ = await start(store_url, releases, "ml-100k")
+    try:
+        assert await store.clear(CHAT) == 5  # the five this catalog has; Get Out was hidden
+    finally:
+        await store.close()
+    store, _ = await start(store_url, releases, "ml-latest-small")
+    try:
+        assert await store.favorites(CHAT) == []
+    finally:
+        await store.close()
+
 
 async def test_missing_movies_are_told_again_after_a_new_switch(
     store_url: str, releases: dict[str, tuple[pd.DataFrame, IdentityIndex]]
