@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bot.service import MovieBot
     from bot.store import FavoritesStore
     from recsys.engine import Recommender
+    from recsys.identity import IdentityIndex
     from recsys.titles import TitleIndex
 
 logger = logging.getLogger(__name__)
@@ -68,17 +69,21 @@ class Parts:
 
     recommender: Recommender
     titles: TitleIndex
+    identity: IdentityIndex | None = None
+    """Stable movie identities of the catalog: the store maps the chats' lists with it."""
 
 
 def load_parts(settings: Settings, *, progress: bool) -> Parts:
-    """Load the model (training it first if there is none) and build the title index."""
+    """Load the model (training it first if there is none), build the title and identity indexes."""
     from recsys.engine import load_or_train
+    from recsys.identity import IdentityIndex
     from recsys.titles import TitleIndex
 
     recommender = load_or_train(
         settings.paths, settings.dataset, settings.resolved_model_path, progress=progress
     )
-    return Parts(recommender, TitleIndex.build(recommender.catalog))
+    catalog = recommender.catalog
+    return Parts(recommender, TitleIndex.build(catalog), IdentityIndex.build(catalog))
 
 
 async def open_store(settings: Settings) -> FavoritesStore | None:
@@ -173,6 +178,7 @@ def make_moviebot(
         store,
         limiter=limiter,
         favorites_limit=settings.favorites_limit,
+        identity=parts.identity,
     )
 
 

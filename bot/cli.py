@@ -4,7 +4,8 @@ Subcommands are registered by the module that owns them; this file only composes
 
 * ``train``, ``evaluate`` — :mod:`recsys.engine_cli` (model building and measured quality);
 * ``match`` — :mod:`recsys.match_cli` (title resolution, needs only the catalog);
-* ``import`` — :mod:`recsys.import_cli` (Letterboxd and IMDb exports, resolved against the catalog);
+* ``import`` — :mod:`recsys.import_cli` (Letterboxd and IMDb exports, resolved against the catalog;
+  without ``--dry-run`` :func:`bot.import_cmd.write` writes into a chat's lists);
 * ``run``, ``console`` — :mod:`bot.app_cli` (the Telegram bot and its offline console).
 
 Each ``register(subparsers)`` adds its subparsers and sets ``func(args, settings) -> int``.
@@ -25,7 +26,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``moviebot`` argument parser with every subcommand."""
-    from bot import app_cli
+    from bot import app_cli, import_cmd
     from recsys import engine_cli, import_cli, match_cli
 
     parser = argparse.ArgumentParser(
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     app_cli.register(sub)
     engine_cli.register(sub)
     match_cli.register(sub)
-    import_cli.register(sub)
+    import_cli.register(sub, writer=import_cmd.write)  # the bot writes into the store
     return parser
 
 

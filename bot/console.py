@@ -6,6 +6,9 @@ plain text; links are shown as ``title <url>``. When stdin is not a terminal the
 one by one without prompts, so a session can be scripted::
 
     printf '/like toy story\n/recommend\n' | moviebot console
+
+``/import FILE`` imports a Letterboxd or IMDb export from this computer (what sending the file
+does in Telegram); ``/export`` saves the lists as a CSV file in the current folder.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ import asyncio
 import html
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
-from bot.service import Button, MovieBot, Reply
+from bot.service import Button, MovieBot, Reply, Upload
 
 _LINK = re.compile(r'<a href="([^"]*)">(.*?)</a>', re.DOTALL)
 _TAG = re.compile(r"</?(?:b|i|u|s|code|pre)>")
@@ -40,10 +44,14 @@ def parse_command(line: str) -> tuple[str, str]:
 class Console:
     """Feeds lines to a :class:`MovieBot` for one chat and prints its replies."""
 
-    def __init__(self, moviebot: MovieBot, out: TextIO, *, chat_id: int = 0) -> None:
+    def __init__(
+        self, moviebot: MovieBot, out: TextIO, *, chat_id: int = 0, folder: Path | None = None
+    ) -> None:
         self.moviebot = moviebot
         self.out = out
         self.chat_id = chat_id
+        self.folder = folder if folder is not None else Path()
+        """Where /import FILE is read from (relative paths) and /export is saved."""
         self.buttons: list[Button] = []
 
     async def handle(self, line: str) -> bool:
@@ -57,7 +65,10 @@ class Console:
             await self._press(int(line))
         elif line.startswith("/"):
             name, arg = parse_command(line)
-            self.show(await self.moviebot.command(self.chat_id, name, arg))
+            if name == "import" and arg:
+                await self._import(arg)
+            else:
+                self.show(await self.moviebot.command(self.chat_id, name, arg))
         else:
             self.show(await self.moviebot.text(self.chat_id, line))
         return True
@@ -75,11 +86,40 @@ class Console:
             self._print(answer.notice)  # in Telegram the toast is all that confirms an edit
         self.show(answer.replies)
 
+    async def _import(self, name: str) -> None:
+        """``/import FILE``: the file goes through the same import as a Telegram document."""
+        path = self.folder / name
+        try:
+            size = (await asyncio.to_thread(path.stat)).st_size
+        except OSError as exc:
+            self._print(f"Cannot read {name}: {exc.strerror or exc}")
+            return
+
+        async def download() -> bytes:
+            return await asyncio.to_thread(path.read_bytes)
+
+        upload = Upload(path.name, size, None, download)
+        self.show(await self.moviebot.document(self.chat_id, upload))
+
+    def _save(self, name: str, data: bytes) -> Path:
+        """Write a document the bot sent next to the others, never over an existing file."""
+        target = self.folder / name
+        stem, suffix = target.stem, target.suffix
+        number = 1
+        while target.exists():
+            number += 1
+            target = self.folder / f"{stem}-{number}{suffix}"
+        target.write_bytes(data)
+        return target
+
     def show(self, replies: Sequence[Reply]) -> None:
         """Print replies and remember their buttons as the numbered choices."""
         buttons: list[Button] = []
         for reply in replies:
             self._print(plain(reply.text))
+            if reply.document is not None:
+                saved = self._save(reply.document.name, reply.document.data)
+                self._print(f"Saved {saved}")
             for row in reply.buttons:
                 cells = []
                 for button in row:

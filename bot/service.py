@@ -28,8 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import logging
 import re
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -43,19 +46,25 @@ from bot.store import (
     MAX_ADD_MANY,
     MAX_SHOWN,
     AddOutcome,
+    Alignment,
     ChatState,
+    ImportWrite,
     Mark,
     ShownList,
     StoreUnavailable,
 )
 from recsys.engine import FilterError
+from recsys.imports import MAX_FILE_BYTES, ImportFileError, ImportResolver, export_csv, import_file
+from recsys.imports import Action as ImportAction
 from recsys.movielens import movie_url
-from recsys.titles import is_small_talk
+from recsys.titles import TitleIndex, is_small_talk
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from recsys.engine import Explanation, Filters, RecommendResult, SimilarMovie
+    from recsys.identity import IdentityIndex
+    from recsys.imports import ImportSummary
     from recsys.titles import Candidate, Resolution
 
 logger = logging.getLogger(__name__)
@@ -91,16 +100,37 @@ Rows = tuple[tuple[Button, ...], ...]
 
 
 @dataclass(frozen=True)
+class Document:
+    """A file to send (``/export``): its name and bytes; the reply's text is its caption."""
+
+    name: str
+    data: bytes
+    mime: str = "text/csv"
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message to show: Telegram HTML and rows of buttons.
 
     ``edit`` asks a transport to replace the message whose button was pressed (a refreshed
-    favorites page, a confirmed reset) instead of sending a new one.
+    favorites page, a confirmed reset) instead of sending a new one. With ``document`` the reply
+    is a file, ``text`` its caption (at most 1,024 characters).
     """
 
     text: str
     buttons: Rows = ()
     edit: bool = False
+    document: Document | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A document a chat sent: what Telegram says about it, and how to download it."""
+
+    name: str
+    size: int | None
+    mime: str | None
+    download: Callable[[], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -199,6 +229,23 @@ class Storing(Protocol):
 
     async def shown(self, chat_id: int) -> ShownList | None: ...  # noqa: D102
 
+    async def align_catalog(  # noqa: D102
+        self, index: IdentityIndex, release: str, fingerprint: str
+    ) -> Alignment: ...
+
+    async def import_movies(  # noqa: D102
+        self,
+        chat_id: int,
+        additions: Sequence[tuple[int, str]],
+        *,
+        import_id: int,
+        update_id: int | None = None,
+    ) -> ImportWrite: ...
+
+    async def undo_import(  # noqa: D102
+        self, chat_id: int, import_id: int, *, update_id: int | None = None
+    ) -> int: ...
+
 
 # ---------------------------------------------------------------------------------------------
 # Button data: ``kind:arguments``; one table says which arguments each kind takes
@@ -221,6 +268,7 @@ class Kind(StrEnum):
     CARD_SEEN = "rs"  # rs:LIST:MOVIE
     CARD_UNDO = "ru"  # ru:LIST:MOVIE
     MORE = "more"  # more:LIST
+    UNDO_IMPORT = "imp"  # imp:IMPORT (remove what that import added)
 
 
 @dataclass(frozen=True)
@@ -232,6 +280,7 @@ class Action:
     page: int | None = None
     confirm: bool | None = None
     serial: int | None = None
+    import_id: int | None = None
 
 
 _MOVIE = r"(?P<movie>[1-9][0-9]{0,9})"
@@ -253,6 +302,7 @@ _ARGUMENTS: dict[Kind, re.Pattern[str]] = {
     Kind.CARD_SEEN: _CARD,
     Kind.CARD_UNDO: _CARD,
     Kind.MORE: re.compile(_LIST),
+    Kind.UNDO_IMPORT: re.compile(r"(?P<import>[1-9][0-9]{0,17})"),
 }
 """The arguments each kind takes; anything else is not a button this bot sent."""
 
@@ -276,6 +326,7 @@ def parse_button(data: str) -> Action | None:
         page=None if args.get("page") is None else int(args["page"]),
         confirm=None if args.get("confirm") is None else args["confirm"] == "yes",
         serial=None if args.get("serial") is None else int(args["serial"]),
+        import_id=None if args.get("import") is None else int(args["import"]),
     )
 
 
@@ -312,6 +363,7 @@ class MovieBot:
         favorites_limit: int = 500,
         marks_limit: int | None = None,
         page_size: int = PAGE_SIZE,
+        identity: IdentityIndex | None = None,
     ) -> None:
         self._rec = recommender
         self._titles = titles
@@ -337,6 +389,11 @@ class MovieBot:
         self._genre_names = GenreNames(recommender.genres)
         self._catalog_info = catalog_info(recommender)
         self._locks = ChatLocks()
+        self._identity = identity
+        self._aligned = identity is None
+        self._align_lock = asyncio.Lock()
+        self._resolver: ImportResolver | None = None
+        self._resolver_lock = asyncio.Lock()
 
     @property
     def command_names(self) -> tuple[str, ...]:
@@ -353,12 +410,12 @@ class MovieBot:
         turn = Turn(chat_id, update_id)
         if spec is None:
             return await self._guarded(turn, lambda: self._unknown(name))
-        return await self._guarded(turn, lambda: spec.handler(self, turn, arg.strip()))
+        return await self._guarded(turn, lambda: spec.handler(self, turn, arg.strip()), tell=True)
 
     async def text(self, chat_id: int, text: str, *, update_id: int | None = None) -> Replies:
         """Answer a plain (non-command) message: offer to like the movie it names."""
         turn = Turn(chat_id, update_id)
-        return await self._guarded(turn, lambda: self._plain(turn, text.strip()))
+        return await self._guarded(turn, lambda: self._plain(turn, text.strip()), tell=True)
 
     async def button(
         self, chat_id: int, data: str, *, update_id: int | None = None
@@ -375,6 +432,13 @@ class MovieBot:
         replies = await self._guarded(turn, work)
         return answer if answer is not None else ButtonAnswer(replies=replies)
 
+    async def document(
+        self, chat_id: int, upload: Upload, *, update_id: int | None = None
+    ) -> Replies:
+        """Import a Letterboxd or IMDb export the chat sent as a document (one summary)."""
+        turn = Turn(chat_id, update_id)
+        return await self._guarded(turn, lambda: self._import(turn, upload), tell=True)
+
     async def unsupported(self, chat_id: int) -> Replies:
         """Answer a sticker, photo or anything else that is not text."""
 
@@ -389,8 +453,14 @@ class MovieBot:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    async def _guarded(self, turn: Turn, work: Callable[[], Awaitable[Replies]]) -> Replies:
-        """Flood limit, then the chat's lock, then ``work``; a dead store is said politely."""
+    async def _guarded(
+        self, turn: Turn, work: Callable[[], Awaitable[Replies]], *, tell: bool = False
+    ) -> Replies:
+        """Flood limit, then the chat's lock, then ``work``; a dead store is said politely.
+
+        With ``tell``, movies of the chat's lists that the loaded catalog lacks (found at start)
+        are reported first, once.
+        """
         admission = (
             self._limiter.admit(turn.chat_id) if self._limiter is not None else Admission.ALLOW
         )
@@ -401,10 +471,48 @@ class MovieBot:
             return ()
         async with self._locks.hold(turn.chat_id):
             try:
-                return await work()
+                await self.prepare()
+                note = await self._missing_note(turn.chat_id) if tell else None
+                replies = await work()
+                return replies if note is None else (note, *replies)
             except StoreUnavailable as exc:
                 logger.warning("Store unavailable for chat %s: %s", turn.chat_id, exc)
                 return (Reply(texts.unavailable()),)
+
+    async def prepare(self) -> None:
+        """Point the chats' stored movies at this catalog (once; before the first input).
+
+        With an identity index (see :class:`recsys.identity.IdentityIndex`), the store maps every
+        chat's lists to this catalog when they were made on another release or model; what this
+        catalog lacks is kept, hidden and told to the chat once. Front ends may call it at start;
+        otherwise the first input does.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached (tried again at the next input).
+        """
+        if self._aligned or self._identity is None:
+            return
+        async with self._align_lock:
+            if self._aligned:
+                return
+            fingerprint = await asyncio.to_thread(catalog_fingerprint, self._rec.catalog)
+            release = self._catalog_info.name or "unknown"
+            await self._store.align_catalog(self._identity, release, fingerprint)
+            self._aligned = True
+
+    async def _missing_note(self, chat_id: int) -> Reply | None:
+        """Once: the chat's stored movies this catalog lacks (stores without the check: none)."""
+        take = getattr(self._store, "take_missing", None)
+        if take is None:
+            return None
+        try:
+            missing = await take(chat_id)
+        except StoreUnavailable:
+            return None  # told at a later message
+        if not missing:
+            return None
+        pairs = [(m.kind, m.title) for m in missing]
+        return Reply(texts.missing_movies(pairs, self._catalog_info.name))
 
     async def _resolve(self, query: str) -> Resolution:
         return await asyncio.to_thread(self._titles.resolve, query)
@@ -846,6 +954,92 @@ class MovieBot:
         )
         return (Reply(texts.offer_like(self._title(movie_id)), rows),)
 
+    # -- import and export ---------------------------------------------------------------------
+
+    async def _export(self, turn: Turn, arg: str) -> Replies:
+        state = await self._store.state(turn.chat_id)
+        count = len(state.favorites) + len(state.dislikes) + len(state.seen)
+        if not count:
+            return (Reply(texts.export_empty()),)
+        lists = {"favorites": state.favorites, "dislikes": state.dislikes, "seen": state.seen}
+        data = await asyncio.to_thread(export_csv, self._rec.catalog, lists)
+        document = Document(EXPORT_NAME, data)
+        return (Reply(texts.export_caption(count), document=document),)
+
+    async def _import(self, turn: Turn, upload: Upload) -> Replies:
+        """Check the document, download it, import it in one transaction, answer once."""
+        refusal = check_upload(upload.name, upload.size, upload.mime)
+        if refusal is not None:
+            return (Reply(texts.import_refused(refusal)),)
+        try:
+            data = bytes(await upload.download())
+        except Exception as exc:  # Telegram's or the network's: say so, nothing is written
+            logger.warning("Download of a document failed in chat %s: %r", turn.chat_id, exc)
+            return (Reply(texts.download_failed()),)
+        resolver = await self._import_resolver()
+        state = await self._store.state(turn.chat_id)
+        existing = {
+            ImportAction.LIKE: state.favorites,
+            ImportAction.DISLIKE: state.dislikes,
+            ImportAction.SEEN: state.seen,
+        }
+        try:
+            summary = await asyncio.to_thread(import_file, data, upload.name, resolver, existing)
+        except ImportFileError as exc:
+            return (Reply(texts.import_refused(str(exc))),)
+        import_id = turn.update_id if turn.update_id is not None else new_import_id()
+        written = await self.write_import(turn, summary, import_id)
+        rows: Rows = ()
+        if written.added:
+            undo = Button(texts.BUTTON_UNDO_IMPORT, data=button_data(Kind.UNDO_IMPORT, import_id))
+            rows = ((undo,),)
+        return (Reply(texts.imported(self.import_result(summary, written)), rows),)
+
+    async def write_import(self, turn: Turn, summary: ImportSummary, import_id: int) -> ImportWrite:
+        """Write an import's additions in one transaction (also ``moviebot import --chat``)."""
+        additions = [(movie_id, str(action)) for movie_id, action in summary.additions]
+        return await self._store.import_movies(
+            turn.chat_id, additions, import_id=import_id, update_id=turn.update_id
+        )
+
+    def import_result(self, summary: ImportSummary, written: ImportWrite) -> texts.ImportResult:
+        """What :func:`bot.texts.imported` says about an import."""
+        if written.full:
+            added = {"movies": written.added}  # the caps cut the lists: only the total is known
+        else:
+            added = dict(Counter(str(action) for _, action in summary.additions))
+        skipped = Counter(r.reason or "unreadable" for r in summary.skipped)
+        return texts.ImportResult(
+            files=summary.files,
+            added=added,
+            already=len(summary.already),
+            absent=summary.not_in_catalog,
+            skipped=dict(skipped),
+            full=written.full,
+            limits=(self._favorites_limit, self._marks_limit),
+        )
+
+    async def _import_resolver(self) -> ImportResolver:
+        """The catalog's import resolver, built on first use (a few seconds, in a thread)."""
+        async with self._resolver_lock:
+            if self._resolver is None:
+                titles = self._titles if isinstance(self._titles, TitleIndex) else None
+                build = functools.partial(
+                    ImportResolver, self._rec.catalog, titles=titles, identity=self._identity
+                )
+                self._resolver = await asyncio.to_thread(build)
+            return self._resolver
+
+    async def _press_undo_import(self, turn: Turn, action: Action) -> ButtonAnswer:
+        if action.import_id is None:  # pragma: no cover - excluded by _ARGUMENTS
+            raise ValueError("undo button without an import")
+        removed = await self._store.undo_import(
+            turn.chat_id, action.import_id, update_id=turn.update_id
+        )
+        return ButtonAnswer(
+            texts.notice_undone("the import"), (Reply(texts.import_undone(removed)),)
+        )
+
     # -- buttons -------------------------------------------------------------------------------
 
     async def _press(self, turn: Turn, data: str) -> ButtonAnswer:
@@ -969,6 +1163,42 @@ class MovieBot:
         return ButtonAnswer(notice, (page_reply,))
 
 
+EXPORT_NAME = "moviebot-lists.csv"
+IMPORT_EXTENSIONS = (".csv", ".zip")
+IMPORT_MIMES = frozenset(
+    {
+        "text/csv",
+        "text/comma-separated-values",
+        "application/csv",
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/vnd.ms-excel",
+    }
+)
+
+
+def check_upload(name: str, size: int | None, mime: str | None) -> str | None:
+    """Why a document cannot be an export, judged before downloading it; None if it may be."""
+    if size is not None and size > MAX_FILE_BYTES:
+        return texts.file_too_big(size)
+    if not name.lower().endswith(IMPORT_EXTENSIONS) and (mime or "").lower() not in IMPORT_MIMES:
+        return texts.not_an_export_file(name)
+    return None
+
+
+def catalog_fingerprint(catalog: pd.DataFrame) -> str:
+    """A digest of the catalog's movie ids and titles: another release or model, another digest."""
+    digest = hashlib.sha256()
+    for movie_id, title in zip(catalog.index.tolist(), catalog["title"].tolist(), strict=True):
+        digest.update(f"{movie_id}\t{title}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def new_import_id() -> int:
+    """An import id for an import without a Telegram update (microseconds since the epoch)."""
+    return time.time_ns() // 1000
+
+
 def catalog_info(recommender: Recommending) -> texts.CatalogInfo:
     """The release name, number of movies and newest year of the recommender's catalog."""
     catalog = recommender.catalog
@@ -1022,6 +1252,7 @@ _PRESSES: dict[Kind, Press] = {
     Kind.CARD_SEEN: MovieBot._press_card,
     Kind.CARD_UNDO: MovieBot._press_card,
     Kind.MORE: MovieBot._press_more,
+    Kind.UNDO_IMPORT: MovieBot._press_undo_import,
 }
 """The method that answers each kind of button (every :class:`Kind` has one)."""
 
@@ -1055,6 +1286,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("similar", MovieBot._similar, texts.SIMILAR, takes_title=True),
     Command("why", MovieBot._why, texts.WHY, takes_title=True),
     Command("reset", MovieBot._reset, texts.RESET),
+    Command("export", MovieBot._export, texts.EXPORT),
     Command("help", MovieBot._help, texts.HELP),
     Command("start", MovieBot._start, texts.START),
 )

@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -39,8 +40,10 @@ from sqlalchemy import (
     delete,
     event,
     exc,
+    false,
     func,
     inspect,
+    literal,
     select,
     update,
 )
@@ -49,10 +52,30 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.locks import ChatLocks
+from recsys.identity import IdentityIndex, MovieIdentity
 
 logger = logging.getLogger(__name__)
 
 metadata = MetaData()
+
+
+def _identity_columns() -> list[Column[Any]]:
+    """What a stored movie *is* besides its id (migration 0003; see docs/storage.md).
+
+    ``identity``: :meth:`recsys.identity.MovieIdentity.encode`, taken from ``release`` when the
+    movie was stored (never rewritten from another catalog). ``missing``: the loaded catalog has
+    no such movie; the row is kept and hidden, its ``movie_id`` a negative placeholder
+    (``-(position + 1)``) so that the id is free for the catalog's own movie of that number.
+    ``reported``: the chat was told. ``import_id``: the import that added it (undo removes those).
+    """
+    return [
+        Column("identity", Text, nullable=True),
+        Column("release", String(64), nullable=True),
+        Column("missing", Boolean, nullable=False, server_default=false()),
+        Column("reported", Boolean, nullable=False, server_default=false()),
+        Column("import_id", BigInteger, nullable=True),
+    ]
+
 
 favorites_table = Table(
     "favorites",
@@ -61,6 +84,7 @@ favorites_table = Table(
     Column("movie_id", Integer, nullable=False),
     Column("position", BigInteger, nullable=False),
     Column("added_at", DateTime, nullable=False),
+    *_identity_columns(),
     PrimaryKeyConstraint("chat_id", "movie_id", name="favorites_pkey"),
 )
 """One row per favorite; ``position`` grows per chat, so ordering by it is the order of adding."""
@@ -82,6 +106,7 @@ marks_table = Table(
     Column("kind", String(8), nullable=False),
     Column("position", BigInteger, nullable=False),
     Column("added_at", DateTime, nullable=False),
+    *_identity_columns(),
     PrimaryKeyConstraint("chat_id", "movie_id", name="marks_pkey"),
 )
 """A chat's "not for me" (``dislike``) and "seen it" (``seen``) movies: one mark per movie."""
@@ -97,12 +122,24 @@ shown_lists_table = Table(
 )
 """The recommendation list a chat was shown last: its number, its request and its movies (JSON)."""
 
+store_catalog_table = Table(
+    "store_catalog",
+    metadata,
+    Column("name", String(16), primary_key=True),
+    Column("release", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+"""The catalog the stored movie ids refer to (one row, ``name = 'current'``)."""
+
 MIGRATIONS = "bot:migrations"
 """Alembic's script location: the schema is made and upgraded by these migrations at open."""
 FIRST_REVISION = "0001"
 """The schema of the releases before migrations (a database they made is stamped with it)."""
 MAX_ADD_MANY = 15
 """The most movies one :meth:`FavoritesStore.add_many` adds (their outcomes fit the result)."""
+MAX_IMPORT = 20_000
+"""The most movies one import writes (the import's own row limit)."""
 MAX_SHOWN = 100
 """The most movies one shown list keeps (ten "More" pages)."""
 
@@ -119,11 +156,41 @@ CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 5.0
 """Seconds a PostgreSQL statement or lock wait may take before the store reports unavailable."""
 
+_CURRENT_CATALOG = "current"
+_IMPORT_KINDS = frozenset({"like", "dislike", "seen"})
 _SCHEMA_LOCK = (0x6D6F7669, 0x65626F74)  # two-key advisory lock space: never a chat's bigint key
 _READ_ONLY = "moviebot_read_only"  # execution option: an SQLite reader needs no BEGIN IMMEDIATE
 _SQLITE_THREADS = 4  # one writer at a time, the rest for concurrent readers
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")  # connection, resources, shutdown, system
 _UNAVAILABLE_SQLSTATES = frozenset({"55P03", "40001", "40P01"})  # lock timeout, serialization
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """What :meth:`FavoritesStore.align_catalog` did."""
+
+    switched: bool  # the stored ids referred to another catalog
+    found: int  # rows found in the loaded catalog (when switched)
+    missing: int  # rows kept but not in the loaded catalog (when switched)
+    merged: int  # rows dropped because another row of the chat is the same film
+    filled: int  # rows that got their identity (same catalog)
+    to_tell: frozenset[int]  # chats with missing movies they were not told about
+
+
+@dataclass(frozen=True)
+class MissingMovie:
+    """A stored movie the loaded catalog does not have: its list and its title."""
+
+    kind: str  # like, dislike, seen
+    title: str
+
+
+@dataclass(frozen=True)
+class ImportWrite:
+    """What :meth:`FavoritesStore.import_movies` wrote, and what the caps left out."""
+
+    added: int
+    full: int
 
 
 class StoreUnavailable(RuntimeError):
@@ -192,14 +259,20 @@ _LOCK_SCHEMA = select(func.pg_advisory_xact_lock(*_SCHEMA_LOCK))
 _RECORDED = select(_app.result).where(_app.update_id == bindparam("update_id"))
 _RECORD = applied_updates_table.insert()
 _PRUNE = delete(applied_updates_table).where(_app.applied_at < bindparam("before"))
+_VISIBLE = _fav.missing == false()
 _CHAT_STATE = select(
-    func.count(),
+    func.coalesce(func.sum(case((_VISIBLE, 1), else_=0)), 0),
     func.max(_fav.position),
     func.coalesce(func.sum(case((_fav.movie_id == _MOVIE, 1), else_=0)), 0),
 ).where(_fav.chat_id == _CHAT)
 _REMOVE = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.movie_id == _MOVIE)
-_CLEAR = delete(favorites_table).where(_fav.chat_id == _CHAT)
-_LIST = select(_fav.movie_id).where(_fav.chat_id == _CHAT).order_by(_fav.position, _fav.movie_id)
+_CLEAR = delete(favorites_table).where(_fav.chat_id == _CHAT, _VISIBLE)
+_CLEAR_HIDDEN = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.missing)
+_LIST = (
+    select(_fav.movie_id)
+    .where(_fav.chat_id == _CHAT, _VISIBLE)
+    .order_by(_fav.position, _fav.movie_id)
+)
 _APPEND = {
     name: insert(favorites_table)
     .on_conflict_do_nothing(index_elements=[_fav.chat_id, _fav.movie_id])
@@ -209,15 +282,16 @@ _APPEND = {
 
 _mark = marks_table.c
 _shown = shown_lists_table.c
+_MARK_VISIBLE = _mark.missing == false()
 _MARK_STATE = select(
-    func.count(),
+    func.coalesce(func.sum(case((_MARK_VISIBLE, 1), else_=0)), 0),
     func.max(_mark.position),
     func.max(case((_mark.movie_id == _MOVIE, _mark.kind), else_=None)),
 ).where(_mark.chat_id == _CHAT)
 _UNMARK = delete(marks_table).where(_mark.chat_id == _CHAT, _mark.movie_id == _MOVIE)
 _MARKS = (
     select(_mark.movie_id, _mark.kind)
-    .where(_mark.chat_id == _CHAT)
+    .where(_mark.chat_id == _CHAT, _MARK_VISIBLE)
     .order_by(_mark.position, _mark.movie_id)
 )
 _SET_MARK = update(marks_table).where(
@@ -309,6 +383,9 @@ class FavoritesStore:
         # Changes in one chat queue here before taking a pooled connection: a busy chat waiting
         # for its advisory lock must not hold every connection of the pool.
         self._chat_locks = ChatLocks()
+        self._identities: IdentityIndex | None = None
+        self._release: str | None = None
+        self._to_tell: set[int] = set()  # chats with missing movies they were not told about
 
     @classmethod
     async def open(
@@ -436,12 +513,15 @@ class FavoritesStore:
     async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
         """Empties the chat's list; returns how many favorites were removed.
 
+        Favorites hidden because the loaded catalog lacks them go too (not counted).
+
         Raises:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
         _check_ids(chat_id, None, update_id)
 
         def change(conn: Connection, now: datetime) -> int:
+            conn.execute(_CLEAR_HIDDEN, {"chat_id": chat_id})  # gone too, but not counted
             return int(conn.execute(_CLEAR, {"chat_id": chat_id}).rowcount)
 
         return await self._mutate(chat_id, update_id, change)
@@ -475,7 +555,7 @@ class FavoritesStore:
                 return _ADD_CODES[AddOutcome.LIMIT]
             position = 0 if last is None else last + 1
             row = {**ids, "kind": str(kind), "position": position, "added_at": now}
-            conn.execute(_ADD_MARK, row)
+            conn.execute(_ADD_MARK, {**row, **self._identity_fields(movie_id)})
             return _ADD_CODES[AddOutcome.ADDED]
 
         return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
@@ -578,6 +658,183 @@ class FavoritesStore:
         async with self._translate_errors():
             return await self._database.run(query, write=False)
 
+    # -- identity across catalogs, imports ----------------------------------------------------
+
+    async def align_catalog(
+        self, index: IdentityIndex, release: str, fingerprint: str
+    ) -> Alignment:
+        """Points every stored movie at the loaded catalog (call once at start).
+
+        New rows get their identity from ``index``. When the stored ids refer to another catalog
+        (another ``fingerprint``: another release or a retrained model), every row of every chat
+        is found again from its stored identity: found, it takes the catalog's id; not found, it
+        is kept, flagged ``missing`` and hidden (never replaced by another movie), and the chat is
+        told once (:meth:`take_missing`). A later start on a catalog that has it restores it.
+        The first start after the upgrade to identities fills them from the catalog loaded then.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+        """
+        self._identities, self._release = index, release[:64]
+
+        def body(conn: Connection) -> Alignment:
+            if self._postgres:
+                conn.execute(_LOCK_SCHEMA)
+            return _align(conn, index, release[:64], fingerprint)
+
+        async with self._translate_errors():
+            alignment = await self._database.run(body, write=True)
+        self._to_tell = set(alignment.to_tell)
+        if alignment.switched:
+            logger.info(
+                "Stored movies mapped to %s: %d found, %d missing (kept), %d duplicates merged",
+                release,
+                alignment.found,
+                alignment.missing,
+                alignment.merged,
+            )
+        return alignment
+
+    async def take_missing(self, chat_id: int) -> tuple[MissingMovie, ...]:
+        """The chat's missing movies it was not told about yet, now marked as told.
+
+        Costs nothing for a chat :meth:`align_catalog` found nothing to tell.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached.
+        """
+        if chat_id not in self._to_tell:
+            return ()
+
+        def body(conn: Connection) -> tuple[MissingMovie, ...]:
+            if self._postgres:
+                conn.execute(_LOCK_CHAT, {"chat_id": chat_id})
+            found: list[MissingMovie] = []
+            for table, fixed in ((favorites_table, "like"), (marks_table, None)):
+                c = table.c
+                untold = (c.chat_id == chat_id) & c.missing & (c.reported == false())
+                kind = c.kind if fixed is None else literal(fixed)
+                for identity, what in conn.execute(
+                    select(c.identity, kind).where(untold).order_by(c.position)
+                ):
+                    found.append(MissingMovie(str(what), _identity_title(identity)))
+                conn.execute(update(table).where(untold).values(reported=True))
+            return tuple(found)
+
+        queue = self._chat_locks.hold(chat_id) if self._postgres else contextlib.nullcontext()
+        async with queue, self._translate_errors():
+            found = await self._database.run(body, write=True)
+        self._to_tell.discard(chat_id)
+        return found
+
+    async def import_movies(
+        self,
+        chat_id: int,
+        additions: Sequence[tuple[int, str]],
+        *,
+        import_id: int,
+        update_id: int | None = None,
+    ) -> ImportWrite:
+        """Writes an import's movies in one transaction, within the per-chat caps.
+
+        ``additions``: (movie id, ``like`` / ``dislike`` / ``seen``). Movies already in the
+        chat's favorites (for a like) or marks (for the others) are left as they are; the rest
+        are tagged with ``import_id``, which :meth:`undo_import` removes. What the caps leave out
+        is counted in ``full``. A redelivered update returns the first answer.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+            ValueError: An id out of range, an unknown kind, or more than :data:`MAX_IMPORT`.
+        """
+        if len(additions) > MAX_IMPORT:
+            raise ValueError(f"at most {MAX_IMPORT} movies per import, not {len(additions)}")
+        for movie_id, kind in additions:
+            _check_ids(chat_id, movie_id, update_id)
+            if kind not in _IMPORT_KINDS:
+                raise ValueError(f"unknown list {kind!r}")
+        _check_ids(chat_id, None, import_id)
+
+        def change(conn: Connection, now: datetime) -> int:
+            return self._import(conn, chat_id, additions, import_id, now)
+
+        code = await self._mutate(chat_id, update_id, change)
+        return ImportWrite(code & 0xFFFF, code >> 16)
+
+    async def undo_import(
+        self, chat_id: int, import_id: int, *, update_id: int | None = None
+    ) -> int:
+        """Removes exactly the movies that import added (still there); returns how many.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+        """
+        _check_ids(chat_id, None, update_id)
+        _check_ids(chat_id, None, import_id)
+
+        def change(conn: Connection, now: datetime) -> int:
+            removed = 0
+            for table in (favorites_table, marks_table):
+                c = table.c
+                gone = delete(table).where(c.chat_id == chat_id, c.import_id == import_id)
+                removed += conn.execute(gone).rowcount
+            return removed
+
+        return await self._mutate(chat_id, update_id, change)
+
+    def _identity_fields(self, movie_id: int) -> dict[str, str | None]:
+        """The identity columns of a movie of the loaded catalog (empty before alignment)."""
+        identity = self._identities.identity(movie_id) if self._identities is not None else None
+        if identity is None:
+            return {"identity": None, "release": None}
+        return {"identity": identity.encode(), "release": self._release}
+
+    def _import(
+        self,
+        conn: Connection,
+        chat_id: int,
+        additions: Sequence[tuple[int, str]],
+        import_id: int,
+        now: datetime,
+    ) -> int:
+        """The body of :meth:`import_movies`: ``added | full << 16``."""
+        added = full = 0
+        for table, kinds, limit in (
+            (favorites_table, ("like",), self._limit),
+            (marks_table, ("dislike", "seen"), self._marks_limit),
+        ):
+            c = table.c
+            rows = conn.execute(
+                select(c.movie_id, c.missing, c.position).where(c.chat_id == chat_id)
+            ).all()
+            present = {int(r.movie_id) for r in rows}
+            count = sum(1 for r in rows if not r.missing)
+            position = max((int(r.position) for r in rows), default=-1) + 1
+            new: list[dict[str, Any]] = []
+            for movie_id, kind in additions:
+                if kind not in kinds or movie_id in present:
+                    continue
+                if count >= limit:
+                    full += 1
+                    continue
+                present.add(movie_id)
+                count += 1
+                row = {
+                    "chat_id": chat_id,
+                    "movie_id": movie_id,
+                    "position": position,
+                    "added_at": now,
+                    "import_id": import_id,
+                    **self._identity_fields(movie_id),
+                }
+                if table is marks_table:
+                    row["kind"] = kind
+                new.append(row)
+                position += 1
+            if new:
+                conn.execute(table.insert(), new)
+                added += len(new)
+        return added | full << 16
+
     async def close(self) -> None:
         """Closes every pooled connection."""
         await self._database.dispose()
@@ -591,7 +848,7 @@ class FavoritesStore:
         if count >= self._limit:
             return AddOutcome.LIMIT
         position = 0 if last is None else last + 1
-        row = {**ids, "position": position, "added_at": now}
+        row = {**ids, "position": position, "added_at": now, **self._identity_fields(movie_id)}
         inserted = conn.execute(self._append, row).first()
         conn.execute(_UNMARK.where(_mark.kind == str(Mark.DISLIKE)), ids)  # liked: not disliked
         return AddOutcome.ADDED if inserted is not None else AddOutcome.ALREADY
@@ -664,6 +921,111 @@ def migrate(conn: Connection) -> None:
         logger.info("Upgrading a favorites database made before migrations")
         command.stamp(config, FIRST_REVISION)
     command.upgrade(config, "head")
+
+
+def _align(conn: Connection, index: IdentityIndex, release: str, fingerprint: str) -> Alignment:
+    """The body of :meth:`FavoritesStore.align_catalog` (one transaction)."""
+    cat = store_catalog_table.c
+    now = datetime.now(UTC).replace(tzinfo=None)
+    stored = conn.execute(
+        select(cat.fingerprint).where(cat.name == _CURRENT_CATALOG)
+    ).scalar_one_or_none()
+    switched = stored is not None and stored != fingerprint
+    found = missing = merged = filled = 0
+    found_before: dict[str, int | None] = {}  # chats share movies: look each identity up once
+    for table in (favorites_table, marks_table):
+        c = table.c
+        if not switched:
+            # Same catalog (or the first start with identities): fill the rows without one.
+            fills = []
+            for chat_id, movie_id in conn.execute(
+                select(c.chat_id, c.movie_id).where(c.identity.is_(None), c.missing == false())
+            ):
+                identity = index.identity(int(movie_id))
+                if identity is not None:
+                    fills.append(
+                        {"b_chat": chat_id, "b_movie": movie_id, "identity": identity.encode()}
+                    )
+            if fills:
+                conn.execute(
+                    update(table)
+                    .where(
+                        c.chat_id == bindparam("b_chat", type_=BigInteger),
+                        c.movie_id == bindparam("b_movie", type_=Integer),
+                    )
+                    .values(identity=bindparam("identity"), release=release),
+                    fills,
+                )
+                filled += len(fills)
+            continue
+        # Another catalog: every row is found again from its identity, chat by chat.
+        by_chat: dict[int, list[Any]] = {}
+        for row in conn.execute(select(table).order_by(c.chat_id, c.position)):
+            by_chat.setdefault(int(row.chat_id), []).append(row)
+        drop: list[dict[str, int]] = []
+        rewrite: list[dict[str, Any]] = []
+        for chat_id, rows in by_chat.items():
+            taken: set[int] = set()
+            for row in rows:
+                movie_id = _find(index, row.identity, found_before)
+                if movie_id is not None and movie_id in taken:  # the same film stored twice
+                    drop.append({"b_chat": chat_id, "b_movie": int(row.movie_id)})
+                    merged += 1
+                    continue
+                if movie_id is not None:
+                    taken.add(movie_id)
+                    found += 1
+                    new = (movie_id, False, False)
+                else:
+                    missing += 1
+                    new = (-(int(row.position) + 1), True, bool(row.missing and row.reported))
+                if new != (int(row.movie_id), bool(row.missing), bool(row.reported)):
+                    drop.append({"b_chat": chat_id, "b_movie": int(row.movie_id)})
+                    values = dict(row._mapping)
+                    values.update(movie_id=new[0], missing=new[1], reported=new[2])
+                    rewrite.append(values)
+        if drop:  # delete, then insert: new ids may be old ids of other rows of the chat
+            conn.execute(
+                delete(table).where(
+                    c.chat_id == bindparam("b_chat", type_=BigInteger),
+                    c.movie_id == bindparam("b_movie", type_=Integer),
+                ),
+                drop,
+            )
+        if rewrite:
+            conn.execute(table.insert(), rewrite)
+    if switched:  # a shown list's ids belong to the old catalog
+        conn.execute(delete(shown_lists_table))
+    values = {"release": release, "fingerprint": fingerprint, "updated_at": now}
+    if stored is None:
+        conn.execute(store_catalog_table.insert().values(name=_CURRENT_CATALOG, **values))
+    else:
+        conn.execute(
+            update(store_catalog_table).where(cat.name == _CURRENT_CATALOG).values(**values)
+        )
+    to_tell: set[int] = set()
+    for table in (favorites_table, marks_table):
+        c = table.c
+        untold = select(c.chat_id).where(c.missing, c.reported == false()).distinct()
+        to_tell.update(int(chat) for chat in conn.execute(untold).scalars())
+    return Alignment(switched, found, missing, merged, filled, frozenset(to_tell))
+
+
+def _find(index: IdentityIndex, identity: str | None, cache: dict[str, int | None]) -> int | None:
+    """The catalog's movie of a stored identity (None: not there, or no identity stored)."""
+    if not identity:
+        return None
+    if identity not in cache:
+        cache[identity] = index.find_encoded(identity)
+    return cache[identity]
+
+
+def _identity_title(identity: str | None) -> str:
+    """The title a stored identity names (its MovieLens spelling), for messages."""
+    if identity:
+        with contextlib.suppress(ValueError):
+            return MovieIdentity.decode(identity).title
+    return "a movie this catalog does not know"
 
 
 def _check_ids(chat_id: int, movie_id: int | None, update_id: int | None) -> None:

@@ -55,7 +55,7 @@ from telegram.request import BaseRequest
 
 from bot import texts
 from bot.ratelimit import RetryingRateLimiter
-from bot.service import MovieBot, Reply, Rows, menu
+from bot.service import MovieBot, Reply, Rows, Upload, menu
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +169,24 @@ class Handlers:
         replies = await self.moviebot.unsupported(message.chat_id)
         await self._send(context, message.chat_id, replies, message)
 
+    async def on_document(self, update: Update, context: Context) -> None:
+        """A document in a private chat: a Letterboxd or IMDb export to import.
+
+        The service checks the size and type Telegram reports before anything is downloaded.
+        """
+        message = update.message
+        if message is None or message.document is None:
+            return
+        document = message.document
+
+        async def download() -> bytes:
+            file = await document.get_file()
+            return bytes(await file.download_as_bytearray())
+
+        upload = Upload(document.file_name or "", document.file_size, document.mime_type, download)
+        replies = await self.moviebot.document(message.chat_id, upload, update_id=update.update_id)
+        await self._send(context, message.chat_id, replies, message)
+
     async def on_button(self, update: Update, context: Context) -> None:
         """A pressed inline button (any data: the service validates it strictly)."""
         query = update.callback_query
@@ -214,6 +232,20 @@ class Handlers:
         """
         for reply in replies:
             markup = keyboard(reply.buttons)
+            if reply.document is not None:
+                await context.bot.send_document(
+                    chat_id,
+                    reply.document.data,
+                    filename=reply.document.name,
+                    caption=reply.text,
+                    reply_markup=markup,
+                    message_thread_id=(
+                        message.message_thread_id
+                        if message is not None and message.is_topic_message
+                        else None
+                    ),
+                )
+                continue
             if reply.edit and query is not None and await self._edit(query, reply.text, markup):
                 continue
             if message is not None:
@@ -242,6 +274,18 @@ class Handlers:
 # The Application
 
 
+def file_url(base_url: str) -> str:
+    """Where the files of a Bot API server are downloaded from (``…/bot`` → ``…/file/bot``).
+
+    A document sent to the bot (an export to import) is fetched there; a local server or the
+    end-to-end emulator serves its files the way Telegram does.
+    """
+    root, slash, last = base_url.rstrip("/").rpartition("/")
+    if slash and last == "bot":
+        return f"{root}/file/bot"
+    return "https://api.telegram.org/file/bot"
+
+
 def build_application(
     moviebot: MovieBot,
     *,
@@ -264,6 +308,7 @@ def build_application(
         Application.builder()
         .token(token)
         .base_url(base_url)
+        .base_file_url(file_url(base_url))
         .defaults(
             Defaults(
                 parse_mode=ParseMode.HTML,
@@ -301,6 +346,11 @@ def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
     app.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
     app.add_handler(
         MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT, handlers.on_text)
+    )
+    app.add_handler(
+        MessageHandler(
+            new_message & filters.ChatType.PRIVATE & filters.Document.ALL, handlers.on_document
+        )
     )
     app.add_handler(MessageHandler(new_message & filters.ChatType.PRIVATE, handlers.on_other))
     app.add_handler(CallbackQueryHandler(handlers.on_button))  # the service validates the data

@@ -81,6 +81,11 @@ DISLIKE = CommandText(
     "the notebook",
 )
 SEEN = CommandText("You've seen a movie: never recommend it", "seen it: never recommend it", "heat")
+EXPORT = CommandText(
+    "Your lists as a CSV file (Letterboxd can import it)",
+    "your favorites, dislikes and seen movies as a CSV file; send me a Letterboxd or IMDb export "
+    "(CSV or zip) to import one",
+)
 HELP = CommandText("What I can do")
 START = CommandText("Start here")
 
@@ -96,6 +101,7 @@ BUTTON_YES_ADD = "👍 Yes, add it"
 BUTTON_RESET_YES = "🗑 Yes, remove all"
 BUTTON_RESET_NO = "Keep them"
 BUTTON_MORE = "More ▶"
+BUTTON_UNDO_IMPORT = "↩ Undo import"
 CHOICE_PREFIX = {"like": "👍", "un": "❌", "sim": "🔎", "why": "❓", "no": "👎", "seen": "👁"}
 """The prefix of a "which one?" choice button, by button kind."""
 UNDO_PREFIX = "↩"
@@ -911,3 +917,137 @@ def notice_already_removed(title: str) -> str:
 def notice_expired() -> str:
     """Toast: expired button."""
     return clip("This button has expired.", MAX_NOTICE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Another catalog, import and export
+
+_LIST_WORDS = {"like": "favorites", "dislike": "“not for me” movies", "seen": "seen movies"}
+
+
+def missing_movies(missing: Sequence[tuple[str, str]], release: str | None) -> str:
+    """Stored movies the loaded catalog lacks (kept; back when a catalog has them again).
+
+    ``missing``: (list kind ``like``/``dislike``/``seen``, MovieLens title).
+    """
+    where = f"this catalog ({esc(release, 40)})" if release else "this catalog"
+    groups: dict[str, list[str]] = {}
+    for kind, title in missing:
+        groups.setdefault(kind, []).append(title)
+    heads = []
+    lines: list[str] = []
+    for kind in ("like", "dislike", "seen"):
+        titles = groups.get(kind, [])
+        if titles:
+            heads.append(
+                f"{count_noun(len(titles), 'one', str(len(titles)))} of your {_LIST_WORDS[kind]}"
+            )
+            lines.extend(f"• {esc(display_title(t), 120)}" for t in titles)
+    joined = " and ".join(heads)
+    verb = "is" if len(missing) == 1 else "are"
+    head = f"{joined[:1].upper()}{joined[1:]} {verb} not in {where}:"
+    tail = (
+        "I kept them, hidden: they are back when the bot runs on a catalog that has them. "
+        "No other movie took their place."
+    )
+    return fit_lines(head, lines, tail=tail)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did, for :func:`imported`."""
+
+    files: Sequence[str]
+    added: dict[str, int]  # like, dislike, seen -> movies written
+    already: int
+    absent: Sequence[str]  # "Title (Year)", shortest first
+    skipped: dict[str, int]  # reason -> rows
+    full: int  # left out by the caps
+    limits: tuple[int, int]  # favorites, marks
+
+
+def imported(result: ImportResult) -> str:
+    """The one summary of an import, within Telegram's 4,096 characters."""
+    total = sum(result.added.values())
+    parts = [
+        f"{result.added.get(kind, 0)} {word}"
+        for kind, word in (("like", "favorites"), ("dislike", "not for me"), ("seen", "seen"))
+        if result.added.get(kind)
+    ]
+    head = f"<b>Imported {count_noun(total, 'one movie', f'{total} movies')}</b>"
+    if parts:
+        head += f" ({', '.join(parts)})"
+    files = ", ".join(result.files)
+    lines = [f"{head} from {esc(files, 200)}." if files else f"{head}."]
+    if result.already:
+        lines.append(f"Already in your lists: {result.already}.")
+    if result.full:
+        lines.append(
+            f"<b>{count_noun(result.full, 'One movie was', f'{result.full} movies were')} not "
+            f"imported: your lists are full</b> (at most {result.limits[0]} favorites and "
+            f"{result.limits[1]} “not for me” and seen movies). Remove some, then send the file "
+            "again."
+        )
+    if result.skipped:
+        why = ", ".join(f"{n} {esc(reason, 40)}" for reason, n in sorted(result.skipped.items()))
+        lines.append(f"Skipped rows: {why}.")
+    if total:
+        lines.append("Undo removes exactly what this import added.")
+    head_text = "\n".join(lines)
+    if not result.absent:
+        return head_text
+    absent_head = f"{head_text}\n\nNot in the catalog ({len(result.absent)}):"
+    return fit_lines(absent_head, [f"• {esc(t, 120)}" for t in result.absent])
+
+
+def import_undone(count: int) -> str:
+    """The import was undone."""
+    if not count:
+        return "Nothing to undo: the movies of that import are no longer in your lists."
+    return f"Undone: {count_noun(count, 'one movie', f'{count} movies')} removed from your lists."
+
+
+NOTHING_IMPORTED = "Nothing was imported."
+
+
+def import_refused(message: str) -> str:
+    """A file that cannot be imported (the reader's message, or a check before downloading)."""
+    return f"{esc(message, 600)}\n{NOTHING_IMPORTED}"
+
+
+MAX_IMPORT_MB = 20
+
+
+def file_too_big(size: int) -> str:
+    """A document over Telegram's 20 MB download limit (plain text, checked before download)."""
+    return (
+        f"That file is {size / 1e6:.1f} MB; the limit is {MAX_IMPORT_MB} MB. Send the CSV inside "
+        "the export instead of the zip, or split it."
+    )
+
+
+def not_an_export_file(name: str) -> str:
+    """A document that is neither a CSV nor a zip (plain text: :func:`import_refused` escapes)."""
+    return (
+        f"I can import a Letterboxd or IMDb export (a .csv file, or Letterboxd's .zip), not "
+        f"{clip(name or 'this file', 80)}."
+    )
+
+
+def download_failed() -> str:
+    """Telegram did not hand the file over."""
+    return "I could not download that file from Telegram. Please send it again."
+
+
+def export_caption(count: int) -> str:
+    """The caption of the /export document."""
+    return (
+        f"Your lists: {count_noun(count, 'one movie', f'{count} movies')}. Letterboxd imports "
+        "this file (Settings → Import), and so do I: send it back to me on another bot or "
+        "catalog."
+    )
+
+
+def export_empty() -> str:
+    """/export with empty lists."""
+    return "Your lists are empty: nothing to export yet. Add favorites with /like."

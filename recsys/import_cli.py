@@ -9,7 +9,8 @@ Without ``--json`` it prints a summary; with ``--json``, one object per input ro
 ``row``, ``title``, ``year``, ``imdb_id``, ``rating``, ``movie_id`` (null when not resolved),
 ``action`` (like, dislike, seen, skip), ``reason`` and ``matched_by``. Writing into a chat's lists
 (``--chat ID`` without ``--dry-run``) needs the store, which lives in ``bot/``: this module only
-plans, and says so.
+plans; ``bot`` passes a ``writer`` to :func:`register` that does the writing (``recsys`` never
+imports ``bot``). Without one, it says so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +39,11 @@ NOT_WIRED = (
 )
 
 
-def register(subparsers: Any) -> None:
-    """Add the ``import`` subcommand."""
+Writer = Callable[[argparse.Namespace, Any], int]
+
+
+def register(subparsers: Any, *, writer: Writer | None = None) -> None:
+    """Add the ``import`` subcommand; ``writer(args, settings)`` runs it without ``--dry-run``."""
     parser = subparsers.add_parser(
         "import",
         help="read a Letterboxd or IMDb export (dry run: what it would import)",
@@ -57,11 +62,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per input row")
     parser.add_argument("file", metavar="FILE", help="the export (.csv or .zip); '-' for stdin")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, writer=writer)
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
     """Read the file, resolve it against the release's catalog and print the outcome."""
+    writer = getattr(args, "writer", None)
+    if not args.dry_run and writer is not None:
+        return int(writer(args, settings))
     if not args.dry_run:
         print(NOT_WIRED, file=sys.stderr)
         return 2

@@ -615,6 +615,9 @@ class Emulator:
         self._active_poll: asyncio.Future[None] | None = None
         self._waiters: list[_Waiter] = []
         self._update_times: dict[int, float] = {}
+        self._files: dict[str, bytes] = {}
+        self.downloads_offered = 0
+        """getFile calls answered with a path (a file the bot may download)."""
         self.calls: list[BotCall] = []
         self.rejected: list[Rejection] = []
         self.polls: list[PollRecord] = []
@@ -695,6 +698,7 @@ class Emulator:
         app = Application(
             [
                 (r"/bot([^/]*)/([A-Za-z0-9_]+)", _ApiHandler, {"emulator": self}),
+                (r"/file/bot([^/]*)/(.+)", _FileHandler, {"emulator": self}),
                 (r".*", _NotFoundHandler),
             ],
             log_function=lambda handler: None,
@@ -826,6 +830,96 @@ class Emulator:
             message = self._new_message(chat, user, **content)
             update_id = self._push_update("message", message)
         return {"update_id": update_id, "message": message}
+
+    # -- files: a document sent to the bot (getFile + download), a document it sends --------------
+
+    def user_sends_document(
+        self,
+        chat_id: int,
+        data: bytes,
+        file_name: str,
+        *,
+        mime_type: str | None = "text/csv",
+        file_size: int | None = None,
+        user_id: int | None = None,
+        chat_type: str = "private",
+    ) -> dict[str, Any]:
+        """A user sends a file; the bot can fetch it with getFile and the file download URL.
+
+        ``file_size`` overrides the size Telegram reports (a huge file without its bytes).
+        """
+        user = self._user(user_id if user_id is not None else abs(chat_id))
+        with self._lock:
+            number = next(self._seq)
+            file_id = f"BQACAgIAAxkBAAI{number:08d}"
+            self._files[file_id] = data
+            document: dict[str, Any] = {
+                "file_id": file_id,
+                "file_unique_id": f"AgAD{number:08d}",
+                "file_name": file_name,
+                "file_size": len(data) if file_size is None else file_size,
+            }
+            if mime_type is not None:
+                document["mime_type"] = mime_type
+            chat = self._chat(chat_id, chat_type, None, user)
+            message = self._new_message(chat, user, document=document)
+            update_id = self._push_update("message", message)
+        return {"update_id": update_id, "message": message}
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """The bytes of a file a user or the bot sent."""
+        with self._lock:
+            return self._files[file_id]
+
+    def m_get_file(self, params: dict[str, Any]) -> Any:
+        """getFile: a path to download from; over 20 MB Telegram refuses."""
+        file_id = params.get("file_id")
+        data = self._files.get(file_id) if isinstance(file_id, str) else None
+        if data is None:
+            raise bad_request("wrong file_id or the file is temporarily unavailable")
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            raise bad_request("file is too big")
+        self.downloads_offered += 1
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{file_id[-8:]}",
+            "file_size": len(data),
+            "file_path": f"documents/{file_id}",
+        }
+
+    def m_send_document(self, params: dict[str, Any]) -> Any:
+        """sendDocument (an uploaded file; the caption is checked like a message text)."""
+        chat = self._chat_of(params)
+        upload = params.get("document")
+        if not isinstance(upload, dict) or not isinstance(upload.get("body"), bytes):
+            raise bad_request("there is no document in the request")
+        body: bytes = upload["body"]
+        if not body:
+            raise bad_request("file must be non-empty")
+        caption, entities = render_text(
+            params.get("caption", ""), params.get("parse_mode"), params.get("caption_entities")
+        )
+        if utf16_len(caption) > MAX_CAPTION:
+            raise bad_request("message caption is too long")
+        markup = check_reply_markup(params.get("reply_markup"))
+        number = next(self._seq)
+        file_id = f"BQACAgIAAxkDAAI{number:08d}"
+        self._files[file_id] = body
+        document = {
+            "file_id": file_id,
+            "file_unique_id": f"AgAD{number:08d}",
+            "file_name": str(upload.get("filename") or "document"),
+            "file_size": len(body),
+        }
+        params["document"] = {"file_name": document["file_name"], "file_size": len(body)}
+        content: dict[str, Any] = {"document": document}
+        if caption:
+            content["caption"] = caption
+        if entities:
+            content["caption_entities"] = entities
+        if markup is not None and "inline_keyboard" in markup:
+            content["reply_markup"] = markup
+        return self._new_message(chat, self.bot_user, **content)
 
     def edit_message(self, chat_id: int, message_id: int, text: str) -> dict[str, Any]:
         """A user edits one of their messages: an ``edited_message`` update."""
@@ -1467,6 +1561,8 @@ class _ApiHandler(RequestHandler):
         else:
             for key, values in self.request.body_arguments.items():
                 params[key] = values[-1].decode("utf-8")
+            for key, files in self.request.files.items():  # multipart uploads (sendDocument)
+                params[key] = {"filename": files[-1].filename, "body": files[-1].body}
         return {key: _coerce(key, value) for key, value in params.items()}
 
     async def _serve(self, token: str, method: str) -> None:
@@ -1509,6 +1605,42 @@ _HTTP_REASONS = {
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
+
+
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+"""Telegram's limit for a file a bot downloads (getFile)."""
+MAX_CAPTION = 1024
+"""Telegram's limit for a caption."""
+
+_FILE_METHODS: dict[str, Callable[[Emulator, dict[str, Any]], Any]] = {
+    "getFile": Emulator.m_get_file,
+    "sendDocument": Emulator.m_send_document,
+}
+_METHODS.update({name.lower(): fn for name, fn in _FILE_METHODS.items()})
+_CANONICAL.update({name.lower(): name for name in _FILE_METHODS})
+
+
+class _FileHandler(RequestHandler):
+    """``/file/bot<token>/<file_path>``: the download of a file getFile pointed to."""
+
+    def initialize(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def get(self, token: str, path: str) -> None:
+        emulator = self.emulator
+        prefix = "documents/"
+        with emulator._lock:
+            data = emulator._files.get(path[len(prefix) :]) if path.startswith(prefix) else None
+        if token != emulator.token:
+            self.set_status(401)
+            self.finish(b"Unauthorized")
+            return
+        if data is None:
+            self.set_status(404)
+            self.finish(b"Not Found")
+            return
+        self.set_header("Content-Type", "application/octet-stream")
+        self.finish(data)
 
 
 def fake_token(bot_id: int = 123456) -> str:

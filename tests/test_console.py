@@ -97,7 +97,7 @@ def blocks(output: str) -> dict[str, list[str]]:
 def moviebot(
     command: str, stdin: str, *, movielens_dir: Path, model: Path, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``moviebot COMMAND`` in an empty folder with only these settings."""
+    """Run ``moviebot COMMAND ARGS`` (split at spaces) in an empty folder with these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOVIEBOT_")}
     env.update(
         MOVIEBOT_MOVIELENS_DIR=str(movielens_dir),
@@ -107,7 +107,7 @@ def moviebot(
         PYTHONPATH=str(REPO),
     )
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", command],
+        [sys.executable, "-m", "bot.cli", *command.split()],
         cwd=tmp_path,
         env=env,
         input=stdin,
@@ -402,3 +402,28 @@ async def test_issue9_feedback_steers_and_gems_are_lesser_known(
     display = {texts.display_title(t): m for m, t in recommender.catalog["title"].items()}
     outside = [t for _, t, _ in gems if display.get(t) not in top_fifth]
     assert len(outside) >= len(gems) / 2
+
+
+async def test_import_and_export_in_the_console(
+    recommender: Any, title_index: Any, tmp_path: Path
+) -> None:
+    store = await FavoritesStore.open(f"sqlite+aiosqlite:///{tmp_path / 'c.sqlite3'}")
+    try:
+        (tmp_path / "ratings.csv").write_text(
+            "Date,Name,Year,Letterboxd URI,Rating\n2020-01-01,The Godfather,1972,u,5\n",
+            encoding="utf-8",
+        )
+        out = io.StringIO()
+        console = Console(MovieBot(recommender, title_index, store), out, folder=tmp_path)
+        await console.run(io.StringIO("/import ratings.csv\n/import nope.csv\n/export\n/export\n"))
+        text = out.getvalue()
+        assert "Imported one movie (1 favorites) from ratings.csv." in text
+        assert "[1] ↩ Undo import" in text
+        assert "Cannot read nope.csv" in text
+        assert f"Saved {tmp_path / 'moviebot-lists.csv'}" in text
+        assert f"Saved {tmp_path / 'moviebot-lists-2.csv'}" in text
+        saved = (tmp_path / "moviebot-lists.csv").read_text(encoding="utf-8")
+        assert "tt0068646" in saved
+        assert await store.favorites(0) == [858]
+    finally:
+        await store.close()

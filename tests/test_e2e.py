@@ -444,3 +444,89 @@ async def test_several_titles_small_talk_and_the_catalog(
     talk = await emu.ask(chat, "what should I watch tonight?")
     assert talk.text.startswith("Hi! I recommend movies")
     assert await favorites(db_url, chat) == [1, 2571, 608, 1214]
+
+
+# ---------------------------------------------------------------------------------------------
+# Import (a document) and /export, over the real Bot API calls (getFile, the file download,
+# sendDocument)
+
+LETTERBOXD = (
+    "Date,Name,Year,Letterboxd URI,Rating\n"
+    "2020-01-01,The Godfather,1972,https://boxd.it/a,5\n"
+    "2020-01-02,Toy Story,1995,https://boxd.it/b,1\n"
+    "2020-01-03,Heat,1995,https://boxd.it/c,3\n"
+    "2020-01-05,Parasite,2019,https://boxd.it/e,4.5\n"
+)
+
+
+async def send_document(emu: Emulator, chat: int, data: bytes, name: str, **kw: object) -> BotCall:
+    after = emu.mark()
+    emu.user_sends_document(chat, data, name, **kw)  # type: ignore[arg-type]
+    return await emu.wait_for_reply(chat, after=after, timeout=90)
+
+
+async def test_a_document_is_imported_with_one_summary_and_undone(
+    emu: Emulator, chat: int, db_url: str
+) -> None:
+    offered = emu.downloads_offered
+    summary = await send_document(emu, chat, LETTERBOXD.encode(), "ratings.csv")
+    assert emu.downloads_offered == offered + 1  # getFile, then the download
+    assert summary.text.startswith(
+        "Imported 3 movies (1 favorites, 1 not for me, 1 seen) from ratings.csv."
+    )
+    assert summary.text.endswith("Not in the catalog (1):\n• Parasite (2019)")
+    assert await favorites(db_url, chat) == [858]
+    (undo,) = summary.button_data()
+    _answer, undone = await press(emu, chat, summary, undo)
+    assert undone.text == "Undone: 3 movies removed from your lists."
+    assert await favorites(db_url, chat) == []
+    store = await FavoritesStore.open(db_url)
+    try:
+        state = await store.state(chat)
+    finally:
+        await store.close()
+    assert (state.dislikes, state.seen) == ((), ())
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "extra", "says", "downloads"),
+    [
+        (b"Name,Year\n", "ratings.csv", {"file_size": 25_000_000}, "the limit is 20 MB", 0),
+        (b"%PDF-1.7", "list.pdf", {"mime_type": "application/pdf"}, "not list.pdf", 0),
+        (b"\x00\x01\x02\x03", "ratings.csv", {}, "is not a CSV file", 1),
+        (b"", "ratings.csv", {}, "That file is empty", 1),
+        (b"a,b\n1,2\n", "notes.csv", {}, "not a Letterboxd or IMDb export", 1),
+    ],
+)
+async def test_hostile_documents_get_a_clear_message(
+    emu: Emulator,
+    chat: int,
+    db_url: str,
+    data: bytes,
+    name: str,
+    extra: dict[str, object],
+    says: str,
+    downloads: int,
+) -> None:
+    offered = emu.downloads_offered
+    reply = await send_document(emu, chat, data, name, **extra)
+    assert says in reply.text
+    assert reply.text.endswith("Nothing was imported.")
+    assert reply.buttons == []
+    assert emu.downloads_offered == offered + downloads
+    assert await favorites(db_url, chat) == []
+
+
+async def test_export_sends_a_file_that_imports_back(emu: Emulator, chat: int, db_url: str) -> None:
+    await send_document(emu, chat, LETTERBOXD.encode(), "ratings.csv")
+    after = emu.mark()
+    emu.user_sends(chat, "/export")
+    sent = await emu.wait_for_reply(chat, after=after, methods=["sendDocument"])
+    assert sent.params["document"]["file_name"] == "moviebot-lists.csv"
+    assert sent.result["caption"].startswith("Your lists: 3 movies.")
+    data = emu.file_bytes(sent.result["document"]["file_id"])
+    assert data.startswith(b"imdbID,tmdbID,Title,Year,Rating,WatchedDate")
+    other = next(_chats)
+    back = await send_document(emu, other, data, "moviebot-lists.csv")
+    assert back.text.startswith("Imported 3 movies (1 favorites, 1 not for me, 1 seen)")
+    assert await favorites(db_url, other) == [858]

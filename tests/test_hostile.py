@@ -348,9 +348,14 @@ def test_media_is_answered_politely(
 ) -> None:
     chat = next(_chats)
     after = emu.mark()
+    offered = emu.downloads_offered
     emu.user_sends_media(chat, kind, caption="/like toy story" if kind == "photo" else None)
     reply = wait_reply(emu, chat, after)
-    assert reply.html == texts.not_text()
+    if kind == "document":  # x.txt: not an export, refused before it is downloaded
+        assert reply.html == texts.import_refused(texts.not_an_export_file("x.txt"))
+        assert emu.downloads_offered == offered
+    else:
+        assert reply.html == texts.not_text()
     assert_healthy(emu, bot, logs, reply)
 
 

@@ -115,7 +115,7 @@ async def test_ids_the_columns_cannot_hold_are_refused(
     assert await store.favorites(1) == []
 
 
-async def test_only_chat_and_movie_ids_are_stored(store_url: str, store: FavoritesStore) -> None:
+async def test_only_chat_ids_and_movies_are_stored(store_url: str, store: FavoritesStore) -> None:
     await store.add(GROUP_CHAT, 318, update_id=7)
     engine = create_async_engine(store_url)
     try:
@@ -128,11 +128,13 @@ async def test_only_chat_and_movie_ids_are_stored(store_url: str, store: Favorit
             )
     finally:
         await engine.dispose()
+    movie = {"identity", "release", "missing", "reported", "import_id"}  # what the movie is
     assert columns == {
-        "favorites": {"chat_id", "movie_id", "position", "added_at"},
+        "favorites": {"chat_id", "movie_id", "position", "added_at"} | movie,
         "applied_updates": {"update_id", "applied_at", "result"},
-        "marks": {"chat_id", "movie_id", "kind", "position", "added_at"},
+        "marks": {"chat_id", "movie_id", "kind", "position", "added_at"} | movie,
         "shown_lists": {"chat_id", "serial", "query", "movies", "updated_at"},
+        "store_catalog": {"name", "release", "fingerprint", "updated_at"},
         "alembic_version": {"version_num"},
     }
     (row,) = await raw_rows(store_url, "favorites")

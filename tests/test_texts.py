@@ -205,3 +205,35 @@ def test_recommendation_cards_are_valid_html_within_limits(
     plain, _ = render_text(text, "HTML", None)
     assert texts.utf16_len(text) <= texts.MAX_MESSAGE
     assert plain
+
+
+def test_missing_movies_names_each_list_and_fits_telegram() -> None:
+    one = texts.missing_movies([("like", "Get Out (2017)")], "ml-100k")
+    assert one.startswith("One of your favorites is not in this catalog (ml-100k):\n• Get Out")
+    several = texts.missing_movies(
+        [("like", "Get Out (2017)"), ("like", "Coco (2017)"), ("seen", "Matrix, The (1999)")],
+        None,
+    )
+    assert several.startswith("2 of your favorites and one of your seen movies are not in this")
+    assert "• The Matrix (1999)" in several
+    many = texts.missing_movies([("like", f"Film {i} (2017)") for i in range(2000)], "ml-100k")
+    assert texts.utf16_len(many) <= texts.MAX_MESSAGE
+    assert "…and" in many
+    assert many.endswith("No other movie took their place.")
+
+
+def test_an_import_summary_escapes_titles_and_says_what_the_caps_left_out() -> None:
+    result = texts.ImportResult(
+        files=("ratings.csv",),
+        added={"movies": 4},
+        already=0,
+        absent=("<b>Tom & Jerry</b> (2021)",),
+        skipped={"watchlist": 2},
+        full=3,
+        limits=(5, 20),
+    )
+    text = texts.imported(result)
+    assert text.startswith("<b>Imported 4 movies</b> from ratings.csv.")
+    assert "<b>3 movies were not imported: your lists are full</b> (at most 5 favorites" in text
+    assert "Skipped rows: 2 watchlist." in text
+    assert "&lt;b&gt;Tom &amp; Jerry&lt;/b&gt; (2021)" in text
