@@ -164,6 +164,18 @@ def _config_problem(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
 
+async def _align(moviebot: MovieBot) -> None:
+    """Map the chats' stored movies to this catalog at start (else the first input does it)."""
+    from bot.store import StoreUnavailable
+
+    try:
+        await moviebot.prepare()
+    except StoreUnavailable as exc:
+        logger.warning(
+            "Stored lists not yet mapped to this catalog (%s); retried at first input", exc
+        )
+
+
 def make_moviebot(
     settings: Settings, parts: Parts, store: FavoritesStore, *, flood_limit: bool = True
 ) -> MovieBot:
@@ -241,6 +253,7 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
         return 1
     try:
         moviebot = make_moviebot(settings, parts, store)
+        await _align(moviebot)
         app = build_application(
             moviebot,
             token=token,
@@ -321,11 +334,9 @@ async def _console(settings: Settings, parts: Parts) -> int:
     if store is None:
         return 1
     try:
-        console = Console(
-            make_moviebot(settings, parts, store, flood_limit=False),
-            sys.stdout,
-            chat_id=settings.console_chat_id,
-        )
+        moviebot = make_moviebot(settings, parts, store, flood_limit=False)
+        await _align(moviebot)
+        console = Console(moviebot, sys.stdout, chat_id=settings.console_chat_id)
         await console.run(sys.stdin)
     finally:
         await store.close()
