@@ -554,17 +554,6 @@ class ImportResolver:
                 found = self.identity.by_title_without_year(name, imdb_id=row.imdb_id)
                 if found is not None:
                     return found, "title"
-        if row.year is not None:
-            # Letterboxd and IMDb date a film by its first release, MovieLens sometimes by
-            # another (Black Panther 2018 / 2017): the same title one year off, if only one.
-            near = {
-                found
-                for name in names
-                for year in (row.year - 1, row.year + 1)
-                if (found := self.identity.by_title(name, year, imdb_id=row.imdb_id)) is not None
-            }
-            if len(near) == 1:
-                return near.pop(), "title"
         if row.year is None or not self._years[0] <= row.year <= self._years[1]:
             return None, None  # no movie of the catalog has that year
         if row.imdb_id is not None and self.identity.links_imdb:
