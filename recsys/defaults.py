@@ -44,11 +44,21 @@ class TrainConfig:
         dislike_penalty: a candidate's score loses this share of ``|user| · |y| · cos`` to its
             nearest disliked movie (0: off).
         dislike_threshold: only a cosine above this is penalised (rescaled to 0-1 above it).
+        dislike_avoid: weight of the re-rank step that moves down films resembling a disliked
+            movie (:class:`recsys.rerank.AvoidDisliked`; 0: off).
+        dislike_avoid_threshold: only a resemblance above this counts.
+        dislike_avoid_kind: the resemblance: ``"factors"`` (cosine of the similar-movies
+            factors) or ``"blend"`` (the similar-movies blend of factors, genres, tags, years);
+            a film of a disliked film's series always resembles it fully.
         calibration: Steck's λ of the genre-calibration re-rank (0: off).
         calibration_depth: how many of the best-scored candidates the re-rank chooses from.
         series_cap: at most this many films of one series in every ten places (0: no cap).
         discover_min_support: discover mode's candidates are the movies outside the 20%
             most-liked with at least this many likes.
+        discover_gem_share: at least this share of discover mode's list are "gems": movies
+            with fewer likes than the movie at the 20% mark of the model's movies and of the
+            whole catalog (movies nobody liked count, with 0 likes), i.e. outside the most-liked
+            fifth however it is counted and however ties at the mark are broken (0: no quota).
         discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.
         discover_calibration: the calibration λ of discover mode.
         discover_similar_weight: discover mode blends the similar-movies model's fold-in scores
@@ -76,10 +86,14 @@ class TrainConfig:
     dislike_confidence: float = 30.0
     dislike_penalty: float = 0.0
     dislike_threshold: float = 0.0
+    dislike_avoid: float = 0.0
+    dislike_avoid_threshold: float = 0.5
+    dislike_avoid_kind: str = "factors"
     calibration: float = 0.35
     calibration_depth: int = 30
     series_cap: int = 3
     discover_min_support: int = 2
+    discover_gem_share: float = 0.5
     discover_popularity: float = 0.0
     discover_calibration: float = 0.35
     discover_similar_weight: float = 0.5
@@ -112,6 +126,10 @@ SERVING_FIELDS = frozenset(
         "dislike_confidence",
         "dislike_penalty",
         "dislike_threshold",
+        "dislike_avoid",
+        "dislike_avoid_threshold",
+        "dislike_avoid_kind",
+        "discover_gem_share",
         "calibration",
         "calibration_depth",
         "series_cap",
