@@ -59,6 +59,8 @@ class TrainConfig:
             with fewer likes than the movie at the 20% mark of the model's movies and of the
             whole catalog (movies nobody liked count, with 0 likes), i.e. outside the most-liked
             fifth however it is counted and however ties at the mark are broken (0: no quota).
+        discover_gem_content: the gems' discover scores gain this weight times their mean
+            similar-movies blend (factors, genres, tags, years) to the favorites (0: off).
         discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.
         discover_calibration: the calibration λ of discover mode.
         discover_similar_weight: discover mode blends the similar-movies model's fold-in scores
@@ -83,7 +85,7 @@ class TrainConfig:
     min_support: int = 10
     shrink: float = 0.0
     candidate_min_support: int = 10
-    dislike_confidence: float = 30.0
+    dislike_confidence: float = 20.0
     dislike_penalty: float = 0.0
     dislike_threshold: float = 0.0
     dislike_avoid: float = 0.0
@@ -94,6 +96,7 @@ class TrainConfig:
     series_cap: int = 3
     discover_min_support: int = 2
     discover_gem_share: float = 0.5
+    discover_gem_content: float = 0.0
     discover_popularity: float = 0.0
     discover_calibration: float = 0.35
     discover_similar_weight: float = 0.5
@@ -130,6 +133,7 @@ SERVING_FIELDS = frozenset(
         "dislike_avoid_threshold",
         "dislike_avoid_kind",
         "discover_gem_share",
+        "discover_gem_content",
         "calibration",
         "calibration_depth",
         "series_cap",
@@ -155,6 +159,8 @@ TUNED: dict[str, TrainConfig] = {
         similar_factors=64,
         similar_regularization=0.1,
         min_support=10,
+        discover_similar_weight=0.3,
+        discover_calibration=0.2,
         ease_regularization=100.0,
     ),
     "ml-100k": TrainConfig(
@@ -167,6 +173,8 @@ TUNED: dict[str, TrainConfig] = {
         similar_factors=32,
         similar_regularization=0.1,
         min_support=10,
+        discover_similar_weight=0.3,
+        discover_calibration=0.2,
     ),
 }
 

@@ -777,6 +777,20 @@ class Recommender:
         scores = np.float32(1 - weight) * (a / _top_mean(a)) + np.float32(weight) * (
             b / _top_mean(b)
         )
+        if pool.divisor is not None:
+            scores /= pool.divisor
+        content = float(self.config.discover_gem_content)
+        gems = self._gem_quota()
+        if content > 0 and gems is not None and fav_cols.size:
+            # gems have few likes, so noisy factors: what the catalog says of them (genres,
+            # tags, years, as similar movies blend them) is added, averaged over the favorites
+            at = np.flatnonzero(gems[pool.columns])
+            cols = pool.columns[at]
+            like = np.zeros(at.size, dtype=np.float32)
+            for f in fav_cols.tolist():
+                like += self._similar._scores(int(f), cols)
+            like /= np.float32(fav_cols.size)
+            scores[at] += np.float32(content) * like / _top_mean(like)
         if allowed is not None:
             scores[~allowed[pool.columns]] = -np.inf
         pos = pool.position[hidden]
