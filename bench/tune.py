@@ -39,6 +39,8 @@ def parse_value(name: str, text: str) -> Any:
     kind = str(FIELD_TYPES[name])
     if text.lower() == "none":
         return None
+    if kind == "bool":
+        return text.lower() in {"1", "true", "yes"}
     if "int" in kind and "float" not in kind:
         return int(text)
     if "float" in kind:

@@ -44,11 +44,23 @@ class TrainConfig:
         dislike_penalty: a candidate's score loses this share of ``|user| · |y| · cos`` to its
             nearest disliked movie (0: off).
         dislike_threshold: only a cosine above this is penalised (rescaled to 0-1 above it).
+        dislike_avoid: weight of the re-rank step that moves down films resembling a disliked
+            movie (:class:`recsys.rerank.AvoidDisliked`; 0: off).
+        dislike_avoid_threshold: only a resemblance above this counts.
+        dislike_avoid_kind: the resemblance: ``"factors"`` (cosine of the similar-movies
+            factors) or ``"blend"`` (the similar-movies blend of factors, genres, tags, years);
+            a film of a disliked film's series always resembles it fully.
         calibration: Steck's λ of the genre-calibration re-rank (0: off).
         calibration_depth: how many of the best-scored candidates the re-rank chooses from.
         series_cap: at most this many films of one series in every ten places (0: no cap).
         discover_min_support: discover mode's candidates are the movies outside the 20%
             most-liked with at least this many likes.
+        discover_gem_share: at least this share of discover mode's list are "gems": movies
+            with fewer likes than the movie at the 20% mark of the model's movies and of the
+            whole catalog (movies nobody liked count, with 0 likes), i.e. outside the most-liked
+            fifth however it is counted and however ties at the mark are broken (0: no quota).
+        discover_gem_content: the gems' discover scores gain this weight times their mean
+            similar-movies blend (factors, genres, tags, years) to the favorites (0: off).
         discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.
         discover_calibration: the calibration λ of discover mode.
         discover_similar_weight: discover mode blends the similar-movies model's fold-in scores
@@ -73,13 +85,18 @@ class TrainConfig:
     min_support: int = 10
     shrink: float = 0.0
     candidate_min_support: int = 10
-    dislike_confidence: float = 30.0
+    dislike_confidence: float = 20.0
     dislike_penalty: float = 0.0
     dislike_threshold: float = 0.0
+    dislike_avoid: float = 0.0
+    dislike_avoid_threshold: float = 0.5
+    dislike_avoid_kind: str = "factors"
     calibration: float = 0.35
     calibration_depth: int = 30
     series_cap: int = 3
     discover_min_support: int = 2
+    discover_gem_share: float = 0.5
+    discover_gem_content: float = 0.0
     discover_popularity: float = 0.0
     discover_calibration: float = 0.35
     discover_similar_weight: float = 0.5
@@ -112,6 +129,11 @@ SERVING_FIELDS = frozenset(
         "dislike_confidence",
         "dislike_penalty",
         "dislike_threshold",
+        "dislike_avoid",
+        "dislike_avoid_threshold",
+        "dislike_avoid_kind",
+        "discover_gem_share",
+        "discover_gem_content",
         "calibration",
         "calibration_depth",
         "series_cap",
@@ -137,6 +159,8 @@ TUNED: dict[str, TrainConfig] = {
         similar_factors=64,
         similar_regularization=0.1,
         min_support=10,
+        discover_similar_weight=0.3,
+        discover_calibration=0.2,
         ease_regularization=100.0,
     ),
     "ml-100k": TrainConfig(
@@ -149,6 +173,8 @@ TUNED: dict[str, TrainConfig] = {
         similar_factors=32,
         similar_regularization=0.1,
         min_support=10,
+        discover_similar_weight=0.3,
+        discover_calibration=0.2,
     ),
 }
 

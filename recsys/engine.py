@@ -37,8 +37,10 @@ from recsys.movielens import (
     release_checksums,
 )
 from recsys.rerank import (
+    AvoidDisliked,
     Calibrate,
     Context,
+    GemQuota,
     ItemFeatures,
     Ranking,
     SeriesCap,
@@ -491,8 +493,13 @@ class Recommender:
         tail = np.ones(n_items, dtype=bool)
         tail[popular[: round(HEAD_SHARE * n_items)]] = False
         self.features = ItemFeatures(
-            genres=genre_weights, series=np.asarray(series, dtype=np.int64), tail=tail
+            genres=genre_weights,
+            series=np.asarray(series, dtype=np.int64),
+            tail=tail,
+            similarity=self._resemblance,
         )
+        gems = tail & (self.support < self._head_likes(len(self.catalog.index)))
+        self.features = replace(self.features, gems=gems)
         self._factors = factors
         self._norms = _row_norms(factors)
         self._pool = _Pool.build(factors, self.support >= config.candidate_min_support)
@@ -516,19 +523,56 @@ class Recommender:
                 _Pool.build(similar, self._discoverable()),
                 min(weight, 1.0),
             )
+        avoid = AvoidDisliked(
+            config.dislike_avoid,
+            config.dislike_avoid_threshold,
+            relative=config.dislike_avoid_kind.startswith("relative"),
+        )
         self.steps: tuple[Step, ...] = (
+            avoid,
             Calibrate(config.calibration),
             SeriesCap(config.series_cap),
         )
         self.discover_steps: tuple[Step, ...] = (
+            avoid,
             Calibrate(config.discover_calibration),
             SeriesCap(config.series_cap),
+            GemQuota(config.discover_gem_share),
         )
         self._filter_masks: dict[Filters, np.ndarray] = {}
+
+    def _head_likes(self, n_catalog: int) -> int:
+        """Likes of the movie at the 20% mark, the smaller over the model's movies and the catalog.
+
+        A movie with fewer likes is outside the most-liked fifth however it is counted (over the
+        model's movies, or over a catalog of ``n_catalog`` movies where the unliked ones count
+        with 0 likes) and however ties at the mark are broken.
+        """
+        likes = np.sort(self.support)[::-1]
+        marks = []
+        for n in (likes.size, max(n_catalog, likes.size)):
+            k = int(np.ceil(HEAD_SHARE * n))
+            marks.append(int(likes[k - 1]) if 0 < k <= likes.size else 0)
+        return min(marks)
 
     def _discoverable(self) -> np.ndarray:
         """Discover mode's candidates: outside the 20% most-liked, with enough likes to judge."""
         return self.features.tail & (self.support >= max(self.config.discover_min_support, 1))
+
+    def _resemblance(self, column: int, columns: np.ndarray) -> np.ndarray:
+        """Similarity of one movie to others for :class:`AvoidDisliked` (see its config)."""
+        # SimilarIndex's blend and unit factors (a public accessor there would be cleaner)
+        kind = self.config.dislike_avoid_kind
+        if kind == "blend":
+            return self._similar._scores(column, columns)
+        if kind == "relative-model":  # the recommendation factors' cosine
+            norms = np.maximum(self._norms[columns], np.float32(1e-9))
+            one = self._factors[column] / max(float(self._norms[column]), 1e-9)
+            cosine: np.ndarray = (self._factors[columns] @ one) / norms
+            return cosine
+        unit = self._similar._unit
+        out: np.ndarray = unit[columns] @ unit[column]
+        return out
 
     @property
     def genres(self) -> tuple[str, ...]:
@@ -668,13 +712,15 @@ class Recommender:
         if discover and self._discover_blend is not None:
             ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
         else:
-            ranking = pool.top(fold.user, depth, hidden, allowed, penalty)
+            gems = self._gem_quota() if discover else None
+            ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems)
         if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
             ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty)
         if rerank:
             target = genre_distribution(self.features.genres[fav_cols])
             steps = self.discover_steps if discover else self.steps
-            ranking = apply_steps(ranking, steps, Context(self.features, target), n)
+            context = Context(self.features, target, disliked=dis_cols, favorites=fav_cols)
+            ranking = apply_steps(ranking, steps, context, n)
         else:
             ranking = ranking.take(np.arange(min(n, len(ranking))))
         because = self._because(fold, ranking.columns)
@@ -731,11 +777,29 @@ class Recommender:
         scores = np.float32(1 - weight) * (a / _top_mean(a)) + np.float32(weight) * (
             b / _top_mean(b)
         )
+        if pool.divisor is not None:
+            scores /= pool.divisor
+        content = float(self.config.discover_gem_content)
+        gems = self._gem_quota()
+        if content > 0 and gems is not None and fav_cols.size:
+            # gems have few likes, so noisy factors: what the catalog says of them (genres,
+            # tags, years, as similar movies blend them) is added, averaged over the favorites
+            at = np.flatnonzero(gems[pool.columns])
+            cols = pool.columns[at]
+            like = np.zeros(at.size, dtype=np.float32)
+            for f in fav_cols.tolist():
+                like += self._similar._scores(int(f), cols)
+            like /= np.float32(fav_cols.size)
+            scores[at] += np.float32(content) * like / _top_mean(like)
         if allowed is not None:
             scores[~allowed[pool.columns]] = -np.inf
         pos = pool.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
-        return _best(pool.columns, scores, n)
+        return _best(pool.columns, scores, n, self._gem_quota())
+
+    def _gem_quota(self) -> np.ndarray | None:
+        """The gems mask when discover mode has a gem quota (None: no quota)."""
+        return self.features.gems if self.config.discover_gem_share > 0 else None
 
     def _penalty(self, user: np.ndarray, dis_cols: np.ndarray) -> _Penalty | None:
         """The dislike penalty of a request (see :func:`_score`); None when off."""
@@ -776,8 +840,11 @@ class Recommender:
         """No known favorite: the most-liked movies that pass (discover: among the tail)."""
         ok = np.ones(self.n_items, dtype=bool) if allowed is None else allowed.copy()
         ok[hidden] = False
-        if discover:
+        if discover:  # gems first: the most-liked of the tail sit at the 20% mark
             ok &= self._discoverable()
+            assert self.features.gems is not None
+            if np.any(ok & self.features.gems):
+                ok &= self.features.gems
         cols = self._popular[ok[self._popular]][:n]
         return tuple(
             Recommendation(
@@ -937,8 +1004,12 @@ class _Pool:
         hidden: np.ndarray,
         allowed: np.ndarray | None,
         penalty: _Penalty | None = None,
+        gems: np.ndarray | None = None,
     ) -> Ranking:
-        """The best ``n`` pool movies for a user vector, none hidden, all allowed."""
+        """The best ``n`` pool movies for a user vector, none hidden, all allowed.
+
+        With ``gems`` (a mask over all columns), the best ``n`` gems are added as well.
+        """
         scores = _score(self.factors, self.norms, user, penalty)
         if self.divisor is not None:
             scores /= self.divisor
@@ -946,7 +1017,7 @@ class _Pool:
             scores[~allowed[self.columns]] = -np.inf
         pos = self.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
-        return _best(self.columns, scores, n)
+        return _best(self.columns, scores, n, gems)
 
 
 @dataclass(frozen=True)
@@ -992,8 +1063,22 @@ def _top_mean(scores: np.ndarray, k: int = 10) -> np.float32:
     return np.float32(top if top > 0 else 1.0)
 
 
-def _best(columns: np.ndarray, scores: np.ndarray, n: int) -> Ranking:
-    """The ``n`` best finite scores, best first (ties: lower column first)."""
+def _best(
+    columns: np.ndarray, scores: np.ndarray, n: int, also: np.ndarray | None = None
+) -> Ranking:
+    """The ``n`` best finite scores, best first (ties: lower column first).
+
+    ``also`` (a mask over all columns): the best ``n`` of the columns it marks are added, in
+    score order among the others (so that a quota step has enough of them to choose from).
+    """
+    if also is not None:
+        marked = also[columns]
+        if marked.any() and not marked.all():
+            extra = np.where(marked, scores, -np.inf).astype(scores.dtype)
+            chosen = np.union1d(_best(columns, scores, n).columns, _best(columns, extra, n).columns)
+            ranks = np.searchsorted(columns, chosen) if _is_sorted(columns) else None
+            if ranks is not None:
+                return _best(chosen, scores[ranks], chosen.size)
     k = min(n, scores.size)
     if k <= 0:
         return Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
@@ -1001,6 +1086,10 @@ def _best(columns: np.ndarray, scores: np.ndarray, n: int) -> Ranking:
     part = part[np.lexsort((columns[part], -scores[part]))]
     part = part[np.isfinite(scores[part])]
     return Ranking(columns[part], scores[part].astype(np.float32))
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    return bool(values.size < 2 or np.all(values[1:] > values[:-1]))
 
 
 def load_or_train(

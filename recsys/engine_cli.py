@@ -143,6 +143,18 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="discover mode divides scores by likes to this power",
     )
+    parser.add_argument(
+        "--discover-gem-share",
+        type=float,
+        default=None,
+        help="share of the discover list outside the most-liked fifth however counted (0: off)",
+    )
+    parser.add_argument(
+        "--dislike-avoid",
+        type=float,
+        default=None,
+        help="weight of the step moving down films that resemble a dislike (0: off)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="random seed of the model")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -169,6 +181,8 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
         series_cap=args.series_cap,
         discover_min_support=args.discover_min_support,
         discover_popularity=args.discover_popularity,
+        discover_gem_share=args.discover_gem_share,
+        dislike_avoid=args.dislike_avoid,
         seed=args.seed,
         algorithm=getattr(args, "algorithm", None),
         ease_regularization=getattr(args, "ease_regularization", None),

@@ -6,7 +6,10 @@ composes them), never by flags inside the scorer:
 
 * :class:`Calibrate` — Steck's calibrated recommendations (RecSys 2018): greedily trade a little
   score for a genre mix close to the favorites';
-* :class:`SeriesCap` — at most ``per_ten`` films of one series in every ten places.
+* :class:`SeriesCap` — at most ``per_ten`` films of one series in every ten places;
+* :class:`GemQuota` — discover mode: at least a share of the list are clearly lesser-known;
+* :class:`AvoidDisliked` — move down the films that resemble the chat's dislikes (the same
+  series, or a similarity above a threshold).
 
 Every step takes and returns a :class:`Ranking` (columns best first, with their scores) and keeps
 every movie it was given (a step reorders; it never drops), so a list stays full whenever enough
@@ -16,7 +19,7 @@ candidates exist. Columns index the model's items; the per-item data a step need
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,20 +50,27 @@ class ItemFeatures:
 
     ``genres``: (items × genres) genre weights ``p(g|i) = 1/|genres(i)|`` (a row of zeros when the
     catalog gives none); ``series``: a series code per column (``-1``: in no series);
-    ``tail``: outside the 20% most-liked movies (discover mode's candidates).
+    ``tail``: outside the 20% most-liked movies (discover mode's candidates);
+    ``similarity``: ``similarity(column, columns)`` of one movie to others, in [-1, 1] (None:
+    unknown; :class:`AvoidDisliked` then only uses the series); ``gems``: fewer likes than the
+    movie at the 20% mark however the fifth is counted (:class:`GemQuota`).
     """
 
     genres: np.ndarray
     series: np.ndarray
     tail: np.ndarray
+    similarity: Callable[[int, np.ndarray], np.ndarray] | None = None
+    gems: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class Context:
-    """One list's request: the item data and the genre distribution of its favorites."""
+    """One list's request: the item data, the genre distribution of its favorites, its dislikes."""
 
     items: ItemFeatures
     target: np.ndarray | None = None
+    disliked: np.ndarray | None = None  # columns of the chat's dislikes
+    favorites: np.ndarray | None = None  # columns of the chat's favorites
 
 
 class Step(Protocol):
@@ -179,4 +189,104 @@ class SeriesCap:
                 counts[code] = counts.get(code, 0) + 1
             order.append(pos)
         order.extend(deferred)
+        return ranking.take(order)
+
+
+@dataclass(frozen=True)
+class AvoidDisliked:
+    """Move down the films that resemble a disliked one.
+
+    A film's resemblance is its highest :attr:`ItemFeatures.similarity` to any disliked movie (1
+    for a film of a disliked film's series); above ``threshold`` it costs
+    ``weight · (sim - threshold) / (1 - threshold)`` of the ranking's best score, and the ranking
+    is sorted again by the lowered scores (stable). Only a film near a dislike moves: the
+    fold-in's negative confidence moves the whole taste, this step removes the near copies of
+    what the chat turned down (a sequel, the same kind of film).
+    """
+
+    weight: float
+    threshold: float = 0.5
+    relative: bool = False
+
+    def resemblance(self, columns: np.ndarray, context: Context) -> np.ndarray:
+        """The highest similarity of each column to the disliked movies (1: same series).
+
+        ``relative``: minus the highest similarity to the favorites (a film nearer a dislike
+        than any favorite is the one to move down).
+        """
+        disliked = context.disliked
+        out = np.full(columns.size, -1.0, dtype=np.float32)
+        if disliked is None or disliked.size == 0 or columns.size == 0:
+            return out
+        similarity = context.items.similarity
+        if similarity is not None:
+            for d in disliked.tolist():
+                np.maximum(out, similarity(int(d), columns), out=out)
+            favorites = context.favorites
+            if self.relative and favorites is not None and favorites.size:
+                liked = np.full(columns.size, -1.0, dtype=np.float32)
+                for f in favorites.tolist():
+                    np.maximum(liked, similarity(int(f), columns), out=liked)
+                out -= liked
+        series = context.items.series
+        codes = series[disliked]
+        codes = codes[codes >= 0]
+        if codes.size:
+            out[np.isin(series[columns], codes)] = 1.0
+        return out
+
+    def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
+        """Lower the scores of films near a dislike and sort again."""
+        disliked = context.disliked
+        if self.weight <= 0 or disliked is None or disliked.size == 0 or len(ranking) <= 1:
+            return ranking
+        tau = min(max(float(self.threshold), -1.0), 0.99)
+        near = self.resemblance(ranking.columns, context)
+        over = np.maximum(near - np.float32(tau), 0) / np.float32(1 - tau)
+        if not np.any(over > 0):
+            return ranking
+        scale = float(np.abs(ranking.scores).max()) or 1.0
+        scores = (ranking.scores - np.float32(self.weight * scale) * over).astype(np.float32)
+        order = np.argsort(-scores, kind="stable")
+        return Ranking(ranking.columns[order], scores[order])
+
+
+@dataclass(frozen=True)
+class GemQuota:
+    """At least ``share`` of the first ``n`` places go to gems (:attr:`ItemFeatures.gems`).
+
+    Walks the ranking in order and takes the next movie, unless the places left are just enough
+    for the gems still owed: then it takes the next gem. The other movies keep their order.
+    """
+
+    share: float = 0.5
+
+    def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
+        """Pull gems up into the first ``n`` places until the quota is met."""
+        gems = context.items.gems
+        m = min(n, len(ranking))
+        if self.share <= 0 or gems is None or m <= 0:
+            return ranking
+        is_gem = gems[ranking.columns]
+        owed = min(int(np.ceil(self.share * m - 1e-9)), int(is_gem.sum()))
+        if int(is_gem[:m].sum()) >= owed:
+            return ranking
+        gem_pos = np.flatnonzero(is_gem).tolist()
+        other_pos = np.flatnonzero(~is_gem).tolist()
+        order: list[int] = []
+        g = o = 0
+        for slot in range(m):
+            left = m - slot
+            take_gem = g < len(gem_pos) and (
+                owed >= left or o >= len(other_pos) or gem_pos[g] < other_pos[o]
+            )
+            if take_gem:
+                order.append(gem_pos[g])
+                g += 1
+                owed -= 1
+            else:
+                order.append(other_pos[o])
+                o += 1
+        chosen = set(order)
+        order.extend(i for i in range(len(ranking)) if i not in chosen)
         return ranking.take(order)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from recsys.rerank import (
+    AvoidDisliked,
     Calibrate,
     Context,
+    GemQuota,
     ItemFeatures,
     Ranking,
     SeriesCap,
@@ -76,3 +80,45 @@ def test_series_cap_keeps_three_per_ten_and_fills_the_list() -> None:
     assert len(twenty) == 20  # a longer list allows 3 more per ten places
     assert sum(c < 6 for c in twenty.columns[:20].tolist()) == 6
     assert rerank(_ranking(20), [SeriesCap(0)], context, 10).columns.tolist() == list(range(10))
+
+
+def test_gem_quota_pulls_up_just_enough_gems_in_order() -> None:
+    gems = np.zeros(20, dtype=bool)
+    gems[[3, 12, 15, 16, 18, 19]] = True
+    context = Context(replace(_features([[1.0]] * 20), gems=gems))
+    out = rerank(_ranking(20), [GemQuota(0.5)], context, 10)
+    cols = out.columns.tolist()
+    assert len(cols) == 10
+    assert sum(gems[cols]) == 5  # at least half, no more than needed
+    assert cols[:5] == [0, 1, 2, 3, 4]  # the best keep their place while the quota allows
+    assert [c for c in cols if gems[c]] == [3, 12, 15, 16, 18]  # gems in score order
+    assert [c for c in cols if not gems[c]] == [0, 1, 2, 4, 5]
+    full = rerank(_ranking(20), [GemQuota(0.5)], context, 20)
+    assert sorted(full.columns.tolist()) == list(range(20))  # nothing is dropped
+    assert rerank(_ranking(20), [GemQuota(0)], context, 10).columns.tolist() == list(range(10))
+    few = np.zeros(20, dtype=bool)
+    few[[17]] = True  # fewer gems than the quota: all of them, the rest in order
+    got = rerank(_ranking(20), [GemQuota(0.5)], Context(replace(context.items, gems=few)), 10)
+    assert 17 in got.columns.tolist()
+    assert len(got) == 10
+
+
+def test_avoid_disliked_moves_down_what_resembles_a_dislike() -> None:
+    series = [-1] * 8 + [4, 4]
+    vectors = np.eye(10, dtype=np.float32)
+    vectors[5] = vectors[9] * 0.9 + vectors[5] * 0.1  # item 5 looks like item 9 (disliked)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def similarity(column: int, columns: np.ndarray) -> np.ndarray:
+        out: np.ndarray = unit[columns] @ unit[column]
+        return out
+
+    features = replace(_features([[1.0]] * 10, series), similarity=similarity)
+    context = Context(features, disliked=np.array([9]))
+    ranking = _ranking(9)  # items 0-8, best first; 9 is disliked (not a candidate)
+    out = AvoidDisliked(1.0, threshold=0.5)(ranking, context, 5).columns.tolist()
+    assert out[-2:] == [5, 8]  # near the dislike, and of the dislike's series
+    assert out[:5] == [0, 1, 2, 3, 4]
+    assert AvoidDisliked(0.0)(ranking, context, 5).columns.tolist() == list(range(9))
+    no_dislikes = Context(features)
+    assert AvoidDisliked(1.0)(ranking, no_dislikes, 5).columns.tolist() == list(range(9))
