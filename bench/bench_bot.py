@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +151,9 @@ async def main(likes: int, recommends: int) -> None:
             telegram_app.keyboard = fast_keyboard
 
         favorites = await store.favorites(1000)
-        resolve_cpu = cpu_each_sync([lambda q=q: titles.resolve(q) for q in queries])
+        resolve_cpu = cpu_each_sync([partial(titles.resolve, q) for q in queries])
         recommend_cpu = cpu_each_sync([lambda: rec.recommend(favorites, 10)] * recommends)
-        add_cpu = await cpu_each(
-            [lambda m=m: store.add(5000, int(m)) for m in popular.index[:likes]]
-        )
+        add_cpu = await cpu_each([partial(store.add, 5000, int(m)) for m in popular.index[:likes]])
         rows = (await moviebot.command(1000, "recommend"))[0].buttons
         keyboard_cpu = cpu_each_sync([lambda: telegram_app.Keyboard(rows).to_dict()] * 1000)
         ptb_cpu_alone = cpu_each_sync([lambda: ptb_json(rows)] * 1000)

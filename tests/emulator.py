@@ -488,7 +488,8 @@ class BotCall:
         """The inline keyboard rows sent with this call (empty without one)."""
         markup = self.params.get("reply_markup")
         if isinstance(markup, dict) and isinstance(markup.get("inline_keyboard"), list):
-            return markup["inline_keyboard"]
+            rows: list[list[dict[str, Any]]] = markup["inline_keyboard"]
+            return rows
         return []
 
     def button_data(self) -> list[str]:
@@ -874,9 +875,9 @@ class Emulator:
     def m_get_file(self, params: dict[str, Any]) -> Any:
         """getFile: a path to download from; over 20 MB Telegram refuses."""
         file_id = params.get("file_id")
-        data = self._files.get(file_id) if isinstance(file_id, str) else None
-        if data is None:
+        if not isinstance(file_id, str) or file_id not in self._files:
             raise bad_request("wrong file_id or the file is temporarily unavailable")
+        data = self._files[file_id]
         if len(data) > MAX_DOWNLOAD_BYTES:
             raise bad_request("file is too big")
         self.downloads_offered += 1

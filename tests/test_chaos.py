@@ -138,7 +138,7 @@ async def test_sigkill_mid_load_loses_nothing_and_repeats_nothing(
     load = asyncio.create_task(run_load(emu, plans, reply_timeout=90, group=True, report=report))
     assert await asyncio.to_thread(killer.done.wait, 90), "the load never reached the kill"
     emu.on_call = None
-    await asyncio.to_thread(bot.proc.wait, 10)  # type: ignore[union-attr]
+    await asyncio.to_thread(bot.proc.wait, 10)
     await answers_seen(emu, report, killer.seq)
 
     acked = acknowledged_likes(report, killer.seq)

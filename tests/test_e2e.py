@@ -12,11 +12,12 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
-from bot.store import FavoritesStore
+from bot.store import ChatState, FavoritesStore
 from recsys.engine import Recommender
 from recsys.titles import TitleIndex
 from tests.botproc import BotConfig, BotProcess, movie_pool
@@ -274,7 +275,7 @@ async def test_plain_text_offers_to_like(emu: Emulator, chat: int, db_url: str) 
 
 async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: str) -> None:
     group = -1_000_000_000 - chat
-    kw = {"chat_type": "supergroup", "title": "Film club"}
+    kw: dict[str, Any] = {"chat_type": "supergroup", "title": "Film club"}
     added = await emu.ask(group, f"/like@{emu.username} toy story", user_id=11, **kw)
     assert added.text.startswith("Added Toy Story (1995)")
     await emu.ask(group, "/like shrek", user_id=12, **kw)
@@ -420,7 +421,7 @@ async def test_issue9_feedback_more_and_filters(
     assert (await chat_state(db_url, chat)).dislikes == ()
 
 
-async def chat_state(db_url: str, chat_id: int) -> object:
+async def chat_state(db_url: str, chat_id: int) -> ChatState:
     store = await FavoritesStore.open(db_url)
     try:
         return await store.state(chat_id)

@@ -252,6 +252,7 @@ class _DeadStore:
         raise StoreUnavailable("down")
 
     remove = clear = favorites = mark = unmark = state = save_shown = shown = add_many = add
+    align_catalog = import_movies = undo_import = add
 
 
 async def test_store_unavailable(recommender: Any, title_index: Any) -> None:

@@ -25,16 +25,16 @@ def test_the_command_imports_into_a_chat_and_the_console_sees_it(
     where = {"movielens_dir": movielens_dir, "model": trained_model_path, "tmp_path": tmp_path}
     chat = "0"  # the console's chat (MOVIEBOT_CONSOLE_CHAT_ID's default)
 
-    done = moviebot(f"import --chat {chat} {export}", "", **where)  # type: ignore[arg-type]
+    done = moviebot(f"import --chat {chat} {export}", "", **where)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Imported 2 movies (1 favorites, 1 not for me) from ratings.csv.")
     assert "Not in the catalog (1):\n• Parasite (2019)" in done.stdout
 
-    again = moviebot(f"import --chat {chat} {export}", "", **where)  # type: ignore[arg-type]
+    again = moviebot(f"import --chat {chat} {export}", "", **where)
     assert again.returncode == 0, again.stderr
     assert "Already in your lists: 2." in again.stdout
 
-    listed = moviebot("console", "/favorites\n/favorites dislikes\n", **where)  # type: ignore[arg-type]
+    listed = moviebot("console", "/favorites\n/favorites dislikes\n", **where)
     assert "Godfather" in listed.stdout
     assert "Toy Story" in listed.stdout
 
@@ -43,11 +43,11 @@ def test_the_command_imports_into_a_chat_and_the_console_sees_it(
         (f"import --chat {chat} --json {export}", 2, "--json goes with --dry-run"),
         (f"import --chat {chat} {tmp_path / 'nope.csv'}", 1, "cannot read"),
     ]:
-        done = moviebot(args, "", **where)  # type: ignore[arg-type]
+        done = moviebot(args, "", **where)
         assert done.returncode == status, (args, done.stdout, done.stderr)
         assert says in done.stderr
     notes = tmp_path / "notes.csv"
     notes.write_text("a,b\n1,2\n", encoding="utf-8")
-    refused = moviebot(f"import --chat {chat} {notes}", "", **where)  # type: ignore[arg-type]
+    refused = moviebot(f"import --chat {chat} {notes}", "", **where)
     assert refused.returncode == 1
     assert "not a Letterboxd or IMDb export" in refused.stdout

@@ -22,6 +22,7 @@ from tests.botproc import (
     BotProcess,
     LoadReport,
     Movie,
+    Op,
     expected_favorites,
     movie_pool,
     plan_chat,
@@ -54,7 +55,7 @@ def start_bot(emu: Emulator, folder: Path, model: Path, movielens: Path, db_url:
     return process
 
 
-async def check_load(report: LoadReport, db_url: str, plans: dict[int, list]) -> None:
+async def check_load(report: LoadReport, db_url: str, plans: dict[int, list[Op]]) -> None:
     """Every command answered, every answer consistent, the database exactly as acknowledged."""
     store = await FavoritesStore.open(db_url)
     try:

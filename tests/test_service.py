@@ -17,6 +17,7 @@ from bot.service import (
     Action,
     Button,
     ButtonAnswer,
+    Kind,
     MovieBot,
     Reply,
     button_data,
@@ -338,14 +339,14 @@ def test_parse_button_never_raises(data: str) -> None:
 @pytest.mark.parametrize(
     ("data", "action"),
     [
-        ("like:2571", Action("like", movie_id=2571)),
-        ("un:2571", Action("un", movie_id=2571)),
-        ("un:2571:3", Action("un", movie_id=2571, page=3)),
-        ("sim:1", Action("sim", movie_id=1)),
-        ("why:1", Action("why", movie_id=1)),
-        ("fav:2", Action("fav", page=2)),
-        ("reset:yes", Action("reset", confirm=True)),
-        ("reset:no", Action("reset", confirm=False)),
+        ("like:2571", Action(Kind.LIKE, movie_id=2571)),
+        ("un:2571", Action(Kind.UNLIKE, movie_id=2571)),
+        ("un:2571:3", Action(Kind.UNLIKE, movie_id=2571, page=3)),
+        ("sim:1", Action(Kind.SIMILAR, movie_id=1)),
+        ("why:1", Action(Kind.WHY, movie_id=1)),
+        ("fav:2", Action(Kind.PAGE, page=2)),
+        ("reset:yes", Action(Kind.RESET, confirm=True)),
+        ("reset:no", Action(Kind.RESET, confirm=False)),
     ],
 )
 def test_parse_button_round_trip(data: str, action: Action) -> None:
