@@ -222,7 +222,9 @@ def test_because_matches_implicit_explain(block_recommender: Recommender) -> Non
     result = rec.recommend(favorites, n=5)
     row = rec.fold_in_rows([rec.items.columns(favorites)])
     for item in result.items:
-        score, top = rec.scorer.explain(row, rec.items.column(item.movie_id), n=3)
+        column = rec.items.column(item.movie_id)
+        assert column is not None
+        score, top = rec.scorer.explain(row, column, n=3)
         expected = tuple(int(rec.items.item_ids[c]) for c, s in top if s > 0)
         assert item.because == expected
         assert score == pytest.approx(item.score, rel=1e-3, abs=1e-5)
