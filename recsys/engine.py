@@ -561,16 +561,15 @@ class Recommender:
 
     def _resemblance(self, column: int, columns: np.ndarray) -> np.ndarray:
         """Similarity of one movie to others for :class:`AvoidDisliked` (see its config)."""
-        # SimilarIndex's blend and unit factors (a public accessor there would be cleaner)
         kind = self.config.dislike_avoid_kind
         if kind == "blend":
-            return self._similar._scores(column, columns)
+            return self._similar.scores(column, columns)
         if kind == "relative-model":  # the recommendation factors' cosine
             norms = np.maximum(self._norms[columns], np.float32(1e-9))
             one = self._factors[column] / max(float(self._norms[column]), 1e-9)
             cosine: np.ndarray = (self._factors[columns] @ one) / norms
             return cosine
-        unit = self._similar._unit
+        unit = self._similar.unit_factors
         out: np.ndarray = unit[columns] @ unit[column]
         return out
 
@@ -788,7 +787,7 @@ class Recommender:
             cols = pool.columns[at]
             like = np.zeros(at.size, dtype=np.float32)
             for f in fav_cols.tolist():
-                like += self._similar._scores(int(f), cols)
+                like += self._similar.scores(int(f), cols)
             like /= np.float32(fav_cols.size)
             scores[at] += np.float32(content) * like / _top_mean(like)
         if allowed is not None:

@@ -272,6 +272,15 @@ class SimilarIndex:
         """Number of items (columns)."""
         return int(self._support.size)
 
+    @property
+    def unit_factors(self) -> np.ndarray:
+        """The items' factor vectors scaled to unit length (read-only use)."""
+        return self._unit
+
+    def scores(self, column: int, candidates: np.ndarray) -> np.ndarray:
+        """The blend score of ``column`` against each of the ``candidates`` columns."""
+        return self._scores(column, candidates)
+
     def _scores(self, column: int, candidates: np.ndarray | None) -> np.ndarray:
         """Blend scores of ``column`` against the pool (or the given candidate columns)."""
         if candidates is None:
