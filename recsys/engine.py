@@ -498,7 +498,7 @@ class Recommender:
             tail=tail,
             similarity=self._resemblance,
         )
-        gems = tail & (self.support < self._head_likes(len(self.catalog.index)))
+        gems = tail & (self.support < self._head_likes())
         self.features = replace(self.features, gems=gems)
         self._factors = factors
         self._norms = _row_norms(factors)
@@ -541,19 +541,17 @@ class Recommender:
         )
         self._filter_masks: dict[Filters, np.ndarray] = {}
 
-    def _head_likes(self, n_catalog: int) -> int:
-        """Likes of the movie at the 20% mark, the smaller over the model's movies and the catalog.
+    def _head_likes(self) -> int:
+        """Likes of the training movie at the 20% mark (the most-liked fifth of issue 13).
 
-        A movie with fewer likes is outside the most-liked fifth however it is counted (over the
-        model's movies, or over a catalog of ``n_catalog`` movies where the unliked ones count
-        with 0 likes) and however ties at the mark are broken.
+        A movie with fewer likes is outside the most-liked fifth however ties at the mark are
+        broken. (The fifth is counted over the movies the model knows, as the evaluation does;
+        counted over a whole catalog, movies nobody liked included, the mark is lower, and a
+        quota of films below it cost a quarter of the tail recall on the tuning seeds.)
         """
         likes = np.sort(self.support)[::-1]
-        marks = []
-        for n in (likes.size, max(n_catalog, likes.size)):
-            k = int(np.ceil(HEAD_SHARE * n))
-            marks.append(int(likes[k - 1]) if 0 < k <= likes.size else 0)
-        return min(marks)
+        k = int(np.ceil(HEAD_SHARE * likes.size))
+        return int(likes[k - 1]) if 0 < k <= likes.size else 0
 
     def _discoverable(self) -> np.ndarray:
         """Discover mode's candidates: outside the 20% most-liked, with enough likes to judge."""
