@@ -13,8 +13,8 @@ class TrainConfig:
     Attributes:
         threshold: a rating at or above this is a like in the training matrix (None: the
             release's own like threshold).
-        algorithm: ``"als"`` (the served model) or ``"ease"`` (:mod:`recsys.ease`; evaluation
-            only so far: the artifact stores ALS factors).
+        algorithm: ``"als"`` or ``"ease"`` (:mod:`recsys.ease`: its item-item weights rank
+            recommendations; ALS factors are still fitted for similar movies).
         ease_regularization: EASE's λ.
         scheme: confidence weighting, ``"bm25"`` or ``"plain"`` (see
             :class:`recsys.matrix.Weighting`).
