@@ -21,18 +21,20 @@ import scipy.linalg
 from scipy.sparse import csr_matrix
 from threadpoolctl import threadpool_limits
 
+from recsys.defaults import TrainConfig
+
 PADDED_SCORE = -1e38  # implicit pads filtered candidates with -finfo.max
 
 
 @dataclass(frozen=True)
 class AlsParams:
-    """ALS hyperparameters (see :class:`recsys.defaults.TrainConfig`)."""
+    """ALS hyperparameters (defaults: :class:`recsys.defaults.TrainConfig`'s)."""
 
-    factors: int = 64
-    regularization: float = 0.05
-    alpha: float = 1.0
-    iterations: int = 15
-    seed: int = 0
+    factors: int = TrainConfig.factors
+    regularization: float = TrainConfig.regularization
+    alpha: float = TrainConfig.alpha
+    iterations: int = TrainConfig.iterations
+    seed: int = TrainConfig.seed
 
 
 def limit_blas_threads() -> None:

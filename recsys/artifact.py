@@ -6,9 +6,11 @@ Layout of an artifact folder::
                     column in the training matrix), idf (BM25 weights per column),
                     similar_factors when similar movies have their own factors, and, for similar
                     movies, optionally series (series code per column, -1: none) and the user-tag
-                    vectors as a CSR matrix (tags_data, tags_indices, tags_indptr, tags_shape)
+                    vectors as a CSR matrix (tags_data, tags_indices, tags_indptr, tags_shape);
+                    an EASE model adds ease_weights (items × items float32)
     catalog.npz     the catalog as one array per column (fixed-width unicode, ints and masks)
-    metadata.json   format version, release, file checksums of the ratings it was trained on,
+    metadata.json   format version, algorithm ("als" or "ease"; absent: "als"), release,
+                    file checksums of the ratings it was trained on,
                     configuration, weighting, evaluation figures, library versions, time, and
                     the SHA-256 of both npz files
 
@@ -35,6 +37,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 
 from recsys.movielens import file_digest
+from recsys.scorer import ALGORITHMS
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.npz"
@@ -43,6 +46,10 @@ METADATA_FILE = "metadata.json"
 
 _STR_COLUMNS = ("title", "name", "genres")
 _INT_COLUMNS = ("year", "imdb_id", "tmdb_id")
+
+
+# Every artifact carries ALS item factors (similar movies and the dislike resemblance use them);
+# an "ease" one also holds the EASE weights that rank its recommendations.
 
 
 class ArtifactError(RuntimeError):
@@ -62,6 +69,17 @@ class ModelArtifact:
     similar_factors: np.ndarray | None = None
     series: np.ndarray | None = None  # series code per column (-1: none), for similar movies
     tag_vectors: csr_matrix | None = None  # unit TF-IDF user-tag rows per column
+    ease_weights: np.ndarray | None = None  # EASE item-item weights (algorithm "ease")
+
+    @property
+    def algorithm(self) -> str:
+        """The scorer that ranks recommendations: ``"als"`` or ``"ease"``."""
+        return algorithm_of(self.metadata)
+
+
+def algorithm_of(metadata: dict[str, Any]) -> str:
+    """The algorithm recorded in ``metadata`` (artifacts older than the field hold ALS)."""
+    return str(metadata.get("algorithm") or "als")
 
 
 def library_versions() -> dict[str, str]:
@@ -155,6 +173,10 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
             model_arrays["similar_factors"] = np.ascontiguousarray(
                 artifact.similar_factors, dtype=np.float32
             )
+        if artifact.ease_weights is not None:
+            model_arrays["ease_weights"] = np.ascontiguousarray(
+                artifact.ease_weights, dtype=np.float32
+            )
         model_arrays.update(_similar_arrays(artifact))
         np.savez(tmp / MODEL_FILE, allow_pickle=False, **model_arrays)
         np.savez(tmp / CATALOG_FILE, allow_pickle=False, **catalog_to_arrays(artifact.catalog))
@@ -162,6 +184,7 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
         meta.update(
             {
                 "format_version": FORMAT_VERSION,
+                "algorithm": artifact.algorithm,
                 "files": {
                     MODEL_FILE: file_digest(tmp / MODEL_FILE),
                     CATALOG_FILE: file_digest(tmp / CATALOG_FILE),
@@ -243,9 +266,10 @@ def _replace_dir(src: Path, dest: Path) -> None:
         os.replace(src, dest)
 
 
-def _retrain_hint(meta: dict[str, Any] | None = None) -> str:
+def _retrain_hint(meta: dict[str, Any] | None = None, algorithm: str | None = None) -> str:
     release = (meta or {}).get("release") or "NAME"
-    return f"run `moviebot train --dataset {release}` to build it again"
+    option = f" --algorithm {algorithm}" if algorithm and algorithm != "als" else ""
+    return f"run `moviebot train --dataset {release}{option}` to build it again"
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -340,6 +364,19 @@ def _validated(
     if not np.isfinite(factors).all():
         problems.append("factors contain NaN or infinity")
     series, tags = _similar_from_arrays(model, n_items, problems)
+    algorithm = algorithm_of(meta)
+    if algorithm not in ALGORITHMS:
+        raise ArtifactError(
+            f"{path} holds a model of algorithm {algorithm!r}, this version serves "
+            f"{' and '.join(ALGORITHMS)}; {_retrain_hint(meta)}."
+        )
+    ease = model.get("ease_weights")
+    if algorithm == "ease":
+        if ease is None:
+            problems.append("an EASE model without ease_weights")
+        elif ease.shape != (n_items, n_items) or not np.isfinite(ease).all():
+            problems.append("ease_weights do not match the items")
+        hint = _retrain_hint(meta, algorithm)
     if problems:
         raise ArtifactError(f"{path} is inconsistent ({'; '.join(problems)}); {hint}.")
     return ModelArtifact(
@@ -352,4 +389,5 @@ def _validated(
         similar_factors=similar,
         series=series,
         tag_vectors=tags,
+        ease_weights=ease if algorithm == "ease" else None,
     )

@@ -13,8 +13,8 @@ class TrainConfig:
     Attributes:
         threshold: a rating at or above this is a like in the training matrix (None: the
             release's own like threshold).
-        algorithm: ``"als"`` (the served model) or ``"ease"`` (:mod:`recsys.ease`; evaluation
-            only so far: the artifact stores ALS factors).
+        algorithm: ``"als"`` or ``"ease"`` (:mod:`recsys.ease`: its item-item weights rank
+            recommendations; ALS factors are still fitted for similar movies).
         ease_regularization: EASE's λ.
         scheme: confidence weighting, ``"bm25"`` or ``"plain"`` (see
             :class:`recsys.matrix.Weighting`).
@@ -153,8 +153,6 @@ TUNED: dict[str, TrainConfig] = {
         factors=128,
         regularization=20.0,
         alpha=1.0,
-        k1=100.0,
-        b=0.8,
         iterations=15,
         similar_factors=64,
         similar_regularization=0.1,
@@ -168,7 +166,6 @@ TUNED: dict[str, TrainConfig] = {
         regularization=50.0,
         alpha=5.0,
         k1=1.2,
-        b=0.8,
         iterations=15,
         similar_factors=32,
         similar_regularization=0.1,

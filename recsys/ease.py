@@ -6,7 +6,7 @@ the item-item weights score any row directly. It implements the same :class:`rec
 protocol as :class:`recsys.als.AlsScorer`, so the evaluation runs either one.
 
 Memory is dense ``items × items`` float32 (7,363 movies: 217 MB; fine for small catalogs, not for
-ml-32m), and the fit is one Cholesky inversion.
+ml-32m), and the fit is one Cholesky inversion; :data:`MAX_ITEMS` bounds it.
 """
 
 from __future__ import annotations
@@ -17,9 +17,25 @@ from scipy.sparse import csr_matrix
 
 from recsys.als import limit_blas_threads
 
+MAX_ITEMS = 20_000
+"""The largest catalog (liked movies) EASE is fitted on: 20,000² float32 is 1.6 GB, and the fit
+needs about twice that. ml-25m and ml-32m (59,000 and 84,000 liked movies: 14 and 28 GB) are
+refused."""
+
+
+def check_size(n_items: int) -> None:
+    """Raise ValueError (saying what to do) when ``n_items`` is too many for EASE."""
+    if n_items > MAX_ITEMS:
+        gb = n_items * n_items * 4 / 1e9
+        raise ValueError(
+            f"EASE needs an items × items matrix: {n_items:,} movies would take {gb:.0f} GB "
+            f"(the limit is {MAX_ITEMS:,} movies); use --algorithm als for this release."
+        )
+
 
 def fit_ease(matrix: csr_matrix, regularization: float) -> np.ndarray:
     """The EASE item-item weights (float32, zero diagonal) of a users × items like matrix."""
+    check_size(matrix.shape[1])
     limit_blas_threads()
     x = csr_matrix(matrix, dtype=np.float32)
     x.data[:] = 1.0
@@ -50,6 +66,22 @@ class EaseScorer:
     def n_items(self) -> int:
         """Number of items (columns) the model knows."""
         return int(self._weights.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        """The (items × items) weights (read-only use)."""
+        return self._weights
+
+    def scores(self, liked: np.ndarray) -> np.ndarray:
+        """Scores of every column for one chat's liked columns (``x B``; a copy)."""
+        cols = np.asarray(liked, dtype=np.int64)
+        out: np.ndarray = self._weights[cols].sum(axis=0, dtype=np.float32)
+        return out
+
+    def contributions(self, liked: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """``[j, k]``: liked column ``j``'s share of the score of ``columns[k]`` (``B[j, k]``)."""
+        rows = self._weights[np.asarray(liked, dtype=np.int64)]
+        return np.asarray(rows[:, np.asarray(columns, dtype=np.int64)])
 
     def recommend(self, rows: csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``n`` columns per row (binary likes), excluding each row's own columns.

@@ -22,10 +22,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import csr_matrix
 
 from recsys.als import AlsParams, AlsScorer, FoldIn, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
+from recsys.ease import EaseScorer, fit_ease
+from recsys.ease import check_size as check_ease_size
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
 from recsys.movielens import (
     DataPaths,
@@ -48,6 +51,7 @@ from recsys.rerank import (
     genre_distribution,
 )
 from recsys.rerank import rerank as apply_steps
+from recsys.scorer import ALGORITHMS, Scorer
 from recsys.series import series_keys
 from recsys.similar import SimilarIndex, series_codes, tag_vectors
 
@@ -148,6 +152,7 @@ class TrainedModel:
     config: TrainConfig
     seconds: float
     similar_factors: np.ndarray | None = None
+    ease_weights: np.ndarray | None = None  # config.algorithm == "ease"
 
 
 def als_params(config: TrainConfig) -> AlsParams:
@@ -212,6 +217,12 @@ def fit_interactions(
 ) -> TrainedModel:
     """Weighting → ALS on an already built like matrix (see :func:`fit_model`)."""
     start = time.perf_counter() if started is None else started
+    if config.algorithm not in ALGORITHMS:
+        raise ValueError(
+            f"unknown algorithm {config.algorithm!r}; choose one of {', '.join(ALGORITHMS)}"
+        )
+    if config.algorithm == "ease":
+        check_ease_size(interactions.matrix.shape[1])  # before the ALS fit, not after
     weighting = Weighting.fit(interactions.matrix, config.scheme, k1=config.k1, b=config.b)
     weighted = weighting.apply(interactions.matrix)
     factors = fit_item_factors(
@@ -222,6 +233,9 @@ def fit_interactions(
         similar = fit_item_factors(
             weighted, similar_params(config), progress=progress, num_threads=num_threads
         )
+    ease = None
+    if config.algorithm == "ease":
+        ease = fit_ease(interactions.matrix, config.ease_regularization)
     return TrainedModel(
         interactions=interactions,
         weighting=weighting,
@@ -229,6 +243,7 @@ def fit_interactions(
         config=config,
         seconds=time.perf_counter() - start,
         similar_factors=similar,
+        ease_weights=ease,
     )
 
 
@@ -249,6 +264,7 @@ def make_artifact(
     item_ids = trained.interactions.items.item_ids
     weighting = trained.weighting
     meta: dict[str, Any] = {
+        "algorithm": trained.config.algorithm,
         "release": release.name,
         "like_threshold": trained.interactions.threshold,
         "checksums": checksums or {},
@@ -273,6 +289,7 @@ def make_artifact(
         similar_factors=trained.similar_factors,
         series=series_codes(catalog, item_ids),
         tag_vectors=None if tags is None else tag_vectors(tags, item_ids),
+        ease_weights=trained.ease_weights,
     )
 
 
@@ -341,14 +358,7 @@ class Recommender:
         self.catalog = artifact.catalog
         self.items = ItemIndex(artifact.item_ids)
         self.support = np.asarray(artifact.support, dtype=np.int64)
-        w = meta.get("weighting") or {"scheme": "plain"}
-        self.weighting = Weighting(
-            scheme=str(w.get("scheme", "plain")),
-            k1=float(w.get("k1", 100.0)),
-            b=float(w.get("b", 0.8)),
-            idf=artifact.idf,
-            avg_length=float(w.get("avg_length", 1.0)),
-        )
+        self.weighting = Weighting.from_params(meta.get("weighting"), artifact.idf)
         if self.weighting.scheme == "bm25" and artifact.idf is None:
             raise ArtifactError(
                 "The model uses BM25 weighting but stores no idf; train it again "
@@ -360,6 +370,10 @@ class Recommender:
             serving_params(self.config),
             candidates=self.support >= self.config.candidate_min_support,
         )
+        # an EASE artifact ranks recommendations with its item-item weights; the ALS factors
+        # still serve similar movies and the dislike resemblance
+        self._ease = None if artifact.ease_weights is None else EaseScorer(artifact.ease_weights)
+        self.ranker: Scorer = self.scorer if self._ease is None else self._ease
         titles = self.catalog["title"].reindex(self.items.item_ids)
         self._titles = titles.fillna("").astype(str).to_numpy(dtype=object)
         self._popular = np.lexsort((self.items.item_ids, -self.support))
@@ -433,7 +447,7 @@ class Recommender:
         ignored = tuple(i for i, c in zip(ids, cols, strict=True) if c < 0)
         return ids, cols[cols >= 0], ignored
 
-    def fold_in_rows(self, column_lists: Iterable[np.ndarray]) -> Any:
+    def fold_in_rows(self, column_lists: Iterable[np.ndarray]) -> csr_matrix:
         """Weighted csr rows (one per list of known columns), weighted as training rows were."""
         return self.weighting.rows(column_lists, self.n_items)
 
@@ -702,17 +716,21 @@ class Recommender:
             return RecommendResult(items, True, ignored, contradictory)
         if n == 0:
             return RecommendResult((), False, ignored, contradictory)
-        fold = self._fold_in(fav_cols, dis_cols)
         pool = self._discover_pool if discover else self._pool
         depth = max(n, self.config.calibration_depth) if rerank else n
-        penalty = self._penalty(fold.user, dis_cols)
-        if discover and self._discover_blend is not None:
-            ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
+        fold: FoldIn | None = None
+        if self._ease is not None:
+            ranking = self._ease_top(self._ease, fav_cols, depth, n, hidden, allowed, discover)
         else:
-            gems = self._gem_quota() if discover else None
-            ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems)
-        if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
-            ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty)
+            fold = self._fold_in(fav_cols, dis_cols)
+            penalty = self._penalty(fold.user, dis_cols)
+            if discover and self._discover_blend is not None:
+                ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
+            else:
+                gems = self._gem_quota() if discover else None
+                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems)
+            if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
+                ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty)
         if rerank:
             target = genre_distribution(self.features.genres[fav_cols])
             steps = self.discover_steps if discover else self.steps
@@ -720,7 +738,7 @@ class Recommender:
             ranking = apply_steps(ranking, steps, context, n)
         else:
             ranking = ranking.take(np.arange(min(n, len(ranking))))
-        because = self._because(fold, ranking.columns)
+        because = self._because(fold, fav_cols, ranking.columns)
         items = tuple(
             Recommendation(
                 movie_id=int(self.items.item_ids[c]),
@@ -793,6 +811,41 @@ class Recommender:
         pos = pool.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
         return _best(pool.columns, scores, n, self._gem_quota())
+
+    def _ease_top(
+        self,
+        ease: EaseScorer,
+        fav_cols: np.ndarray,
+        depth: int,
+        n: int,
+        hidden: np.ndarray,
+        allowed: np.ndarray | None,
+        discover: bool,
+    ) -> Ranking:
+        """An EASE artifact's ranking: ``x B`` over the same pools, exclusions and filters.
+
+        Dislikes are excluded (and the re-rank steps move down what resembles them); they do not
+        enter the scores, as EASE has no fold-in to steer.
+        """
+        scores = ease.scores(fav_cols)
+        pool = self._discover_pool if discover else self._pool
+        ranked = scores[pool.columns]
+        if pool.divisor is not None:
+            ranked /= pool.divisor
+        if allowed is not None:
+            ranked[~allowed[pool.columns]] = -np.inf
+        pos = pool.position[hidden]
+        ranked[pos[pos >= 0]] = -np.inf
+        ranking = _best(pool.columns, ranked, depth, self._gem_quota() if discover else None)
+        if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
+            ok = allowed.copy()
+            ok[hidden] = False
+            cols = np.flatnonzero(ok)
+            every = scores[cols]
+            if pool.divisor_all is not None:
+                every = every / pool.divisor_all[cols]
+            ranking = _best(cols, every, depth)
+        return ranking
 
     def _gem_quota(self) -> np.ndarray | None:
         """The gems mask when discover mode has a gem quota (None: no quota)."""
@@ -870,7 +923,7 @@ class Recommender:
         live = np.flatnonzero(~fallback)
         if live.size and n:
             rows = self.fold_in_rows([col_lists[i] for i in live])
-            cols, _ = self.scorer.recommend(rows, n)
+            cols, _ = self.ranker.recommend(rows, n)
             ids = np.where(cols >= 0, self.items.item_ids[np.maximum(cols, 0)], -1)
             out[live] = ids
         for i in np.flatnonzero(fallback):
@@ -878,13 +931,27 @@ class Recommender:
             out[i, : len(popular)] = [p.movie_id for p in popular]
         return out, fallback
 
-    def _because(self, fold: FoldIn, rec_cols: np.ndarray) -> list[tuple[int, ...]]:
+    def _shares(
+        self, fold: FoldIn | None, fav_cols: np.ndarray, rec_cols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(liked, shares)``: ``shares[j, k]`` is liked ``j``'s part of ``rec_cols[k]``'s score.
+
+        ALS explain with a fold-in, else EASE's ``B[j, k]``.
+        """
+        if fold is not None:
+            return fold.liked, fold.contributions(rec_cols)
+        assert self._ease is not None
+        return fav_cols, self._ease.contributions(fav_cols, rec_cols)
+
+    def _because(
+        self, fold: FoldIn | None, fav_cols: np.ndarray, rec_cols: np.ndarray
+    ) -> list[tuple[int, ...]]:
         if rec_cols.size == 0:
             return []
-        contributions = fold.contributions(rec_cols)
+        liked, contributions = self._shares(fold, fav_cols, rec_cols)
         top = np.argsort(-contributions, axis=0, kind="stable")[:MAX_BECAUSE]  # per column
         positive = np.take_along_axis(contributions, top, axis=0) > 0
-        movie_ids = self.items.item_ids[fold.liked][top].T.tolist()
+        movie_ids = self.items.item_ids[liked][top].T.tolist()
         return [
             tuple(m for m, ok in zip(ids, oks, strict=True) if ok)
             for ids, oks in zip(movie_ids, positive.T.tolist(), strict=True)
@@ -915,7 +982,7 @@ class Recommender:
     def why(
         self, movie_id: int, favorites: Iterable[int], *, dislikes: Iterable[int] = ()
     ) -> Explanation:
-        """Explain the score of ``movie_id`` for a set of favorites (ALS ``explain``).
+        """Explain the score of ``movie_id`` for favorites (ALS ``explain``; EASE: ``B[j, i]``).
 
         Dislikes are folded in as in :meth:`recommend` (a movie both liked and disliked counts
         as disliked); ``rank`` counts the movies that are neither favorites nor dislikes.
@@ -938,10 +1005,15 @@ class Recommender:
                 contributions=(),
                 ignored=ignored,
             )
-        fold = self._fold_in(cols, dis_cols)
-        shares = fold.contributions(np.array([col]))[:, 0]
+        if self._ease is not None:
+            liked, both = self._shares(None, cols, np.array([col]))
+            scores = self._ease.scores(cols)
+        else:
+            fold = self._fold_in(cols, dis_cols)
+            liked, both = self._shares(fold, cols, np.array([col]))
+            scores = self._factors @ fold.user
+        shares = both[:, 0]
         order = np.argsort(-shares, kind="stable")
-        scores = self._factors @ fold.user
         rank: int | None = None
         excluded = np.concatenate([cols, dis_cols])
         if col not in set(excluded.tolist()):
@@ -949,7 +1021,7 @@ class Recommender:
             others[excluded] = False
             rank = 1 + int(np.count_nonzero(scores[others] > scores[col]))
         contributions = tuple(
-            (int(self.items.item_ids[fold.liked[j]]), float(shares[j])) for j in order.tolist()
+            (int(self.items.item_ids[liked[j]]), float(shares[j])) for j in order.tolist()
         )
         return Explanation(
             movie_id=target_id,

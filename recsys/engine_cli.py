@@ -58,15 +58,6 @@ def register(subparsers: Any) -> None:
         "--seeds", default=DEFAULT_SEEDS, help=f"comma-separated seeds (default {DEFAULT_SEEDS})"
     )
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
-    evaluate.add_argument(
-        "--algorithm",
-        choices=ALGORITHMS,
-        default=None,
-        help="the scorer to evaluate (default als; ease: EASE, the plain ranking only)",
-    )
-    evaluate.add_argument(
-        "--ease-regularization", type=float, default=None, help="EASE's regularization λ"
-    )
     evaluate.set_defaults(func=run_evaluate)
     register_serving(subparsers)
 
@@ -77,6 +68,15 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         choices=sorted(RELEASES),
         default=None,
         help=f"MovieLens release (default: the settings', else {DEFAULT_RELEASE})",
+    )
+    parser.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default=None,
+        help="the scorer (default als; ease: EASE item-item weights, small catalogs only)",
+    )
+    parser.add_argument(
+        "--ease-regularization", type=float, default=None, help="EASE's regularization λ"
     )
     parser.add_argument("--factors", type=int, default=None, help="latent factors")
     parser.add_argument("--regularization", type=float, default=None, help="L2 regularization")
@@ -184,8 +184,8 @@ def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
         discover_gem_share=args.discover_gem_share,
         dislike_avoid=args.dislike_avoid,
         seed=args.seed,
-        algorithm=getattr(args, "algorithm", None),
-        ease_regularization=getattr(args, "ease_regularization", None),
+        algorithm=args.algorithm,
+        ease_regularization=args.ease_regularization,
     )
 
 
@@ -219,6 +219,7 @@ def run_train(args: argparse.Namespace, settings: Any) -> int:
         f"Saved the {dataset} model to {out}: {meta['training']['items']} movies × "
         f"{config.factors} factors from {meta['training']['likes']} likes of "
         f"{meta['training']['users']} users in {meta['training']['seconds']:.1f} s."
+        + (" It ranks with EASE item-item weights." if config.algorithm == "ease" else "")
     )
     if evaluation:
         print(f"Recall@20 {evaluation['recall']:.3f} (popular {evaluation['popular_recall']:.3f})")

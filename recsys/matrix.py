@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
+from recsys.defaults import TrainConfig
+
 Scheme = Literal["bm25", "plain"]
 SCHEMES: tuple[str, ...] = ("bm25", "plain")
 _MIN_IDF = 1e-3  # an item liked by (almost) everyone keeps a small positive weight
@@ -152,14 +154,19 @@ class Weighting:
     """
 
     scheme: str
-    k1: float = 100.0
-    b: float = 0.8
+    k1: float = TrainConfig.k1
+    b: float = TrainConfig.b
     idf: np.ndarray | None = None
     avg_length: float = 1.0
 
     @classmethod
     def fit(
-        cls, matrix: csr_matrix, scheme: str, *, k1: float = 100.0, b: float = 0.8
+        cls,
+        matrix: csr_matrix,
+        scheme: str,
+        *,
+        k1: float = TrainConfig.k1,
+        b: float = TrainConfig.b,
     ) -> Weighting:
         """Freeze the statistics of ``scheme`` on a training users × items matrix."""
         if scheme not in SCHEMES:
@@ -222,3 +229,15 @@ class Weighting:
     def params(self) -> dict[str, Any]:
         """The scalar parameters, for metadata."""
         return {"scheme": self.scheme, "k1": self.k1, "b": self.b, "avg_length": self.avg_length}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None, idf: np.ndarray | None) -> Weighting:
+        """Inverse of :meth:`params` (missing keys: the defaults; no params: ``plain``)."""
+        p = params or {"scheme": "plain"}
+        return cls(
+            scheme=str(p.get("scheme", "plain")),
+            k1=float(p.get("k1", cls.k1)),
+            b=float(p.get("b", cls.b)),
+            idf=idf,
+            avg_length=float(p.get("avg_length", 1.0)),
+        )

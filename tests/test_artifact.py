@@ -212,3 +212,26 @@ def test_inconsistent_similar_arrays(
     _rewrite_model(model_copy, change)
     with pytest.raises(ArtifactError, match=rf"{message}.*moviebot train --dataset ml-latest"):
         Recommender.load(model_copy)
+
+
+# --------------------------------------------------------------------------------------------
+# The algorithm an artifact holds: recorded, defaulted for older artifacts, validated
+
+
+def test_an_artifact_records_its_algorithm_and_older_ones_hold_als(model_copy: Path) -> None:
+    meta = read_metadata(model_copy)
+    assert meta["algorithm"] == "als"
+    del meta["algorithm"]  # an artifact from before the field
+    (model_copy / METADATA_FILE).write_text(json.dumps(meta))
+    artifact = load_artifact(model_copy)
+    assert artifact.algorithm == "als"
+    assert artifact.ease_weights is None
+    assert Recommender(artifact).recommend([1], 3).items
+
+
+def test_an_unknown_algorithm_is_refused_with_what_to_do(model_copy: Path) -> None:
+    meta = read_metadata(model_copy)
+    meta["algorithm"] = "slim"
+    (model_copy / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ArtifactError, match=r"algorithm 'slim'.*moviebot train"):
+        Recommender.load(model_copy)

@@ -130,3 +130,25 @@ def test_recommend_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(lines) == 3
     assert lines[0].startswith("  1. ")
     assert "because of Toy Story (1995)" in lines[0]
+
+
+def test_train_algorithm_ease_saves_an_ease_model_the_cli_serves(
+    movielens_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "ease"
+    monkeypatch.setenv("MOVIEBOT_DATASET", "ml-latest-small")
+    monkeypatch.setenv("MOVIEBOT_MODEL_PATH", str(out))
+    monkeypatch.setenv("MOVIEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MOVIEBOT_MOVIELENS_DIR", str(movielens_dir))
+    argv = ["train", "--algorithm", "ease", "--no-progress", "--out", str(out)]
+    assert main(argv) == 0
+    assert "It ranks with EASE item-item weights." in capsys.readouterr().out
+    assert json.loads((out / "metadata.json").read_text())["algorithm"] == "ease"
+    assert main(["recommend", "--json", str(TOY_STORY), str(TOY_STORY_2)]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert len(items) == 10
+    assert not {TOY_STORY, TOY_STORY_2} & {i["movie_id"] for i in items}

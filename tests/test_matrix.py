@@ -12,6 +12,7 @@ import pytest
 from implicit.nearest_neighbours import bm25_weight
 from scipy.sparse import csr_matrix
 
+from recsys.defaults import TrainConfig
 from recsys.matrix import ItemIndex, Weighting, build_interactions, rows_from_columns
 from recsys.movielens import get_release, load_ratings
 
@@ -124,3 +125,14 @@ def test_row_weights_equal_the_rows_weighting() -> None:
             expected = weighting.rows([columns], 12).data
             got = weighting.row_weights(np.array(columns, dtype=np.int64), 12)
             np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_weighting_params_round_trip_and_default_to_the_config() -> None:
+    matrix = rows_from_columns([[0, 1], [1, 2, 3], [3]], 4)
+    fitted = Weighting.fit(matrix, "bm25", k1=1.2, b=0.5)
+    again = Weighting.from_params(fitted.params(), fitted.idf)
+    rows = [np.array([0, 3]), np.array([1])]
+    np.testing.assert_array_equal(again.rows(rows, 4).data, fitted.rows(rows, 4).data)
+    bare = Weighting.from_params({"scheme": "bm25"}, fitted.idf)  # an older artifact's metadata
+    assert (bare.k1, bare.b) == (TrainConfig().k1, TrainConfig().b)
+    assert Weighting.from_params(None, None).scheme == "plain"
