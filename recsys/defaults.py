@@ -56,9 +56,8 @@ class TrainConfig:
         discover_min_support: discover mode's candidates are the movies outside the 20%
             most-liked with at least this many likes.
         discover_gem_share: at least this share of discover mode's list are "gems": movies
-            with fewer likes than the movie at the 20% mark of the model's movies and of the
-            whole catalog (movies nobody liked count, with 0 likes), i.e. outside the most-liked
-            fifth however it is counted and however ties at the mark are broken (0: no quota).
+            with fewer likes than the model's movie at the 20% mark, i.e. outside the most-liked
+            fifth however ties at the mark are broken (0: no quota).
         discover_gem_content: the gems' discover scores gain this weight times their mean
             similar-movies blend (factors, genres, tags, years) to the favorites (0: off).
         discover_popularity: discover mode divides a score by ``likes ** discover_popularity``.

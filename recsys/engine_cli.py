@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import inspect
 import json
+import re
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -69,123 +73,58 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"MovieLens release (default: the settings', else {DEFAULT_RELEASE})",
     )
-    parser.add_argument(
-        "--algorithm",
-        choices=ALGORITHMS,
-        default=None,
-        help="the scorer (default als; ease: EASE item-item weights, small catalogs only)",
-    )
-    parser.add_argument(
-        "--ease-regularization", type=float, default=None, help="EASE's regularization λ"
-    )
-    parser.add_argument("--factors", type=int, default=None, help="latent factors")
-    parser.add_argument("--regularization", type=float, default=None, help="L2 regularization")
-    parser.add_argument("--alpha", type=float, default=None, help="confidence scale")
-    parser.add_argument("--iterations", type=int, default=None, help="ALS iterations")
-    parser.add_argument("--weighting", choices=SCHEMES, default=None, help="confidence weighting")
-    parser.add_argument("--k1", type=float, default=None, help="BM25 K1")
-    parser.add_argument("--b", type=float, default=None, help="BM25 B")
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="like threshold of the training matrix (default: the release's)",
-    )
-    parser.add_argument(
-        "--fold-in-regularization",
-        type=float,
-        default=None,
-        help="L2 regularization of a new user's factors (default: training's)",
-    )
-    parser.add_argument(
-        "--similar-factors",
-        type=int,
-        default=None,
-        help="factors of a separate similar-movies model (0: share the recommendation factors)",
-    )
-    parser.add_argument(
-        "--similar-regularization",
-        type=float,
-        default=None,
-        help="regularization of the similar-movies model",
-    )
-    parser.add_argument(
-        "--min-support", type=int, default=None, help="similar movies need at least this many likes"
-    )
-    parser.add_argument("--shrink", type=float, default=None, help="similar-movie shrinkage")
-    parser.add_argument(
-        "--candidate-min-support",
-        type=int,
-        default=None,
-        help="recommend only movies with at least this many likes (0: all)",
-    )
-    parser.add_argument(
-        "--dislike-confidence",
-        type=float,
-        default=None,
-        help="confidence of a dislike in the fold-in (0: dislikes only hide)",
-    )
-    parser.add_argument(
-        "--calibration", type=float, default=None, help="genre calibration weight λ (0: off)"
-    )
-    parser.add_argument(
-        "--series-cap", type=int, default=None, help="films of one series per ten (0: no cap)"
-    )
-    parser.add_argument(
-        "--discover-min-support",
-        type=int,
-        default=None,
-        help="discover mode recommends movies with at least this many likes",
-    )
-    parser.add_argument(
-        "--discover-popularity",
-        type=float,
-        default=None,
-        help="discover mode divides scores by likes to this power",
-    )
-    parser.add_argument(
-        "--discover-gem-share",
-        type=float,
-        default=None,
-        help="share of the discover list outside the most-liked fifth however counted (0: off)",
-    )
-    parser.add_argument(
-        "--dislike-avoid",
-        type=float,
-        default=None,
-        help="weight of the step moving down films that resemble a dislike (0: off)",
-    )
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the model")
+    for option, kwargs in config_options():
+        parser.add_argument(option, default=None, **kwargs)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+# A field's option is --its-name (scheme: --weighting), typed and described by TrainConfig itself.
+_OPTION_NAMES = {"scheme": "weighting"}
+_CHOICES: dict[str, tuple[str, ...]] = {"scheme": tuple(SCHEMES), "algorithm": tuple(ALGORITHMS)}
+
+
+def _field_help() -> dict[str, str]:
+    """Each TrainConfig field's description, from the Attributes section of its docstring."""
+    doc = (inspect.getdoc(TrainConfig) or "").split("Attributes:", 1)[-1]
+    out: dict[str, str] = {}
+    name = ""
+    for line in doc.splitlines():
+        entry = re.match(r"^    (\w+): (.*)$", line)
+        if entry:
+            name = entry.group(1)
+            out[name] = entry.group(2)
+        elif name and line.startswith("        "):
+            out[name] += " " + line.strip()
+    return out
+
+
+def config_options() -> list[tuple[str, dict[str, Any]]]:
+    """``(--option, add_argument keywords)`` for every field of :class:`TrainConfig`."""
+    hints = typing.get_type_hints(TrainConfig)
+    described = _field_help()
+    options: list[tuple[str, dict[str, Any]]] = []
+    for field in dataclasses.fields(TrainConfig):
+        kind = next(
+            t
+            for t in typing.get_args(hints[field.name]) or (hints[field.name],)
+            if t is not type(None)
+        )
+        kwargs: dict[str, Any] = {
+            "dest": field.name,
+            "type": kind,
+            "help": described.get(field.name, field.name).replace("%", "%%"),
+        }
+        if field.name in _CHOICES:
+            kwargs["choices"] = _CHOICES[field.name]
+        name = _OPTION_NAMES.get(field.name, field.name).replace("_", "-")
+        options.append((f"--{name}", kwargs))
+    return options
 
 
 def config_from_args(args: argparse.Namespace, dataset: str) -> TrainConfig:
     """The release's tuned defaults overridden by the options given."""
     return default_config(dataset).with_(
-        factors=args.factors,
-        regularization=args.regularization,
-        alpha=args.alpha,
-        iterations=args.iterations,
-        scheme=args.weighting,
-        k1=args.k1,
-        b=args.b,
-        threshold=args.threshold,
-        min_support=args.min_support,
-        shrink=args.shrink,
-        candidate_min_support=args.candidate_min_support,
-        fold_in_regularization=args.fold_in_regularization,
-        similar_factors=args.similar_factors,
-        similar_regularization=args.similar_regularization,
-        dislike_confidence=args.dislike_confidence,
-        calibration=args.calibration,
-        series_cap=args.series_cap,
-        discover_min_support=args.discover_min_support,
-        discover_popularity=args.discover_popularity,
-        discover_gem_share=args.discover_gem_share,
-        dislike_avoid=args.dislike_avoid,
-        seed=args.seed,
-        algorithm=args.algorithm,
-        ease_regularization=args.ease_regularization,
+        **{f.name: getattr(args, f.name, None) for f in dataclasses.fields(TrainConfig)}
     )
 
 

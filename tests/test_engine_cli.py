@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,7 +11,7 @@ import pytest
 
 from bot.cli import main
 from recsys.engine import FilterError
-from recsys.engine_cli import parse_years
+from recsys.engine_cli import config_from_args, parse_years, register
 
 TOY_STORY, TOY_STORY_2, MATRIX = 1, 3114, 2571
 
@@ -152,3 +154,34 @@ def test_train_algorithm_ease_saves_an_ease_model_the_cli_serves(
     items = json.loads(capsys.readouterr().out)["items"]
     assert len(items) == 10
     assert not {TOY_STORY, TOY_STORY_2} & {i["movie_id"] for i in items}
+
+
+def test_every_config_field_is_an_option_derived_from_train_config() -> None:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "train",
+            "--factors",
+            "32",
+            "--weighting",
+            "plain",
+            "--fold-in-regularization",
+            "5",
+            "--discover-gem-share",
+            "0.25",
+            "--dislike-avoid-kind",
+            "blend",
+        ]
+    )
+    config = config_from_args(args, "ml-latest-small")
+    assert (config.factors, config.scheme, config.fold_in_regularization) == (32, "plain", 5.0)
+    assert (config.discover_gem_share, config.dislike_avoid_kind) == (0.25, "blend")
+    untouched = config_from_args(parser.parse_args(["evaluate"]), "ml-latest-small")
+    from recsys.defaults import TrainConfig, default_config
+
+    assert untouched == default_config("ml-latest-small")
+    for field in dataclasses.fields(TrainConfig):
+        assert hasattr(args, field.name), f"no option for TrainConfig.{field.name}"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--weighting", "tfidf"])  # choices come along
