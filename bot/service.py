@@ -1158,6 +1158,12 @@ class MovieBot:
         shown = await self._store.shown(turn.chat_id)
         if shown is None or shown.serial != action.serial:
             return ButtonAnswer(texts.list_replaced())
+        if turn.update_id is not None and await self._store.outcome(turn.update_id) is not None:
+            # A redelivered press: the ten its first delivery added are the list's last page.
+            request = parse_request(shown.query, self._genre_names)
+            state = await self._store.state(turn.chat_id)
+            last = (len(shown.movies) - 1) // RECOMMENDATIONS
+            return ButtonAnswer(replies=(self._card(shown, last, state, request),))
         if len(shown.movies) >= MAX_SHOWN:
             return ButtonAnswer(replies=(Reply(texts.list_end(len(shown.movies))),))
         request = parse_request(shown.query, self._genre_names)

@@ -94,6 +94,17 @@ async def test_a_redelivered_unlike_answers_the_same(
     assert await sqlite_store.favorites(ALICE) == []
 
 
+async def test_a_redelivered_more_shows_the_same_ten(telegram: TelegramHarness) -> None:
+    await telegram.send(ALICE, "/like toy story")
+    (first_page,) = [c for c in await telegram.send(ALICE, "/recommend") if c.data]
+    more = next(d for d in first_page.data if d.startswith("more:"))
+    press = callback_update(ALICE, more, update_id=880_201)
+    first = texts_of(await telegram.feed(press))
+    again = texts_of(await telegram.feed(press))
+    assert first[0].count('<a href="https://') == 10
+    assert again == first
+
+
 @pytest.fixture
 async def full_telegram(
     recommender: Any, title_index: Any, tmp_path: Path
