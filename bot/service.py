@@ -671,14 +671,14 @@ class MovieBot:
         favorites = await self._store.favorites(turn.chat_id)
         if arg.isdecimal() and len(arg) <= 4 and 1 <= int(arg) <= len(favorites):
             # /unlike 2: the second movie of the list /favorites shows
-            return (await self._remove(turn, favorites[int(arg) - 1]),)
+            return (await self._remove(turn, favorites[int(arg) - 1], len(favorites)),)
         res = await self._resolve(arg)
         movie_id = self._matched(res)
         if movie_id is not None and movie_id in favorites:
-            return (await self._remove(turn, movie_id),)
+            return (await self._remove(turn, movie_id, len(favorites)),)
         held = [c for c in res.candidates if c.movie_id in favorites and c.movie_id != movie_id]
         if len(held) == 1 and movie_id is None:
-            return (await self._remove(turn, held[0].movie_id),)
+            return (await self._remove(turn, held[0].movie_id, len(favorites)),)
         if held:
             return (Reply(texts.pick_one(res.query), self._choices(Kind.UNLIKE, held)),)
         if movie_id is not None:
@@ -689,14 +689,14 @@ class MovieBot:
             return (Reply(texts.none_of_them_favorites(res.query)),)
         return (Reply(texts.not_found(res.query, self._catalog_info)),)
 
-    async def _remove(self, turn: Turn, movie_id: int) -> Reply:
+    async def _remove(self, turn: Turn, movie_id: int, before: int) -> Reply:
         removed = await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
         if not removed:
             return Reply(texts.not_a_favorite(self._title(movie_id)))
         try:  # counted after the change: a redelivered update counts the same list
-            count: int | None = len(await self._store.favorites(turn.chat_id))
+            count = len(await self._store.favorites(turn.chat_id))
         except StoreUnavailable:
-            count = None  # the removal is committed: say so, even if the list cannot be counted
+            count = max(before - 1, 0)  # committed: counted from the list read before it
         return self._removed_reply(movie_id, count)
 
     def _removed_reply(self, movie_id: int, count: int | None) -> Reply:
@@ -1192,7 +1192,8 @@ class MovieBot:
     async def _press_unlike(self, turn: Turn, action: Action) -> ButtonAnswer:
         movie_id, page = _movie(action), action.page
         if page is None:
-            return ButtonAnswer(replies=(await self._remove(turn, movie_id),))
+            before = len(await self._store.favorites(turn.chat_id))
+            return ButtonAnswer(replies=(await self._remove(turn, movie_id, before),))
         title = self._title(movie_id)
         # Asked of the store even when the list lacks it: a redelivered press gets the answer
         # of its first delivery (the store replays the recorded result).
