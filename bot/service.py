@@ -211,7 +211,11 @@ class Storing(Protocol):
 
     async def favorites(self, chat_id: int) -> list[int]: ...  # noqa: D102
 
-    async def clear(self, chat_id: int, *, update_id: int | None = None) -> int: ...  # noqa: D102
+    async def clear(  # noqa: D102
+        self, chat_id: int, *, update_id: int | None = None, expected: int | None = None
+    ) -> int: ...
+
+    async def outcome(self, update_id: int) -> int | None: ...  # noqa: D102
 
     async def mark(  # noqa: D102
         self, chat_id: int, movie_id: int, kind: Mark, *, update_id: int | None = None
@@ -259,7 +263,7 @@ class Kind(StrEnum):
     SIMILAR = "sim"  # sim:MOVIE
     WHY = "why"  # why:MOVIE
     PAGE = "fav"  # fav:PAGE
-    RESET = "reset"  # reset:yes / reset:no
+    RESET = "reset"  # reset:yes:COUNT / reset:no (COUNT: the list's size the question showed)
     DISLIKE = "no"  # no:MOVIE (not for me)
     SEEN = "seen"  # seen:MOVIE
     UNMARK = "um"  # um:MOVIE (undo a dislike or seen)
@@ -281,6 +285,7 @@ class Action:
     confirm: bool | None = None
     serial: int | None = None
     import_id: int | None = None
+    count: int | None = None
 
 
 _MOVIE = r"(?P<movie>[1-9][0-9]{0,9})"
@@ -293,7 +298,7 @@ _ARGUMENTS: dict[Kind, re.Pattern[str]] = {
     Kind.SIMILAR: re.compile(_MOVIE),
     Kind.WHY: re.compile(_MOVIE),
     Kind.PAGE: re.compile(_PAGE),
-    Kind.RESET: re.compile(r"(?P<confirm>yes|no)"),
+    Kind.RESET: re.compile(r"(?P<confirm>yes|no)(?::(?P<count>[0-9]{1,6}))?"),
     Kind.DISLIKE: re.compile(_MOVIE),
     Kind.SEEN: re.compile(_MOVIE),
     Kind.UNMARK: re.compile(_MOVIE),
@@ -327,6 +332,7 @@ def parse_button(data: str) -> Action | None:
         confirm=None if args.get("confirm") is None else args["confirm"] == "yes",
         serial=None if args.get("serial") is None else int(args["serial"]),
         import_id=None if args.get("import") is None else int(args["import"]),
+        count=None if args.get("count") is None else int(args["count"]),
     )
 
 
@@ -631,6 +637,10 @@ class MovieBot:
 
     async def _add(self, turn: Turn, movie_id: int) -> Reply:
         outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
+        return await self._added(turn, movie_id, outcome)
+
+    async def _added(self, turn: Turn, movie_id: int, outcome: AddOutcome) -> Reply:
+        """The reply to adding ``movie_id`` with the store's ``outcome``."""
         title = self._title(movie_id)
         if outcome == "limit":
             return Reply(texts.list_full(self._favorites_limit))
@@ -651,6 +661,13 @@ class MovieBot:
     async def _unlike(self, turn: Turn, arg: str) -> Replies:
         if not arg:
             return (Reply(texts.usage("unlike", _SPECS["unlike"].text.example)),)
+        if turn.update_id is not None:
+            # A redelivered /unlike answers what the first delivery answered: the store kept
+            # which movie it removed (the list no longer holds it, so re-deriving cannot tell).
+            removed = await self._store.outcome(turn.update_id)
+            if removed is not None and -removed in self._title_of:
+                left = len(await self._store.favorites(turn.chat_id))
+                return (self._removed_reply(-removed, left),)
         favorites = await self._store.favorites(turn.chat_id)
         if arg.isdecimal() and len(arg) <= 4 and 1 <= int(arg) <= len(favorites):
             # /unlike 2: the second movie of the list /favorites shows
@@ -672,13 +689,20 @@ class MovieBot:
             return (Reply(texts.none_of_them_favorites(res.query)),)
         return (Reply(texts.not_found(res.query, self._catalog_info)),)
 
-    async def _remove(self, turn: Turn, movie_id: int, count: int) -> Reply:
+    async def _remove(self, turn: Turn, movie_id: int, before: int) -> Reply:
         removed = await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
-        title = self._title(movie_id)
         if not removed:
-            return Reply(texts.not_a_favorite(title))
+            return Reply(texts.not_a_favorite(self._title(movie_id)))
+        try:  # counted after the change: a redelivered update counts the same list
+            count = len(await self._store.favorites(turn.chat_id))
+        except StoreUnavailable:
+            count = max(before - 1, 0)  # committed: counted from the list read before it
+        return self._removed_reply(movie_id, count)
+
+    def _removed_reply(self, movie_id: int, count: int | None) -> Reply:
+        """The "Removed …" reply, with an add-back button; ``count``: the list's size after it."""
         rows = ((Button(texts.BUTTON_ADD_BACK, data=button_data(Kind.LIKE, movie_id)),),)
-        return Reply(texts.removed(title, max(count - 1, 0)), rows)
+        return Reply(texts.removed(self._title(movie_id), count), rows)
 
     async def _favorites(self, turn: Turn, arg: str) -> Replies:
         kind = _MARK_WORDS.get(" ".join(arg.lower().split()))
@@ -925,13 +949,7 @@ class MovieBot:
         count = len(await self._store.favorites(turn.chat_id))
         if not count:
             return (Reply(texts.reset_nothing()),)
-        rows = (
-            (
-                Button(texts.BUTTON_RESET_YES, data=button_data(Kind.RESET, "yes")),
-                Button(texts.BUTTON_RESET_NO, data=button_data(Kind.RESET, "no")),
-            ),
-        )
-        return (Reply(texts.reset_confirm(count), rows),)
+        return (Reply(texts.reset_confirm(count), _reset_rows(count)),)
 
     async def _plain(self, turn: Turn, text: str) -> Replies:
         if not text:
@@ -1053,8 +1071,14 @@ class MovieBot:
 
     async def _press_like(self, turn: Turn, action: Action) -> ButtonAnswer:
         movie_id = _movie(action)
-        reply = await self._add(turn, movie_id)
-        return ButtonAnswer(texts.notice_added(self._title(movie_id)), (reply,))
+        outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
+        reply = await self._added(turn, movie_id, outcome)
+        notice = (
+            texts.notice_full()
+            if outcome == AddOutcome.LIMIT
+            else texts.notice_added(self._title(movie_id))
+        )
+        return ButtonAnswer(notice, (reply,))
 
     async def _press_similar(self, turn: Turn, action: Action) -> ButtonAnswer:
         return ButtonAnswer(replies=(await self._similar_to(_movie(action)),))
@@ -1069,8 +1093,22 @@ class MovieBot:
     async def _press_reset(self, turn: Turn, action: Action) -> ButtonAnswer:
         if not action.confirm:
             return ButtonAnswer(replies=(Reply(texts.reset_cancelled(), edit=True),))
-        cleared = await self._store.clear(turn.chat_id, update_id=turn.update_id)
-        return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
+        # The button carries the count its question showed: the list is emptied only if it still
+        # holds that many (checked in the store's transaction); otherwise the question is asked
+        # again with the new count. A button without a count (older versions) asks again too.
+        cleared = -1
+        if action.count is not None:
+            cleared = await self._store.clear(
+                turn.chat_id, update_id=turn.update_id, expected=action.count
+            )
+        if cleared >= 0:
+            return ButtonAnswer(replies=(Reply(texts.reset_done(cleared), edit=True),))
+        count = len(await self._store.favorites(turn.chat_id))
+        if not count:
+            return ButtonAnswer(replies=(Reply(texts.reset_nothing(), edit=True),))
+        text = texts.reset_changed(count)
+        reply = Reply(text, _reset_rows(count), edit=True)
+        return ButtonAnswer(texts.notice_reset_changed(), (reply,))
 
     async def _press_dislike(self, turn: Turn, action: Action) -> ButtonAnswer:
         movie_id = _movie(action)
@@ -1120,6 +1158,12 @@ class MovieBot:
         shown = await self._store.shown(turn.chat_id)
         if shown is None or shown.serial != action.serial:
             return ButtonAnswer(texts.list_replaced())
+        if turn.update_id is not None and await self._store.outcome(turn.update_id) is not None:
+            # A redelivered press: the ten its first delivery added are the list's last page.
+            request = parse_request(shown.query, self._genre_names)
+            state = await self._store.state(turn.chat_id)
+            last = (len(shown.movies) - 1) // RECOMMENDATIONS
+            return ButtonAnswer(replies=(self._card(shown, last, state, request),))
         if len(shown.movies) >= MAX_SHOWN:
             return ButtonAnswer(replies=(Reply(texts.list_end(len(shown.movies))),))
         request = parse_request(shown.query, self._genre_names)
@@ -1147,15 +1191,14 @@ class MovieBot:
 
     async def _press_unlike(self, turn: Turn, action: Action) -> ButtonAnswer:
         movie_id, page = _movie(action), action.page
-        favorites = await self._store.favorites(turn.chat_id)
         if page is None:
-            return ButtonAnswer(replies=(await self._remove(turn, movie_id, len(favorites)),))
+            before = len(await self._store.favorites(turn.chat_id))
+            return ButtonAnswer(replies=(await self._remove(turn, movie_id, before),))
         title = self._title(movie_id)
-        if movie_id in favorites:
-            await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
-            notice = texts.notice_removed(title)
-        else:
-            notice = texts.notice_already_removed(title)
+        # Asked of the store even when the list lacks it: a redelivered press gets the answer
+        # of its first delivery (the store replays the recorded result).
+        removed = await self._store.remove(turn.chat_id, movie_id, update_id=turn.update_id)
+        notice = texts.notice_removed(title) if removed else texts.notice_already_removed(title)
         try:
             page_reply = await self._favorites_page(turn, page, edit=True)
         except StoreUnavailable:  # the removal is committed: confirm it without the new page
@@ -1209,6 +1252,16 @@ def catalog_info(recommender: Recommending) -> texts.CatalogInfo:
         years = catalog["year"].dropna()
         newest = int(years.max()) if len(years) else None
     return texts.CatalogInfo(str(name) if name else None, len(catalog), newest)
+
+
+def _reset_rows(count: int) -> Rows:
+    """The buttons of a /reset question about a list of ``count`` favorites."""
+    return (
+        (
+            Button(texts.BUTTON_RESET_YES, data=button_data(Kind.RESET, "yes", count)),
+            Button(texts.BUTTON_RESET_NO, data=button_data(Kind.RESET, "no")),
+        ),
+    )
 
 
 def _first(genres: tuple[str, ...], request: ListRequest) -> tuple[str, ...]:

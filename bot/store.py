@@ -492,9 +492,29 @@ class FavoritesStore:
 
         def change(conn: Connection, now: datetime) -> int:
             removed = conn.execute(_REMOVE, {"chat_id": chat_id, "movie_id": movie_id})
-            return min(1, removed.rowcount)
+            return -movie_id if removed.rowcount else 0  # recorded: see :meth:`outcome`
 
         return bool(await self._mutate(chat_id, update_id, change))
+
+    async def outcome(self, update_id: int) -> int | None:
+        """The result recorded for a Telegram update's change; None if none was applied.
+
+        A redelivered update is answered from it (docs/bot.md, "Redelivered updates"). For
+        :meth:`remove` it is minus the removed movie id, 0 when nothing was removed (1 in records
+        written before the movie id was kept); for :meth:`clear` the number removed (-1: the list
+        had changed and was kept); for :meth:`add` and :meth:`mark` the outcome's code.
+
+        Raises:
+            StoreUnavailable: The database cannot be reached.
+        """
+        _check_ids(0, None, update_id)
+
+        def query(conn: Connection) -> int | None:
+            recorded = conn.execute(_RECORDED, {"update_id": update_id}).scalar()
+            return None if recorded is None else int(recorded)
+
+        async with self._translate_errors():
+            return await self._database.run(query, write=False)
 
     async def favorites(self, chat_id: int) -> list[int]:
         """The chat's movie ids in the order they were added.
@@ -510,10 +530,14 @@ class FavoritesStore:
         async with self._translate_errors():
             return await self._database.run(query, write=False)
 
-    async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
+    async def clear(
+        self, chat_id: int, *, update_id: int | None = None, expected: int | None = None
+    ) -> int:
         """Empties the chat's list; returns how many favorites were removed.
 
-        Favorites hidden because the loaded catalog lacks them go too (not counted).
+        Favorites hidden because the loaded catalog lacks them go too (not counted). With
+        ``expected`` (the count a confirmation showed) the list is emptied only if it still holds
+        that many visible favorites; otherwise nothing changes and -1 is returned.
 
         Raises:
             StoreUnavailable: The database cannot be reached; nothing was written.
@@ -521,6 +545,10 @@ class FavoritesStore:
         _check_ids(chat_id, None, update_id)
 
         def change(conn: Connection, now: datetime) -> int:
+            if expected is not None:
+                held = len(conn.execute(_LIST, {"chat_id": chat_id}).all())
+                if held != expected:
+                    return -1
             conn.execute(_CLEAR_HIDDEN, {"chat_id": chat_id})  # gone too, but not counted
             return int(conn.execute(_CLEAR, {"chat_id": chat_id}).rowcount)
 

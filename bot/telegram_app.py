@@ -123,6 +123,9 @@ class Handlers:
 
     def __init__(self, moviebot: MovieBot) -> None:
         self.moviebot = moviebot
+        self._answered: dict[int, None] = {}
+        """Updates whose user already got a message, an edit or a toast with text (insertion
+        order, bounded): :meth:`on_error` apologises only for an update not in here."""
 
     async def on_command(self, update: Update, context: Context) -> None:
         """A command of this bot (``/like toy story``, ``/like@ThisBot toy story``)."""
@@ -134,7 +137,7 @@ class Handlers:
         replies = await self.moviebot.command(
             message.chat_id, name, arg, update_id=update.update_id
         )
-        await self._send(context, message.chat_id, replies, message)
+        await self._send(context, message.chat_id, replies, message, update=update)
 
     async def on_unknown_command(self, update: Update, context: Context) -> None:
         """A command this bot does not have: answered in private or when addressed to us."""
@@ -144,12 +147,14 @@ class Handlers:
             return
         name, target, _ = parsed
         ours = target is not None and target.lower() == (context.bot.username or "").lower()
+        if target is not None and not ours:
+            return  # /like@OtherBot: meant for another bot (in a group or a private chat)
         if message.chat.type != "private" and not ours:
-            return  # meant for another bot in the group
+            return  # a bare unknown command in a group may be another bot's
         replies = await self.moviebot.command(
             message.chat_id, name[:64], "", update_id=update.update_id
         )
-        await self._send(context, message.chat_id, replies, message)
+        await self._send(context, message.chat_id, replies, message, update=update)
 
     async def on_text(self, update: Update, context: Context) -> None:
         """A plain message in a private chat: offer to like the movie it names."""
@@ -159,7 +164,7 @@ class Handlers:
         replies = await self.moviebot.text(
             message.chat_id, message.text, update_id=update.update_id
         )
-        await self._send(context, message.chat_id, replies, message)
+        await self._send(context, message.chat_id, replies, message, update=update)
 
     async def on_other(self, update: Update, context: Context) -> None:
         """A sticker, photo, voice… in a private chat: say that only text is understood."""
@@ -167,7 +172,7 @@ class Handlers:
         if message is None:
             return
         replies = await self.moviebot.unsupported(message.chat_id)
-        await self._send(context, message.chat_id, replies, message)
+        await self._send(context, message.chat_id, replies, message, update=update)
 
     async def on_document(self, update: Update, context: Context) -> None:
         """A document in a private chat: a Letterboxd or IMDb export to import.
@@ -185,7 +190,7 @@ class Handlers:
 
         upload = Upload(document.file_name or "", document.file_size, document.mime_type, download)
         replies = await self.moviebot.document(message.chat_id, upload, update_id=update.update_id)
-        await self._send(context, message.chat_id, replies, message)
+        await self._send(context, message.chat_id, replies, message, update=update)
 
     async def on_button(self, update: Update, context: Context) -> None:
         """A pressed inline button (any data: the service validates it strictly)."""
@@ -197,12 +202,26 @@ class Handlers:
             await query.answer(texts.notice_expired())
             return
         answer = await self.moviebot.button(chat.id, query.data, update_id=update.update_id)
-        await query.answer(answer.notice)
+        # The change is committed: a failed toast ("query is too old" after a restart or a 429
+        # pause) must not keep the reply from the user.
+        try:
+            await query.answer(answer.notice)
+        except Forbidden:
+            raise
+        except TelegramError as exc:
+            logger.info("Could not answer a button press of update %s: %s", update.update_id, exc)
+        else:
+            if answer.notice:
+                self._delivered(update)
         pressed = query.message if isinstance(query.message, Message) else None
-        await self._send(context, chat.id, answer.replies, pressed, query)
+        await self._send(context, chat.id, answer.replies, pressed, query, update)
 
     async def on_error(self, update: object, context: Context) -> None:
-        """Log the error (never the token), then apologise without details."""
+        """Log the error (never the token), then apologise without details.
+
+        The apology goes only to a user who got no answer to this update at all: after a
+        delivered reply (a committed change already confirmed) it would contradict it.
+        """
         update_id = update.update_id if isinstance(update, Update) else None
         if isinstance(context.error, Forbidden):  # blocked by the user, removed from the group
             logger.info("Cannot answer update %s: %s", update_id, context.error)
@@ -210,6 +229,9 @@ class Handlers:
         logger.error("Error while handling update %s", update_id, exc_info=context.error)
         if not isinstance(update, Update):
             return
+        if update.update_id in self._answered:
+            del self._answered[update.update_id]
+            return  # the user already got an answer: an apology would contradict it
         with contextlib.suppress(Exception):
             if update.callback_query is not None:
                 await update.callback_query.answer()
@@ -224,6 +246,7 @@ class Handlers:
         replies: Sequence[Reply],
         message: Message | None,
         query: CallbackQuery | None = None,
+        update: Update | None = None,
     ) -> None:
         """Send (or, for ``edit`` replies to a button, edit) each reply.
 
@@ -245,15 +268,22 @@ class Handlers:
                         else None
                     ),
                 )
-                continue
-            if reply.edit and query is not None and await self._edit(query, reply.text, markup):
-                continue
-            if message is not None:
+            elif reply.edit and query is not None and await self._edit(query, reply.text, markup):
+                pass
+            elif message is not None:
                 await message.reply_text(
                     reply.text, reply_markup=markup, do_quote=False if query is not None else None
                 )
             else:
                 await context.bot.send_message(chat_id, reply.text, reply_markup=markup)
+            if update is not None:
+                self._delivered(update)
+
+    def _delivered(self, update: Update) -> None:
+        """Note that the user of ``update`` got an answer (the last 1024 updates are kept)."""
+        self._answered[update.update_id] = None
+        if len(self._answered) > 1024:
+            del self._answered[next(iter(self._answered))]
 
     @staticmethod
     async def _edit(query: CallbackQuery, text: str, markup: InlineKeyboardMarkup | None) -> bool:

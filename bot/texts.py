@@ -857,6 +857,16 @@ def reset_confirm(count: int) -> str:
     return f"Remove all {count_movies(count)} from your favorites? This cannot be undone."
 
 
+def reset_changed(count: int) -> str:
+    """A /reset confirmation pressed after the list changed: asked again with the new size."""
+    return "Your favorites changed since I asked. " + reset_confirm(count)
+
+
+def notice_reset_changed() -> str:
+    """Toast: a stale /reset confirmation removed nothing."""
+    return clip("Your list changed: nothing was removed.", MAX_NOTICE)
+
+
 def reset_done(count: int) -> str:
     """The list was emptied."""
     return f"Done: removed {count_movies(count)}. Your favorites list is empty."

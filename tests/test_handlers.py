@@ -172,8 +172,8 @@ async def test_reset_confirm_then_empty(
 ) -> None:
     await telegram.send(ALICE, "/like toy story")
     confirm = only_message(await telegram.send(ALICE, "/reset"))
-    assert confirm.data == ["reset:yes", "reset:no"]
-    calls = await telegram.press(ALICE, "reset:yes")
+    assert confirm.data == ["reset:yes:1", "reset:no"]
+    calls = await telegram.press(ALICE, "reset:yes:1")
     assert "removed 1 movie" in only_message(calls, "editMessageText").text
     only_message(calls, "answerCallbackQuery")
     assert await sqlite_store.favorites(ALICE) == []
@@ -252,7 +252,7 @@ class _DeadStore:
         raise StoreUnavailable("down")
 
     remove = clear = favorites = mark = unmark = state = save_shown = shown = add_many = add
-    align_catalog = import_movies = undo_import = add
+    align_catalog = import_movies = undo_import = outcome = add
 
 
 async def test_store_unavailable(recommender: Any, title_index: Any) -> None:

@@ -282,11 +282,11 @@ async def test_reset_asks_then_empties(bot: MovieBot, store: FavoritesStore) -> 
     await ask(bot, "like", "matrix")
     confirm = await ask(bot, "reset")
     assert "Remove all 2 movies" in confirm.text
-    assert data_of(confirm) == ["reset:yes", "reset:no"]
+    assert data_of(confirm) == ["reset:yes:2", "reset:no"]
     kept = await press(bot, "reset:no")
     assert "stay" in kept.replies[0].text
     assert await store.favorites(CHAT) == [1, 3]
-    done = await press(bot, "reset:yes")
+    done = await press(bot, "reset:yes:2")
     assert "removed 2 movies" in done.replies[0].text
     assert done.replies[0].edit
     assert await store.favorites(CHAT) == []
@@ -346,6 +346,7 @@ def test_parse_button_never_raises(data: str) -> None:
         ("why:1", Action(Kind.WHY, movie_id=1)),
         ("fav:2", Action(Kind.PAGE, page=2)),
         ("reset:yes", Action(Kind.RESET, confirm=True)),
+        ("reset:yes:3", Action(Kind.RESET, confirm=True, count=3)),
         ("reset:no", Action(Kind.RESET, confirm=False)),
     ],
 )
@@ -495,9 +496,14 @@ class RecordingStore:
         self.update_ids.append(("remove", update_id))
         return await self.inner.remove(chat_id, movie_id, update_id=update_id)
 
-    async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
+    async def clear(
+        self, chat_id: int, *, update_id: int | None = None, expected: int | None = None
+    ) -> int:
         self.update_ids.append(("clear", update_id))
-        return await self.inner.clear(chat_id, update_id=update_id)
+        return await self.inner.clear(chat_id, update_id=update_id, expected=expected)
+
+    async def outcome(self, update_id: int) -> int | None:
+        return await self.inner.outcome(update_id)
 
     async def favorites(self, chat_id: int) -> list[int]:
         return await self.inner.favorites(chat_id)
@@ -529,7 +535,7 @@ async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
     await bot.button(CHAT, "like:3", update_id=13)
     await bot.button(CHAT, "un:3:0", update_id=14)
     await bot.button(CHAT, "like:3", update_id=15)
-    await bot.button(CHAT, "reset:yes", update_id=16)
+    await bot.button(CHAT, "reset:yes:1", update_id=16)
     await bot.command(CHAT, "dislike", "heat", update_id=17)
     await bot.button(CHAT, "um:9", update_id=18)
     await bot.command(CHAT, "recommend", "", update_id=19)
@@ -629,8 +635,15 @@ class MemoryStore:
     async def favorites(self, chat_id: int) -> list[int]:
         return list(self.lists.get(chat_id, []))
 
-    async def clear(self, chat_id: int, *, update_id: int | None = None) -> int:
+    async def clear(
+        self, chat_id: int, *, update_id: int | None = None, expected: int | None = None
+    ) -> int:
+        if expected is not None and len(self.lists.get(chat_id, [])) != expected:
+            return -1
         return len(self.lists.pop(chat_id, []))
+
+    async def outcome(self, update_id: int) -> int | None:
+        return None  # keeps no update ids
 
     async def mark(self, chat_id: int, movie_id: int, kind: Any, *, update_id: Any = None) -> Any:
         from bot.store import AddOutcome
