@@ -170,7 +170,7 @@ async def test_issue_transcript(
     confirm = await emu.ask(chat, "/reset")
     assert "Remove all 5 movies" in confirm.text
     assert await favorites(db_url, chat) == liked  # nothing happens before the confirmation
-    _, done = await press(emu, chat, confirm, "reset:yes", "editMessageText")
+    _, done = await press(emu, chat, confirm, "reset:yes:5", "editMessageText")
     assert done.message_id == confirm.message_id
     assert done.text.startswith("Done: removed 5 movies")
     assert await favorites(db_url, chat) == []
@@ -290,7 +290,7 @@ async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: st
     assert unknown.text.startswith("I don't know the command /dance")
     assert len(emu.calls_in(group, after=after)) == 1  # only the command addressed to us
     confirm = await emu.ask(group, "/reset", user_id=12, **kw)
-    await press(emu, group, confirm, "reset:yes", "editMessageText")
+    await press(emu, group, confirm, "reset:yes:2", "editMessageText")
     assert await favorites(db_url, group) == []
 
 
