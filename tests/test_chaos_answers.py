@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.store import FavoritesStore
-from tests.botproc import BotConfig, BotProcess
+from tests.botproc import BotProcess
 from tests.emulator import Emulator, fake_token
+from tests.fixtures_e2e import serve_bot, stored_favorites
 
 pytestmark = pytest.mark.slow
 
@@ -43,27 +43,13 @@ def bot(
     db_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BotProcess]:
-    folder = tmp_path_factory.mktemp("chaos-bot")
-    config = BotConfig(
+    yield from serve_bot(
+        emu,
+        tmp_path_factory.mktemp("chaos-bot"),
         model_path=trained_model_path,
         movielens_dir=movielens_dir,
-        data_dir=folder / "data",
         database_url=db_url,
     )
-    process = BotProcess(emu, config, folder / "bot.log")
-    try:
-        process.start()
-        yield process
-    finally:
-        process.close()
-
-
-async def favorites(db_url: str, chat_id: int) -> list[int]:
-    store = await FavoritesStore.open(db_url)
-    try:
-        return await store.favorites(chat_id)
-    finally:
-        await store.close()
 
 
 async def test_a_refused_callback_answer_keeps_the_reply(
@@ -80,7 +66,7 @@ async def test_a_refused_callback_answer_keeps_the_reply(
     emu.press_button(chat, question.message_id, "reset:yes:2")
     done = await emu.wait_for_reply(chat, after=after, methods=["editMessageText"], timeout=20)
     assert done.text.startswith("Done: removed 2 movies")
-    assert await favorites(db_url, chat) == []
+    assert await stored_favorites(db_url, chat) == []
     # nothing else follows: no "Sorry, something went wrong" after the confirmed change
     probe = await emu.ask(chat, "/help")
     sent = [c.text for c in emu.calls_in(chat, after=after, methods=["sendMessage"])]
@@ -100,6 +86,6 @@ async def test_a_stale_reset_asks_again(emu: Emulator, bot: BotProcess, db_url: 
     emu.press_button(chat, question.message_id, "reset:yes:1")
     asked = await emu.wait_for_reply(chat, after=after, methods=["editMessageText"], timeout=20)
     assert "Remove all 4 movies" in asked.text
-    assert len(await favorites(db_url, chat)) == 4
+    assert len(await stored_favorites(db_url, chat)) == 4
     assert emu.problems() == []
     assert bot.running, bot.tail()

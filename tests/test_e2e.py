@@ -20,8 +20,9 @@ import pytest
 from bot.store import ChatState, FavoritesStore
 from recsys.engine import Recommender
 from recsys.titles import TitleIndex
-from tests.botproc import BotConfig, BotProcess, movie_pool
+from tests.botproc import BotProcess, movie_pool
 from tests.emulator import BotCall, Emulator, fake_token
+from tests.fixtures_e2e import serve_bot, stored_favorites
 
 pytestmark = pytest.mark.slow
 
@@ -55,20 +56,14 @@ def bot(
     db_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[BotProcess]:
-    folder = tmp_path_factory.mktemp("e2e-bot")
-    config = BotConfig(
+    yield from serve_bot(
+        emu,
+        tmp_path_factory.mktemp("e2e-bot"),
         model_path=trained_model_path,
         movielens_dir=movielens_dir,
-        data_dir=folder / "data",
         database_url=db_url,
         extra={"MOVIEBOT_LOG_LEVEL": "DEBUG"},
     )
-    process = BotProcess(emu, config, folder / "bot.log")
-    try:
-        process.start()
-        yield process
-    finally:
-        process.close()
 
 
 @pytest.fixture
@@ -89,14 +84,6 @@ def movie_id(catalog: pd.DataFrame, title: str) -> int:
     matches = catalog.index[catalog["title"] == title]
     assert len(matches) == 1, title
     return int(matches[0])
-
-
-async def favorites(db_url: str, chat_id: int) -> list[int]:
-    store = await FavoritesStore.open(db_url)
-    try:
-        return await store.favorites(chat_id)
-    finally:
-        await store.close()
 
 
 async def press(
@@ -144,7 +131,7 @@ async def test_issue_transcript(
         reply = await emu.ask(chat, f"/like {query}")
         assert reply.text.startswith(f"Added {title} to your favorites"), reply.text
     liked = [movie_id(catalog, title) for _, title in TRANSCRIPT]
-    assert await favorites(db_url, chat) == liked
+    assert await stored_favorites(db_url, chat) == liked
 
     recommended = await emu.ask(chat, "/recommend")
     movies = card_movies(recommended)
@@ -169,11 +156,11 @@ async def test_issue_transcript(
 
     confirm = await emu.ask(chat, "/reset")
     assert "Remove all 5 movies" in confirm.text
-    assert await favorites(db_url, chat) == liked  # nothing happens before the confirmation
+    assert await stored_favorites(db_url, chat) == liked  # nothing happens before the confirmation
     _, done = await press(emu, chat, confirm, "reset:yes:5", "editMessageText")
     assert done.message_id == confirm.message_id
     assert done.text.startswith("Done: removed 5 movies")
-    assert await favorites(db_url, chat) == []
+    assert await stored_favorites(db_url, chat) == []
     empty = await emu.ask(chat, "/favorites")
     assert "empty" in empty.text
 
@@ -186,7 +173,7 @@ async def test_ambiguous_title_gives_buttons_to_pick(emu: Emulator, chat: int, d
     answer, added = await press(emu, chat, reply, "like:260")
     assert answer.params.get("text", "").startswith("Added Star Wars: Episode IV")
     assert added.text.startswith("Added Star Wars: Episode IV - A New Hope (1977)")
-    assert await favorites(db_url, chat) == [260]
+    assert await stored_favorites(db_url, chat) == [260]
 
 
 async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str) -> None:
@@ -195,11 +182,11 @@ async def test_did_you_mean_and_not_found(emu: Emulator, chat: int, db_url: str)
     assert "Close in spelling:" in reply.text
     assert reply.button_data()[0] == "like:296"
     await press(emu, chat, reply, "like:296")
-    assert await favorites(db_url, chat) == [296]
+    assert await stored_favorites(db_url, chat) == [296]
     nothing = await emu.ask(chat, "/like qwxzzy")
     assert nothing.buttons == []
     assert "couldn't find" in nothing.text
-    assert await favorites(db_url, chat) == [296]  # never a phantom
+    assert await stored_favorites(db_url, chat) == [296]  # never a phantom
 
 
 async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int, db_url: str) -> None:
@@ -213,7 +200,7 @@ async def test_like_and_similar_from_recommendations(emu: Emulator, chat: int, d
     assert answer.params["text"].startswith("Added")
     assert edited.message_id == recommended.message_id  # the card is edited in place
     assert "👍 liked" in edited.text
-    assert await favorites(db_url, chat) == [1, first]
+    assert await stored_favorites(db_url, chat) == [1, first]
     _, similar = await press(emu, chat, recommended, sims[1])
     assert similar.text.startswith("Movies similar to")
     assert len(numbered_titles(similar)) == 10
@@ -223,7 +210,7 @@ async def test_undo_and_remove_from_favorites(emu: Emulator, chat: int, db_url: 
     added = await emu.ask(chat, "/like toy story")
     _, removed = await press(emu, chat, added, "un:1")
     assert removed.text.startswith("Removed Toy Story (1995)")
-    assert await favorites(db_url, chat) == []
+    assert await stored_favorites(db_url, chat) == []
     _, back = await press(emu, chat, removed, "like:1")
     assert back.text.startswith("Added Toy Story (1995)")
     await emu.ask(chat, "/like shrek")
@@ -234,13 +221,13 @@ async def test_undo_and_remove_from_favorites(emu: Emulator, chat: int, db_url: 
     assert answer.params["text"] == "Removed Toy Story (1995)"
     assert edited.message_id == page.message_id
     assert numbered_titles(edited) == ["Shrek (2001)"]
-    assert await favorites(db_url, chat) == [4306]
+    assert await stored_favorites(db_url, chat) == [4306]
     # The same (now stale) button, pressed again from an old client: nothing is removed twice.
     stale = await emu.click(chat, page.message_id or 0, "un:1:0", forge=True)
     assert "already removed" in stale.params["text"]
     # The bot re-renders the page, identical now: Telegram says "not modified", the bot shrugs.
     await wait_until(lambda: any(r.benign for r in emu.rejected))
-    assert await favorites(db_url, chat) == [4306]
+    assert await stored_favorites(db_url, chat) == [4306]
 
 
 async def test_reset_cancel_keeps_the_list(emu: Emulator, chat: int, db_url: str) -> None:
@@ -249,7 +236,7 @@ async def test_reset_cancel_keeps_the_list(emu: Emulator, chat: int, db_url: str
     _, kept = await press(emu, chat, confirm, "reset:no", "editMessageText")
     assert kept.text.startswith("OK, your favorites stay")
     assert kept.buttons == []
-    assert await favorites(db_url, chat) == [1]
+    assert await stored_favorites(db_url, chat) == [1]
     nothing = await emu.ask(chat + 500_000, "/reset")
     assert nothing.text == "Your favorites list is already empty."
 
@@ -262,7 +249,7 @@ async def test_forged_and_stale_buttons_expire(emu: Emulator, chat: int, db_url:
         assert answer.params["text"] == "This button has expired."
         reply = await emu.wait_for_reply(chat, after=after)
         assert reply.text.startswith("This button has expired.")
-    assert await favorites(db_url, chat) == [1]
+    assert await stored_favorites(db_url, chat) == [1]
 
 
 async def test_plain_text_offers_to_like(emu: Emulator, chat: int, db_url: str) -> None:
@@ -270,7 +257,7 @@ async def test_plain_text_offers_to_like(emu: Emulator, chat: int, db_url: str) 
     assert offer.text.startswith("Did you mean Lion King, The (1994)?")
     _, added = await press(emu, chat, offer, "like:364")
     assert added.text.startswith("Added Lion King, The (1994)")
-    assert await favorites(db_url, chat) == [364]
+    assert await stored_favorites(db_url, chat) == [364]
 
 
 async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: str) -> None:
@@ -281,7 +268,7 @@ async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: st
     await emu.ask(group, "/like shrek", user_id=12, **kw)
     listed = await emu.ask(group, f"/favorites@{emu.username}", user_id=13, **kw)
     assert numbered_titles(listed) == ["Toy Story (1995)", "Shrek (2001)"]  # the group's list
-    assert await favorites(db_url, group) == [1, 4306]
+    assert await stored_favorites(db_url, group) == [1, 4306]
     after = emu.mark()
     emu.user_sends(group, "/like@some_other_bot alien", user_id=11, **kw)
     emu.user_sends(group, "alien", user_id=11, **kw)  # chatter, not for the bot
@@ -291,7 +278,7 @@ async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: st
     assert len(emu.calls_in(group, after=after)) == 1  # only the command addressed to us
     confirm = await emu.ask(group, "/reset", user_id=12, **kw)
     await press(emu, group, confirm, "reset:yes:2", "editMessageText")
-    assert await favorites(db_url, group) == []
+    assert await stored_favorites(db_url, group) == []
 
 
 async def test_edits_and_media(emu: Emulator, chat: int, db_url: str) -> None:
@@ -306,7 +293,7 @@ async def test_edits_and_media(emu: Emulator, chat: int, db_url: str) -> None:
     # The bot does not ask for edited messages: the edit is never delivered, never applied.
     assert edit["update_id"] not in emu.delivery_counts
     assert len(emu.calls_in(chat, after=after)) == 1
-    assert await favorites(db_url, chat) == [1]
+    assert await stored_favorites(db_url, chat) == [1]
 
 
 async def test_clean_restart_repeats_nothing_and_keeps_favorites(
@@ -320,7 +307,7 @@ async def test_clean_restart_repeats_nothing_and_keeps_favorites(
     listed = await emu.ask(chat, "/favorites")
     assert numbered_titles(listed) == ["Toy Story (1995)"]
     assert len(emu.calls_in(chat, after=mark)) == 1  # nothing was answered twice
-    assert await favorites(db_url, chat) == [1]
+    assert await stored_favorites(db_url, chat) == [1]
 
 
 async def test_transient_telegram_errors_are_retried(emu: Emulator, chat: int) -> None:
@@ -355,7 +342,7 @@ async def test_unlike_and_favorites_pages(
     assert removed.text.startswith(f"Removed {liked[0]}")
     again = await emu.ask(chat, f"/unlike {liked[0]}")
     assert again.text == f"{liked[0]} is not in your favorites."
-    assert await favorites(db_url, chat) == [movie_id(catalog, t) for t in liked[1:]]
+    assert await stored_favorites(db_url, chat) == [movie_id(catalog, t) for t in liked[1:]]
 
 
 # Last: the log then holds everything this module made the bot do.
@@ -439,12 +426,12 @@ async def test_several_titles_small_talk_and_the_catalog(
         summary.text
     )
     assert any(d.startswith("like:") for d in summary.button_data())
-    assert await favorites(db_url, chat) == [1, 2571]
+    assert await stored_favorites(db_url, chat) == [1, 2571]
     lines = await emu.ask(chat, "fargo\nalien")  # one title a line, as plain text
     assert lines.text.startswith("Added 2 movies (4 movies now):")
     talk = await emu.ask(chat, "what should I watch tonight?")
     assert talk.text.startswith("Hi! I recommend movies")
-    assert await favorites(db_url, chat) == [1, 2571, 608, 1214]
+    assert await stored_favorites(db_url, chat) == [1, 2571, 608, 1214]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,11 +463,11 @@ async def test_a_document_is_imported_with_one_summary_and_undone(
         "Imported 3 movies (1 favorites, 1 not for me, 1 seen) from ratings.csv."
     )
     assert summary.text.endswith("Not in the catalog (1):\n• Parasite (2019)")
-    assert await favorites(db_url, chat) == [858]
+    assert await stored_favorites(db_url, chat) == [858]
     (undo,) = summary.button_data()
     _answer, undone = await press(emu, chat, summary, undo)
     assert undone.text == "Undone: 3 movies removed from your lists."
-    assert await favorites(db_url, chat) == []
+    assert await stored_favorites(db_url, chat) == []
     store = await FavoritesStore.open(db_url)
     try:
         state = await store.state(chat)
@@ -515,7 +502,7 @@ async def test_hostile_documents_get_a_clear_message(
     assert reply.text.endswith("Nothing was imported.")
     assert reply.buttons == []
     assert emu.downloads_offered == offered + downloads
-    assert await favorites(db_url, chat) == []
+    assert await stored_favorites(db_url, chat) == []
 
 
 async def test_export_sends_a_file_that_imports_back(emu: Emulator, chat: int, db_url: str) -> None:
@@ -530,4 +517,4 @@ async def test_export_sends_a_file_that_imports_back(emu: Emulator, chat: int, d
     other = next(_chats)
     back = await send_document(emu, other, data, "moviebot-lists.csv")
     assert back.text.startswith("Imported 3 movies (1 favorites, 1 not for me, 1 seen)")
-    assert await favorites(db_url, other) == [858]
+    assert await stored_favorites(db_url, other) == [858]
