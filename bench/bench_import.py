@@ -177,7 +177,7 @@ def lookalikes(
         & ~big.index.isin(catalog.index)
         & ~big["title"].isin(titles)
     ]
-    sample = others.sample(min(n, len(others)), random_state=seed)
+    sample = others if n >= len(others) else others.sample(n, random_state=seed)
     rows = [
         ExportRow("x", i, FileKind.LETTERBOXD_WATCHED, display_title(str(name)), int(y))
         for i, (name, y) in enumerate(zip(sample["name"], sample["year"], strict=True))

@@ -47,7 +47,7 @@ ARTICLES = frozenset(
     | {"une", "una", "uno", "der", "die", "das", "den", "det", "en", "ett", "ein", "eine", "de"}
     | {"het", "o", "os", "as"}
 )
-_ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
+ENGLISH_ARTICLES = frozenset({"the", "a", "an"})
 _TRAILING_ARTICLE = re.compile(r"^(?P<body>.+?),\s*(?P<art>[^\W\d_]+'?)$")
 _ALIAS = re.compile(r"\s*\((?P<alias>[^()]*)\)$")
 _AKA = re.compile(r"^(?:a\.?\s*k\.?\s*a\.?|aka)\s+", re.IGNORECASE)
@@ -117,7 +117,7 @@ def _variants(text: str) -> tuple[str, str | None]:
     fronted, moved = front_article(text.strip())
     key = normalise(fronted)
     first, _, rest = key.partition(" ")
-    if rest and (first in _ENGLISH_ARTICLES or first == moved):
+    if rest and (first in ENGLISH_ARTICLES or first == moved):
         return key, rest
     return key, None
 

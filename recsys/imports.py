@@ -27,11 +27,13 @@ import zipfile
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 
 import pandas as pd
 
-from recsys.identity import IdentityIndex, front_article, normalise, title_keys
-from recsys.titles import MatchStatus, TitleIndex
+from recsys.identity import ENGLISH_ARTICLES, IdentityIndex, front_article, normalise, title_keys
+from recsys.titles import MatchStatus, TitleIndex, split_aliases
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # Telegram's Bot API download limit
 MAX_ROWS = 20_000  # per import, all files of a zip together
@@ -61,6 +63,16 @@ TV_TYPES = frozenset(
         "musicvideo",
     }
 )
+# A Letterboxd row names a film as TMDB does: its first release's year, its English title. MovieLens
+# sometimes dates a film a year later or earlier (its own release, a premiere) or writes it without
+# a leading article ("Intouchables" for "The Intouchables"). Those readings are accepted only when
+# no other film of the catalog has that title within NEAR_YEAR_SPAN years, a year off only for a
+# title of two or more words besides articles ("Home (2016)" is not "Home (2015)"), an article
+# only for such a title, a well-known film (among the catalog's WELL_KNOWN_SHARE most liked) or a
+# film whose original title is not English.
+# The price, measured on 66,422 ml-32m films ml-latest-small lacks: see docs/import.md.
+WELL_KNOWN_SHARE = 0.10
+NEAR_YEAR_SPAN = 3
 WATCHLIST = "watchlist"  # the reason a watchlist row is skipped: the bot keeps no watchlist
 NOT_IN_CATALOG = "not in the catalog"
 # A film MovieLens lists without a year matches a row by exact title when the row's year is in
@@ -494,6 +506,8 @@ class ImportResolver:
             for m, y in zip(catalog.index, catalog["year"], strict=True)
         }
         self._names = dict(zip(catalog.index.astype(int), catalog["name"].astype(str), strict=True))
+        self._well_known = _well_known(catalog)
+        self._errata = _errata(catalog)
 
     @classmethod
     def build(cls, catalog: pd.DataFrame) -> ImportResolver:
@@ -562,7 +576,44 @@ class ImportResolver:
             found = self._resolve(name, row.year)
             if found is not None:
                 return found, "resolver"
+        for name in names:
+            found = self._errata.get((normalise(name), row.year))
+            if found is not None:
+                return found, "errata"
+        for name in names:
+            found = self._near(name, row.year, row.imdb_id)
+            if found is not None:
+                return found, "near"
         return None, None
+
+    def _near(self, name: str, year: int, imdb_id: int | None) -> int | None:
+        """A film written without (or with) its leading article, or dated a year off.
+
+        No other film of the catalog may read as ``name`` within NEAR_YEAR_SPAN years of
+        ``year``; a one-word title may never be a year off ("Home (2016)" is not "Home (2015)"),
+        and differs by its article only where :meth:`_article_free` allows it.
+        """
+        words = [w for w in normalise(name).split() if w not in ENGLISH_ARTICLES]
+        span = range(year - NEAR_YEAR_SPAN, year + NEAR_YEAR_SPAN + 1)
+        hits = {y: m for y in span if (m := self.identity.by_title(name, y, imdb_id=imdb_id))}
+        if hits:  # the title reads exactly in a year nearby: only a year off may be accepted
+            if len(hits) != 1 or len(words) < 2:
+                return None
+            ((when, movie),) = hits.items()
+            return movie if abs(when - year) == 1 else None
+        found = self.identity.by_title(name, year, imdb_id=imdb_id, bare=True)
+        if found is None or (len(words) < 2 and not self._article_free(found)):
+            return None
+        others = {self.identity.by_title(name, y, imdb_id=imdb_id, bare=True) for y in span}
+        return found if others <= {found, None} else None
+
+    def _article_free(self, movie_id: int) -> bool:
+        """Whether a one-word title may drop or gain its article in an export.
+
+        A well-known film, or a film whose original title is not English (MovieLens gives it in
+        parentheses), where the article is a translator's choice ("Mirror", "The Mirror").
+        """
+        return movie_id in self._well_known or bool(split_aliases(self._names[movie_id])[1])
 
     def _resolve(self, name: str, year: int) -> int | None:
         """The title resolver's answer for "name (year)", if it is of that year and reads alike."""
@@ -590,6 +641,46 @@ class ImportResolver:
         """
         row = _spelling(name)
         return bool(row) and row in _spellings(self._names.get(movie_id, ""))
+
+
+def _well_known(catalog: pd.DataFrame) -> frozenset[int]:
+    """The catalog's most-liked films (WELL_KNOWN_SHARE of them; none without a likes column)."""
+    if "likes" not in catalog.columns or not len(catalog):
+        return frozenset()
+    likes = catalog["likes"].astype(float)
+    floor = max(float(likes.quantile(1 - WELL_KNOWN_SHARE)), 1.0)
+    return frozenset(int(m) for m in catalog.index[likes >= floor])
+
+
+def _errata(catalog: pd.DataFrame) -> dict[tuple[str, int], int]:
+    """(normalised title, year) as TMDB writes them -> movie, for the catalog's linked films."""
+    if "imdb_id" not in catalog.columns:
+        return {}
+    by_imdb = {
+        int(i): int(m)
+        for m, i in zip(catalog.index, catalog["imdb_id"], strict=True)
+        if pd.notna(i)
+    }
+    out = {}
+    for imdb_id, title, year in catalog_errata():
+        if imdb_id in by_imdb:
+            out[normalise(title), year] = by_imdb[imdb_id]
+    return out
+
+
+@cache
+def catalog_errata() -> tuple[tuple[int, str, int], ...]:
+    """recsys/data/catalog_errata.tsv: (IMDb id, title, year) as TMDB and Letterboxd write them."""
+    text = resources.files("recsys").joinpath("data/catalog_errata.tsv").read_text("utf-8")
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3 or not fields[0].isdigit() or not fields[2].isdigit():
+            raise ValueError(f"catalog errata line {number}: expected 'imdb<TAB>title<TAB>year'")
+        rows.append((int(fields[0]), fields[1].strip(), int(fields[2])))
+    return tuple(rows)
 
 
 def _spelling(text: str) -> str:
