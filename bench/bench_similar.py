@@ -244,26 +244,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
 
     anchors, resolved, skipped = read_anchors(args.anchors, TitleIndex.build(catalog))
-    batches = {b: [a for a in anchors if a.batch == b] for b in ("tune", "holdout")}
+    names = list(dict.fromkeys(a.batch for a in anchors))  # in file order: tune, holdout, ...
+    batches = {b: [a for a in anchors if a.batch == b] for b in names}
     batches["all"] = anchors
     print(
-        f"{release.name}: {len(anchors)} anchors ({len(batches['tune'])} tune, "
-        f"{len(batches['holdout'])} holdout); {resolved} titles resolved, {skipped} not in the "
-        f"catalog; accepted neighbours per anchor: median "
-        f"{int(np.median([len(a.accepted) for a in anchors]))}"
+        f"{release.name}: {len(anchors)} anchors ("
+        + ", ".join(f"{len(batches[b])} {b}" for b in names)
+        + f"); {resolved} titles resolved, {skipped} not in the catalog; accepted neighbours "
+        f"per anchor: median {int(np.median([len(a.accepted) for a in anchors]))}"
     )
     sample = np.random.default_rng(0).choice(item_ids, size=min(1000, item_ids.size), replace=False)
-    header = (
-        f"{'method':<50} {'tune':>6} {'holdout':>8} {'all':>6} {'low-support':>12} {'ms/call':>8}"
+    columns = [*names, "all"]
+    print(
+        f"{'method':<50} "
+        + " ".join(f"{b:>{max(6, len(b))}}" for b in columns)
+        + f" {'low-support':>12} {'ms/call':>8}"
     )
-    print(header)
     for name, similar in methods.items():
-        shares = [accepted_share(similar, batches[b]) for b in ("tune", "holdout", "all")]
+        shares = [accepted_share(similar, batches[b]) for b in columns]
         low = low_support_share(similar, item_ids, support)
         ms = per_call_ms(similar, sample)
         print(
-            f"{name:<50} {shares[0]:>6.3f} {shares[1]:>8.3f} {shares[2]:>6.3f} "
-            f"{low:>11.2%} {ms:>8.3f}"
+            f"{name:<50} "
+            + " ".join(f"{s:>{max(6, len(b))}.3f}" for s, b in zip(shares, columns, strict=True))
+            + f" {low:>11.2%} {ms:>8.3f}"
         )
     print(
         f"index build at load: ours {ours_build * 1000:.0f} ms with the artifact's series codes "
