@@ -8,6 +8,10 @@ first, then films of the same kind. :class:`SimilarIndex` ranks candidates by a 
   more than a shared *Drama*),
 * the user tags of ``tags.csv`` where the release has them (cosine of TF-IDF tag vectors, computed
   at training time by :func:`tag_vectors`: "Studio Ghibli", "Coen Brothers", "Disney"),
+* the makers (cosine of idf-weighted vectors of the directors, studios and other makers each
+  movie is listed under in ``recsys/data/makers.tsv``, :func:`maker_vectors`: Kubrick, Pixar,
+  the Coen brothers; what MovieLens does not say and a fan judges by), matched to the catalog's
+  titles at the first call,
 * the release years (``exp(-|Δyear| / 40)``: the same era),
 
 and puts the films of the movie's series (:func:`recsys.series.series_keys`) before all others.
