@@ -45,6 +45,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,60 +195,39 @@ def main(argv: Sequence[str] | None = None) -> None:
         weights=(support / (support + config.shrink)) if config.shrink > 0 else None,
     )
     before_build = time.perf_counter() - start
+    common: dict[str, Any] = {
+        "catalog": catalog,
+        "item_ids": item_ids,
+        "min_support": config.min_support,
+        "shrink": config.shrink,
+    }
+    stored: dict[str, Any] = {"tags": artifact.tag_vectors, "series": artifact.series}
     start = time.perf_counter()
-    fresh = SimilarIndex(
-        factors,
-        support,
-        catalog=catalog,
-        item_ids=item_ids,
-        min_support=config.min_support,
-        shrink=config.shrink,
-        tags=artifact.tag_vectors,
-        series=artifact.series,
-    )
+    fresh = SimilarIndex(factors, support, **common, **stored)
     ours_build = time.perf_counter() - start
     start = time.perf_counter()
     fresh.top(0, N)  # the first call reads the makers table against the candidates' titles
     ours_first = time.perf_counter() - start
     start = time.perf_counter()
-    older = SimilarIndex(
-        factors,
-        support,
-        catalog=catalog,
-        item_ids=item_ids,
-        min_support=config.min_support,
-        shrink=config.shrink,
-    )
+    older = SimilarIndex(factors, support, **common)
     assert older.series.size == support.size  # without codes: read from the titles at first use
     ours_build_old = time.perf_counter() - start
+    # the same blend without the makers table (what recsys/data/makers.tsv adds)
+    no_makers_index = SimilarIndex(
+        factors, support, **common, **stored, weights=SimilarWeights(makers=0.0)
+    )
 
     def ours(movie_id: int, n: int) -> list[int]:
         return [s.movie_id for s in rec.similar(movie_id, n)]
 
-    # the same blend without the makers table (what recsys/data/makers.tsv adds)
-    no_makers_index = SimilarIndex(
-        factors,
-        support,
-        catalog=catalog,
-        item_ids=item_ids,
-        min_support=config.min_support,
-        shrink=config.shrink,
-        tags=artifact.tag_vectors,
-        series=artifact.series,
-        weights=SimilarWeights(makers=0.0),
-    )
+    def by_column(top: Callable[[int, int], tuple[np.ndarray, np.ndarray]]) -> Similar:
+        def similar(movie_id: int, n: int) -> list[int]:
+            col = rec.items.column(movie_id)
+            return [] if col is None else [int(item_ids[c]) for c in top(col, n)[0]]
 
-    def no_makers(movie_id: int, n: int) -> list[int]:
-        col = rec.items.column(movie_id)
-        if col is None:
-            return []
-        return [int(item_ids[c]) for c in no_makers_index.top(col, n)[0]]
+        return similar
 
-    def before(movie_id: int, n: int) -> list[int]:
-        col = rec.items.column(movie_id)
-        if col is None:
-            return []
-        return [int(item_ids[c]) for c in before_index.top(col, n)[0]]
+    no_makers, before = by_column(no_makers_index.top), by_column(before_index.top)
 
     import warnings
 
