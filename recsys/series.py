@@ -168,6 +168,17 @@ def _variants(name: str) -> list[tuple[str, bool]]:
     return out
 
 
+def name_keys(name: str) -> list[str]:
+    """Comparable keys of a title and of each alternative title in its parentheses.
+
+    Folded (lower case, accents and punctuation removed), without a leading or trailing article.
+
+    ``"Matrix, The"`` and ``"The Matrix"`` give ``["matrix"]``; ``"Amelie (Fabuleux destin
+    d'Amélie Poulain, Le)"`` gives ``["amelie", "fabuleux destin d amelie poulain"]``.
+    """
+    return [_words(text) for text, _ in _variants(name)]
+
+
 def _stems(text: str) -> list[_Stem]:
     """Shorter and shorter stems of one folded title, by the rules of the module docstring."""
     out: list[_Stem] = []

@@ -170,7 +170,7 @@ def test_labelled_anchors_beat_the_plain_factor_cosine(
 ) -> None:
     """On the tuning anchors, the blend accepts clearly more than the previous lists."""
     anchors, resolved, _ = read_anchors(Path(ANCHORS), TitleIndex.build(recommender.catalog))
-    assert len(anchors) >= 60
+    assert len(anchors) >= 95
     assert resolved > 1500
     factors = load_artifact(trained_model_path).similar_factors
     assert factors is not None
@@ -184,7 +184,12 @@ def test_labelled_anchors_beat_the_plain_factor_cosine(
         return [s.movie_id for s in recommender.similar(movie_id, n)]
 
     tune = [a for a in anchors if a.batch == "tune"]
-    assert accepted_share(ours, tune) >= accepted_share(plain, tune) + 0.08
+    assert accepted_share(ours, tune) >= accepted_share(plain, tune) + 0.2  # 0.65 against 0.37
+    # the batches never tuned on gain too (reporting only: the margin is loose)
+    for batch in ("holdout", "holdout2"):
+        held = [a for a in anchors if a.batch == batch]
+        assert len(held) >= 20
+        assert accepted_share(ours, held) >= accepted_share(plain, held) + 0.1
 
 
 def test_concurrent_calls_on_an_index_without_stored_series(
