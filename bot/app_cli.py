@@ -94,7 +94,7 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
     a configuration error (malformed URL, unknown driver, wrong password, missing database) is
     said in one line at once, without a traceback, and never with the password.
     """
-    from bot.store import FavoritesStore, StoreUnavailable
+    from bot.store import FavoritesStore, StoreFault, StoreUnavailable
 
     url = settings.resolved_database_url
     where = safe_url(url)
@@ -106,19 +106,22 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
         try:
             return await FavoritesStore.open(url, limit=settings.favorites_limit)
         except StoreUnavailable as exc:
-            reason = _cause(exc)
+            reason = str(exc) if isinstance(exc, StoreFault) else _cause(exc)
             remaining = deadline - loop.time()
             if remaining <= 0:
+                problem = "cannot use" if isinstance(exc, StoreFault) else "cannot reach"
                 _say(
-                    f"cannot reach the favorites database {where} ({reason}); gave up after "
+                    f"{problem} the favorites database {where} ({reason}); gave up after "
                     f"{attempt} attempts in {settings.database_wait_seconds:g} s "
                     "(MOVIEBOT_DATABASE_WAIT_SECONDS)"
                 )
                 return None
             wait = min(delay, remaining)
-            logger.warning(
-                "The favorites database %s cannot be reached (%s); attempt %d, next in %.1f s "
-                "(giving up in %.0f s)",
+            logger.log(
+                logging.ERROR if isinstance(exc, StoreFault) else logging.WARNING,
+                "The favorites database %s cannot be "
+                + ("used" if isinstance(exc, StoreFault) else "reached")
+                + " (%s); attempt %d, next in %.1f s (giving up in %.0f s)",
                 where,
                 reason,
                 attempt,
@@ -228,7 +231,13 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     """
     from telegram.error import InvalidToken
 
-    from bot.telegram_app import PollingConflict, build_application, run_polling, run_webhook
+    from bot.telegram_app import (
+        DeliveryHalted,
+        PollingConflict,
+        build_application,
+        run_polling,
+        run_webhook,
+    )
     from bot.webhook import WebhookConfigError, webhook_secret
 
     secret = ""
@@ -270,9 +279,10 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
                 url=settings.webhook_url,
                 secret_token=secret,
                 health=health_checks(store, parts),
+                halt=lambda: store.lost,
             )
         else:
-            await run_polling(app, poll_seconds=settings.polling_timeout)
+            await run_polling(app, poll_seconds=settings.polling_timeout, halt=lambda: store.lost)
     except InvalidToken:
         print(
             "moviebot: Telegram refused the bot token (MOVIEBOT_TELEGRAM_TOKEN). "
@@ -283,6 +293,10 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     except PollingConflict as exc:
         logger.error("%s", exc)
         _say(str(exc))
+        return 1
+    except DeliveryHalted as exc:
+        logger.error("Stopping, the last updates unacknowledged: %s", exc)
+        _say(f"stopped without acknowledging the last updates: {exc}")
         return 1
     except WebhookConfigError as exc:
         _say(str(exc))

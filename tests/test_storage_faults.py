@@ -1,0 +1,265 @@
+"""Storage faults through the real ``moviebot run`` process and the Bot API emulator.
+
+* The SQLite file deleted or replaced while the bot runs: the bot would write into a file nobody
+  opens again. The like is answered "temporarily unavailable" (not "Added"), the fault is logged
+  at ERROR with what to do, the update is not acknowledged (polling: the batch stays
+  unconfirmed; webhook: 503) and the process stops; restarted, the bot gets the update again
+  and keeps it.
+* A read-only database (an immutable ``-wal`` file: ``chattr +i``) and a full disk (a small
+  tmpfs filled up): named at ERROR with what to do, users told, nothing half-written, and the
+  bot works again once the operator fixed it, without a restart.
+* A read-only database at start: one line naming it, not "cannot reach".
+
+The read-only and disk-full cases need root (``chattr``, ``mount``); they are skipped with a
+message elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import texts
+from bot.app_cli import open_store
+from bot.settings import Settings
+from bot.store import FavoritesStore
+from tests.botproc import Movie
+from tests.emulator import Emulator, WebhookDelivery
+from tests.fixtures_e2e import stored_favorites
+from tests.fixtures_reliability import bot_config, pool, spawn  # noqa: F401
+from tests.webhookproc import free_port, webhook_env
+
+SECRET = "faults-secret_" + "y" * 20
+UNAVAILABLE = texts.unavailable()
+
+
+def error_lines(log: str, pattern: str) -> list[str]:
+    """The log lines at ERROR that match ``pattern``."""
+    return [line for line in log.splitlines() if " ERROR " in line and re.search(pattern, line)]
+
+
+def chattr(flag: str, *paths: Path) -> bool:
+    """``chattr flag paths``; False when it cannot be done here (not root, no support)."""
+    try:
+        done = subprocess.run(["chattr", flag, *map(str, paths)], capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
+    return done.returncode == 0
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "8m") -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder`` (skips the test when that is not allowed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"mounting a small tmpfs needs root: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def fill(folder: Path) -> Path:
+    """Fill the disk of ``folder`` to the last byte with one file; returns it."""
+    filler = folder / "filler"
+    with filler.open("wb", buffering=0) as out:
+        for chunk in (1 << 16, 1 << 10, 1):
+            try:
+                while True:
+                    out.write(b"\0" * chunk)
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+    return filler
+
+
+def remove(db: Path, *suffixes: str) -> None:
+    """Delete the database's files with these suffixes (``""``: the file itself)."""
+    for suffix in suffixes:
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+
+async def like(emu: Emulator, chat: int, movie: Movie) -> str:
+    """Send ``/like <title>`` and return the reply's HTML."""
+    reply = await emu.ask(chat, f"/like {movie.title}", timeout=30)
+    return reply.html
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_sqlite_file_gone_while_running_loses_no_like(
+    emu: Emulator,
+    spawn: Any,  # noqa: F811
+    bot_config: Any,  # noqa: F811
+    pool: list[Movie],  # noqa: F811
+    tmp_path: Path,
+    how: str,
+    mode: str,
+) -> None:
+    db = tmp_path / "db" / "favorites.sqlite3"
+    url = f"sqlite+aiosqlite:///{db}"
+    port = free_port()
+    if mode == "webhook":
+        bot = spawn(bot_config(url, **webhook_env(port, SECRET)), port=port)
+    else:
+        bot = spawn(bot_config(url))
+    chat = 51_001
+    with contextlib.ExitStack() as stack:
+        delivery = (
+            stack.enter_context(WebhookDelivery(emu, [bot.target])) if mode == "webhook" else None
+        )
+        bot.start()
+        assert await like(emu, chat, pool[0]) != UNAVAILABLE
+
+        if how == "deleted":  # rm favorites.sqlite3*
+            remove(db, "", "-wal", "-shm")
+        else:  # another database moved over it (a restored backup, say)
+            other = tmp_path / "other.sqlite3"
+            store = await FavoritesStore.open(f"sqlite:///{other}")
+            await store.add(chat, pool[2].movie_id)
+            await store.close()
+            os.replace(other, db)
+            remove(db, "-wal", "-shm")
+
+        mark = emu.mark()
+        update_id = emu.user_sends(chat, f"/like {pool[1].title}")["update_id"]
+        reply = await emu.wait_for_reply(chat, after=mark, timeout=30)
+        assert reply.html == UNAVAILABLE, "a like the bot cannot keep was answered as done"
+        assert await asyncio.to_thread(bot.proc.wait, 30) == 1, bot.tail()
+        log = bot.log()
+        assert error_lines(log, f"favorites database file .*{db.name} was {how}"), bot.tail()
+        assert error_lines(log, "restart the bot")
+        if delivery is None:
+            assert update_id in emu.pending_update_ids()  # the batch was not confirmed
+        else:
+            assert update_id not in delivery.acknowledged
+            assert 503 in delivery.statuses(update_id)
+
+        # The operator restarts the bot on whatever the path holds now: the update comes again.
+        mark = emu.mark()
+        await asyncio.to_thread(bot.start)
+        again = await emu.wait_for_reply(chat, after=mark, timeout=30)
+        assert again.html != UNAVAILABLE
+        assert pool[1].title in again.text
+        if delivery is None:
+            await emu.wait_all_confirmed(timeout=30)
+        else:
+            for _ in range(300):
+                if update_id in delivery.acknowledged:
+                    break
+                await asyncio.sleep(0.1)
+            assert update_id in delivery.acknowledged
+        assert bot.stop() == 0, bot.tail()
+    expected = [pool[1].movie_id] if how == "deleted" else [pool[2].movie_id, pool[1].movie_id]
+    assert await stored_favorites(url, chat) == expected
+    assert emu.problems() == []
+
+
+async def test_read_only_database_is_named_and_told(
+    emu: Emulator,
+    spawn: Any,  # noqa: F811
+    bot_config: Any,  # noqa: F811
+    pool: list[Movie],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "db" / "favorites.sqlite3"
+    url = f"sqlite+aiosqlite:///{db}"
+    bot = spawn(bot_config(url))
+    bot.start()
+    chat = 52_001
+    assert await like(emu, chat, pool[0]) != UNAVAILABLE
+    wal = Path(f"{db}-wal")
+    if not chattr("+i", db, wal):
+        pytest.skip("chattr +i needs root and a file system that supports it")
+    try:
+        assert await like(emu, chat, pool[1]) == UNAVAILABLE
+        assert bot.running
+        lines = error_lines(bot.log(), r"is read-only \(operation not permitted: immutable")
+        assert lines, bot.tail()
+        assert "writable for user" in lines[0]
+    finally:
+        chattr("-i", db, wal)
+    # Fixed by the operator: works again without a restart.
+    assert pool[2].title in await like(emu, chat, pool[2])
+    assert "accepts changes again" in bot.log()
+    assert bot.stop() == 0
+    assert await stored_favorites(url, chat) == [pool[0].movie_id, pool[2].movie_id]
+
+
+async def test_disk_full_is_named_and_told(
+    emu: Emulator,
+    spawn: Any,  # noqa: F811
+    bot_config: Any,  # noqa: F811
+    pool: list[Movie],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        db = disk / "favorites.sqlite3"
+        url = f"sqlite+aiosqlite:///{db}"
+        bot = spawn(bot_config(url))
+        try:
+            bot.start()
+            chat = 53_001
+            assert await like(emu, chat, pool[0]) != UNAVAILABLE
+            filler = fill(disk)
+            answers = {}
+            for movie in pool[1:16]:
+                answers[movie.movie_id] = await like(emu, chat, movie)
+                if answers[movie.movie_id] == UNAVAILABLE:
+                    break
+            assert UNAVAILABLE in answers.values(), "no write failed on a full disk"
+            assert bot.running
+            lines = error_lines(bot.log(), f"disk full at {re.escape(str(disk))}")
+            assert lines, bot.tail()
+            assert "free space" in lines[0]
+            filler.unlink()
+            last = pool[20]
+            assert last.title in await like(emu, chat, last)
+            assert bot.stop() == 0
+            kept = [m for m, answer in answers.items() if answer != UNAVAILABLE]
+            assert await stored_favorites(url, chat) == [
+                pool[0].movie_id,
+                *kept,
+                last.movie_id,
+            ]
+        finally:
+            bot.close()
+
+
+async def test_read_only_database_at_start_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "ro" / "favorites.sqlite3"  # file and folder immutable: no -wal either
+    store = await FavoritesStore.open(f"sqlite:///{db}")
+    await store.close()
+    if not chattr("+i", db, db.parent):
+        pytest.skip("chattr +i needs root and a file system that supports it")
+    try:
+        for name in [k for k in os.environ if k.startswith("MOVIEBOT_")]:
+            monkeypatch.delenv(name)
+        monkeypatch.chdir(tmp_path)
+        settings = Settings(
+            database_url=f"sqlite+aiosqlite:///{db}",  # type: ignore[arg-type]
+            database_wait_seconds=0.2,
+        )
+        assert await open_store(settings) is None
+    finally:
+        chattr("-i", db, db.parent)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert "read-only" in lines[0]
+    assert "cannot reach" not in lines[0]
