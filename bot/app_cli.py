@@ -231,6 +231,7 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     """
     from telegram.error import InvalidToken
 
+    from bot import confirmations
     from bot.telegram_app import (
         DeliveryHalted,
         PollingConflict,
@@ -271,6 +272,7 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
             overall_max_rate=settings.telegram_max_rate,
             group_max_rate=settings.telegram_group_rate,
         )
+        confirmations.install(app)
         if settings.webhook_url:
             await run_webhook(
                 app,
