@@ -311,18 +311,41 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
 def health_checks(
     store: FavoritesStore, parts: Parts
 ) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
-    """``/healthz`` in webhook mode: the database answers a read, the model has its catalog."""
+    """``/healthz`` in webhook mode: the database and the model each answer a real request.
+
+    ``database``: a read answers and the store can still keep changes (for SQLite: the file at
+    its path is still the one it has open). ``model``: a recommendation for one movie of the
+    catalog comes back with known movies and finite scores (run in a thread, as the bot does).
+    """
+    import math
+
     from bot.store import StoreUnavailable
+
+    recommender = parts.recommender
+    item_ids = recommender.items.item_ids
+    probe = int(item_ids[0]) if len(item_ids) else None  # a movie the model has factors for
 
     async def database() -> bool:
         try:
-            await store.favorites(0)  # a read that needs the database (chat 0 is nobody's)
-        except StoreUnavailable:
+            await store.ping()
+        except StoreUnavailable as exc:
+            logger.warning("Health check: the favorites database is not usable (%s)", exc)
             return False
         return True
 
+    def recommend() -> bool:
+        if probe is None:
+            return False
+        result = recommender.recommend([probe], n=3)
+        return bool(result.items) and all(
+            item.movie_id != probe
+            and recommender.knows(item.movie_id)
+            and math.isfinite(item.score)
+            for item in result.items
+        )
+
     async def model() -> bool:
-        return len(parts.recommender.catalog) > 0
+        return await asyncio.to_thread(recommend)
 
     return {"database": database, "model": model}
 

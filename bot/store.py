@@ -601,6 +601,24 @@ class FavoritesStore:
         fault = self._fault
         return str(fault) if fault is not None and fault.lost else None
 
+    async def ping(self) -> None:
+        """Checks that the database answers a read and that changes can still be kept.
+
+        Raises:
+            StoreFault: The SQLite file was deleted or replaced (found now or by a change).
+            StoreUnavailable: The database cannot be reached.
+        """
+        if self._fault is not None and self._fault.lost:
+            raise self._fault
+
+        def query(conn: Connection) -> None:
+            conn.execute(select(literal(1))).scalar()
+
+        async with self._translate_errors():
+            await self._database.run(query, write=False)
+            if isinstance(self._database, _SqliteDatabase):
+                self._database.check_file()
+
     @property
     def fault(self) -> str | None:
         """The storage fault of the last failed change (None once a change succeeds again)."""

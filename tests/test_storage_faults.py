@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot import texts
@@ -93,6 +94,13 @@ def remove(db: Path, *suffixes: str) -> None:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
 
 
+async def health(url: str) -> tuple[int, dict[str, bool]]:
+    """``GET /healthz``: the status and the checks."""
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(url, timeout=10)
+    return answer.status_code, answer.json()["checks"]
+
+
 async def like(emu: Emulator, chat: int, movie: Movie) -> str:
     """Send ``/like <title>`` and return the reply's HTML."""
     reply = await emu.ask(chat, f"/like {movie.title}", timeout=30)
@@ -124,6 +132,8 @@ async def test_sqlite_file_gone_while_running_loses_no_like(
         )
         bot.start()
         assert await like(emu, chat, pool[0]) != UNAVAILABLE
+        if delivery is not None:
+            assert (await health(bot.health_url)) == (200, {"database": True, "model": True})
 
         if how == "deleted":  # rm favorites.sqlite3*
             remove(db, "", "-wal", "-shm")
@@ -135,6 +145,8 @@ async def test_sqlite_file_gone_while_running_loses_no_like(
             os.replace(other, db)
             remove(db, "-wal", "-shm")
 
+        if delivery is not None:  # /healthz sees it before any change does
+            assert (await health(bot.health_url)) == (503, {"database": False, "model": True})
         mark = emu.mark()
         update_id = emu.user_sends(chat, f"/like {pool[1].title}")["update_id"]
         reply = await emu.wait_for_reply(chat, after=mark, timeout=30)
