@@ -275,3 +275,35 @@ async def test_read_only_database_at_start_is_one_line(
     assert len(lines) == 1, lines
     assert "read-only" in lines[0]
     assert "cannot reach" not in lines[0]
+
+
+class PostgresError(Exception):
+    """What asyncpg raises: an exception with a ``sqlstate``."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "words"),
+    [
+        ("53100", "disk is full"),
+        ("25006", "refuses writes"),
+        ("08006", None),  # a lost connection: unavailable, not a fault to fix
+    ],
+)
+def test_postgres_faults_are_named(sqlstate: str, words: str | None) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.store import _is_unavailable, _postgres_fault
+
+    error = DBAPIError("INSERT …", {}, PostgresError(sqlstate))
+    fault = _postgres_fault(error)
+    if words is None:
+        assert fault is None
+        assert _is_unavailable(error)
+    else:
+        assert fault is not None
+        assert words in str(fault)
+        assert "MOVIEBOT_DATABASE_URL" in str(fault) or "free space" in str(fault)
