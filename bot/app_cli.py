@@ -91,8 +91,9 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
 
     A database that cannot be reached (down, still starting) is retried with exponential
     backoff (0.5 s doubling to 10 s, each attempt logged) for ``MOVIEBOT_DATABASE_WAIT_SECONDS``;
-    a configuration error (malformed URL, unknown driver, wrong password, missing database) is
-    said in one line at once, without a traceback, and never with the password.
+    a configuration error (malformed URL, unknown driver, wrong password, missing database) or a
+    storage fault (read-only SQLite file, full disk, a folder that cannot be made) is said in one
+    line at once, with what to do, without a traceback, and never with the password.
     """
     from bot.store import FavoritesStore, StoreFault, StoreUnavailable
 
@@ -105,23 +106,23 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
         attempt += 1
         try:
             return await FavoritesStore.open(url, limit=settings.favorites_limit)
+        except StoreFault as exc:  # reached, but the operator must act: waiting will not help
+            _say(f"cannot use the favorites database: {exc}")
+            return None
         except StoreUnavailable as exc:
-            reason = str(exc) if isinstance(exc, StoreFault) else _cause(exc)
+            reason = _cause(exc)
             remaining = deadline - loop.time()
             if remaining <= 0:
-                problem = "cannot use" if isinstance(exc, StoreFault) else "cannot reach"
                 _say(
-                    f"{problem} the favorites database {where} ({reason}); gave up after "
+                    f"cannot reach the favorites database {where} ({reason}); gave up after "
                     f"{attempt} attempts in {settings.database_wait_seconds:g} s "
                     "(MOVIEBOT_DATABASE_WAIT_SECONDS)"
                 )
                 return None
             wait = min(delay, remaining)
-            logger.log(
-                logging.ERROR if isinstance(exc, StoreFault) else logging.WARNING,
-                "The favorites database %s cannot be "
-                + ("used" if isinstance(exc, StoreFault) else "reached")
-                + " (%s); attempt %d, next in %.1f s (giving up in %.0f s)",
+            logger.warning(
+                "The favorites database %s cannot be reached (%s); attempt %d, next in %.1f s "
+                "(giving up in %.0f s)",
                 where,
                 reason,
                 attempt,

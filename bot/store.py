@@ -563,8 +563,11 @@ class FavoritesStore:
             marks_limit: The most dislikes and seen movies a chat may keep (default 4 × limit).
 
         Raises:
-            BadDatabaseUrl: The URL is not SQLite or PostgreSQL (a ValueError).
+            BadDatabaseUrl: The URL is not SQLite or PostgreSQL, or names no SQLite file (a
+                ValueError).
             ValueError: The limit is below 1.
+            StoreFault: The SQLite file is read-only, its disk is full, or its folder cannot be
+                created (a StoreUnavailable: the message says what to do).
             StoreUnavailable: The database cannot be reached or created.
         """
         if limit < 1:
@@ -1332,6 +1335,11 @@ def _parse_url(url: str) -> URL:
             "the favorites database must be sqlite+aiosqlite:///FILE or "
             f"postgresql+asyncpg://USER:PASSWORD@HOST/DB, not {parsed.drivername}://..."
         )
+    if backend == "sqlite" and (not parsed.database or parsed.database == ":memory:"):
+        raise BadDatabaseUrl(
+            "an SQLite URL must name a file, sqlite+aiosqlite:///ABSOLUTE/PATH.sqlite3 (an "
+            "in-memory database would lose every list when the bot stops)"
+        )
     used = "asyncpg" if backend == "postgresql" else "pysqlite"
     return parsed.set(drivername=f"{backend}+{used}")
 
@@ -1408,7 +1416,12 @@ def _make_parent_folder(url: URL) -> None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    folder = Path(database).absolute().parent
     try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise StoreUnavailable(f"cannot create the folder of {database}: {error}") from error
+        raise StoreFault(
+            f"the folder {folder} of the favorites database cannot be created "
+            f"({error.strerror or error}): create it, writable for user {_user()}, or set "
+            "MOVIEBOT_DATABASE_URL to a file in a folder that exists"
+        ) from error

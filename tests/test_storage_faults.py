@@ -266,9 +266,9 @@ async def test_read_only_database_at_start_is_one_line(
         monkeypatch.chdir(tmp_path)
         settings = Settings(
             database_url=f"sqlite+aiosqlite:///{db}",  # type: ignore[arg-type]
-            database_wait_seconds=0.2,
+            database_wait_seconds=30,
         )
-        assert await open_store(settings) is None
+        assert await asyncio.wait_for(open_store(settings), 10) is None  # at once
     finally:
         chattr("-i", db, db.parent)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
@@ -307,3 +307,26 @@ def test_postgres_faults_are_named(sqlstate: str, words: str | None) -> None:
         assert fault is not None
         assert words in str(fault)
         assert "MOVIEBOT_DATABASE_URL" in str(fault) or "free space" in str(fault)
+
+
+@pytest.mark.parametrize("problem", ["in memory", "no folder"])
+async def test_sqlite_configuration_errors_are_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    problem: str,
+) -> None:
+    """An SQLite URL without a file, or a folder that cannot be made: said at once, one line."""
+    for name in [k for k in os.environ if k.startswith("MOVIEBOT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    url = "sqlite+aiosqlite:///" if problem == "in memory" else f"sqlite:///{blocker}/x.sqlite3"
+    settings = Settings(database_url=url, database_wait_seconds=30)  # type: ignore[arg-type]
+    assert await asyncio.wait_for(open_store(settings), 10) is None
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    expected = "must name a file" if problem == "in memory" else "cannot be created"
+    assert "gave up" not in lines[0]  # said at once: waiting would not help
+    assert expected in lines[0]
