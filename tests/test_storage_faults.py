@@ -330,3 +330,98 @@ async def test_sqlite_configuration_errors_are_one_line(
     expected = "must name a file" if problem == "in memory" else "cannot be created"
     assert "gave up" not in lines[0]  # said at once: waiting would not help
     assert expected in lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The transports' half, in-process: a halt reason keeps the update unacknowledged
+
+
+class HaltingApp:
+    """What the Poller and the webhook server need of an Application; the store "loses" its
+    file while processing update 2."""
+
+    def __init__(self) -> None:
+        from telegram import Bot
+
+        from tests.emulator import fake_token
+
+        self.bot = Bot(fake_token())
+        self.lost: str | None = None
+        self.processed: list[int] = []
+        self.offsets: list[int | None] = []
+        self.batches = [[1], [2, 3], [4]]
+
+    async def process_update(self, update: Any) -> None:
+        self.processed.append(update.update_id)
+        if update.update_id == 2:
+            self.lost = "the favorites database file x was deleted"
+
+
+def update_json(update_id: int) -> dict[str, Any]:
+    chat = {"id": 5, "type": "private", "first_name": "A"}
+    message = {"message_id": update_id, "date": 0, "chat": chat, "text": "/like x"}
+    return {"update_id": update_id, "message": {**message, "from": {**chat, "is_bot": False}}}
+
+
+async def test_the_poller_stops_without_confirming_the_batch() -> None:
+    from telegram import Update
+
+    from bot.telegram_app import DeliveryHalted, Poller
+
+    app = HaltingApp()
+
+    async def get_updates(**kwargs: Any) -> list[Any]:
+        app.offsets.append(kwargs.get("offset"))
+        batch = app.batches.pop(0) if app.batches else []
+        return [Update.de_json(update_json(u), app.bot) for u in batch]
+
+    async def delete_webhook(**kwargs: Any) -> bool:
+        return True
+
+    app.bot = SimpleBot(get_updates, delete_webhook)  # type: ignore[assignment]
+    poller = Poller(app, timeout=1, halt=lambda: app.lost)  # type: ignore[arg-type]
+    with pytest.raises(DeliveryHalted, match="was deleted"):
+        await asyncio.wait_for(poller.run(), 10)
+    assert app.processed == [1, 2, 3]
+    assert app.offsets == [None, 2]  # the batch [2, 3] was never confirmed (no offset 4)
+    assert poller.offset == 2
+
+
+class SimpleBot:
+    """A bot with just ``get_updates`` and ``delete_webhook``."""
+
+    def __init__(self, get_updates: Any, delete_webhook: Any) -> None:
+        self.get_updates = get_updates
+        self.delete_webhook = delete_webhook
+
+
+async def test_the_webhook_answers_503_once_the_store_is_lost() -> None:
+    import json
+
+    from bot.webhook import SECRET_HEADER, WebhookServer
+
+    app = HaltingApp()
+    stopped = asyncio.Event()
+    server = WebhookServer(
+        app, secret=SECRET, path="/hook", halt=lambda: app.lost, on_halt=stopped.set
+    )
+    await server.start("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            statuses = [
+                (
+                    await client.post(
+                        f"http://127.0.0.1:{server.port}/hook",
+                        content=json.dumps(update_json(u)),
+                        headers={SECRET_HEADER: SECRET},
+                    )
+                ).status_code
+                for u in (1, 2, 3)
+            ]
+    finally:
+        await server.stop()
+    assert statuses == [200, 503, 503]
+    assert app.processed == [1, 2]  # after the halt nothing more is processed
+    assert stopped.is_set()
+    assert server.halted is not None
+    assert "deleted" in server.halted
