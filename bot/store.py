@@ -444,7 +444,7 @@ class _SqliteDatabase:
             return lost
         folder = self._path.parent
         free = _free_bytes(folder)
-        if "FULL" in name or (free is not None and free < _LOW_SPACE):
+        if "FULL" in name or ("IOERR" in name and free is not None and free < _LOW_SPACE):
             return StoreFault(
                 f"disk full at {folder} ({_size(free)} free): free space on that disk; "
                 "changes are refused until then (users are told, nothing is half-written)"
