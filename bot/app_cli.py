@@ -91,10 +91,11 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
 
     A database that cannot be reached (down, still starting) is retried with exponential
     backoff (0.5 s doubling to 10 s, each attempt logged) for ``MOVIEBOT_DATABASE_WAIT_SECONDS``;
-    a configuration error (malformed URL, unknown driver, wrong password, missing database) is
-    said in one line at once, without a traceback, and never with the password.
+    a configuration error (malformed URL, unknown driver, wrong password, missing database) or a
+    storage fault (read-only SQLite file, full disk, a folder that cannot be made) is said in one
+    line at once, with what to do, without a traceback, and never with the password.
     """
-    from bot.store import FavoritesStore, StoreUnavailable
+    from bot.store import FavoritesStore, StoreFault, StoreUnavailable
 
     url = settings.resolved_database_url
     where = safe_url(url)
@@ -105,6 +106,9 @@ async def open_store(settings: Settings) -> FavoritesStore | None:
         attempt += 1
         try:
             return await FavoritesStore.open(url, limit=settings.favorites_limit)
+        except StoreFault as exc:  # reached, but the operator must act: waiting will not help
+            _say(f"cannot use the favorites database: {exc}")
+            return None
         except StoreUnavailable as exc:
             reason = _cause(exc)
             remaining = deadline - loop.time()
@@ -228,7 +232,14 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     """
     from telegram.error import InvalidToken
 
-    from bot.telegram_app import PollingConflict, build_application, run_polling, run_webhook
+    from bot import confirmations
+    from bot.telegram_app import (
+        DeliveryHalted,
+        PollingConflict,
+        build_application,
+        run_polling,
+        run_webhook,
+    )
     from bot.webhook import WebhookConfigError, webhook_secret
 
     secret = ""
@@ -262,6 +273,7 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
             overall_max_rate=settings.telegram_max_rate,
             group_max_rate=settings.telegram_group_rate,
         )
+        confirmations.install(app)
         if settings.webhook_url:
             await run_webhook(
                 app,
@@ -270,9 +282,10 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
                 url=settings.webhook_url,
                 secret_token=secret,
                 health=health_checks(store, parts),
+                halt=lambda: store.lost,
             )
         else:
-            await run_polling(app, poll_seconds=settings.polling_timeout)
+            await run_polling(app, poll_seconds=settings.polling_timeout, halt=lambda: store.lost)
     except InvalidToken:
         print(
             "moviebot: Telegram refused the bot token (MOVIEBOT_TELEGRAM_TOKEN). "
@@ -283,6 +296,10 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
     except PollingConflict as exc:
         logger.error("%s", exc)
         _say(str(exc))
+        return 1
+    except DeliveryHalted as exc:
+        logger.error("Stopping, the last updates unacknowledged: %s", exc)
+        _say(f"stopped without acknowledging the last updates: {exc}")
         return 1
     except WebhookConfigError as exc:
         _say(str(exc))
@@ -295,18 +312,41 @@ async def serve(settings: Settings, parts: Parts, token: str) -> int:
 def health_checks(
     store: FavoritesStore, parts: Parts
 ) -> dict[str, Callable[[], Coroutine[Any, Any, bool]]]:
-    """``/healthz`` in webhook mode: the database answers a read, the model has its catalog."""
+    """``/healthz`` in webhook mode: the database and the model each answer a real request.
+
+    ``database``: a read answers and the store can still keep changes (for SQLite: the file at
+    its path is still the one it has open). ``model``: a recommendation for one movie of the
+    catalog comes back with known movies and finite scores (run in a thread, as the bot does).
+    """
+    import math
+
     from bot.store import StoreUnavailable
+
+    recommender = parts.recommender
+    item_ids = recommender.items.item_ids
+    probe = int(item_ids[0]) if len(item_ids) else None  # a movie the model has factors for
 
     async def database() -> bool:
         try:
-            await store.favorites(0)  # a read that needs the database (chat 0 is nobody's)
-        except StoreUnavailable:
+            await store.ping()
+        except StoreUnavailable as exc:
+            logger.warning("Health check: the favorites database is not usable (%s)", exc)
             return False
         return True
 
+    def recommend() -> bool:
+        if probe is None:
+            return False
+        result = recommender.recommend([probe], n=3)
+        return bool(result.items) and all(
+            item.movie_id != probe
+            and recommender.knows(item.movie_id)
+            and math.isfinite(item.score)
+            for item in result.items
+        )
+
     async def model() -> bool:
-        return len(parts.recommender.catalog) > 0
+        return await asyncio.to_thread(recommend)
 
     return {"database": database, "model": model}
 

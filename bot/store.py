@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
+import os
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -163,6 +166,8 @@ _READ_ONLY = "moviebot_read_only"  # execution option: an SQLite reader needs no
 _SQLITE_THREADS = 4  # one writer at a time, the rest for concurrent readers
 _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "58")  # connection, resources, shutdown, system
 _UNAVAILABLE_SQLSTATES = frozenset({"55P03", "40001", "40P01"})  # lock timeout, serialization
+_FAULT_EVERY = 60.0  # seconds between two ERROR lines about the same storage fault
+_LOW_SPACE = 1 << 20  # bytes: less free than this beside an I/O error reads as a full disk
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,21 @@ class ImportWrite:
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached; nothing was written."""
+
+
+class StoreFault(StoreUnavailable):
+    """The database answers but cannot keep a change until its operator acts.
+
+    The message says what is wrong and what to do (logged at ERROR): the SQLite file was deleted
+    or replaced while the bot ran (``lost``), it is read-only, its disk is full or failing, or a
+    PostgreSQL server refuses writes (a read-only standby) or is out of disk. Nothing was written.
+    """
+
+    def __init__(self, message: str, *, lost: bool = False) -> None:
+        super().__init__(message)
+        self.lost = lost
+        """True when the store writes to a file that is no longer the database at its path:
+        every later change would be lost, so none is accepted until a restart."""
 
 
 class BadDatabaseUrl(ValueError):
@@ -337,16 +357,32 @@ class _PostgresDatabase:
 
 
 class _SqliteDatabase:
-    """An SQLite file: each call runs whole in one of the store's threads."""
+    """An SQLite file: each call runs whole in one of the store's threads.
+
+    Once the schema is made, the file's identity (device and inode) is pinned; every write
+    checks, just before its COMMIT, that the path still names that file. A file deleted or
+    replaced while the bot runs would otherwise take the changes into a file nobody will open
+    again: they are refused instead (:class:`StoreFault` with ``lost``), and a failed write is
+    told apart — read-only file, full or failing disk — by looking at the file and its disk.
+    """
 
     dialect = "sqlite"
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, path: Path | None = None) -> None:
         self._engine = engine
+        self._path = path
+        self._pinned: tuple[int, int] | None = None
         self._threads = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix="favorites")
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
         # in SQLite's busy handler; other processes are waited for by the busy timeout.
         self._write_lock = asyncio.Lock()
+
+    def pin(self) -> None:
+        """Remember which file the path names now (called once the schema exists)."""
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                found = os.stat(self._path)
+                self._pinned = (found.st_dev, found.st_ino)
 
     async def run(self, body: Callable[[Connection], T], *, write: bool) -> T:
         """Runs the body in a worker thread; writers one at a time."""
@@ -361,13 +397,132 @@ class _SqliteDatabase:
             return body(conn)
 
     def _write(self, body: Callable[[Connection], T]) -> T:
-        with self._engine.begin() as conn:
-            return body(conn)
+        try:
+            with self._engine.begin() as conn:
+                result = body(conn)
+                self.check_file()  # raising here rolls the transaction back
+                return result
+        except StoreFault:
+            raise
+        except Exception as error:
+            fault = self.diagnose(error)
+            if fault is None:
+                raise
+            raise fault from error
+
+    def check_file(self) -> None:
+        """Raises :class:`StoreFault` (``lost``) when the path no longer names the pinned file.
+
+        One ``stat`` (about a microsecond): see docs/storage.md for its cost per command.
+        """
+        if self._pinned is None or self._path is None:
+            return
+        try:
+            found = os.stat(self._path)
+        except FileNotFoundError:
+            raise StoreFault(_lost_message(self._path, "was deleted"), lost=True) from None
+        except OSError:
+            return  # cannot look (a permission on the folder): the write itself will tell
+        if (found.st_dev, found.st_ino) != self._pinned:
+            raise StoreFault(_lost_message(self._path, "was replaced by another file"), lost=True)
+
+    def diagnose(self, error: BaseException) -> StoreFault | None:
+        """What a failed write means for the file and its disk; None for anything else.
+
+        SQLite's own codes are coarse (an immutable file or a read-only mount reads as "disk
+        I/O error" once the file is open), so the file is looked at: is it still there, can it
+        be opened for writing, is there space left on its disk.
+        """
+        name = str(getattr(getattr(error, "orig", error), "sqlite_errorname", "") or "")
+        if self._path is None or not any(
+            code in name for code in ("READONLY", "FULL", "IOERR", "CANTOPEN")
+        ):
+            return None
+        try:
+            self.check_file()
+        except StoreFault as lost:
+            return lost
+        folder = self._path.parent
+        free = _free_bytes(folder)
+        if "FULL" in name or ("IOERR" in name and free is not None and free < _LOW_SPACE):
+            return StoreFault(
+                f"disk full at {folder} ({_size(free)} free): free space on that disk; "
+                "changes are refused until then (users are told, nothing is half-written)"
+            )
+        for path in (self._path, Path(f"{self._path}-wal"), Path(f"{self._path}-shm")):
+            why = _not_writable(path)
+            if why is not None:
+                return StoreFault(
+                    f"the favorites database file {path} is read-only ({why}): make "
+                    f"{self._path.name}, its -wal and -shm files and the folder {folder} "
+                    f"writable for user {_user()}; changes are refused until then"
+                )
+        if "READONLY" in name or not os.access(folder, os.W_OK):
+            return StoreFault(
+                f"the favorites database {self._path} is read-only: make the folder {folder} "
+                f"and the file writable for user {_user()}; changes are refused until then"
+            )
+        return StoreFault(
+            f"disk I/O error writing the favorites database {self._path} "
+            f"({name or type(error).__name__}): check the disk and the file system; changes "
+            "are refused until it works again"
+        )
 
     async def dispose(self) -> None:
         """Closes the connections and stops the threads."""
         await asyncio.get_running_loop().run_in_executor(self._threads, self._engine.dispose)
         self._threads.shutdown(wait=False)
+
+
+def _lost_message(path: Path, what: str) -> str:
+    return (
+        f"the favorites database file {path} {what} while the bot was running: changes are "
+        "refused (not acknowledged: Telegram delivers them again), because the file the bot "
+        "has open is no longer the database. Put the file back (with its -wal and -shm files) "
+        "or accept a new empty one, then restart the bot"
+    )
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        found = os.statvfs(folder)
+    except OSError:
+        return None
+    return found.f_bavail * found.f_frsize
+
+
+def _size(free: int | None) -> str:
+    if free is None:
+        return "unknown space"
+    return f"{free / (1 << 20):.1f} MiB" if free >= 1 << 20 else f"{free:,} bytes"
+
+
+def _not_writable(path: Path) -> str | None:
+    """Why ``path`` cannot be opened for writing (None: it can, or it does not exist)."""
+    try:
+        handle = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        reasons = {
+            errno.EACCES: "permission denied",
+            errno.EPERM: "operation not permitted: immutable? see lsattr",
+            errno.EROFS: "read-only file system",
+        }
+        return reasons.get(error.errno or 0, os.strerror(error.errno or 0))
+    os.close(handle)
+    return None
+
+
+def _user() -> str:
+    """The user this process runs as (name and uid), for messages."""
+    uid = os.getuid()
+    try:
+        import pwd
+
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
 
 
 class FavoritesStore:
@@ -386,6 +541,8 @@ class FavoritesStore:
         self._identities: IdentityIndex | None = None
         self._release: str | None = None
         self._to_tell: set[int] = set()  # chats with missing movies they were not told about
+        self._fault: StoreFault | None = None  # the storage fault of the last failed change
+        self._fault_logged = (0.0, "")  # when, and which message, was last logged at ERROR
 
     @classmethod
     async def open(
@@ -406,8 +563,11 @@ class FavoritesStore:
             marks_limit: The most dislikes and seen movies a chat may keep (default 4 × limit).
 
         Raises:
-            BadDatabaseUrl: The URL is not SQLite or PostgreSQL (a ValueError).
+            BadDatabaseUrl: The URL is not SQLite or PostgreSQL, or names no SQLite file (a
+                ValueError).
             ValueError: The limit is below 1.
+            StoreFault: The SQLite file is read-only, its disk is full, or its folder cannot be
+                created (a StoreUnavailable: the message says what to do).
             StoreUnavailable: The database cannot be reached or created.
         """
         if limit < 1:
@@ -419,6 +579,8 @@ class FavoritesStore:
         except BaseException:
             await database.dispose()
             raise
+        if isinstance(database, _SqliteDatabase):
+            database.pin()
         return store
 
     @property
@@ -430,6 +592,40 @@ class FavoritesStore:
     def marks_limit(self) -> int:
         """The most dislikes and seen movies a chat may keep."""
         return self._marks_limit
+
+    @property
+    def lost(self) -> str | None:
+        """Why changes can no longer be kept (the SQLite file was deleted or replaced), or None.
+
+        Set by the first change that found it out; it lasts until the process ends. The
+        transports stop acknowledging updates when it is set, so Telegram delivers them again
+        to the restarted bot.
+        """
+        fault = self._fault
+        return str(fault) if fault is not None and fault.lost else None
+
+    async def ping(self) -> None:
+        """Checks that the database answers a read and that changes can still be kept.
+
+        Raises:
+            StoreFault: The SQLite file was deleted or replaced (found now or by a change).
+            StoreUnavailable: The database cannot be reached.
+        """
+        if self._fault is not None and self._fault.lost:
+            raise self._fault
+
+        def query(conn: Connection) -> None:
+            conn.execute(select(literal(1))).scalar()
+
+        async with self._translate_errors():
+            await self._database.run(query, write=False)
+            if isinstance(self._database, _SqliteDatabase):
+                self._database.check_file()
+
+    @property
+    def fault(self) -> str | None:
+        """The storage fault of the last failed change (None once a change succeeds again)."""
+        return None if self._fault is None else str(self._fault)
 
     @property
     def dialect(self) -> str:
@@ -889,7 +1085,11 @@ class FavoritesStore:
 
         queue = self._chat_locks.hold(chat_id) if self._postgres else contextlib.nullcontext()
         async with queue, self._translate_errors():
-            return await self._database.run(body, write=True)
+            result = await self._database.run(body, write=True)
+        if self._fault is not None and not self._fault.lost:
+            logger.warning("The favorites database accepts changes again")
+            self._fault = None
+        return result
 
     def _apply(self, conn: Connection, chat_id: int, update_id: int | None, change: Change) -> int:
         """The body of :meth:`_mutate`, run in one go inside its transaction."""
@@ -923,13 +1123,30 @@ class FavoritesStore:
         """Turns every "cannot reach the database" error into :class:`StoreUnavailable`."""
         try:
             yield
+        except StoreFault as found:
+            self._report(found)
+            raise
         except StoreUnavailable:
             raise
         except Exception as error:
+            fault = _postgres_fault(error)
+            if fault is not None:
+                self._report(fault)
+                raise fault from error
             if not _is_unavailable(error):
                 raise
             logger.warning("favorites database unavailable: %s: %s", type(error).__name__, error)
             raise StoreUnavailable("the favorites database cannot be reached") from error
+
+    def _report(self, fault: StoreFault) -> None:
+        """Logs a storage fault at ERROR: at once, then once a minute while it lasts."""
+        if self._fault is None or not self._fault.lost:
+            self._fault = fault
+        now = time.monotonic()
+        when, message = self._fault_logged
+        if message != str(fault) or now - when >= _FAULT_EVERY:
+            logger.error("Favorites database: %s", fault)
+            self._fault_logged = (now, str(fault))
 
 
 def migrate(conn: Connection) -> None:
@@ -1067,6 +1284,24 @@ def _check_ids(chat_id: int, movie_id: int | None, update_id: int | None) -> Non
             raise ValueError(f"{name} {value} is out of range")
 
 
+def _postgres_fault(error: BaseException) -> StoreFault | None:
+    """A PostgreSQL server that answers but cannot keep a change: out of disk, or read-only."""
+    orig = getattr(error, "orig", None) if isinstance(error, exc.DBAPIError) else error
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate == "53100":
+        return StoreFault(
+            "the PostgreSQL server's disk is full (SQLSTATE 53100 disk_full): free space on "
+            "the server's data disk; changes are refused until then"
+        )
+    if sqlstate == "25006":
+        return StoreFault(
+            "the PostgreSQL server refuses writes (SQLSTATE 25006 read_only_sql_transaction: "
+            "a standby, or default_transaction_read_only): point MOVIEBOT_DATABASE_URL at the "
+            "primary, or make the database writable; changes are refused until then"
+        )
+    return None
+
+
 def _is_unavailable(error: BaseException) -> bool:
     """True for errors that mean the database is unreachable, down, locked or overloaded."""
     if isinstance(
@@ -1100,6 +1335,11 @@ def _parse_url(url: str) -> URL:
             "the favorites database must be sqlite+aiosqlite:///FILE or "
             f"postgresql+asyncpg://USER:PASSWORD@HOST/DB, not {parsed.drivername}://..."
         )
+    if backend == "sqlite" and (not parsed.database or parsed.database == ":memory:"):
+        raise BadDatabaseUrl(
+            "an SQLite URL must name a file, sqlite+aiosqlite:///ABSOLUTE/PATH.sqlite3 (an "
+            "in-memory database would lose every list when the bot stops)"
+        )
     used = "asyncpg" if backend == "postgresql" else "pysqlite"
     return parsed.set(drivername=f"{backend}+{used}")
 
@@ -1108,7 +1348,7 @@ def _connect(url: URL) -> _Database:
     """The database behind the URL, with short timeouts (nothing connects yet)."""
     if url.get_backend_name() == "postgresql":
         return _PostgresDatabase(_postgres_engine(url))
-    return _SqliteDatabase(_sqlite_engine(url))
+    return _SqliteDatabase(_sqlite_engine(url), _sqlite_path(url))
 
 
 def _postgres_engine(url: URL) -> AsyncEngine:
@@ -1163,12 +1403,25 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+def _sqlite_path(url: URL) -> Path | None:
+    """The absolute path of an SQLite file (None: in memory or a ``file:`` URI)."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).absolute()
+
+
 def _make_parent_folder(url: URL) -> None:
     """Creates the folder of an SQLite file (the data folder may not exist yet)."""
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return
+    folder = Path(database).absolute().parent
     try:
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise StoreUnavailable(f"cannot create the folder of {database}: {error}") from error
+        raise StoreFault(
+            f"the folder {folder} of the favorites database cannot be created "
+            f"({error.strerror or error}): create it, writable for user {_user()}, or set "
+            "MOVIEBOT_DATABASE_URL to a file in a folder that exists"
+        ) from error

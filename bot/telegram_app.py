@@ -403,6 +403,17 @@ class PollingConflict(RuntimeError):
     """Telegram refuses this process's getUpdates: another poller or a webhook has the token."""
 
 
+class DeliveryHalted(RuntimeError):
+    """Updates can no longer be acknowledged: their changes could not be kept.
+
+    The message says why and what to do; Telegram delivers the updates again to the restarted bot.
+    """
+
+
+Halt = Callable[[], str | None]
+"""Says why updates must no longer be acknowledged (None: they may)."""
+
+
 class Poller:
     """Long polling with the offset advanced only after a whole batch was processed.
 
@@ -411,9 +422,17 @@ class Poller:
     """
 
     def __init__(
-        self, app: TelegramApp, *, timeout: int = 10, limit: int = 100, max_backoff: float = 30.0
+        self,
+        app: TelegramApp,
+        *,
+        timeout: int = 10,
+        limit: int = 100,
+        max_backoff: float = 30.0,
+        halt: Halt | None = None,
     ) -> None:
         self.app = app
+        self.halt = halt
+        """Checked after each batch: a reason stops the poller without confirming the batch."""
         self.timeout = timeout
         self.limit = limit
         self.max_backoff = max_backoff
@@ -464,6 +483,7 @@ class Poller:
         Raises:
             InvalidToken: the token is refused.
             PollingConflict: another process polls with this token (see :meth:`_conflict`).
+            DeliveryHalted: ``halt`` gave a reason after a batch (which stays unconfirmed).
         """
         await self.app.bot.delete_webhook(drop_pending_updates=False)
         self._started = asyncio.get_running_loop().time()
@@ -493,6 +513,9 @@ class Poller:
             self._conflicts = 0
             if updates:
                 await self.process_batch(updates)
+                reason = self.halt() if self.halt is not None else None
+                if reason is not None:  # the batch stays unconfirmed: delivered again
+                    raise DeliveryHalted(reason)
                 self.offset = updates[-1].update_id + 1
         await self._confirm()
 
@@ -587,10 +610,18 @@ def retry_after_seconds(exc: RetryAfter) -> float:
 
 
 async def run_polling(
-    app: TelegramApp, *, poll_seconds: int = 10, poller: Poller | None = None
+    app: TelegramApp,
+    *,
+    poll_seconds: int = 10,
+    poller: Poller | None = None,
+    halt: Halt | None = None,
 ) -> None:
-    """Initialise the Application, poll until SIGINT/SIGTERM, then shut down cleanly."""
-    poller = poller or Poller(app, timeout=poll_seconds)
+    """Initialise the Application, poll until SIGINT/SIGTERM, then shut down cleanly.
+
+    Raises:
+        DeliveryHalted: ``halt`` gave a reason; the last batch was not confirmed.
+    """
+    poller = poller or Poller(app, timeout=poll_seconds, halt=halt)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -620,8 +651,12 @@ async def run_webhook(
     secret_token: str,
     stop: asyncio.Event | None = None,
     health: dict[str, Callable[[], Coroutine[Any, Any, bool]]] | None = None,
+    halt: Halt | None = None,
 ) -> None:
     """Serve Telegram's webhook until SIGINT/SIGTERM (or ``stop``).
+
+    When ``halt`` gives a reason after an update, that update is answered 503 (Telegram
+    delivers it again), the server stops and :class:`DeliveryHalted` is raised.
 
     :class:`bot.webhook.WebhookServer` answers an update only after it was processed (500 when
     processing raised, so Telegram delivers it again) and refuses requests without the secret
@@ -650,7 +685,12 @@ async def run_webhook(
             await app.post_init(app)
         await app.start()
         server = WebhookServer(
-            app, secret=secret_token, path="/" + urlsplit(url).path.strip("/"), checks=health
+            app,
+            secret=secret_token,
+            path="/" + urlsplit(url).path.strip("/"),
+            checks=health,
+            halt=halt,
+            on_halt=stop.set,
         )
         try:
             bound = await server.start(listen, port)
@@ -674,6 +714,8 @@ async def run_webhook(
                 server.path,
             )
             await stop.wait()
+            if server.halted is not None:
+                raise DeliveryHalted(server.halted)
         finally:
             await server.stop()
             await app.stop()

@@ -1061,3 +1061,8 @@ def export_caption(count: int) -> str:
 def export_empty() -> str:
     """/export with empty lists."""
     return "Your lists are empty: nothing to export yet. Add favorites with /like."
+
+
+def notice_only_asker() -> str:
+    """Toast: a group member pressed a /reset question someone else asked."""
+    return clip("Only the person who sent /reset can answer this.", MAX_NOTICE)

@@ -76,6 +76,9 @@ class WebhookServer:
         path: the URL path updates are posted to.
         checks: named health checks for ``/healthz`` (each returns True when healthy).
         check_timeout: seconds a health check may take before it counts as failed.
+        halt: checked after each update: a reason (the store can no longer keep changes) makes
+            that update's answer 503 (Telegram delivers it again) and every later one too.
+        on_halt: called once when ``halt`` first gives a reason (the caller stops the server).
     """
 
     def __init__(
@@ -86,6 +89,8 @@ class WebhookServer:
         path: str = "/",
         checks: Mapping[str, HealthCheck] | None = None,
         check_timeout: float = 3.0,
+        halt: Callable[[], str | None] | None = None,
+        on_halt: Callable[[], object] | None = None,
     ) -> None:
         if not secret:
             raise WebhookConfigError("the webhook needs a secret token")
@@ -93,6 +98,10 @@ class WebhookServer:
         self.path = path
         self.checks = dict(checks or {})
         self.check_timeout = check_timeout
+        self._halt = halt
+        self._on_halt = on_halt
+        self.halted: str | None = None
+        """Why updates are no longer acknowledged (None while they are)."""
         self._secret = secret.encode()
         self._server: HTTPServer | None = None
         self._idle = asyncio.Event()
@@ -162,6 +171,14 @@ class WebhookServer:
             self.in_flight -= 1
             if self.in_flight == 0:
                 self._idle.set()
+        reason = self._halt() if self._halt is not None else None
+        if reason is not None:
+            if self.halted is None:
+                self.halted = reason
+                self.closing = True
+                if self._on_halt is not None:
+                    self._on_halt()
+            return 503  # not acknowledged: Telegram delivers it again
         self.processed += 1
         return 200
 

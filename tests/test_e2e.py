@@ -87,12 +87,17 @@ def movie_id(catalog: pd.DataFrame, title: str) -> int:
 
 
 async def press(
-    emu: Emulator, chat_id: int, message: BotCall, data: str, method: str = "sendMessage"
+    emu: Emulator,
+    chat_id: int,
+    message: BotCall,
+    data: str,
+    method: str = "sendMessage",
+    **kwargs: Any,
 ) -> tuple[BotCall, BotCall]:
     """Press a button of ``message``; returns the callback answer and the bot's next message."""
     assert message.message_id is not None
     after = emu.mark()
-    answer = await emu.click(chat_id, message.message_id, data)
+    answer = await emu.click(chat_id, message.message_id, data, **kwargs)
     reply = await emu.wait_for_reply(chat_id, after=after, methods=[method])
     return answer, reply
 
@@ -277,7 +282,7 @@ async def test_group_chat_with_bot_username(emu: Emulator, chat: int, db_url: st
     assert unknown.text.startswith("I don't know the command /dance")
     assert len(emu.calls_in(group, after=after)) == 1  # only the command addressed to us
     confirm = await emu.ask(group, "/reset", user_id=12, **kw)
-    await press(emu, group, confirm, "reset:yes:2", "editMessageText")
+    await press(emu, group, confirm, "reset:yes:2", "editMessageText", user_id=12)  # who asked
     assert await stored_favorites(db_url, group) == []
 
 
