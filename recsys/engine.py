@@ -154,7 +154,7 @@ class TrainedModel:
     seconds: float
     similar_factors: np.ndarray | None = None
     ease_weights: np.ndarray | None = None  # config.algorithm == "ease"
-    dislike: DislikeStats | None = None  # config.dislike_stats and the ratings were given
+    dislike: DislikeStats | None = None  # config.dislike_min_corated > 0 and ratings given
 
 
 def als_params(config: TrainConfig) -> AlsParams:
@@ -217,11 +217,11 @@ def fit_model(
 def dislike_stats(
     ratings: pd.DataFrame, interactions: Interactions, config: TrainConfig
 ) -> DislikeStats | None:
-    """The dislike statistics of :mod:`recsys.dislike` (None when ``config.dislike_stats`` is off).
+    """The dislike statistics of :mod:`recsys.dislike` (None when ``dislike_min_corated`` is 0).
 
     Pairs are kept for the movies of the recommendation pool (``candidate_min_support``).
     """
-    if not config.dislike_stats:
+    if config.dislike_min_corated <= 0:
         return None
     return fit_dislike_stats(
         ratings,

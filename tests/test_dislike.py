@@ -91,7 +91,7 @@ def test_adjusted_cosine_and_prior_by_hand() -> None:
 def _recommender(**changes: object) -> Recommender:
     release = get_release("ml-latest-small")  # a half-star release: likes are ratings ≥ 3.5
     config = TrainConfig(
-        factors=4, regularization=0.1, iterations=10, dislike_confidence=0, dislike_stats=True
+        factors=4, regularization=0.1, iterations=10, dislike_confidence=0, dislike_min_corated=3
     )
     trained = fit_model(_ratings(), release, config.with_(**changes))
     return Recommender.from_trained(trained, release)
@@ -127,7 +127,7 @@ def test_recommend_steers_by_the_dislike_statistics() -> None:
 def test_artifact_keeps_the_statistics_and_loads_without_them(tmp_path: Path) -> None:
     release = get_release("ml-latest-small")
     config = TrainConfig(
-        factors=4, iterations=5, dislike_signal=2.0, dislike_confidence=0, dislike_stats=True
+        factors=4, iterations=5, dislike_signal=2.0, dislike_confidence=0, dislike_min_corated=3
     )
     trained = fit_model(_ratings(), release, config)
     assert trained.dislike is not None
