@@ -171,7 +171,7 @@ TUNED: dict[str, TrainConfig] = {
         discover_calibration=0.2,
         ease_regularization=100.0,
         dislike_confidence=10.0,
-        dislike_signal=0.2,
+        dislike_signal=0.25,
         dislike_min_corated=20,
     ),
     "ml-100k": TrainConfig(
@@ -185,8 +185,8 @@ TUNED: dict[str, TrainConfig] = {
         min_support=10,
         discover_similar_weight=0.3,
         discover_calibration=0.2,
-        dislike_confidence=20.0,
-        dislike_signal=0.15,
+        dislike_confidence=10.0,
+        dislike_signal=0.175,
         dislike_min_corated=20,
     ),
 }

@@ -72,6 +72,11 @@ class DislikeStats:
     favdis: np.ndarray
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of all arrays."""
+        return sum(a.nbytes for a in self.arrays().values())
+
+    @property
     def n_items(self) -> int:
         """Number of model columns."""
         return int(self.prior.size)

@@ -720,7 +720,10 @@ class Recommender:
         """Top ``n`` movies for a set of favorite movieIds, never a favorite itself.
 
         * ``dislikes`` ("not for me") are never recommended and steer the ranking: each enters
-          the fold-in as preference 0 with confidence ``dislike_confidence``;
+          the fold-in as preference 0 with confidence ``dislike_confidence``, and, when the
+          model has dislike statistics (:mod:`recsys.dislike`) and ``dislike_signal`` > 0, each
+          candidate's score loses the penalty of :class:`_Steering` before the ranking (the
+          items still show the fold-in's score, the one ``why`` explains);
         * ``seen`` (seen, or hidden) are never recommended;
         * a movie given both as a favorite and as a dislike counts as a dislike only (the
           explicit "not for me" wins) and is listed in ``contradictory``;
@@ -756,6 +759,7 @@ class Recommender:
         pool = self._discover_pool if discover else self._pool
         depth = max(n, self.config.calibration_depth) if rerank else n
         fold: FoldIn | None = None
+        steer: _Steering | None = None
         if self._ease is not None:
             ranking = self._ease_top(self._ease, fav_cols, depth, n, hidden, allowed, discover)
         else:
@@ -776,6 +780,8 @@ class Recommender:
             ranking = apply_steps(ranking, steps, context, n)
         else:
             ranking = ranking.take(np.arange(min(n, len(ranking))))
+        if steer is not None and fold is not None:  # shown: the fold-in's score, as `why` says
+            ranking = Ranking(ranking.columns, self._factors[ranking.columns] @ fold.user)
         because = self._because(fold, fav_cols, ranking.columns)
         items = tuple(
             Recommendation(
@@ -1073,7 +1079,12 @@ class Recommender:
         if col not in set(excluded.tolist()):
             others = np.ones(self.n_items, dtype=bool)
             others[excluded] = False
-            rank = 1 + int(np.count_nonzero(scores[others] > scores[col]))
+            ranked = scores
+            steer = None if self._ease is not None else self._steering(cols, dis_cols)
+            if steer is not None:  # recommend ranks by the steered scores
+                ranked = np.full(self.n_items, -np.inf, dtype=np.float32)
+                ranked[others] = steer.apply(np.flatnonzero(others), scores[others])
+            rank = 1 + int(np.count_nonzero(ranked[others] > ranked[col]))
         contributions = tuple(
             (int(self.items.item_ids[liked[j]]), float(shares[j])) for j in order.tolist()
         )
