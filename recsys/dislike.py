@@ -130,23 +130,7 @@ class DislikeStats:
 
         Dense over all columns; a pair outside the pattern counts 0.
         """
-        n = self.n_items
-        knn_sum = np.zeros(n, dtype=np.float32)
-        knn_max = np.full(n, -np.inf, dtype=np.float32)
-        other_sum = np.zeros(n, dtype=np.float32)
-        present = np.zeros(n, dtype=np.int32)
-        for j in rows.tolist():
-            lo, hi = int(self.indptr[j]), int(self.indptr[j + 1])
-            idx = self.indices[lo:hi]
-            values = self.knn[lo:hi]
-            knn_sum[idx] += values
-            knn_max[idx] = np.maximum(knn_max[idx], values)
-            other_sum[idx] += other[lo:hi]
-            present[idx] += 1
-        size = np.float32(max(rows.size, 1))
-        missing = present < rows.size
-        knn_max[missing] = np.maximum(knn_max[missing], 0)
-        return knn_sum / size, knn_max, other_sum / size
+        return _gather(self.indptr, self.indices, self.knn, other, rows, self.n_items)
 
     def features(
         self,
@@ -154,20 +138,24 @@ class DislikeStats:
         disliked: np.ndarray,
         unit_factors: np.ndarray,
         columns: np.ndarray,
+        candidate_units: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Every feature of :data:`WEIGHTS` for the candidate ``columns`` (float32 arrays).
 
-        ``unit_factors``: the similar-movies factors, each row of norm 1 (their cosine).
+        ``unit_factors``: the similar-movies factors, each row of norm 1 (their cosine);
+        ``candidate_units``: ``unit_factors[columns]`` when the caller keeps them (a pool).
         """
-        cand = unit_factors[columns]
+        cand = unit_factors[columns] if candidate_units is None else candidate_units
+        # (chat's movies × candidates): the max over a short leading axis is a fast reduction
+        both = unit_factors[np.concatenate([favorites, disliked])] @ cand.T
         fav_mean, fav_max, favdis = self._gather(favorites, self.favdis)
         dis_mean, dis_max, codis = self._gather(disliked, self.codis)
         return {
             "prior": self.prior[columns],
             "codis": codis[columns],
             "favdis": favdis[columns],
-            "cos_disliked": (cand @ unit_factors[disliked].T).max(axis=1),
-            "cos_favorite": (cand @ unit_factors[favorites].T).max(axis=1),
+            "cos_disliked": both[favorites.size :].max(axis=0),
+            "cos_favorite": both[: favorites.size].max(axis=0),
             "knn_favorite_mean": fav_mean[columns],
             "knn_disliked_mean": dis_mean[columns],
             "knn_favorite_max": fav_max[columns],
@@ -180,6 +168,7 @@ class DislikeStats:
         disliked: np.ndarray,
         unit_factors: np.ndarray,
         columns: np.ndarray,
+        candidate_units: np.ndarray | None = None,
     ) -> np.ndarray:
         """How much more likely each candidate is a dislike than a like (the penalty's shape).
 
@@ -188,9 +177,130 @@ class DislikeStats:
         out = np.zeros(columns.size, dtype=np.float32)
         if favorites.size == 0 or disliked.size == 0 or columns.size == 0:
             return out
-        feats = self.features(favorites, disliked, unit_factors, columns)
-        for name, weight in WEIGHTS.items():
-            out += np.float32(weight) * feats[name].astype(np.float32)
+        # the same sum as Σ WEIGHTS[f] · features[f], with the per-movie terms combined over
+        # all columns first
+        dense = _combine(
+            self._gather(favorites, self.favdis), self._gather(disliked, self.codis), self.prior
+        )
+        picked: np.ndarray = dense[columns]
+        cand = unit_factors[columns] if candidate_units is None else candidate_units
+        both = unit_factors[np.concatenate([favorites, disliked])] @ cand.T
+        picked += np.float32(WEIGHTS["cos_favorite"]) * both[: favorites.size].max(axis=0)
+        picked += np.float32(WEIGHTS["cos_disliked"]) * both[favorites.size :].max(axis=0)
+        return picked
+
+
+def _gather(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    knn: np.ndarray,
+    other: np.ndarray,
+    rows: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and max of ``knn`` and mean of ``other`` over CSR ``rows``, dense over ``n`` columns.
+
+    A pair outside the pattern counts 0. One pass over the rows' entries (``bincount`` and
+    ``maximum.at``), no Python loop per entry or per row.
+    """
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    size = np.float32(max(rows.size, 1))
+    if total == 0:
+        zeros = np.zeros(n, dtype=np.float32)
+        return zeros, zeros.copy(), zeros.copy()
+    pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    idx = indices[pos]
+    values = knn[pos].astype(np.float32)
+    knn_mean = np.bincount(idx, weights=values, minlength=n).astype(np.float32)
+    knn_mean /= size
+    other_mean = np.bincount(idx, weights=other[pos], minlength=n).astype(np.float32)
+    other_mean /= size
+    knn_max = np.full(n, -np.inf, dtype=np.float32)
+    np.maximum.at(knn_max, idx, values)
+    missing = np.bincount(idx, minlength=n) < rows.size
+    knn_max[missing] = np.maximum(knn_max[missing], 0)
+    return knn_mean, knn_max, other_mean
+
+
+def _combine(
+    fav: tuple[np.ndarray, np.ndarray, np.ndarray],
+    dis: tuple[np.ndarray, np.ndarray, np.ndarray],
+    prior: np.ndarray,
+) -> np.ndarray:
+    """Σ WEIGHTS · (the per-movie features), in place over the first array."""
+    fav_mean, fav_max, favdis = fav
+    dis_mean, dis_max, codis = dis
+    w = WEIGHTS
+    dense = fav_mean
+    dense *= np.float32(w["knn_favorite_mean"])
+    for weight, values in (
+        (w["knn_disliked_mean"], dis_mean),
+        (w["knn_favorite_max"], fav_max),
+        (w["knn_disliked_max"], dis_max),
+        (w["favdis"], favdis),
+        (w["codis"], codis),
+        (w["prior"], prior),
+    ):
+        dense += np.float32(weight) * values
+    return dense
+
+
+@dataclass(frozen=True)
+class PoolSignal:
+    """:meth:`DislikeStats.signal` for one fixed set of candidates (a recommendation pool).
+
+    Built once at load: the pair statistics re-indexed by position in the pool (pairs outside it
+    dropped), the pool's prior and its unit factors transposed, so a request computes over the
+    pool's size only.
+    """
+
+    columns: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    knn: np.ndarray
+    codis: np.ndarray
+    favdis: np.ndarray
+    prior: np.ndarray
+    units_t: np.ndarray  # (factors × pool) unit similar-movies factors
+
+    @classmethod
+    def build(
+        cls, stats: DislikeStats, columns: np.ndarray, unit_factors: np.ndarray
+    ) -> PoolSignal:
+        """The view of ``stats`` for the candidate ``columns``."""
+        position = np.full(stats.n_items, -1, dtype=np.int64)
+        position[columns] = np.arange(columns.size)
+        mapped = position[stats.indices]
+        keep = mapped >= 0
+        rows = np.repeat(np.arange(stats.n_items), np.diff(stats.indptr))
+        counts = np.bincount(rows[keep], minlength=stats.n_items)
+        return cls(
+            columns=columns,
+            indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            indices=mapped[keep].astype(np.int32),
+            knn=stats.knn[keep],
+            codis=stats.codis[keep],
+            favdis=stats.favdis[keep],
+            prior=stats.prior[columns].astype(np.float32),
+            units_t=np.ascontiguousarray(unit_factors[columns].T, dtype=np.float32),
+        )
+
+    def signal(
+        self, favorites: np.ndarray, disliked: np.ndarray, unit_factors: np.ndarray
+    ) -> np.ndarray:
+        """The signal of every pool candidate (zeros without favorites or dislikes)."""
+        m = self.columns.size
+        if favorites.size == 0 or disliked.size == 0:
+            return np.zeros(m, dtype=np.float32)
+        parts = (self.indptr, self.indices, self.knn)
+        fav = _gather(*parts, self.favdis, favorites, m)
+        dis = _gather(*parts, self.codis, disliked, m)
+        out = _combine(fav, dis, self.prior)
+        both = unit_factors[np.concatenate([favorites, disliked])] @ self.units_t
+        out += np.float32(WEIGHTS["cos_favorite"]) * both[: favorites.size].max(axis=0)
+        out += np.float32(WEIGHTS["cos_disliked"]) * both[favorites.size :].max(axis=0)
         return out
 
 

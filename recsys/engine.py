@@ -27,7 +27,7 @@ from scipy.sparse import csr_matrix
 from recsys.als import AlsParams, AlsScorer, FoldIn, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
-from recsys.dislike import DislikeStats, fit_dislike_stats
+from recsys.dislike import DislikeStats, PoolSignal, fit_dislike_stats
 from recsys.ease import EaseScorer, fit_ease
 from recsys.ease import check_size as check_ease_size
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
@@ -420,6 +420,12 @@ class Recommender:
             shrink=self.config.shrink,
             tags=artifact.tag_vectors,
             series=artifact.series,
+        )
+        # the dislike statistics re-indexed for the pool (what a request with dislikes reads)
+        self._pool_signal = (
+            None
+            if self._dislike is None
+            else PoolSignal.build(self._dislike, self._pool.columns, self._similar.unit_factors)
         )
 
     @classmethod
@@ -902,6 +908,7 @@ class Recommender:
             favorites=fav_cols,
             disliked=dis_cols,
             weight=float(self.config.dislike_signal),
+            pool=self._pool_signal,
         )
 
     def _gem_quota(self) -> np.ndarray | None:
@@ -1172,13 +1179,17 @@ class _Steering:
     favorites: np.ndarray
     disliked: np.ndarray
     weight: float
+    pool: PoolSignal | None = None  # the statistics re-indexed for the recommendation pool
 
     def apply(self, columns: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``scores`` of ``columns`` (-inf: excluded) minus the penalty."""
         finite = np.isfinite(scores)
         if self.weight <= 0 or not finite.any():
             return scores
-        signal = self.stats.signal(self.favorites, self.disliked, self.unit, columns[finite])
+        if self.pool is not None and columns is self.pool.columns:  # every pool column
+            signal = self.pool.signal(self.favorites, self.disliked, self.unit)[finite]
+        else:
+            signal = self.stats.signal(self.favorites, self.disliked, self.unit, columns[finite])
         out = scores.astype(np.float32, copy=True)
         scale = np.float32(self.weight) * _top_mean(out[finite])
         out[finite] -= scale * signal
