@@ -40,7 +40,7 @@ _CHUNK = 1024  # rows of the pair statistics computed at once (dense chunk: rows
 # Weights of the penalty (logistic regression of "hidden dislike" against "hidden like" among
 # the best 40 candidates, with the candidate's score as a covariate, ml-100k seeds 100-104;
 # each weight is the feature's effect divided by the score's, so the penalty is in units of the
-# normalised score). Names: see DislikeStats.features.
+# normalised score; bench/dislike_weights.py refits them). Names: see DislikeStats.features.
 WEIGHTS: dict[str, float] = {
     "prior": 0.15,
     "codis": 0.24,
