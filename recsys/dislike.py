@@ -138,16 +138,13 @@ class DislikeStats:
         disliked: np.ndarray,
         unit_factors: np.ndarray,
         columns: np.ndarray,
-        candidate_units: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Every feature of :data:`WEIGHTS` for the candidate ``columns`` (float32 arrays).
 
-        ``unit_factors``: the similar-movies factors, each row of norm 1 (their cosine);
-        ``candidate_units``: ``unit_factors[columns]`` when the caller keeps them (a pool).
+        ``unit_factors``: the similar-movies factors, each row of norm 1 (their cosine).
         """
-        cand = unit_factors[columns] if candidate_units is None else candidate_units
         # (chat's movies × candidates): the max over a short leading axis is a fast reduction
-        both = unit_factors[np.concatenate([favorites, disliked])] @ cand.T
+        both = unit_factors[np.concatenate([favorites, disliked])] @ unit_factors[columns].T
         fav_mean, fav_max, favdis = self._gather(favorites, self.favdis)
         dis_mean, dis_max, codis = self._gather(disliked, self.codis)
         return {
@@ -168,26 +165,19 @@ class DislikeStats:
         disliked: np.ndarray,
         unit_factors: np.ndarray,
         columns: np.ndarray,
-        candidate_units: np.ndarray | None = None,
     ) -> np.ndarray:
-        """How much more likely each candidate is a dislike than a like (the penalty's shape).
+        """How much more likely each candidate is a dislike than a like: Σ WEIGHTS · features.
 
-        Zeros when there are no favorites or no dislikes.
+        Zeros when there are no favorites or no dislikes. (A recommendation pool reads the
+        faster :class:`PoolSignal`; this serves the other candidates and ``why``.)
         """
         out = np.zeros(columns.size, dtype=np.float32)
         if favorites.size == 0 or disliked.size == 0 or columns.size == 0:
             return out
-        # the same sum as Σ WEIGHTS[f] · features[f], with the per-movie terms combined over
-        # all columns first
-        dense = _combine(
-            self._gather(favorites, self.favdis), self._gather(disliked, self.codis), self.prior
-        )
-        picked: np.ndarray = dense[columns]
-        cand = unit_factors[columns] if candidate_units is None else candidate_units
-        both = unit_factors[np.concatenate([favorites, disliked])] @ cand.T
-        picked += np.float32(WEIGHTS["cos_favorite"]) * both[: favorites.size].max(axis=0)
-        picked += np.float32(WEIGHTS["cos_disliked"]) * both[favorites.size :].max(axis=0)
-        return picked
+        feats = self.features(favorites, disliked, unit_factors, columns)
+        for name, weight in WEIGHTS.items():
+            out += np.float32(weight) * feats[name]
+        return out
 
 
 def _gather(

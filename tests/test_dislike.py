@@ -170,26 +170,19 @@ def test_artifact_keeps_the_statistics_and_loads_without_them(tmp_path: Path) ->
         load_artifact(path, verify=False)
 
 
-def test_signal_is_the_weighted_sum_of_the_features() -> None:
+def test_the_pool_view_gives_the_weighted_sum_of_the_features() -> None:
     stats, items = _stats(min_corated=1)
     rng = np.random.default_rng(0)
     unit = rng.standard_normal((len(items), 3)).astype(np.float32)
     unit /= np.linalg.norm(unit, axis=1, keepdims=True)
     a, b, c, f, rare = (int(x) for x in items.columns(np.array([A, B, C, F, RARE])))
-    for favorites, disliked in (([f], [a]), ([f, c], [a, rare]), ([rare], [a])):
-        fav, dis = np.array(favorites), np.array(disliked)
-        columns = np.array([b, c, rare, f])
-        feats = stats.features(fav, dis, unit, columns)
-        expected = sum(WEIGHTS[name] * feats[name] for name in WEIGHTS)
-        np.testing.assert_allclose(stats.signal(fav, dis, unit, columns), expected, atol=1e-5)
-        np.testing.assert_allclose(
-            stats.signal(fav, dis, unit, columns, unit[columns]), expected, atol=1e-5
-        )
-    # the pool view gives the same signal for its candidates
-    pool = np.array([b, c, f])
+    pool = np.array([b, c, f])  # the pairs towards RARE and A are outside the pool: dropped
     view = PoolSignal.build(stats, pool, unit)
-    for favorites, disliked in (([f], [a]), ([f, c], [a, rare])):
+    assert view.indices.size < stats.indices.size
+    for favorites, disliked in (([f], [a]), ([f, c], [a, rare]), ([rare], [a]), ([b], [c])):
         fav, dis = np.array(favorites), np.array(disliked)
-        np.testing.assert_allclose(
-            view.signal(fav, dis, unit), stats.signal(fav, dis, unit, pool), atol=1e-5
-        )
+        feats = stats.features(fav, dis, unit, pool)
+        expected = sum(WEIGHTS[name] * feats[name] for name in WEIGHTS)
+        np.testing.assert_allclose(view.signal(fav, dis, unit), expected, atol=1e-5)
+        np.testing.assert_allclose(stats.signal(fav, dis, unit, pool), expected, atol=1e-5)
+    assert not view.signal(np.array([f]), np.array([], dtype=np.int64), unit).any()
