@@ -1184,12 +1184,16 @@ class _Steering:
     def apply(self, columns: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``scores`` of ``columns`` (-inf: excluded) minus the penalty."""
         finite = np.isfinite(scores)
-        if self.weight <= 0 or not finite.any():
+        n_finite = int(np.count_nonzero(finite))
+        if self.weight <= 0 or n_finite == 0:
             return scores
         if self.pool is not None and columns is self.pool.columns:  # every pool column
-            signal = self.pool.signal(self.favorites, self.disliked, self.unit)[finite]
-        else:
-            signal = self.stats.signal(self.favorites, self.disliked, self.unit, columns[finite])
+            # -inf minus a finite penalty stays -inf: no masking needed
+            signal = self.pool.signal(self.favorites, self.disliked, self.unit)
+            best = _top_mean(scores) if n_finite >= 10 else _top_mean(scores[finite])
+            out: np.ndarray = scores - np.float32(self.weight) * best * signal
+            return out
+        signal = self.stats.signal(self.favorites, self.disliked, self.unit, columns[finite])
         out = scores.astype(np.float32, copy=True)
         scale = np.float32(self.weight) * _top_mean(out[finite])
         out[finite] -= scale * signal
