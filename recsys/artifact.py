@@ -7,7 +7,9 @@ Layout of an artifact folder::
                     similar_factors when similar movies have their own factors, and, for similar
                     movies, optionally series (series code per column, -1: none) and the user-tag
                     vectors as a CSR matrix (tags_data, tags_indices, tags_indptr, tags_shape);
-                    an EASE model adds ease_weights (items × items float32)
+                    an EASE model adds ease_weights (items × items float32); optionally
+                    the dislike statistics (dislike_prior, dislike_indptr, dislike_indices,
+                    dislike_knn, dislike_codis, dislike_favdis: recsys.dislike)
     catalog.npz     the catalog as one array per column (fixed-width unicode, ints and masks)
     metadata.json   format version, algorithm ("als" or "ease"; absent: "als"), release,
                     file checksums of the ratings it was trained on,
@@ -36,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import csr_matrix
 
+from recsys.dislike import DislikeStats
 from recsys.movielens import file_digest
 from recsys.scorer import ALGORITHMS
 
@@ -70,6 +73,7 @@ class ModelArtifact:
     series: np.ndarray | None = None  # series code per column (-1: none), for similar movies
     tag_vectors: csr_matrix | None = None  # unit TF-IDF user-tag rows per column
     ease_weights: np.ndarray | None = None  # EASE item-item weights (algorithm "ease")
+    dislike: DislikeStats | None = None  # dislike statistics (recsys.dislike), optional
 
     @property
     def algorithm(self) -> str:
@@ -178,6 +182,8 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
                 artifact.ease_weights, dtype=np.float32
             )
         model_arrays.update(_similar_arrays(artifact))
+        if artifact.dislike is not None:
+            model_arrays.update(artifact.dislike.arrays())
         np.savez(tmp / MODEL_FILE, allow_pickle=False, **model_arrays)
         np.savez(tmp / CATALOG_FILE, allow_pickle=False, **catalog_to_arrays(artifact.catalog))
         meta = dict(artifact.metadata)
@@ -364,6 +370,9 @@ def _validated(
     if not np.isfinite(factors).all():
         problems.append("factors contain NaN or infinity")
     series, tags = _similar_from_arrays(model, n_items, problems)
+    dislike = DislikeStats.from_arrays(model, n_items)
+    if dislike is None and any(k.startswith("dislike_") for k in model):
+        problems.append("the dislike statistics are incomplete or inconsistent")
     algorithm = algorithm_of(meta)
     if algorithm not in ALGORITHMS:
         raise ArtifactError(
@@ -390,4 +399,5 @@ def _validated(
         series=series,
         tag_vectors=tags,
         ease_weights=ease if algorithm == "ease" else None,
+        dislike=dislike,
     )

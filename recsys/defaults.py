@@ -50,6 +50,14 @@ class TrainConfig:
         dislike_avoid_kind: the resemblance: ``"factors"`` (cosine of the similar-movies
             factors) or ``"blend"`` (the similar-movies blend of factors, genres, tags, years);
             a film of a disliked film's series always resembles it fully.
+        dislike_min_corated: > 0: compute the dislike statistics of :mod:`recsys.dislike` from
+            the training ratings at training time (stored in the artifact), keeping the
+            movie-pair statistics of pairs rated together by at least this many training users
+            (the others count 0; this sets the artifact's size). 0: none (untuned releases: their
+            size and cost on larger releases are unmeasured).
+        dislike_signal: weight of the dislike statistics' penalty when a chat gave dislikes:
+            a candidate's score loses this share of the mean of the ten best scores times how
+            much more likely it is a dislike than a like (0: off; needs ``dislike_min_corated``).
         calibration: Steck's λ of the genre-calibration re-rank (0: off).
         calibration_depth: how many of the best-scored candidates the re-rank chooses from.
         series_cap: at most this many films of one series in every ten places (0: no cap).
@@ -90,6 +98,8 @@ class TrainConfig:
     dislike_avoid: float = 0.0
     dislike_avoid_threshold: float = 0.5
     dislike_avoid_kind: str = "factors"
+    dislike_min_corated: int = 0
+    dislike_signal: float = 0.0
     calibration: float = 0.35
     calibration_depth: int = 30
     series_cap: int = 3
@@ -131,6 +141,7 @@ SERVING_FIELDS = frozenset(
         "dislike_avoid",
         "dislike_avoid_threshold",
         "dislike_avoid_kind",
+        "dislike_signal",
         "discover_gem_share",
         "discover_gem_content",
         "calibration",
@@ -159,6 +170,9 @@ TUNED: dict[str, TrainConfig] = {
         discover_similar_weight=0.3,
         discover_calibration=0.2,
         ease_regularization=100.0,
+        dislike_confidence=10.0,
+        dislike_signal=0.25,
+        dislike_min_corated=20,
     ),
     "ml-100k": TrainConfig(
         factors=128,
@@ -171,6 +185,9 @@ TUNED: dict[str, TrainConfig] = {
         min_support=10,
         discover_similar_weight=0.3,
         discover_calibration=0.2,
+        dislike_confidence=10.0,
+        dislike_signal=0.175,
+        dislike_min_corated=20,
     ),
 }
 

@@ -27,6 +27,7 @@ from scipy.sparse import csr_matrix
 from recsys.als import AlsParams, AlsScorer, FoldIn, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
+from recsys.dislike import DislikeStats, PoolSignal, fit_dislike_stats
 from recsys.ease import EaseScorer, fit_ease
 from recsys.ease import check_size as check_ease_size
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
@@ -153,6 +154,7 @@ class TrainedModel:
     seconds: float
     similar_factors: np.ndarray | None = None
     ease_weights: np.ndarray | None = None  # config.algorithm == "ease"
+    dislike: DislikeStats | None = None  # config.dislike_min_corated > 0 and ratings given
 
 
 def als_params(config: TrainConfig) -> AlsParams:
@@ -203,7 +205,30 @@ def fit_model(
     start = time.perf_counter()
     interactions = build_interactions(ratings, threshold)
     return fit_interactions(
-        interactions, config, progress=progress, num_threads=num_threads, started=start
+        interactions,
+        config,
+        progress=progress,
+        num_threads=num_threads,
+        started=start,
+        dislike=dislike_stats(ratings, interactions, config),
+    )
+
+
+def dislike_stats(
+    ratings: pd.DataFrame, interactions: Interactions, config: TrainConfig
+) -> DislikeStats | None:
+    """The dislike statistics of :mod:`recsys.dislike` (None when ``dislike_min_corated`` is 0).
+
+    Pairs are kept for the movies of the recommendation pool (``candidate_min_support``).
+    """
+    if config.dislike_min_corated <= 0:
+        return None
+    return fit_dislike_stats(
+        ratings,
+        interactions.items,
+        interactions.threshold,
+        interactions.support >= config.candidate_min_support,
+        min_corated=config.dislike_min_corated,
     )
 
 
@@ -214,8 +239,12 @@ def fit_interactions(
     progress: bool = False,
     num_threads: int = 0,
     started: float | None = None,
+    dislike: DislikeStats | None = None,
 ) -> TrainedModel:
-    """Weighting → ALS on an already built like matrix (see :func:`fit_model`)."""
+    """Weighting → ALS on an already built like matrix (see :func:`fit_model`).
+
+    ``dislike``: the dislike statistics computed from the ratings (:func:`dislike_stats`).
+    """
     start = time.perf_counter() if started is None else started
     if config.algorithm not in ALGORITHMS:
         raise ValueError(
@@ -244,6 +273,7 @@ def fit_interactions(
         seconds=time.perf_counter() - start,
         similar_factors=similar,
         ease_weights=ease,
+        dislike=dislike,
     )
 
 
@@ -290,6 +320,7 @@ def make_artifact(
         series=series_codes(catalog, item_ids),
         tag_vectors=None if tags is None else tag_vectors(tags, item_ids),
         ease_weights=trained.ease_weights,
+        dislike=trained.dislike,
     )
 
 
@@ -312,8 +343,11 @@ def train(
     start = time.perf_counter()
     threshold = like_threshold(release, config)
     interactions = build_interactions(ratings, threshold)
+    dislike = dislike_stats(ratings, interactions, config)
     del ratings  # the largest object of all; the fit needs only the like matrix
-    trained = fit_interactions(interactions, config, progress=progress, started=start)
+    trained = fit_interactions(
+        interactions, config, progress=progress, started=start, dislike=dislike
+    )
     return make_artifact(
         trained,
         catalog,
@@ -386,6 +420,12 @@ class Recommender:
             shrink=self.config.shrink,
             tags=artifact.tag_vectors,
             series=artifact.series,
+        )
+        # the dislike statistics re-indexed for the pool (what a request with dislikes reads)
+        self._pool_signal = (
+            None
+            if self._dislike is None
+            else PoolSignal.build(self._dislike, self._pool.columns, self._similar.unit_factors)
         )
 
     @classmethod
@@ -554,6 +594,9 @@ class Recommender:
             GemQuota(config.discover_gem_share),
         )
         self._filter_masks: dict[Filters, np.ndarray] = {}
+        self._dislike = artifact.dislike if config.dislike_signal > 0 else None
+        if self._dislike is not None and self._dislike.n_items != n_items:
+            self._dislike = None
 
     def _head_likes(self) -> int:
         """Likes of the training movie at the 20% mark (the most-liked fifth of issue 13).
@@ -683,7 +726,10 @@ class Recommender:
         """Top ``n`` movies for a set of favorite movieIds, never a favorite itself.
 
         * ``dislikes`` ("not for me") are never recommended and steer the ranking: each enters
-          the fold-in as preference 0 with confidence ``dislike_confidence``;
+          the fold-in as preference 0 with confidence ``dislike_confidence``, and, when the
+          model has dislike statistics (:mod:`recsys.dislike`) and ``dislike_signal`` > 0, each
+          candidate's score loses the penalty of :class:`_Steering` before the ranking (the
+          items still show the fold-in's score, the one ``why`` explains);
         * ``seen`` (seen, or hidden) are never recommended;
         * a movie given both as a favorite and as a dislike counts as a dislike only (the
           explicit "not for me" wins) and is listed in ``contradictory``;
@@ -719,18 +765,20 @@ class Recommender:
         pool = self._discover_pool if discover else self._pool
         depth = max(n, self.config.calibration_depth) if rerank else n
         fold: FoldIn | None = None
+        steer: _Steering | None = None
         if self._ease is not None:
             ranking = self._ease_top(self._ease, fav_cols, depth, n, hidden, allowed, discover)
         else:
             fold = self._fold_in(fav_cols, dis_cols)
             penalty = self._penalty(fold.user, dis_cols)
+            steer = None if discover else self._steering(fav_cols, dis_cols)
             if discover and self._discover_blend is not None:
                 ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
             else:
                 gems = self._gem_quota() if discover else None
-                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems)
+                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems, steer)
             if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
-                ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty)
+                ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty, steer)
         if rerank:
             target = genre_distribution(self.features.genres[fav_cols])
             steps = self.discover_steps if discover else self.steps
@@ -738,6 +786,8 @@ class Recommender:
             ranking = apply_steps(ranking, steps, context, n)
         else:
             ranking = ranking.take(np.arange(min(n, len(ranking))))
+        if steer is not None and fold is not None:  # shown: the fold-in's score, as `why` says
+            ranking = Ranking(ranking.columns, self._factors[ranking.columns] @ fold.user)
         because = self._because(fold, fav_cols, ranking.columns)
         items = tuple(
             Recommendation(
@@ -847,6 +897,20 @@ class Recommender:
             ranking = _best(cols, every, depth)
         return ranking
 
+    def _steering(self, fav_cols: np.ndarray, dis_cols: np.ndarray) -> _Steering | None:
+        """The dislike statistics' penalty of a request with dislikes (None: off or none)."""
+        stats = self._dislike
+        if stats is None or dis_cols.size == 0 or fav_cols.size == 0:
+            return None
+        return _Steering(
+            stats=stats,
+            unit=self._similar.unit_factors,
+            favorites=fav_cols,
+            disliked=dis_cols,
+            weight=float(self.config.dislike_signal),
+            pool=self._pool_signal,
+        )
+
     def _gem_quota(self) -> np.ndarray | None:
         """The gems mask when discover mode has a gem quota (None: no quota)."""
         return self.features.gems if self.config.discover_gem_share > 0 else None
@@ -874,6 +938,7 @@ class Recommender:
         allowed: np.ndarray,
         pool: _Pool,
         penalty: _Penalty | None,
+        steer: _Steering | None = None,
     ) -> Ranking:
         """The best ``n`` of every movie that passes the filters (not only the pool's)."""
         ok = allowed.copy()
@@ -882,6 +947,8 @@ class Recommender:
         scores = _score(self._factors[cols], self._norms[cols], user, penalty)
         if pool.divisor_all is not None:
             scores = scores / pool.divisor_all[cols]
+        if steer is not None:
+            scores = steer.apply(cols, scores)
         return _best(cols, scores, n)
 
     def _fallback(
@@ -1019,7 +1086,12 @@ class Recommender:
         if col not in set(excluded.tolist()):
             others = np.ones(self.n_items, dtype=bool)
             others[excluded] = False
-            rank = 1 + int(np.count_nonzero(scores[others] > scores[col]))
+            ranked = scores
+            steer = None if self._ease is not None else self._steering(cols, dis_cols)
+            if steer is not None:  # recommend ranks by the steered scores
+                ranked = np.full(self.n_items, -np.inf, dtype=np.float32)
+                ranked[others] = steer.apply(np.flatnonzero(others), scores[others])
+            rank = 1 + int(np.count_nonzero(ranked[others] > ranked[col]))
         contributions = tuple(
             (int(self.items.item_ids[liked[j]]), float(shares[j])) for j in order.tolist()
         )
@@ -1074,10 +1146,12 @@ class _Pool:
         allowed: np.ndarray | None,
         penalty: _Penalty | None = None,
         gems: np.ndarray | None = None,
+        steer: _Steering | None = None,
     ) -> Ranking:
         """The best ``n`` pool movies for a user vector, none hidden, all allowed.
 
-        With ``gems`` (a mask over all columns), the best ``n`` gems are added as well.
+        With ``gems`` (a mask over all columns), the best ``n`` gems are added as well; with
+        ``steer``, scores lose the dislike statistics' penalty.
         """
         scores = _score(self.factors, self.norms, user, penalty)
         if self.divisor is not None:
@@ -1086,7 +1160,44 @@ class _Pool:
             scores[~allowed[self.columns]] = -np.inf
         pos = self.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
+        if steer is not None:
+            scores = steer.apply(self.columns, scores)
         return _best(self.columns, scores, n, gems)
+
+
+@dataclass(frozen=True)
+class _Steering:
+    """The dislike statistics' penalty of one request (:mod:`recsys.dislike`).
+
+    A candidate's score loses ``weight · s̄ · signal``, ``s̄`` the mean of the ten best scores
+    (so the weight means the same for every chat), ``signal`` how much more likely the
+    candidate is a dislike than a like given the chat's favorites and dislikes.
+    """
+
+    stats: DislikeStats
+    unit: np.ndarray
+    favorites: np.ndarray
+    disliked: np.ndarray
+    weight: float
+    pool: PoolSignal | None = None  # the statistics re-indexed for the recommendation pool
+
+    def apply(self, columns: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """``scores`` of ``columns`` (-inf: excluded) minus the penalty."""
+        finite = np.isfinite(scores)
+        n_finite = int(np.count_nonzero(finite))
+        if self.weight <= 0 or n_finite == 0:
+            return scores
+        if self.pool is not None and columns is self.pool.columns:  # every pool column
+            # -inf minus a finite penalty stays -inf: no masking needed
+            signal = self.pool.signal(self.favorites, self.disliked, self.unit)
+            best = _top_mean(scores) if n_finite >= 10 else _top_mean(scores[finite])
+            out: np.ndarray = scores - np.float32(self.weight) * best * signal
+            return out
+        signal = self.stats.signal(self.favorites, self.disliked, self.unit, columns[finite])
+        out = scores.astype(np.float32, copy=True)
+        scale = np.float32(self.weight) * _top_mean(out[finite])
+        out[finite] -= scale * signal
+        return out
 
 
 @dataclass(frozen=True)

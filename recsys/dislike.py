@@ -1,0 +1,392 @@
+"""Dislike statistics: which films a chat that turned some films down would watch and dislike.
+
+The like-factor model says what a chat would watch and like; it knows nothing of dislikes, and
+the films a chat dislikes are mostly films it chose to watch, close in factor space to its
+favorites. These statistics come from the *ratings* of the training users (every rating, not
+only the likes) and are computed once at training time:
+
+* ``prior``: per movie, the shrunk log-odds lift of its dislike rate among those who rated it
+  (``(dislikes + m·p0) / (ratings + m)`` against the overall rate ``p0``; m = 10);
+* three movie-pair statistics, for every movie ``j`` (a chat's favorite or dislike) and every
+  candidate ``b`` (a movie with at least ``candidate_min_support`` likes) rated together by
+  at least ``min_corated`` users:
+
+  - ``knn``: the adjusted cosine of their ratings (each rating minus its user's mean), shrunk by
+    ``n / (n + 20)`` (item-based collaborative filtering: rated higher or lower together);
+  - ``codis``: the lift of "disliked b" among those who disliked ``j`` and rated ``b``;
+  - ``favdis``: the lift of "disliked b" among those who liked ``j`` and rated ``b``.
+
+At serving time :meth:`DislikeStats.signal` combines them, with the cosine of the
+similar-movies factors, into one penalty per candidate (a linear score whose weights were fitted
+on the tuning seeds, see docs/engine.md). A dislike is a rating of 2 or less.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import csr_matrix
+
+from recsys.matrix import ItemIndex
+
+DISLIKE_MAX = 2.0  # a rating at or below this is a dislike
+PRIOR_SHRINK = 10.0
+KNN_SHRINK = 20.0
+MIN_CORATED = 3
+_CHUNK = 1024  # rows of the pair statistics computed at once (dense chunk: rows × candidates)
+
+# Weights of the penalty (logistic regression of "hidden dislike" against "hidden like" among
+# the best 40 candidates, with the candidate's score as a covariate, ml-100k seeds 100-104;
+# each weight is the feature's effect divided by the score's, so the penalty is in units of the
+# normalised score; bench/dislike_weights.py refits them). Names: see DislikeStats.features.
+WEIGHTS: dict[str, float] = {
+    "prior": 0.15,
+    "codis": 0.24,
+    "favdis": 0.36,
+    "cos_disliked": 1.05,
+    "cos_favorite": -1.24,
+    "knn_favorite_mean": 0.66,
+    "knn_disliked_mean": 0.64,
+    "knn_favorite_max": -1.88,
+    "knn_disliked_max": 1.94,
+}
+
+
+@dataclass(frozen=True)
+class DislikeStats:
+    """Per-movie prior and movie-pair statistics (a CSR pattern with three value arrays).
+
+    Row ``j`` (any model column) lists the candidate columns ``indices[indptr[j]:indptr[j+1]]``
+    and, aligned, ``knn``, ``codis`` and ``favdis`` (float16: they weigh a re-ranking, and
+    half the bytes keep the artifact small). A pair absent from the pattern counts 0 (rated
+    together by fewer than ``min_corated`` users).
+    """
+
+    prior: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    knn: np.ndarray
+    codis: np.ndarray
+    favdis: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all arrays."""
+        return sum(a.nbytes for a in self.arrays().values())
+
+    @property
+    def n_items(self) -> int:
+        """Number of model columns."""
+        return int(self.prior.size)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The arrays by their artifact names."""
+        return {
+            "dislike_prior": self.prior,
+            "dislike_indptr": self.indptr,
+            "dislike_indices": self.indices,
+            "dislike_knn": self.knn,
+            "dislike_codis": self.codis,
+            "dislike_favdis": self.favdis,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], n_items: int) -> DislikeStats | None:
+        """The statistics stored in an artifact; None when absent or inconsistent."""
+        names = ("prior", "indptr", "indices", "knn", "codis", "favdis")
+        keys = [f"dislike_{n}" for n in names]
+        if not all(k in arrays for k in keys):
+            return None
+        prior, indptr, indices, knn, codis, favdis = (arrays[k] for k in keys)
+        nnz = indices.shape[0] if indices.ndim == 1 else -1
+        valid = (
+            prior.shape == (n_items,)
+            and indptr.shape == (n_items + 1,)
+            and nnz >= 0
+            and knn.shape == codis.shape == favdis.shape == (nnz,)
+            and int(indptr[0]) == 0
+            and int(indptr[-1]) == nnz
+            and bool(np.all(np.diff(indptr) >= 0))
+            and (nnz == 0 or (int(indices.min()) >= 0 and int(indices.max()) < n_items))
+            and all(bool(np.isfinite(a).all()) for a in (prior, knn, codis, favdis))
+        )
+        if not valid:
+            return None
+        return cls(
+            prior=np.asarray(prior, dtype=np.float32),
+            indptr=np.asarray(indptr, dtype=np.int64),
+            indices=np.asarray(indices, dtype=np.int32),
+            knn=np.asarray(knn, dtype=np.float16),
+            codis=np.asarray(codis, dtype=np.float16),
+            favdis=np.asarray(favdis, dtype=np.float16),
+        )
+
+    def _gather(
+        self, rows: np.ndarray, other: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Over ``rows``: the mean and the max of ``knn``, and the mean of ``other``.
+
+        Dense over all columns; a pair outside the pattern counts 0.
+        """
+        return _gather(self.indptr, self.indices, self.knn, other, rows, self.n_items)
+
+    def features(
+        self,
+        favorites: np.ndarray,
+        disliked: np.ndarray,
+        unit_factors: np.ndarray,
+        columns: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """Every feature of :data:`WEIGHTS` for the candidate ``columns`` (float32 arrays).
+
+        ``unit_factors``: the similar-movies factors, each row of norm 1 (their cosine).
+        """
+        # (chat's movies × candidates): the max over a short leading axis is a fast reduction
+        both = unit_factors[np.concatenate([favorites, disliked])] @ unit_factors[columns].T
+        fav_mean, fav_max, favdis = self._gather(favorites, self.favdis)
+        dis_mean, dis_max, codis = self._gather(disliked, self.codis)
+        return {
+            "prior": self.prior[columns],
+            "codis": codis[columns],
+            "favdis": favdis[columns],
+            "cos_disliked": both[favorites.size :].max(axis=0),
+            "cos_favorite": both[: favorites.size].max(axis=0),
+            "knn_favorite_mean": fav_mean[columns],
+            "knn_disliked_mean": dis_mean[columns],
+            "knn_favorite_max": fav_max[columns],
+            "knn_disliked_max": dis_max[columns],
+        }
+
+    def signal(
+        self,
+        favorites: np.ndarray,
+        disliked: np.ndarray,
+        unit_factors: np.ndarray,
+        columns: np.ndarray,
+    ) -> np.ndarray:
+        """How much more likely each candidate is a dislike than a like: Σ WEIGHTS · features.
+
+        Zeros when there are no favorites or no dislikes. (A recommendation pool reads the
+        faster :class:`PoolSignal`; this serves the other candidates and ``why``.)
+        """
+        out = np.zeros(columns.size, dtype=np.float32)
+        if favorites.size == 0 or disliked.size == 0 or columns.size == 0:
+            return out
+        feats = self.features(favorites, disliked, unit_factors, columns)
+        for name, weight in WEIGHTS.items():
+            out += np.float32(weight) * feats[name]
+        return out
+
+
+def _gather(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    knn: np.ndarray,
+    other: np.ndarray,
+    rows: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean and max of ``knn`` and mean of ``other`` over CSR ``rows``, dense over ``n`` columns.
+
+    A pair outside the pattern counts 0. One pass over the rows' entries (``bincount`` and
+    ``maximum.at``), no Python loop per entry or per row.
+    """
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    size = np.float32(max(rows.size, 1))
+    if total == 0:
+        zeros = np.zeros(n, dtype=np.float32)
+        return zeros, zeros.copy(), zeros.copy()
+    pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    idx = indices[pos]
+    values = knn[pos].astype(np.float32)
+    knn_mean = np.bincount(idx, weights=values, minlength=n).astype(np.float32)
+    knn_mean /= size
+    other_mean = np.bincount(idx, weights=other[pos], minlength=n).astype(np.float32)
+    other_mean /= size
+    knn_max = np.full(n, -np.inf, dtype=np.float32)
+    np.maximum.at(knn_max, idx, values)
+    missing = np.bincount(idx, minlength=n) < rows.size
+    knn_max[missing] = np.maximum(knn_max[missing], 0)
+    return knn_mean, knn_max, other_mean
+
+
+def _combine(
+    fav: tuple[np.ndarray, np.ndarray, np.ndarray],
+    dis: tuple[np.ndarray, np.ndarray, np.ndarray],
+    prior: np.ndarray,
+) -> np.ndarray:
+    """Σ WEIGHTS · (the per-movie features), in place over the first array."""
+    fav_mean, fav_max, favdis = fav
+    dis_mean, dis_max, codis = dis
+    w = WEIGHTS
+    dense = fav_mean
+    dense *= np.float32(w["knn_favorite_mean"])
+    for weight, values in (
+        (w["knn_disliked_mean"], dis_mean),
+        (w["knn_favorite_max"], fav_max),
+        (w["knn_disliked_max"], dis_max),
+        (w["favdis"], favdis),
+        (w["codis"], codis),
+        (w["prior"], prior),
+    ):
+        dense += np.float32(weight) * values
+    return dense
+
+
+@dataclass(frozen=True)
+class PoolSignal:
+    """:meth:`DislikeStats.signal` for one fixed set of candidates (a recommendation pool).
+
+    Built once at load: the pair statistics re-indexed by position in the pool (pairs outside it
+    dropped), the pool's prior and its unit factors transposed, so a request computes over the
+    pool's size only.
+    """
+
+    columns: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    knn: np.ndarray
+    codis: np.ndarray
+    favdis: np.ndarray
+    prior: np.ndarray
+    units_t: np.ndarray  # (factors × pool) unit similar-movies factors
+
+    @classmethod
+    def build(
+        cls, stats: DislikeStats, columns: np.ndarray, unit_factors: np.ndarray
+    ) -> PoolSignal:
+        """The view of ``stats`` for the candidate ``columns``."""
+        position = np.full(stats.n_items, -1, dtype=np.int64)
+        position[columns] = np.arange(columns.size)
+        mapped = position[stats.indices]
+        keep = mapped >= 0
+        rows = np.repeat(np.arange(stats.n_items), np.diff(stats.indptr))
+        counts = np.bincount(rows[keep], minlength=stats.n_items)
+        return cls(
+            columns=columns,
+            indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            indices=mapped[keep].astype(np.int32),
+            knn=stats.knn[keep],
+            codis=stats.codis[keep],
+            favdis=stats.favdis[keep],
+            prior=stats.prior[columns].astype(np.float32),
+            units_t=np.ascontiguousarray(unit_factors[columns].T, dtype=np.float32),
+        )
+
+    def signal(
+        self, favorites: np.ndarray, disliked: np.ndarray, unit_factors: np.ndarray
+    ) -> np.ndarray:
+        """The signal of every pool candidate (zeros without favorites or dislikes)."""
+        m = self.columns.size
+        if favorites.size == 0 or disliked.size == 0:
+            return np.zeros(m, dtype=np.float32)
+        parts = (self.indptr, self.indices, self.knn)
+        fav = _gather(*parts, self.favdis, favorites, m)
+        dis = _gather(*parts, self.codis, disliked, m)
+        out = _combine(fav, dis, self.prior)
+        both = unit_factors[np.concatenate([favorites, disliked])] @ self.units_t
+        out += np.float32(WEIGHTS["cos_favorite"]) * both[: favorites.size].max(axis=0)
+        out += np.float32(WEIGHTS["cos_disliked"]) * both[favorites.size :].max(axis=0)
+        return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.log(p) - np.log1p(-p)
+    return out
+
+
+def fit_dislike_stats(
+    ratings: pd.DataFrame,
+    items: ItemIndex,
+    like_threshold: float,
+    candidates: np.ndarray,
+    *,
+    min_corated: int = MIN_CORATED,
+) -> DislikeStats:
+    """Compute :class:`DislikeStats` from training ``ratings`` (user_id, movie_id, rating).
+
+    ``candidates``: boolean mask over the model columns of the movies that can be recommended
+    (the pair statistics are kept for them only). Ratings of movies the model has no column
+    for are ignored.
+    """
+    n = len(items)
+    cols = items.columns(ratings["movie_id"].to_numpy(np.int64))
+    keep = cols >= 0
+    cols = cols[keep]
+    users = ratings["user_id"].to_numpy()[keep]
+    values = ratings["rating"].to_numpy(np.float64)[keep]
+    _, rows = np.unique(users, return_inverse=True)
+    n_users = int(rows.max()) + 1 if rows.size else 0
+
+    def matrix(data: np.ndarray, mask: np.ndarray | None = None) -> csr_matrix:
+        r, c, d = (rows, cols, data) if mask is None else (rows[mask], cols[mask], data[mask])
+        m = csr_matrix((d, (r, c)), shape=(n_users, n), dtype=np.float64)
+        m.sum_duplicates()
+        return m
+
+    ones = np.ones(values.size)
+    rated = matrix(ones)
+    rated.data[:] = 1
+    disliked_mask = values <= DISLIKE_MAX
+    disliked = matrix(ones, disliked_mask)
+    disliked.data[:] = 1
+    liked = matrix(ones, values >= like_threshold)
+    liked.data[:] = 1
+    mean = np.bincount(rows, values, minlength=n_users) / np.maximum(
+        np.bincount(rows, minlength=n_users), 1
+    )
+    centred = matrix(values - mean[rows])
+    n_rated = np.asarray(rated.sum(axis=0)).ravel()
+    n_disliked = np.asarray(disliked.sum(axis=0)).ravel()
+    p0 = float(n_disliked.sum() / n_rated.sum()) if n_rated.sum() else 0.0
+    p0 = min(max(p0, 1e-4), 1 - 1e-4)
+    base = (n_disliked + PRIOR_SHRINK * p0) / (n_rated + PRIOR_SHRINK)
+    prior = (_logit(base) - _logit(np.asarray(p0))).astype(np.float32)
+    norms = np.sqrt(np.asarray(centred.multiply(centred).sum(axis=0)).ravel())
+    norms = np.where(norms > 0, norms, 1.0)
+
+    target = np.flatnonzero(candidates)
+    base_t = base[target]
+    rated_t, disliked_t, centred_t = rated[:, target], disliked[:, target], centred[:, target]
+    rated_c, disliked_c, liked_c, centred_c = (m.tocsc() for m in (rated, disliked, liked, centred))
+    indptr = [0]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("indices", "knn", "codis", "favdis")}
+    for start in range(0, n, _CHUNK):
+        block = slice(start, min(start + _CHUNK, n))
+        co = (rated_c[:, block].T @ rated_t).toarray()
+        keep_pairs = co >= min_corated
+        keep_pairs &= target[None, :] != np.arange(block.start, block.stop)[:, None]
+        knn = (centred_c[:, block].T @ centred_t).toarray()
+        knn /= norms[block][:, None] * norms[target][None, :]
+        knn *= co / (co + KNN_SHRINK)
+        dd = (disliked_c[:, block].T @ disliked_t).toarray()
+        dr = (disliked_c[:, block].T @ rated_t).toarray()
+        ld = (liked_c[:, block].T @ disliked_t).toarray()
+        lr = (liked_c[:, block].T @ rated_t).toarray()
+        lift_base = _logit(base_t)[None, :]
+        codis = _logit((dd + PRIOR_SHRINK * base_t) / (dr + PRIOR_SHRINK)) - lift_base
+        favdis = _logit((ld + PRIOR_SHRINK * base_t) / (lr + PRIOR_SHRINK)) - lift_base
+        r_idx, c_idx = np.nonzero(keep_pairs)
+        counts = np.bincount(r_idx, minlength=co.shape[0])
+        indptr.extend((indptr[-1] + np.cumsum(counts)).tolist())
+        parts["indices"].append(target[c_idx].astype(np.int32))
+        parts["knn"].append(knn[r_idx, c_idx].astype(np.float32))
+        parts["codis"].append(codis[r_idx, c_idx].astype(np.float32))
+        parts["favdis"].append(favdis[r_idx, c_idx].astype(np.float32))
+
+    def joined(name: str, dtype: type) -> np.ndarray:
+        chunks = parts[name]
+        return np.concatenate(chunks).astype(dtype) if chunks else np.zeros(0, dtype=dtype)
+
+    return DislikeStats(
+        prior=prior,
+        indptr=np.asarray(indptr, dtype=np.int64),
+        indices=joined("indices", np.int32),
+        knn=joined("knn", np.float16),
+        codis=joined("codis", np.float16),
+        favdis=joined("favdis", np.float16),
+    )
