@@ -196,6 +196,21 @@ async def scenario(likes: int, recommends: int) -> dict[str, Any]:
         parts["FavoritesStore.add"] = await cpu_each(
             [partial(store.add, 5000, int(m)) for m in popular.index[:likes]]
         )
+        chats = [1000 + i % 40 for i in range(recommends)]
+        parts["FavoritesStore.favorites"] = await cpu_each(
+            [partial(store.favorites, c) for c in chats]
+        )
+        if marks:  # what /recommend reads and writes since issue 9
+            parts["FavoritesStore.state"] = await cpu_each([partial(store.state, c) for c in chats])
+            shown = await store.shown(1000)
+            assert shown is not None
+            new_list = bot_store.ShownList(0, shown.query, shown.movies, shown.because)
+            parts["FavoritesStore.save_shown"] = await cpu_each(
+                [
+                    partial(store.save_shown, c, new_list, update_id=10**6 + i)
+                    for i, c in enumerate(chats)
+                ]
+            )
         if fast_keyboard is not None:
             rows = (await moviebot.command(1000, "recommend"))[0].buttons
             buttons = sum(map(len, rows))
