@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -117,22 +118,53 @@ def summary(samples: list[float]) -> str:
     return f"median {median:6.2f} ms   p90 {p90:6.2f} ms   (n={len(samples)})"
 
 
+METER: Callable[[], float] = time.process_time
+"""What a sample measures: CPU seconds, or with ``--calls`` Python function calls (see
+:func:`count_calls`), which do not vary with the machine's load."""
+
+
 async def cpu_each(calls: list[Callable[[], Awaitable[Any]]]) -> list[float]:
     samples = []
     for call in calls:
-        start = time.process_time()
+        start = METER()
         await call()
-        samples.append(time.process_time() - start)
+        samples.append(METER() - start)
     return samples
 
 
 def cpu_each_sync(calls: list[Callable[[], Any]]) -> list[float]:
     samples = []
     for call in calls:
-        start = time.process_time()
+        start = METER()
         call()
-        samples.append(time.process_time() - start)
+        samples.append(METER() - start)
     return samples
+
+
+def count_calls(threads: str) -> None:
+    """Make :data:`METER` count Python function calls, in the ``main`` thread or the ``workers``.
+
+    The event loop's thread runs the handlers, the service, the texts and python-telegram-bot;
+    the worker threads the store's transactions, title resolution and the model. A count is the
+    same in every run of the same code: a comparison that the machine's load cannot blur.
+    """
+    main = threading.get_ident()
+    counts: dict[int, int] = {}
+
+    def hook(frame: object, event: str, arg: object) -> None:
+        if event == "call":  # each thread writes only its own key: no count is lost
+            ident = threading.get_ident()
+            counts[ident] = counts.get(ident, 0) + 1
+
+    def meter() -> float:
+        if threads == "main":
+            return counts.get(main, 0) / 1e6  # printed "in ms": thousands of calls
+        return sum(n for ident, n in counts.items() if ident != main) / 1e6
+
+    global METER
+    METER = meter
+    threading.setprofile(hook)  # threads started from now on (the store's, asyncio's pool)
+    sys.setprofile(hook)
 
 
 async def scenario(likes: int, recommends: int) -> dict[str, Any]:
@@ -227,8 +259,10 @@ async def scenario(likes: int, recommends: int) -> dict[str, Any]:
     return {"commands": commands, "parts": parts, "info": info}
 
 
-def print_single(result: dict[str, Any]) -> None:
+def print_single(result: dict[str, Any], calls: str | None = None) -> None:
     print(result["info"])
+    if calls:
+        print(f"Python function calls in the {calls} thread(s), in thousands where it says ms")
     for name, samples in result["commands"].items():
         print(f"{name:42} {summary(samples)}")
     print("reference, the parts alone:")
@@ -256,7 +290,7 @@ def label(tree: Path) -> str:
     return (commit or tree.name) + ("+changes" if dirty else "")
 
 
-def run_worker(tree: Path, likes: int, recommends: int) -> dict[str, Any]:
+def run_worker(tree: Path, likes: int, recommends: int, calls: str | None = None) -> dict[str, Any]:
     """The scenario in a fresh process on ``tree``'s code (this venv, this script)."""
     env = dict(os.environ, MOVIEBOT_BENCH_TREE=str(tree), PYTHONPATH=str(tree))
     if tree != REPO:  # its own artifact: another version may not read (or may replace) ours
@@ -265,7 +299,7 @@ def run_worker(tree: Path, likes: int, recommends: int) -> dict[str, Any]:
             REPO / "data" / "models" / f"bench-{commit}" / "ml-latest-small"
         )
     command = [sys.executable, __file__, "--worker", "--likes", str(likes)]
-    command += ["--recommends", str(recommends)]
+    command += ["--recommends", str(recommends), *(["--calls", calls] if calls else [])]
     done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
     if done.returncode != 0 or not lines:
@@ -274,8 +308,14 @@ def run_worker(tree: Path, likes: int, recommends: int) -> dict[str, Any]:
     return result
 
 
-def compare(trees: list[Path], rounds: int, likes: int, recommends: int) -> None:
-    """Alternate the trees ``rounds`` times; print each command's pooled median per tree."""
+def compare(
+    trees: list[Path], rounds: int, likes: int, recommends: int, *, calls: bool = False
+) -> None:
+    """Alternate the trees ``rounds`` times; print each command's pooled median per tree.
+
+    With ``calls``, each tree also runs once counting Python function calls (the main thread,
+    then the worker threads; 50 of each /recommend).
+    """
     names = [label(t) for t in trees]
     pooled: list[dict[str, Samples]] = [{"commands": {}, "parts": {}} for _ in trees]
     info = ""
@@ -297,9 +337,29 @@ def compare(trees: list[Path], rounds: int, likes: int, recommends: int) -> None
         f"{rounds} rounds, trees alternating; load average {min(load):.1f}-{max(load):.1f}; "
         "CPU per command, median (p90) in ms; - : the tree has no such command"
     )
+    table(names, pooled, ("commands", "parts"))
+    if not calls:
+        return
+    counted: list[Samples] = [{} for _ in trees]
+    for i, tree in enumerate(trees):
+        for threads in ("main", "workers"):
+            result = run_worker(tree, likes, min(recommends, 50), threads)
+            for name, samples in result["commands"].items():
+                counted[i][f"{name} [{threads}]"] = samples
+    print(
+        "Python function calls per command, median (p90) in thousands: [main] the event loop's "
+        "thread (handlers, service, texts, python-telegram-bot), [workers] the worker threads "
+        "(store, title resolution, model)"
+    )
+    rows = [(f"{c} [{t}]") for t in ("main", "workers") for c in COMMANDS]
+    table(names, [{"calls": {r: c[r] for r in rows if r in c}} for c in counted], ("calls",))
+
+
+def table(names: list[str], pooled: list[dict[str, Samples]], kinds: tuple[str, ...]) -> None:
+    """One row per measured thing, one column per tree: median (p90)."""
     width = max(16, *(len(n) + 2 for n in names))
-    print(f"{'':42}" + "".join(f"{n:>{width}}" for n in names))
-    for kind in ("commands", "parts"):
+    print(f"{'':50}" + "".join(f"{n:>{width}}" for n in names))
+    for kind in kinds:
         if kind == "parts":
             print("reference, the parts alone:")
         rows = list(dict.fromkeys(name for p in pooled for name in p[kind]))
@@ -309,7 +369,7 @@ def compare(trees: list[Path], rounds: int, likes: int, recommends: int) -> None
                 samples = p[kind].get(row)
                 cell = "-" if not samples else "{:.2f} ({:.2f})".format(*ms(samples))
                 cells.append(f"{cell:>{width}}")
-            print(f"{row:42}" + "".join(cells))
+            print(f"{row:50}" + "".join(cells))
 
 
 if __name__ == "__main__":
@@ -325,13 +385,25 @@ if __name__ == "__main__":
         help="another checkout to measure in the same run (repeatable)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="with --reference: runs per tree")
+    parser.add_argument(
+        "--calls",
+        choices=("main", "workers"),
+        help="count Python function calls (thousands) instead of CPU time, in those threads",
+    )
+    parser.add_argument(
+        "--count-calls",
+        action="store_true",
+        help="with --reference: also count each tree's function calls (main and worker threads)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.calls and not args.reference:
+        count_calls(args.calls)
     if args.reference:
         trees = [REPO, *(p.resolve() for p in args.reference)]
-        compare(trees, args.rounds, args.likes, args.recommends)
+        compare(trees, args.rounds, args.likes, args.recommends, calls=args.count_calls)
     elif args.worker:
         result = asyncio.run(scenario(args.likes, args.recommends))
         print(RESULT + json.dumps(result), flush=True)
     else:
-        print_single(asyncio.run(scenario(args.likes, args.recommends)))
+        print_single(asyncio.run(scenario(args.likes, args.recommends)), args.calls)

@@ -969,11 +969,13 @@ class MovieBot:
             return (Reply(texts.start()),)
         if is_small_talk(text):
             return (Reply(texts.small_talk()),)
+        res: Resolution | None = None
         if "\n" in text:  # one title a line: add them all
-            parts = await asyncio.to_thread(self._titles.split, text)
+            parts, res = await asyncio.to_thread(self._split, text)
             if len(parts) > 1:
                 return await self._like_many(turn, parts)
-        res = await self._resolve(text)
+        if res is None:
+            res = await self._resolve(text)
         movie_id = self._matched(res)
         if movie_id is None:
             return self._unresolved(res, Kind.LIKE)
