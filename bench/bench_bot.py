@@ -5,7 +5,7 @@ resolution, model, SQLite store, rendering, and the request layer that records t
 instead of sending them). The figure is ``time.process_time`` (CPU of every thread of the process,
 so the worker threads of ``asyncio.to_thread`` and of the store count) per command: median and
 p90. For reference, the same process measures the parts alone: ``TitleIndex.resolve``,
-``Recommender.recommend`` and ``FavoritesStore.add``.
+``Recommender.recommend``, the store's ``add``, ``favorites``, ``state`` and ``save_shown``.
 
 Target (issue 4): median <= 5 ms per /like and per /recommend on ml-latest-small; issue 9: the
 same for /recommend with a filter and with 20 dislikes/seen; issue 8: not worse than the code
@@ -13,11 +13,15 @@ before the refactor. ``--reference PATH`` (repeatable) compares this tree with o
 (e.g. ``git worktree add --detach ../ref-d43644e d43644e``) in the same run: each tree runs the
 same scenario in its own process (``PYTHONPATH`` = that tree, this venv), the trees alternate
 for ``--rounds`` rounds, and the pooled medians are printed side by side. A scenario a tree's
-code does not have (filters, dislikes before issue 9) is left out for that tree.
+code does not have (filters, dislikes before issue 9) is left out for that tree. CPU time moves
+by +-30 % with the machine's load; ``--calls main|workers`` counts Python function calls per
+command instead (the event loop's thread, or the worker threads), the same in every run, and
+``--count-calls`` adds those counts for every tree of a ``--reference`` run. bench/README.md
+has the figures.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_bot.py [--likes 400] [--recommends 200]
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_bot.py --rounds 3 \
-        --reference ../ref-d43644e --reference ../ref-325d195
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_bot.py --rounds 12 --recommends 100 \
+        --count-calls --reference ../ref-d43644e --reference ../ref-325d195
 
 The model comes from MOVIEBOT_MODEL_PATH, else data/models/ml-latest-small (trained there from
 MOVIEBOT_MOVIELENS_DIR, default ../shared/data/movielens, if missing). A reference tree gets its
