@@ -90,10 +90,12 @@ class Button:
     url: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.data is None) == (self.url is None):
+        data = self.data
+        if (data is None) == (self.url is None):
             raise ValueError("a button has exactly one of data and url")
-        if self.data is not None and len(self.data.encode()) > MAX_CALLBACK_DATA:
-            raise ValueError(f"callback data over {MAX_CALLBACK_DATA} bytes: {self.data!r}")
+        # 16 characters are at most 64 bytes in UTF-8: only longer data is encoded to count
+        if data is not None and len(data) > 16 and len(data.encode()) > MAX_CALLBACK_DATA:
+            raise ValueError(f"callback data over {MAX_CALLBACK_DATA} bytes: {data!r}")
 
 
 Rows = tuple[tuple[Button, ...], ...]
@@ -338,7 +340,7 @@ def parse_button(data: str) -> Action | None:
 
 def button_data(kind: Kind | str, *args: int | str | None) -> str:
     """Build ``kind:arg:arg`` (``None`` arguments are left out)."""
-    return ":".join([str(kind), *(str(a) for a in args if a is not None)])
+    return ":".join([kind, *[str(a) for a in args if a is not None]])
 
 
 @dataclass(frozen=True)
@@ -523,14 +525,18 @@ class MovieBot:
     async def _resolve(self, query: str) -> Resolution:
         return await asyncio.to_thread(self._titles.resolve, query)
 
-    async def _resolved(self, command: str, arg: str, kind: Kind, act: Act) -> Replies:
+    async def _resolved(
+        self, command: str, arg: str, kind: Kind, act: Act, res: Resolution | None = None
+    ) -> Replies:
         """Resolve the title in ``arg`` and ``act`` on the movie; else usage, choices or not found.
 
         Choices are buttons of ``kind`` (pressing one does what ``act`` would have done).
+        ``res``: ``arg`` already resolved.
         """
         if not arg:
             return (Reply(texts.usage(command, _SPECS[command].text.example)),)
-        res = await self._resolve(arg)
+        if res is None:
+            res = await self._resolve(arg)
         movie_id = self._matched(res)
         if movie_id is None:
             return self._unresolved(res, kind)
@@ -598,10 +604,15 @@ class MovieBot:
         return (Reply(texts.unknown_command(name)),)
 
     async def _like(self, turn: Turn, arg: str) -> Replies:
-        parts = await asyncio.to_thread(self._titles.split, arg) if arg else []
+        parts, res = await asyncio.to_thread(self._split, arg) if arg else ([], None)
         if len(parts) > 1:
             return await self._like_many(turn, parts)
-        return await self._resolved("like", arg, Kind.LIKE, lambda m: self._add(turn, m))
+        return await self._resolved("like", arg, Kind.LIKE, lambda m: self._add(turn, m), res)
+
+    def _split(self, text: str) -> tuple[list[str], Resolution | None]:
+        """The titles of ``text``; when it holds one, also its resolution (one worker call)."""
+        parts = self._titles.split(text)
+        return parts, (self._titles.resolve(text) if len(parts) <= 1 else None)
 
     async def _like_many(self, turn: Turn, queries: Sequence[str]) -> Replies:
         """``/like a, b, c``: add each title that resolves; one summary, choices as buttons."""
@@ -849,19 +860,21 @@ class MovieBot:
         because = shown.because[first : first + RECOMMENDATIONS]
         favorites = set(state.favorites)
         marks = [_choice(m, favorites, state) for m in movies]
+        asked = request.filters.genres if request.filters is not None else frozenset()
+        title_of = self._title_of
         lines = [
             texts.CardLine(
                 self._title(m),
                 self._url(m),
-                _first(self._genres_of.get(m, ()), request),
-                tuple(self._title(b) for b in why if b in self._title_of),
+                _first(self._genres_of.get(m, ()), asked),
+                tuple(title_of[b] for b in why if b in title_of),
                 mark,
             )
             for m, why, mark in zip(movies, because, marks, strict=True)
         ]
         rows: list[tuple[Button, ...]] = []
         for number, (m, mark) in enumerate(zip(movies, marks, strict=True), first + 1):
-            similar = Button(texts.CARD_SIMILAR, data=button_data(Kind.SIMILAR, m))
+            similar = Button(texts.CARD_SIMILAR, data=f"{Kind.SIMILAR}:{m}")
             if mark is not None:
                 undo = texts.card_undo(number)
                 rows.append((Button(undo, data=_card_data(Kind.CARD_UNDO, shown, m)), similar))
@@ -956,11 +969,13 @@ class MovieBot:
             return (Reply(texts.start()),)
         if is_small_talk(text):
             return (Reply(texts.small_talk()),)
+        res: Resolution | None = None
         if "\n" in text:  # one title a line: add them all
-            parts = await asyncio.to_thread(self._titles.split, text)
+            parts, res = await asyncio.to_thread(self._split, text)
             if len(parts) > 1:
                 return await self._like_many(turn, parts)
-        res = await self._resolve(text)
+        if res is None:
+            res = await self._resolve(text)
         movie_id = self._matched(res)
         if movie_id is None:
             return self._unresolved(res, Kind.LIKE)
@@ -1264,9 +1279,10 @@ def _reset_rows(count: int) -> Rows:
     )
 
 
-def _first(genres: tuple[str, ...], request: ListRequest) -> tuple[str, ...]:
-    """A movie's genres, those the request asked for first."""
-    asked = request.filters.genres if request.filters is not None else frozenset()
+def _first(genres: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:
+    """A movie's genres, those the request ``asked`` for first."""
+    if not asked:
+        return genres
     return tuple(sorted(genres, key=lambda g: g not in asked))
 
 
@@ -1279,7 +1295,8 @@ def _choice(movie_id: int, favorites: set[int], state: ChatState) -> str | None:
 
 
 def _card_data(kind: Kind, shown: ShownList, movie_id: int) -> str:
-    return button_data(kind, shown.serial, movie_id)
+    """``kind:LIST:MOVIE`` (what :func:`button_data` builds, written out: 40 of them a card)."""
+    return f"{kind}:{shown.serial}:{movie_id}"
 
 
 def _movie(action: Action) -> int:

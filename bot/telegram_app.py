@@ -371,8 +371,9 @@ def build_application(
 def add_handlers(app: TelegramApp, handlers: Handlers) -> None:
     """Register every handler; messages are new messages only (edits are not handled)."""
     new_message = filters.UpdateType.MESSAGE
-    for name in handlers.moviebot.command_names:  # /name and /name@ThisBot
-        app.add_handler(CommandHandler(name, handlers.on_command, filters=new_message))
+    # One handler for every /name and /name@ThisBot (one check per update, not one per name)
+    names = handlers.moviebot.command_names
+    app.add_handler(CommandHandler(names, handlers.on_command, filters=new_message))
     app.add_handler(MessageHandler(new_message & filters.COMMAND, handlers.on_unknown_command))
     app.add_handler(
         MessageHandler(new_message & filters.ChatType.PRIVATE & filters.TEXT, handlers.on_text)

@@ -133,8 +133,9 @@ def clip(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)].rstrip() + "…"
 
 
+@functools.lru_cache(maxsize=16384)
 def esc(text: str, limit: int = 300) -> str:
-    """Clip plain ``text`` and escape it for Telegram HTML."""
+    """Clip plain ``text`` and escape it for Telegram HTML (cached: titles come back often)."""
     return html.escape(clip(text, limit), quote=False)
 
 
@@ -143,8 +144,9 @@ def bold(text: str, limit: int = 300) -> str:
     return f"<b>{esc(text, limit)}</b>"
 
 
+@functools.lru_cache(maxsize=16384)
 def link(text: str, url: str | None, limit: int = 300) -> str:
-    """A title linked to ``url`` (plain escaped text without one)."""
+    """A title linked to ``url`` (plain escaped text without one; cached like :func:`esc`)."""
     if not url:
         return esc(text, limit)
     return f'<a href="{html.escape(url, quote=True)}">{esc(text, limit)}</a>'
