@@ -51,6 +51,7 @@ from bot.store import (
     ImportWrite,
     Mark,
     ShownList,
+    StoreFault,
     StoreUnavailable,
 )
 from recsys.engine import FilterError
@@ -483,6 +484,8 @@ class MovieBot:
                 note = await self._missing_note(turn.chat_id) if tell else None
                 replies = await work()
                 return replies if note is None else (note, *replies)
+            except StoreFault:  # logged at ERROR by the store, with what to do
+                return (Reply(texts.cannot_save()),)
             except StoreUnavailable as exc:
                 logger.warning("Store unavailable for chat %s: %s", turn.chat_id, exc)
                 return (Reply(texts.unavailable()),)

@@ -898,6 +898,14 @@ def unavailable() -> str:
     return "Your favorites are temporarily unavailable. Please try again in a minute."
 
 
+def cannot_save() -> str:
+    """A change the database refused to keep (read-only, disk full, file replaced)."""
+    return (
+        "I couldn't save that: the bot's storage has a problem only its operator can fix. "
+        "Nothing was changed; please try again later."
+    )
+
+
 def flood() -> str:
     """The per-chat flood limit was hit (sent once per flood)."""
     return "Whoa, that's a lot of messages at once. Give me a few seconds, then try again."

@@ -25,7 +25,7 @@ from bot.service import (
     parse_button,
 )
 from bot.steering import GenreNames, parse_request
-from bot.store import FavoritesStore, StoreUnavailable
+from bot.store import FavoritesStore, StoreFault, StoreUnavailable
 from recsys.engine import Filters
 from tests.emulator import render_text
 from tests.fixtures_bot import FAKE_TITLES, LONG_TITLE, FakeRecommender, FakeTitles
@@ -459,6 +459,17 @@ async def test_store_unavailable_is_said_briefly(name: str, arg: str) -> None:
     assert answer.replies == (Reply(texts.unavailable()),)
     # commands that need no store still work
     assert "similar to" in (await bot.command(CHAT, "similar", "matrix"))[0].text
+
+
+async def test_a_change_the_store_cannot_keep_is_said_so() -> None:
+    class FaultyStore(DeadStore):
+        async def add(self, *a: Any, **k: Any) -> Any:
+            raise StoreFault("disk full at /data: free space", lost=False)
+
+    bot = MovieBot(FakeRecommender(), FakeTitles(), FaultyStore())  # type: ignore[arg-type]
+    replies = await bot.command(CHAT, "like", "toy story")
+    assert replies == (Reply(texts.cannot_save()),)
+    assert "Added" not in replies[0].text
 
 
 class RecordingStore:

@@ -1,10 +1,10 @@
 """Storage faults through the real ``moviebot run`` process and the Bot API emulator.
 
 * The SQLite file deleted or replaced while the bot runs: the bot would write into a file nobody
-  opens again. The like is answered "temporarily unavailable" (not "Added"), the fault is logged
-  at ERROR with what to do, the update is not acknowledged (polling: the batch stays
-  unconfirmed; webhook: 503) and the process stops; restarted, the bot gets the update again
-  and keeps it.
+  opens again. The like is answered "I couldn't save that" (texts.cannot_save, not "Added"),
+  the fault is logged at ERROR with what to do, the update is not acknowledged (polling: the
+  batch stays unconfirmed; webhook: 503) and the process stops; restarted, the bot gets the
+  update again and keeps it.
 * A read-only database (an immutable ``-wal`` file: ``chattr +i``) and a full disk (a small
   tmpfs filled up): named at ERROR with what to do, users told, nothing half-written, and the
   bot works again once the operator fixed it, without a restart.
@@ -40,7 +40,7 @@ from tests.fixtures_reliability import bot_config, pool, spawn  # noqa: F401
 from tests.webhookproc import free_port, webhook_env
 
 SECRET = "faults-secret_" + "y" * 20
-UNAVAILABLE = texts.unavailable()
+UNAVAILABLE = texts.cannot_save()
 
 
 def error_lines(log: str, pattern: str) -> list[str]:
