@@ -48,6 +48,7 @@ from sqlalchemy import (
     inspect,
     literal,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -271,6 +272,7 @@ _ADD_OUTCOMES = {code: outcome for outcome, code in _ADD_CODES.items()}
 
 # Statements are built once: SQLAlchemy then only looks their compiled form up in its cache.
 _fav = favorites_table.c
+_mark = marks_table.c
 _app = applied_updates_table.c
 _CHAT = bindparam("chat_id", type_=BigInteger)
 _MOVIE = bindparam("movie_id", type_=Integer)
@@ -284,6 +286,9 @@ _CHAT_STATE = select(
     func.coalesce(func.sum(case((_VISIBLE, 1), else_=0)), 0),
     func.max(_fav.position),
     func.coalesce(func.sum(case((_fav.movie_id == _MOVIE, 1), else_=0)), 0),
+    select(func.count())  # the movie is disliked: liking it removes that mark
+    .where(_mark.chat_id == _CHAT, _mark.movie_id == _MOVIE, _mark.kind == str(Mark.DISLIKE))
+    .scalar_subquery(),
 ).where(_fav.chat_id == _CHAT)
 _REMOVE = delete(favorites_table).where(_fav.chat_id == _CHAT, _fav.movie_id == _MOVIE)
 _CLEAR = delete(favorites_table).where(_fav.chat_id == _CHAT, _VISIBLE)
@@ -300,7 +305,6 @@ _APPEND = {
     for name, insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
-_mark = marks_table.c
 _shown = shown_lists_table.c
 _MARK_VISIBLE = _mark.missing == false()
 _MARK_STATE = select(
@@ -309,19 +313,39 @@ _MARK_STATE = select(
     func.max(case((_mark.movie_id == _MOVIE, _mark.kind), else_=None)),
 ).where(_mark.chat_id == _CHAT)
 _UNMARK = delete(marks_table).where(_mark.chat_id == _CHAT, _mark.movie_id == _MOVIE)
-_MARKS = (
-    select(_mark.movie_id, _mark.kind)
-    .where(_mark.chat_id == _CHAT, _MARK_VISIBLE)
-    .order_by(_mark.position, _mark.movie_id)
-)
 _SET_MARK = update(marks_table).where(
     _mark.chat_id == bindparam("the_chat", type_=BigInteger),
     _mark.movie_id == bindparam("the_movie", type_=Integer),
 )
 _ADD_MARK = marks_table.insert()
 _SHOWN = select(_shown.serial, _shown.query, _shown.movies).where(_shown.chat_id == _CHAT)
-_DROP_SHOWN = delete(shown_lists_table).where(_shown.chat_id == _CHAT)
 _ADD_SHOWN = shown_lists_table.insert()
+# Replace a chat's shown list in one statement: the next serial (wrapping), or the given one.
+_SHOWN_VALUES = {
+    "query": bindparam("the_query", type_=String(200)),
+    "movies": bindparam("the_movies", type_=Text),
+    "updated_at": bindparam("the_time", type_=DateTime),
+}
+_WHERE_SHOWN = _shown.chat_id == bindparam("the_chat", type_=BigInteger)
+_NEXT_SHOWN = (
+    update(shown_lists_table)
+    .where(_WHERE_SHOWN)
+    .values(serial=_shown.serial % INT32[1] + 1, **_SHOWN_VALUES)
+    .returning(_shown.serial)
+)
+_SET_SHOWN = (
+    update(shown_lists_table)
+    .where(_WHERE_SHOWN)
+    .values(serial=bindparam("the_serial", type_=Integer), **_SHOWN_VALUES)
+    .returning(_shown.serial)
+)
+# A chat's favorites ("" kind) and marks in one read, each in its own order.
+_STATE = union_all(
+    select(_fav.movie_id, literal("").label("kind"), _fav.position).where(
+        _fav.chat_id == _CHAT, _VISIBLE
+    ),
+    select(_mark.movie_id, _mark.kind, _mark.position).where(_mark.chat_id == _CHAT, _MARK_VISIBLE),
+).order_by("kind", "position", "movie_id")
 
 Change = Callable[[Connection, datetime], int]
 T = TypeVar("T")
@@ -807,13 +831,11 @@ class FavoritesStore:
         _check_ids(chat_id, None, None)
 
         def query(conn: Connection) -> ChatState:
-            ids = {"chat_id": chat_id}
-            favorites = tuple(int(m) for m in conn.execute(_LIST, ids).scalars())
-            marks = conn.execute(_MARKS, ids).all()
+            rows = conn.execute(_STATE, {"chat_id": chat_id}).all()
             return ChatState(
-                favorites,
-                tuple(int(m) for m, k in marks if k == Mark.DISLIKE),
-                tuple(int(m) for m, k in marks if k == Mark.SEEN),
+                tuple(int(m) for m, k, _p in rows if not k),
+                tuple(int(m) for m, k, _p in rows if k == Mark.DISLIKE),
+                tuple(int(m) for m, k, _p in rows if k == Mark.SEEN),
             )
 
         async with self._translate_errors():
@@ -842,20 +864,18 @@ class FavoritesStore:
         movies = [[movie, list(because)] for movie, because in pairs]
 
         def change(conn: Connection, now: datetime) -> int:
-            serial = shown.serial
-            if serial == 0:
-                old = conn.execute(_SHOWN, {"chat_id": chat_id}).first()
-                serial = 1 if old is None else int(old.serial) % INT32[1] + 1
-            conn.execute(_DROP_SHOWN, {"chat_id": chat_id})
-            row = {
-                "chat_id": chat_id,
-                "serial": serial,
-                "query": shown.query[:200],
-                "movies": json.dumps(movies, separators=(",", ":")),
-                "updated_at": now,
-            }
-            conn.execute(_ADD_SHOWN, row)
-            return serial
+            query, text = shown.query[:200], json.dumps(movies, separators=(",", ":"))
+            values = {"the_chat": chat_id, "the_query": query, "the_movies": text, "the_time": now}
+            if shown.serial == 0:
+                serial = conn.execute(_NEXT_SHOWN, values).scalar()
+            else:
+                serial = conn.execute(_SET_SHOWN, {**values, "the_serial": shown.serial}).scalar()
+            if serial is not None:
+                return int(serial)
+            first = shown.serial or 1
+            row = {"chat_id": chat_id, "serial": first, "query": query, "movies": text}
+            conn.execute(_ADD_SHOWN, {**row, "updated_at": now})
+            return first
 
         return await self._mutate(chat_id, update_id, change)
 
@@ -1066,7 +1086,7 @@ class FavoritesStore:
     def _insert(self, conn: Connection, chat_id: int, movie_id: int, now: datetime) -> AddOutcome:
         """Appends the movie to the chat's list; the caller holds the chat's lock."""
         ids = {"chat_id": chat_id, "movie_id": movie_id}
-        count, last, present = conn.execute(_CHAT_STATE, ids).one()
+        count, last, present, disliked = conn.execute(_CHAT_STATE, ids).one()
         if present:
             return AddOutcome.ALREADY
         if count >= self._limit:
@@ -1074,7 +1094,8 @@ class FavoritesStore:
         position = 0 if last is None else last + 1
         row = {**ids, "position": position, "added_at": now, **self._identity_fields(movie_id)}
         inserted = conn.execute(self._append, row).first()
-        conn.execute(_UNMARK.where(_mark.kind == str(Mark.DISLIKE)), ids)  # liked: not disliked
+        if disliked:  # liked: not disliked
+            conn.execute(_UNMARK.where(_mark.kind == str(Mark.DISLIKE)), ids)
         return AddOutcome.ADDED if inserted is not None else AddOutcome.ALREADY
 
     async def _mutate(self, chat_id: int, update_id: int | None, change: Change) -> int:
