@@ -123,15 +123,6 @@ class DislikeStats:
             favdis=np.asarray(favdis, dtype=np.float16),
         )
 
-    def _gather(
-        self, rows: np.ndarray, other: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Over ``rows``: the mean and the max of ``knn``, and the mean of ``other``.
-
-        Dense over all columns; a pair outside the pattern counts 0.
-        """
-        return _gather(self.indptr, self.indices, self.knn, other, rows, self.n_items)
-
     def features(
         self,
         favorites: np.ndarray,
@@ -145,8 +136,8 @@ class DislikeStats:
         """
         # (chat's movies × candidates): the max over a short leading axis is a fast reduction
         both = unit_factors[np.concatenate([favorites, disliked])] @ unit_factors[columns].T
-        fav_mean, fav_max, favdis = self._gather(favorites, self.favdis)
-        dis_mean, dis_max, codis = self._gather(disliked, self.codis)
+        fav, dis = _gather_both(self, favorites, disliked, self.n_items)
+        (fav_mean, fav_max, favdis), (dis_mean, dis_max, codis) = fav, dis
         return {
             "prior": self.prior[columns],
             "codis": codis[columns],
@@ -180,67 +171,35 @@ class DislikeStats:
         return out
 
 
-def _gather(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    knn: np.ndarray,
-    other: np.ndarray,
-    rows: np.ndarray,
-    n: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and max of ``knn`` and mean of ``other`` over CSR ``rows``, dense over ``n`` columns.
-
-    A pair outside the pattern counts 0. One pass over the rows' entries (``bincount`` and
-    ``maximum.at``), no Python loop per entry or per row.
-    """
-    starts = indptr[rows]
-    lengths = indptr[rows + 1] - starts
-    total = int(lengths.sum())
-    size = np.float32(max(rows.size, 1))
-    if total == 0:
-        zeros = np.zeros(n, dtype=np.float32)
-        return zeros, zeros.copy(), zeros.copy()
-    pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    idx = indices[pos]
-    values = knn[pos].astype(np.float32)
-    knn_mean = np.bincount(idx, weights=values, minlength=n).astype(np.float32)
-    knn_mean /= size
-    other_mean = np.bincount(idx, weights=other[pos], minlength=n).astype(np.float32)
-    other_mean /= size
-    knn_max = np.full(n, -np.inf, dtype=np.float32)
-    np.maximum.at(knn_max, idx, values)
-    missing = np.bincount(idx, minlength=n) < rows.size
-    knn_max[missing] = np.maximum(knn_max[missing], 0)
-    return knn_mean, knn_max, other_mean
-
-
 def _gather_both(
-    pool: PoolSignal, favorites: np.ndarray, disliked: np.ndarray, n: int
+    pairs: DislikeStats | PoolSignal, favorites: np.ndarray, disliked: np.ndarray, n: int
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """:func:`_gather` of the favorites (with ``favdis``) and of the dislikes (with ``codis``).
+    """Per column, dense over ``n``: the favorites' and the dislikes' statistics.
 
-    Both sides in one pass (columns ``n`` and up are the dislikes' side): half the numpy calls
-    of two passes, which is what a request's few hundred entries cost.
+    Over the favorites' rows the mean and max of ``knn`` and the mean of ``favdis``; over the
+    dislikes' rows the same with ``codis``. A pair outside the pattern counts 0. Both sides in
+    one pass (columns ``n`` and up are the dislikes' side), with ``bincount`` and
+    ``maximum.at``: no Python loop per entry or row.
     """
     rows = np.concatenate([favorites, disliked])
-    starts = pool.indptr[rows]
-    lengths = pool.indptr[rows + 1] - starts
+    starts = pairs.indptr[rows]
+    lengths = pairs.indptr[rows + 1] - starts
     total = int(lengths.sum())
     split = int(lengths[: favorites.size].sum())
     pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
-    idx = pool.indices[pos].astype(np.int64)
+    idx = pairs.indices[pos].astype(np.int64)
     idx[split:] += n
-    values = pool.knn[pos]
+    values = pairs.knn[pos]
     other = np.empty(total, dtype=np.float32)
-    other[:split] = pool.favdis[pos[:split]]
-    other[split:] = pool.codis[pos[split:]]
+    other[:split] = pairs.favdis[pos[:split]]
+    other[split:] = pairs.codis[pos[split:]]
     sides = np.array([favorites.size, disliked.size])
     size = np.repeat(np.maximum(sides, 1).astype(np.float32), n)
     knn_mean = (np.bincount(idx, weights=values, minlength=2 * n) / size).astype(np.float32)
     other_mean = (np.bincount(idx, weights=other, minlength=2 * n) / size).astype(np.float32)
     knn_max = np.full(2 * n, -np.inf, dtype=np.float32)
     np.maximum.at(knn_max, idx, values)
-    missing = np.bincount(idx, minlength=2 * n) < np.repeat(sides, n)
+    missing = np.bincount(idx, minlength=2 * n) < np.repeat(np.maximum(sides, 1), n)
     np.maximum(knn_max, 0, out=knn_max, where=missing)  # a pair outside the pattern counts 0
     return (
         (knn_mean[:n], knn_max[:n], other_mean[:n]),
