@@ -198,6 +198,10 @@ class Storing(Protocol):
         """Add a favorite (see :meth:`bot.store.FavoritesStore.add`)."""
         ...
 
+    async def add_counted(  # noqa: D102
+        self, chat_id: int, movie_id: int, *, update_id: int | None = None
+    ) -> tuple[AddOutcome, int | None]: ...
+
     async def add_many(  # noqa: D102
         self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
     ) -> tuple[AddOutcome, ...]: ...
@@ -650,27 +654,28 @@ class MovieBot:
         return (Reply(text, tuple(rows)),)
 
     async def _add(self, turn: Turn, movie_id: int) -> Reply:
-        outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
-        return await self._added(turn, movie_id, outcome)
+        return (await self._add_counted(turn, movie_id))[0]
 
-    async def _added(self, turn: Turn, movie_id: int, outcome: AddOutcome) -> Reply:
-        """The reply to adding ``movie_id`` with the store's ``outcome``."""
+    async def _add_counted(self, turn: Turn, movie_id: int) -> tuple[Reply, AddOutcome]:
+        """Add ``movie_id``; the reply and the store's outcome."""
+        outcome, count = await self._store.add_counted(
+            turn.chat_id, movie_id, update_id=turn.update_id
+        )
         title = self._title(movie_id)
         if outcome == "limit":
-            return Reply(texts.list_full(self._favorites_limit))
+            return Reply(texts.list_full(self._favorites_limit)), outcome
         if outcome == "already":
-            return Reply(texts.already(title))
-        try:
-            count: int | None = len(await self._store.favorites(turn.chat_id))
-        except StoreUnavailable:
-            count = None  # the add is committed: say so, even if the list cannot be counted now
+            return Reply(texts.already(title)), outcome
+        if count is None:  # a redelivered update: the list may have changed since
+            with contextlib.suppress(StoreUnavailable):  # the add is committed: say so anyway
+                count = len(await self._store.favorites(turn.chat_id))
         rows = (
             (
                 Button(texts.BUTTON_SIMILAR, data=button_data(Kind.SIMILAR, movie_id)),
                 Button(texts.BUTTON_UNDO, data=button_data(Kind.UNLIKE, movie_id)),
             ),
         )
-        return Reply(texts.added(title, count), rows)
+        return Reply(texts.added(title, count), rows), outcome
 
     async def _unlike(self, turn: Turn, arg: str) -> Replies:
         if not arg:
@@ -1089,8 +1094,7 @@ class MovieBot:
 
     async def _press_like(self, turn: Turn, action: Action) -> ButtonAnswer:
         movie_id = _movie(action)
-        outcome = await self._store.add(turn.chat_id, movie_id, update_id=turn.update_id)
-        reply = await self._added(turn, movie_id, outcome)
+        reply, outcome = await self._add_counted(turn, movie_id)
         notice = (
             texts.notice_full()
             if outcome == AddOutcome.LIMIT

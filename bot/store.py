@@ -668,12 +668,26 @@ class FavoritesStore:
         Raises:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
+        return (await self.add_counted(chat_id, movie_id, update_id=update_id))[0]
+
+    async def add_counted(
+        self, chat_id: int, movie_id: int, *, update_id: int | None = None
+    ) -> tuple[AddOutcome, int | None]:
+        """:meth:`add`, and the size of the list after it, read in the same transaction.
+
+        The size is None when ``update_id`` was already applied (the outcome is the recorded
+        one; the list may have changed since): ask :meth:`favorites` then.
+        """
         _check_ids(chat_id, movie_id, update_id)
+        sizes: list[int] = []
 
         def change(conn: Connection, now: datetime) -> int:
-            return _ADD_CODES[self._insert(conn, chat_id, movie_id, now)]
+            outcome, size = self._insert(conn, chat_id, movie_id, now)
+            sizes.append(size)
+            return _ADD_CODES[outcome]
 
-        return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
+        outcome = _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
+        return outcome, (sizes[0] if sizes else None)
 
     async def add_many(
         self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
@@ -695,7 +709,7 @@ class FavoritesStore:
         def change(conn: Connection, now: datetime) -> int:
             code = 0
             for i, movie_id in enumerate(movie_ids):
-                outcome = self._insert(conn, chat_id, movie_id, now)
+                outcome, _size = self._insert(conn, chat_id, movie_id, now)
                 code |= _ADD_CODES[outcome] << (2 * i)
             return code
 
@@ -1083,20 +1097,27 @@ class FavoritesStore:
         """Closes every pooled connection."""
         await self._database.dispose()
 
-    def _insert(self, conn: Connection, chat_id: int, movie_id: int, now: datetime) -> AddOutcome:
-        """Appends the movie to the chat's list; the caller holds the chat's lock."""
+    def _insert(
+        self, conn: Connection, chat_id: int, movie_id: int, now: datetime
+    ) -> tuple[AddOutcome, int]:
+        """Appends the movie to the chat's list; the outcome and the list's size after it.
+
+        The caller holds the chat's lock.
+        """
         ids = {"chat_id": chat_id, "movie_id": movie_id}
         count, last, present, disliked = conn.execute(_CHAT_STATE, ids).one()
         if present:
-            return AddOutcome.ALREADY
+            return AddOutcome.ALREADY, count
         if count >= self._limit:
-            return AddOutcome.LIMIT
+            return AddOutcome.LIMIT, count
         position = 0 if last is None else last + 1
         row = {**ids, "position": position, "added_at": now, **self._identity_fields(movie_id)}
         inserted = conn.execute(self._append, row).first()
         if disliked:  # liked: not disliked
             conn.execute(_UNMARK.where(_mark.kind == str(Mark.DISLIKE)), ids)
-        return AddOutcome.ADDED if inserted is not None else AddOutcome.ALREADY
+        if inserted is None:  # another writer added it first (PostgreSQL, several replicas)
+            return AddOutcome.ALREADY, count + 1
+        return AddOutcome.ADDED, count + 1
 
     async def _mutate(self, chat_id: int, update_id: int | None, change: Change) -> int:
         """Runs a change under the chat's lock in one transaction, once per Telegram update."""

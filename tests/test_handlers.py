@@ -252,6 +252,7 @@ class _DeadStore:
         raise StoreUnavailable("down")
 
     remove = clear = favorites = mark = unmark = state = save_shown = shown = add_many = add
+    add_counted = add
     align_catalog = import_movies = undo_import = outcome = add
 
 

@@ -432,7 +432,7 @@ class DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = mark = unmark = save_shown = add_many = add
+    remove = clear = mark = unmark = save_shown = add_many = add_counted = add
 
     async def favorites(self, chat_id: int) -> list[int]:
         raise StoreUnavailable("down")
@@ -466,6 +466,8 @@ async def test_a_change_the_store_cannot_keep_is_said_so() -> None:
         async def add(self, *a: Any, **k: Any) -> Any:
             raise StoreFault("disk full at /data: free space", lost=False)
 
+        add_counted = add
+
     bot = MovieBot(FakeRecommender(), FakeTitles(), FaultyStore())  # type: ignore[arg-type]
     replies = await bot.command(CHAT, "like", "toy story")
     assert replies == (Reply(texts.cannot_save()),)
@@ -496,6 +498,16 @@ class RecordingStore:
         await self._enter(chat_id)
         try:
             return await self.inner.add(chat_id, movie_id, update_id=update_id)
+        finally:
+            self._leave(chat_id)
+
+    async def add_counted(
+        self, chat_id: int, movie_id: int, *, update_id: int | None = None
+    ) -> Any:
+        self.update_ids.append(("add", update_id))
+        await self._enter(chat_id)
+        try:
+            return await self.inner.add_counted(chat_id, movie_id, update_id=update_id)
         finally:
             self._leave(chat_id)
 
@@ -631,6 +643,11 @@ class MemoryStore:
             return AddOutcome.ALREADY
         items.append(movie_id)
         return AddOutcome.ADDED
+
+    async def add_counted(
+        self, chat_id: int, movie_id: int, *, update_id: int | None = None
+    ) -> Any:
+        return await self.add(chat_id, movie_id), None  # the service then reads the list
 
     async def add_many(self, chat_id: int, movie_ids: Any, *, update_id: Any = None) -> Any:
         return tuple([await self.add(chat_id, m) for m in movie_ids])

@@ -22,6 +22,7 @@ from bot.store import (
     UPDATE_RETENTION,
     AddOutcome,
     FavoritesStore,
+    Mark,
     StoreUnavailable,
     _is_unavailable,
     applied_updates_table,
@@ -178,6 +179,24 @@ async def test_the_cap_is_a_clear_outcome(store_url: str) -> None:
         assert await store.remove(1, 1) is True
         assert await store.add(1, 4) == ADDED
         assert await store.favorites(1) == [2, 3, 4]
+    finally:
+        await store.close()
+
+
+async def test_an_add_counts_the_list_in_its_own_transaction(store_url: str) -> None:
+    store = await FavoritesStore.open(store_url, limit=3)
+    try:
+        assert await store.add_counted(1, 10) == (ADDED, 1)
+        assert await store.add_counted(1, 20, update_id=7) == (ADDED, 2)
+        assert await store.add_counted(1, 10) == (ALREADY, 2)
+        assert await store.mark(1, 30, Mark.DISLIKE) == ADDED  # marks are not favorites
+        assert await store.add_counted(1, 40) == (ADDED, 3)
+        assert await store.add_counted(1, 50) == (LIMIT, 3)
+        assert await store.remove(1, 10)
+        # a redelivered update replays its outcome; the size is not known then
+        assert await store.add_counted(1, 20, update_id=7) == (ADDED, None)
+        assert await store.add_counted(2, 10) == (ADDED, 1)  # per chat
+        assert len(await store.favorites(1)) == 2
     finally:
         await store.close()
 
@@ -719,7 +738,7 @@ async def table_names(url: str) -> set[str]:
 
 
 async def test_a_first_release_database_is_upgraded_in_place(store_url: str) -> None:
-    from bot.store import Mark, ShownList
+    from bot.store import ShownList
 
     await make_first_release_database(store_url)
     assert "marks" not in await table_names(store_url)
