@@ -600,12 +600,22 @@ class ImportResolver:
             if len(hits) != 1 or len(words) < 2:
                 return None
             ((when, movie),) = hits.items()
-            return movie if abs(when - year) == 1 else None
+            gap = abs(when - year)
+            return movie if gap == 1 or (gap > 1 and self._foreign(movie)) else None
         found = self.identity.by_title(name, year, imdb_id=imdb_id, bare=True)
         if found is None or (len(words) < 2 and not self._article_free(found)):
             return None
         others = {self.identity.by_title(name, y, imdb_id=imdb_id, bare=True) for y in span}
         return found if others <= {found, None} else None
+
+    def _foreign(self, movie_id: int) -> bool:
+        """Whether the catalog gives the film's original, non-English title (in parentheses).
+
+        Such a film is dated by its premiere at home in TMDB (so Letterboxd) and often by its
+        release abroad in MovieLens, years later: "Andrei Rublev" (1966) is `Andrei Rublev
+        (Andrey Rublyov) (1969)`.
+        """
+        return bool(split_aliases(self._names[movie_id])[1])
 
     def _article_free(self, movie_id: int) -> bool:
         """Whether a one-word title may drop or gain its article in an export.
@@ -613,7 +623,7 @@ class ImportResolver:
         A well-known film, or a film whose original title is not English (MovieLens gives it in
         parentheses), where the article is a translator's choice ("Mirror", "The Mirror").
         """
-        return movie_id in self._well_known or bool(split_aliases(self._names[movie_id])[1])
+        return movie_id in self._well_known or self._foreign(movie_id)
 
     def _resolve(self, name: str, year: int) -> int | None:
         """The title resolver's answer for "name (year)", if it is of that year and reads alike."""
