@@ -33,7 +33,7 @@ from importlib import resources
 import pandas as pd
 
 from recsys.identity import ENGLISH_ARTICLES, IdentityIndex, front_article, normalise, title_keys
-from recsys.titles import MatchStatus, TitleIndex, split_aliases
+from recsys.titles import MatchStatus, TitleIndex, split_aliases, words
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # Telegram's Bot API download limit
 MAX_ROWS = 20_000  # per import, all files of a zip together
@@ -72,6 +72,9 @@ TV_TYPES = frozenset(
 # film whose original title is not English.
 # The price, measured on 66,422 ml-32m films ml-latest-small lacks: see docs/import.md.
 WELL_KNOWN_SHARE = 0.10
+_FILLER_WORDS = ENGLISH_ARTICLES | {"and"}  # "&" and "+" read as "and"
+_FRONT = re.compile(r"^[^:]+?(?::\s+|'s\s+)(?=\S)")
+_YearTitle = tuple[int, tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]
 NEAR_YEAR_SPAN = 3
 WATCHLIST = "watchlist"  # the reason a watchlist row is skipped: the bot keeps no watchlist
 NOT_IN_CATALOG = "not in the catalog"
@@ -508,6 +511,7 @@ class ImportResolver:
         self._names = dict(zip(catalog.index.astype(int), catalog["name"].astype(str), strict=True))
         self._well_known = _well_known(catalog)
         self._errata = _errata(catalog)
+        self._year_titles: dict[int, list[_YearTitle]] = {}
 
     @classmethod
     def build(cls, catalog: pd.DataFrame) -> ImportResolver:
@@ -584,6 +588,10 @@ class ImportResolver:
             found = self._near(name, row.year, row.imdb_id)
             if found is not None:
                 return found, "near"
+        for name in names:
+            found = self._within(name, row.year)
+            if found is not None:
+                return found, "within"
         return None, None
 
     def _near(self, name: str, year: int, imdb_id: int | None) -> int | None:
@@ -607,6 +615,61 @@ class ImportResolver:
             return None
         others = {self.identity.by_title(name, y, imdb_id=imdb_id, bare=True) for y in span}
         return found if others <= {found, None} else None
+
+    def _within(self, name: str, year: int) -> int | None:
+        """The one film of ``year`` whose title is the row's words with a little around them.
+
+        Exports and MovieLens name some films with a word more or less around the same words.
+        With the same year, two content words or more in the row (articles and "and" aside; "&"
+        and "+" read as "and"), and no other film of that year reading so, one of:
+
+        * the same words, in one of the film's titles or in its titles together: "Man with a
+          Movie Camera" is `Man with the Movie Camera, The`, "Il Postino: The Postman" is
+          `Postman, The (Postino, Il)`;
+        * one word more inside, between two parts of the row's title: "Star Wars: The Force
+          Awakens" is `Star Wars: Episode VII - The Force Awakens`, "Wallace & Gromit: The Curse
+          of the Were-Rabbit" is `Wallace & Gromit in The Curse of the Were-Rabbit`;
+        * a maker or series in front, closed by a colon or a possessive: "The Wrong Trousers" is
+          `Wallace & Gromit: The Wrong Trousers`, "Romeo + Juliet" is `William Shakespeare's
+          Romeo + Juliet`, "Castle in the Sky" is `Laputa: Castle in the Sky`.
+
+        Words added at the end never are ("Snow White" is not `Snow White and the Huntsman`), nor
+        in front without a colon or possessive ("Last Night" is not `About Last Night`).
+        """
+        parts = [_content_words(p) for p in _PART_SPLIT.split(name)]
+        parts = [p for p in parts if p]
+        row = [w for p in parts for w in p]
+        if len(row) < 2:
+            return None
+        fitting = [
+            movie
+            for movie, forms, fronts in self._titles_of_year(year)
+            if _reads_within(parts, row, forms, fronts)
+        ]
+        return fitting[0] if len(fitting) == 1 else None
+
+    def _titles_of_year(self, year: int) -> list[_YearTitle]:
+        """The films of ``year``: the words of each title, and the fronts a title may carry.
+
+        A front is the words before a colon or after a possessive ("wallace gromit" of
+        `Wallace & Gromit: The Wrong Trousers`, "william shakespeares" of `William
+        Shakespeare's Romeo + Juliet`).
+        """
+        found = self._year_titles.get(year)
+        if found is None:
+            found = []
+            for movie, when in self._year_of.items():
+                if when != year:
+                    continue
+                main, aliases = split_aliases(self._names.get(movie, ""))
+                titles = [front_article(t)[0] for t in (main, *aliases)]
+                forms = tuple(_content_words(t) for t in titles)
+                fronts = tuple(
+                    _content_words(m.group()) for t in titles if (m := _FRONT.match(t)) is not None
+                )
+                found.append((movie, forms, fronts))
+            self._year_titles[year] = found
+        return found
 
     def _foreign(self, movie_id: int) -> bool:
         """Whether the catalog gives the film's original, non-English title (in parentheses).
@@ -784,6 +847,44 @@ def import_file(
 # Export
 
 EXPORT_COLUMNS = ("imdbID", "tmdbID", "Title", "Year", "Rating", "WatchedDate", "List")
+
+
+def _content_words(text: str) -> tuple[str, ...]:
+    """The normalised words of ``text`` without articles and "and"."""
+    return tuple(w for w in words(text) if w not in _FILLER_WORDS)
+
+
+def _reads_within(
+    parts: list[tuple[str, ...]],
+    row: list[str],
+    forms: tuple[tuple[str, ...], ...],
+    fronts: tuple[tuple[str, ...], ...],
+) -> bool:
+    """Whether a row's title reads as one of a film's (see :meth:`ImportResolver._within`)."""
+    if tuple(row) in forms:  # in order within one title; across several, any order
+        return True
+    if len(forms) > 1 and sorted(w for f in forms for w in f) == sorted(row):
+        return True
+    for form in forms:
+        if len(form) == len(row) + 1 and len(parts) > 1:
+            for cut in range(1, len(form) - 1):  # one word more, between two parts
+                rest = form[:cut] + form[cut + 1 :]
+                if list(rest) == row and _splits_between(parts, cut):
+                    return True
+        for front in fronts:
+            if form[: len(front)] == front and list(form[len(front) :]) == row:
+                return True
+    return False
+
+
+def _splits_between(parts: list[tuple[str, ...]], cut: int) -> bool:
+    """Whether ``cut`` words in, the row's title passes from one part to the next."""
+    edge = 0
+    for part in parts[:-1]:
+        edge += len(part)
+        if edge == cut:
+            return True
+    return False
 
 
 def display_title(name: str) -> str:
