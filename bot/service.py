@@ -206,6 +206,14 @@ class Storing(Protocol):
         self, chat_id: int, movie_ids: Sequence[int], *, update_id: int | None = None
     ) -> tuple[AddOutcome, ...]: ...
 
+    async def make_shown(  # noqa: D102
+        self,
+        chat_id: int,
+        make: Callable[[ChatState], ShownList | None],
+        *,
+        update_id: int | None = None,
+    ) -> tuple[ChatState, ShownList, int] | None: ...
+
     async def remove(
         self,
         chat_id: int,
@@ -807,22 +815,48 @@ class MovieBot:
             request.not_understood and request.filters is None and not request.discover
         ):
             return (Reply(self._request_help(request)),)
-        state = await self._store.state(turn.chat_id)
-        try:
-            result = await asyncio.to_thread(self._pick, state, request, ())
-        except FilterError as exc:
-            return (Reply(texts.filter_error(str(exc))),)
+        # Read the chat's state, pick the list and save it as the shown list in one transaction
+        # (the store runs `make` inside it): one trip to the store, not three.
+        results: list[RecommendResult] = []
+        errors: list[FilterError] = []
+
+        def make(state: ChatState) -> ShownList | None:
+            try:
+                result = self._pick(state, request, ())
+            except FilterError as exc:
+                errors.append(exc)
+                return None
+            results.append(result)
+            return self._new_list(request, result)
+
+        made = await self._store.make_shown(turn.chat_id, make, update_id=turn.update_id)
+        if made is None and not errors:  # a redelivered update (nothing ran): its list number
+            state = await self._store.state(turn.chat_id)
+            try:
+                results.append(await asyncio.to_thread(self._pick, state, request, ()))
+            except FilterError as exc:
+                errors.append(exc)
+            else:
+                shown = self._new_list(request, results[-1])
+                serial = await self._store.save_shown(turn.chat_id, shown, update_id=turn.update_id)
+                made = state, replace(shown, serial=serial), serial
+        if errors:
+            return (Reply(texts.filter_error(str(errors[0]))),)
+        assert made is not None  # set on every path without an error
+        state, shown, _serial = made
+        result = results[-1]
+        ignored = [self._title(m) for m in result.ignored]
+        return (self._card(shown, 0, state, request, fallback=result.fallback, ignored=ignored),)
+
+    def _new_list(self, request: ListRequest, result: RecommendResult) -> ShownList:
+        """The shown list (serial 0: a new one) of a picked result."""
         items = [it for it in result.items if it.movie_id in self._title_of]
-        shown = ShownList(
+        return ShownList(
             0,
             request.canonical(),
             tuple(it.movie_id for it in items),
             tuple(it.because[: texts.MAX_BECAUSE] for it in items),
         )
-        serial = await self._store.save_shown(turn.chat_id, shown, update_id=turn.update_id)
-        shown = ShownList(serial, shown.query, shown.movies, shown.because)
-        ignored = [self._title(m) for m in result.ignored]
-        return (self._card(shown, 0, state, request, fallback=result.fallback, ignored=ignored),)
 
     def _request_help(self, request: ListRequest) -> str:
         return texts.request_help(

@@ -20,9 +20,10 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -844,16 +845,8 @@ class FavoritesStore:
         """
         _check_ids(chat_id, None, None)
 
-        def query(conn: Connection) -> ChatState:
-            rows = conn.execute(_STATE, {"chat_id": chat_id}).all()
-            return ChatState(
-                tuple(int(m) for m, k, _p in rows if not k),
-                tuple(int(m) for m, k, _p in rows if k == Mark.DISLIKE),
-                tuple(int(m) for m, k, _p in rows if k == Mark.SEEN),
-            )
-
         async with self._translate_errors():
-            return await self._database.run(query, write=False)
+            return await self._database.run(partial(_read_state, chat_id=chat_id), write=False)
 
     async def save_shown(
         self,
@@ -871,27 +864,44 @@ class FavoritesStore:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
         _check_ids(chat_id, None, update_id)
-        pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
-        low, high = INT32
-        if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
-            raise ValueError("a movie id of the shown list is out of range")
-        movies = [[movie, list(because)] for movie, because in pairs]
+        _check_shown(shown)
+        return await self._mutate(chat_id, update_id, partial(_write_shown, chat_id, shown))
+
+    async def make_shown(
+        self,
+        chat_id: int,
+        make: Callable[[ChatState], ShownList | None],
+        *,
+        update_id: int | None = None,
+    ) -> tuple[ChatState, ShownList, int] | None:
+        """:meth:`state`, a new shown list made from it, and :meth:`save_shown`, in one transaction.
+
+        ``make`` runs inside the transaction (in the store's thread for SQLite, on the event
+        loop for PostgreSQL) and must be quick; it returns the list to save (its serial 0: a
+        new list), or None to save nothing. Returns the state read, the list saved and its
+        serial; None when ``make`` returned None or ``update_id`` was already applied (then
+        nothing ran: read the state and the list apart).
+
+        Raises:
+            StoreUnavailable: The database cannot be reached; nothing was written.
+        """
+        _check_ids(chat_id, None, update_id)
+        made: list[tuple[ChatState, ShownList]] = []
 
         def change(conn: Connection, now: datetime) -> int:
-            query, text = shown.query[:200], json.dumps(movies, separators=(",", ":"))
-            values = {"the_chat": chat_id, "the_query": query, "the_movies": text, "the_time": now}
-            if shown.serial == 0:
-                serial = conn.execute(_NEXT_SHOWN, values).scalar()
-            else:
-                serial = conn.execute(_SET_SHOWN, {**values, "the_serial": shown.serial}).scalar()
-            if serial is not None:
-                return int(serial)
-            first = shown.serial or 1
-            row = {"chat_id": chat_id, "serial": first, "query": query, "movies": text}
-            conn.execute(_ADD_SHOWN, {**row, "updated_at": now})
-            return first
+            state = _read_state(conn, chat_id=chat_id)
+            shown = make(state)
+            if shown is None:
+                return 0
+            _check_shown(shown)
+            made.append((state, shown))
+            return _write_shown(chat_id, shown, conn, now)
 
-        return await self._mutate(chat_id, update_id, change)
+        serial = await self._mutate(chat_id, update_id, change)
+        if not made:
+            return None
+        state, shown = made[0]
+        return state, replace(shown, serial=serial), serial
 
     async def shown(self, chat_id: int) -> ShownList | None:
         """The chat's last shown list (None if none).
@@ -1189,6 +1199,42 @@ class FavoritesStore:
         if message != str(fault) or now - when >= _FAULT_EVERY:
             logger.error("Favorites database: %s", fault)
             self._fault_logged = (now, str(fault))
+
+
+def _read_state(conn: Connection, *, chat_id: int) -> ChatState:
+    """The chat's favorites, dislikes and seen movies (one SELECT)."""
+    rows = conn.execute(_STATE, {"chat_id": chat_id}).all()
+    return ChatState(
+        tuple(int(m) for m, k, _p in rows if not k),
+        tuple(int(m) for m, k, _p in rows if k == Mark.DISLIKE),
+        tuple(int(m) for m, k, _p in rows if k == Mark.SEEN),
+    )
+
+
+def _check_shown(shown: ShownList) -> None:
+    """Raises ValueError when a movie id of the list is out of the columns' range."""
+    low, high = INT32
+    pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
+    if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
+        raise ValueError("a movie id of the shown list is out of range")
+
+
+def _write_shown(chat_id: int, shown: ShownList, conn: Connection, now: datetime) -> int:
+    """Replaces the chat's shown list (the first MAX_SHOWN movies); its serial number."""
+    pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
+    movies = [[movie, list(because)] for movie, because in pairs]
+    query, text = shown.query[:200], json.dumps(movies, separators=(",", ":"))
+    values = {"the_chat": chat_id, "the_query": query, "the_movies": text, "the_time": now}
+    if shown.serial == 0:
+        serial = conn.execute(_NEXT_SHOWN, values).scalar()
+    else:
+        serial = conn.execute(_SET_SHOWN, {**values, "the_serial": shown.serial}).scalar()
+    if serial is not None:
+        return int(serial)
+    first = shown.serial or 1
+    row = {"chat_id": chat_id, "serial": first, "query": query, "movies": text}
+    conn.execute(_ADD_SHOWN, {**row, "updated_at": now})
+    return first
 
 
 def migrate(conn: Connection) -> None:

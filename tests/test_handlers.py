@@ -252,7 +252,7 @@ class _DeadStore:
         raise StoreUnavailable("down")
 
     remove = clear = favorites = mark = unmark = state = save_shown = shown = add_many = add
-    add_counted = add
+    add_counted = make_shown = add
     align_catalog = import_movies = undo_import = outcome = add
 
 

@@ -432,7 +432,7 @@ class DeadStore:
     async def add(self, *a: Any, **k: Any) -> Any:
         raise StoreUnavailable("down")
 
-    remove = clear = mark = unmark = save_shown = add_many = add_counted = add
+    remove = clear = mark = unmark = save_shown = add_many = add_counted = make_shown = add
 
     async def favorites(self, chat_id: int) -> list[int]:
         raise StoreUnavailable("down")
@@ -548,6 +548,10 @@ class RecordingStore:
     async def save_shown(self, chat_id: int, shown: Any, *, update_id: Any = None) -> Any:
         self.update_ids.append(("save_shown", update_id))
         return await self.inner.save_shown(chat_id, shown, update_id=update_id)
+
+    async def make_shown(self, chat_id: int, make: Any, *, update_id: Any = None) -> Any:
+        self.update_ids.append(("save_shown", update_id))
+        return await self.inner.make_shown(chat_id, make, update_id=update_id)
 
 
 async def test_update_ids_reach_the_store(store: FavoritesStore) -> None:
@@ -702,6 +706,16 @@ class MemoryStore:
         serial = shown.serial or (old.serial + 1 if old else 1)
         self.shown_lists[chat_id] = replace(shown, serial=serial)
         return serial
+
+    async def make_shown(self, chat_id: int, make: Any, *, update_id: Any = None) -> Any:
+        from dataclasses import replace
+
+        state = await self.state(chat_id)
+        shown = make(state)
+        if shown is None:
+            return None
+        serial = await self.save_shown(chat_id, shown)
+        return state, replace(shown, serial=serial), serial
 
     async def shown(self, chat_id: int) -> Any:
         return self.shown_lists.get(chat_id)

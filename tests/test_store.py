@@ -201,6 +201,41 @@ async def test_an_add_counts_the_list_in_its_own_transaction(store_url: str) -> 
         await store.close()
 
 
+async def test_a_list_is_made_from_the_state_and_saved_in_one_transaction(
+    store: FavoritesStore,
+) -> None:
+    from bot.store import ChatState, ShownList
+
+    await store.add(1, 10)
+    await store.mark(1, 20, Mark.SEEN)
+    seen_states: list[ChatState] = []
+
+    def make(state: ChatState) -> ShownList:
+        seen_states.append(state)
+        return ShownList(0, "comedy", (30, 40), ((10,), ()))
+
+    made = await store.make_shown(1, make, update_id=5)
+    assert made is not None
+    state, shown, serial = made
+    assert state == seen_states[0]
+    assert (state.favorites, state.seen, state.dislikes) == ((10,), (20,), ())
+    assert (serial, shown.serial, shown.movies) == (1, 1, (30, 40))
+    assert await store.shown(1) == shown
+    # a redelivered update: nothing runs, the caller reads the state and the list apart
+    assert await store.make_shown(1, make, update_id=5) is None
+    assert len(seen_states) == 1
+    # make may decline: nothing is saved, the next list still gets the next number
+    assert await store.make_shown(1, lambda state: None, update_id=6) is None
+    assert await store.shown(1) == shown
+    made = await store.make_shown(1, make)
+    assert made is not None
+    assert made[2] == 2
+    # a list with an id the columns cannot hold is refused and nothing is written
+    with pytest.raises(ValueError, match="out of range"):
+        await store.make_shown(1, lambda state: ShownList(0, "", (2**40,), ((),)))
+    assert (await store.shown(1)) == made[1]
+
+
 async def test_a_limit_below_one_is_refused(store_url: str) -> None:
     with pytest.raises(ValueError, match="limit"):
         await FavoritesStore.open(store_url, limit=0)
