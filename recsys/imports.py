@@ -74,7 +74,9 @@ TV_TYPES = frozenset(
 WELL_KNOWN_SHARE = 0.10
 _FILLER_WORDS = ENGLISH_ARTICLES | {"and"}  # "&" and "+" read as "and"
 _FRONT = re.compile(r"^[^:]+?(?::\s+|'s\s+)(?=\S)")
-_YearTitle = tuple[int, tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...]]
+_Words = tuple[tuple[str, ...], ...]
+_YearTitle = tuple[int, _Words, _Words]
+_COMPACT_LETTERS = 10
 NEAR_YEAR_SPAN = 3
 WATCHLIST = "watchlist"  # the reason a watchlist row is skipped: the bot keeps no watchlist
 NOT_IN_CATALOG = "not in the catalog"
@@ -633,27 +635,36 @@ class ImportResolver:
           `Wallace & Gromit: The Wrong Trousers`, "Romeo + Juliet" is `William Shakespeare's
           Romeo + Juliet`, "Castle in the Sky" is `Laputa: Castle in the Sky`.
 
+        * the same letters but for spaces, ten letters or more: "Trollhunter" is `Troll Hunter,
+          The (Trolljegeren)`.
+
         Words added at the end never are ("Snow White" is not `Snow White and the Huntsman`), nor
-        in front without a colon or possessive ("Last Night" is not `About Last Night`).
+        in front without a colon or possessive ("Last Night" is not `About Last Night`), nor a
+        whole part after a colon on either side ("Van Helsing: The London Assignment" is not
+        `Van Helsing`, "Robin Hood" not `Robin Hood: Prince of Thieves`; the films named after a
+        film's title are many, and share its year).
         """
         parts = [_content_words(p) for p in _PART_SPLIT.split(name)]
         parts = [p for p in parts if p]
         row = [w for p in parts for w in p]
-        if len(row) < 2:
+        compact = "".join(row)
+        if len(row) < 2 and len(compact) < _COMPACT_LETTERS:
             return None
         fitting = [
             movie
             for movie, forms, fronts in self._titles_of_year(year)
-            if _reads_within(parts, row, forms, fronts)
+            if (len(row) >= 2 and _reads_within(parts, row, forms, fronts))
+            or (len(compact) >= _COMPACT_LETTERS and any("".join(f) == compact for f in forms))
         ]
         return fitting[0] if len(fitting) == 1 else None
 
     def _titles_of_year(self, year: int) -> list[_YearTitle]:
-        """The films of ``year``: the words of each title, and the fronts a title may carry.
+        """The films of ``year``: the words of each title, its fronts and its heads.
 
         A front is the words before a colon or after a possessive ("wallace gromit" of
         `Wallace & Gromit: The Wrong Trousers`, "william shakespeares" of `William
-        Shakespeare's Romeo + Juliet`).
+        Shakespeare's Romeo + Juliet`); a head, a title without its last part ("raid 2" of `The
+        Raid 2: Berandal`).
         """
         found = self._year_titles.get(year)
         if found is None:
@@ -855,15 +866,12 @@ def _content_words(text: str) -> tuple[str, ...]:
 
 
 def _reads_within(
-    parts: list[tuple[str, ...]],
-    row: list[str],
-    forms: tuple[tuple[str, ...], ...],
-    fronts: tuple[tuple[str, ...], ...],
+    parts: list[tuple[str, ...]], row: list[str], forms: _Words, fronts: _Words
 ) -> bool:
     """Whether a row's title reads as one of a film's (see :meth:`ImportResolver._within`)."""
-    if tuple(row) in forms:  # in order within one title; across several, any order
+    if tuple(row) in forms:  # in order within one title
         return True
-    if len(forms) > 1 and sorted(w for f in forms for w in f) == sorted(row):
+    if len(forms) > 1 and sorted(w for f in forms for w in f) == sorted(row):  # several titles
         return True
     for form in forms:
         if len(form) == len(row) + 1 and len(parts) > 1:

@@ -372,6 +372,7 @@ def test_a_title_with_a_word_more_or_less_only_in_the_same_year_and_no_namesake(
             ("Batman: The Dark Knight Returns, Part 2", 2013, 2),  # 9
             ("Laputa: Castle in the Sky (Tenkû no shiro Rapyuta)", 1986, 2),  # 10
             ("Disney's Castle in the Sky", 1986, 2),  # 11: reads so too, same year
+            ("Troll Hunter, The (Trolljegeren)", 2010, 2),  # 12
             *[(f"Filler {i}", 1990, 3) for i in range(12)],
         ]
     )
@@ -388,6 +389,7 @@ def test_a_title_with_a_word_more_or_less_only_in_the_same_year_and_no_namesake(
         ("Batman: The Dark Knight Returns", 2013, None),  # part 1 of a film in two parts
         ("Castle in the Sky", 1986, None),  # two films read so: never guess
         ("Trousers", 1993, None),  # one word is not enough
+        ("Trollhunter", 2010, 12),  # the same letters but for a space, ten or more
     ]
     rows = [
         ExportRow("r.csv", i, FileKind.LETTERBOXD_RATINGS, name, year, rating=4.0)
@@ -444,6 +446,15 @@ KNOWN_MISSES = {
     ("Funny Games", 2007),  # MovieLens: "Funny Games U.S. (2007)"
     ("A Grand Day Out", 1989),  # MovieLens: "Grand Day Out with Wallace and Gromit, A (1989)"
     ("Koyaanisqatsi", 1982),  # MovieLens: "Koyaanisqatsi (a.k.a. Koyaanisqatsi: ...) (1983)"
+    # hold-out 4: a subtitle more or less, another spelling, other years
+    ("Royal Space Force: The Wings of Honnêamise", 1987),  # "Wings of Honneamise (...)"
+    ("The Raid", 2011),  # "The Raid: Redemption (2011)"
+    ("A Silent Voice: The Movie", 2016),  # "A Silent Voice (2016)"
+    ("The King of Kong: A Fistful of Quarters", 2007),  # "King of Kong, The (2007)"
+    ("Tenebrae", 1982),  # "Tenebre (1982)"
+    ("Tetsuo: The Iron Man", 1989),  # "Tetsuo, the Ironman (Tetsuo) (1988)"
+    ("Paranormal Activity", 2007),  # "Paranormal Activity (2009)"
+    ("The Raid 2", 2014),  # "The Raid 2: Berandal (2014)"
 }
 
 
