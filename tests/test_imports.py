@@ -405,6 +405,18 @@ def test_catalog_errata_are_read_by_imdb_id() -> None:
     assert all(imdb > 0 and name and 1870 < year < 2100 for imdb, name, year in errata)
 
 
+def test_no_errata_line_takes_another_films_title_and_year(small: pd.DataFrame) -> None:
+    """An errata line names a film as TMDB does; it must never read as another catalog film."""
+    identity = IdentityIndex.build(small)
+    linked = {int(i): int(m) for m, i in small["imdb_id"].dropna().items()}
+    errata = catalog_errata()
+    assert len({(imdb, name) for imdb, name, _y in errata}) == len(errata)  # no duplicates
+    for imdb, name, year in errata:
+        assert imdb in linked, f"{name} ({year}): IMDb id {imdb} is not in ml-latest-small"
+        other = identity.by_title(name, year)
+        assert other in (None, linked[imdb]), f"{name} ({year}) is also movie {other}"
+
+
 def test_imdb_ids_resolve_exactly_and_tv_series_are_skipped(resolver: ImportResolver) -> None:
     text = IMDB_HEADER + "".join(
         [
