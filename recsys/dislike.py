@@ -236,9 +236,10 @@ class PoolSignal:
     # (pool,) per candidate, a floor of its cosines' part for any chat: each weighted cosine
     # at its least over the cosines of the candidate to every other model movie
     cosine_bound: np.ndarray
-    # ``knn`` and the two ``lin`` as dense float32 rows (numpy converts float16 slowly): three
-    # blocks (knn, lin[0], lin[1]) of (movies with pairs + 2) rows × pool; in each block a row
-    # per movie with pairs, a row of zeros (every other movie) and, in the second, the prior.
+    # ``knn`` and the two ``lin`` as dense float32 rows (numpy converts float16 slowly): four
+    # blocks (knn × the favorites' max weight, lin[0], lin[1], knn × the dislikes' max weight)
+    # of (movies with pairs + 2) rows × pool; in each block a row per movie with pairs, a row
+    # of zeros (every other movie) and, in the second, the prior.
     # ``row_of[b, j]``: movie column j's row in block b. None when over DENSE_MAX_BYTES.
     dense: np.ndarray | None = None
     row_of: np.ndarray | None = None
@@ -277,14 +278,15 @@ class PoolSignal:
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         has = np.flatnonzero(counts)
         dense, row_of = None, None
-        if (has.size + 2) * 3 * m * 4 <= DENSE_MAX_BYTES:
+        if (has.size + 2) * 4 * m * 4 <= DENSE_MAX_BYTES:
             size = has.size + 2
             first = np.full(stats.n_items, has.size, dtype=np.int32)
             first[has] = np.arange(has.size, dtype=np.int32)
-            row_of = np.stack([first, first + size, first + 2 * size])
-            dense = np.zeros((3 * size, m), dtype=np.float32)
+            row_of = np.stack([first + k * size for k in range(4)])
+            dense = np.zeros((4 * size, m), dtype=np.float32)
             entry_rows = first[rows[keep]]
-            for k, values in enumerate((knn, *lin)):
+            blocks = (w["knn_favorite_max"] * knn, *lin, w["knn_disliked_max"] * knn)
+            for k, values in enumerate(blocks):
                 dense[k * size + entry_rows, indices] = values
             dense[2 * size - 1] = prior
         return cls(
@@ -299,7 +301,7 @@ class PoolSignal:
             cosine_bound=(cosine_bound - BOUND_MARGIN).astype(np.float32),
             dense=dense,
             row_of=row_of,
-            prior_row=None if dense is None else np.array([dense.shape[0] // 3 * 2 - 1]),
+            prior_row=None if dense is None else np.array([dense.shape[0] // 4 * 2 - 1]),
         )
 
     def signal(
@@ -329,7 +331,6 @@ class PoolSignal:
         as in :meth:`DislikeStats.features`.
         """
         m, n_fav = self.columns.size, favorites.size
-        rows = np.concatenate([favorites, disliked])
         w = WEIGHTS
         if self.dense is not None and self.row_of is not None and self.prior_row is not None:
             # the means and the prior: one (coefficients × rows) product
@@ -337,10 +338,13 @@ class PoolSignal:
                 [self.row_of[1, favorites], self.row_of[2, disliked], self.prior_row]
             )
             out: np.ndarray = _coefficients(n_fav, disliked.size) @ self.dense[at]
-            knn = self.dense[self.row_of[0, rows]]  # (chat's movies × pool)
-            out += np.float32(w["knn_favorite_max"]) * knn[:n_fav].max(axis=0)
-            out += np.float32(w["knn_disliked_max"]) * knn[n_fav:].max(axis=0)
+            # the weighted maxima: a weight below 0 turns the max into a min of weighted values
+            fav = self.dense[self.row_of[0, favorites]]
+            dis = self.dense[self.row_of[3, disliked]]
+            out += _extreme(w["knn_favorite_max"], fav)
+            out += _extreme(w["knn_disliked_max"], dis)
             return out
+        rows = np.concatenate([favorites, disliked])
         spans = [(int(self.indptr[r]), int(self.indptr[r + 1])) for r in rows.tolist()]
         lin = np.zeros((2, m), dtype=np.float64)
         knn = np.zeros((rows.size, m), dtype=np.float32)
@@ -362,11 +366,29 @@ class PoolSignal:
         positions: np.ndarray,
     ) -> np.ndarray:
         """The factor cosines' part of the signal at ``positions`` (each ≥ its cosine_bound)."""
-        both = unit_factors[np.concatenate([favorites, disliked])] @ self.units[positions].T
         n_fav = favorites.size
-        out: np.ndarray = np.float32(WEIGHTS["cos_favorite"]) * both[:n_fav].max(axis=0)
-        out += np.float32(WEIGHTS["cos_disliked"]) * both[n_fav:].max(axis=0)
+        chat = unit_factors[np.concatenate([favorites, disliked])]
+        chat *= _cosine_weights(n_fav, disliked.size)  # weighted cosines straight from the product
+        both = chat @ self.units[positions].T
+        out: np.ndarray = _extreme(WEIGHTS["cos_favorite"], both[:n_fav])
+        out += _extreme(WEIGHTS["cos_disliked"], both[n_fav:])
         return out
+
+
+def _extreme(weight: float, weighted: np.ndarray) -> np.ndarray:
+    """``weight · max(values)`` over the rows, from the rows of ``weight · values``."""
+    out: np.ndarray = weighted.min(axis=0) if weight < 0 else weighted.max(axis=0)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _cosine_weights(n_fav: int, n_dis: int) -> np.ndarray:
+    """The cosine weight of each of the chat's movies, as a column."""
+    out = np.empty((n_fav + n_dis, 1), dtype=np.float32)
+    out[:n_fav] = WEIGHTS["cos_favorite"]
+    out[n_fav:] = WEIGHTS["cos_disliked"]
+    out.flags.writeable = False
+    return out
 
 
 @lru_cache(maxsize=256)
