@@ -411,15 +411,17 @@ def _cosine_range(unit_factors: np.ndarray, columns: np.ndarray) -> tuple[np.nda
     n, m = unit_factors.shape[0], columns.size
     if n * m > COSINE_RANGE_MAX:
         return np.full(m, -1.0), np.full(m, 1.0)
-    lo, hi = np.full(m, np.inf), np.full(m, -np.inf)
+    lo, hi = np.full(m, np.inf, dtype=np.float32), np.full(m, -np.inf, dtype=np.float32)
     units_t = np.ascontiguousarray(unit_factors[columns].T, dtype=np.float32)
     own = np.arange(m)
     for start in range(0, n, _CHUNK):
         block = unit_factors[start : start + _CHUNK] @ units_t  # (block × candidates)
         inside = (columns >= start) & (columns < start + block.shape[0])
-        block[columns[inside] - start, own[inside]] = np.nan  # the candidate itself
-        np.fmin(lo, np.nanmin(block, axis=0, initial=np.inf), out=lo)
-        np.fmax(hi, np.nanmax(block, axis=0, initial=-np.inf), out=hi)
+        itself = (columns[inside] - start, own[inside])  # the candidate itself: left out
+        block[itself] = np.inf
+        np.minimum(lo, block.min(axis=0), out=lo)
+        block[itself] = -np.inf
+        np.maximum(hi, block.max(axis=0), out=hi)
     return np.minimum(lo, 1.0), np.maximum(hi, -1.0)
 
 
