@@ -220,10 +220,11 @@ class PoolSignal:
     ``lin[0]`` is a pair's term when its row is a favorite, ``lin[1]`` when a dislike), held as
     dense rows (``dense``, when small enough), the pool's weighted prior and its unit factors,
     so a request computes only what depends on it. The signal is split in two: :meth:`pairs`
-    (prior and pair statistics; one pass over the chat's rows, for the whole pool) and
-    :meth:`cosines` (a product, for the candidates asked for), with ``cosine_bound`` a lower
-    bound of the latter over every possible request: the engine computes the cosines only for
-    the candidates that can still reach its top (``recsys.engine._Steering.pool_best``).
+    (prior, pair statistics and ``cosine_bound``, the least the cosines' part can be for any
+    request; one pass over the chat's rows, for the whole pool) and :meth:`cosines` (the
+    cosines' part above that floor, never negative: a product, for the candidates asked for).
+    The engine computes the cosines only for the candidates that can still reach its top
+    (``recsys.engine._Steering.pool_best``).
     """
 
     columns: np.ndarray
@@ -275,6 +276,8 @@ class PoolSignal:
         cosine_bound = np.zeros(m)
         for name in ("cos_favorite", "cos_disliked"):
             cosine_bound += np.minimum(WEIGHTS[name] * c_lo, WEIGHTS[name] * c_hi)
+        # float32 rounding of the signal's terms: a margin far above it
+        cosine_floor = (cosine_bound - BOUND_MARGIN).astype(np.float32)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         has = np.flatnonzero(counts)
         dense, row_of = None, None
@@ -288,7 +291,7 @@ class PoolSignal:
             blocks = (w["knn_favorite_max"] * knn, *lin, w["knn_disliked_max"] * knn)
             for k, values in enumerate(blocks):
                 dense[k * size + entry_rows, indices] = values
-            dense[2 * size - 1] = prior
+            dense[2 * size - 1] = prior + cosine_floor
         return cls(
             columns=columns,
             indptr=indptr,
@@ -297,8 +300,7 @@ class PoolSignal:
             lin=lin.astype(np.float32),
             prior=prior,
             units=units,
-            # float32 rounding of the signal's terms: a margin far above it
-            cosine_bound=(cosine_bound - BOUND_MARGIN).astype(np.float32),
+            cosine_bound=cosine_floor,
             dense=dense,
             row_of=row_of,
             prior_row=None if dense is None else np.array([dense.shape[0] // 4 * 2 - 1]),
@@ -324,11 +326,11 @@ class PoolSignal:
         return out
 
     def pairs(self, favorites: np.ndarray, disliked: np.ndarray) -> np.ndarray:
-        """The prior and pair-statistics part of every pool candidate's signal.
+        """The prior, pair statistics and cosines' floor part of every pool candidate's signal.
 
-        Needs favorites and dislikes. The chat's pairs are scattered into dense (chat's movies
-        × pool) arrays of zeros, so a pair outside the pattern counts 0 in every mean and max,
-        as in :meth:`DislikeStats.features`.
+        The rest, :meth:`cosines`, is never negative. Needs favorites and dislikes. The chat's
+        pairs come from dense (chat's movies × pool) rows of zeros, so a pair outside the
+        pattern counts 0 in every mean and max, as in :meth:`DislikeStats.features`.
         """
         m, n_fav = self.columns.size, favorites.size
         w = WEIGHTS
@@ -352,7 +354,7 @@ class PoolSignal:
             at = self.indices[lo:hi]
             lin[int(i >= n_fav), at] += self.lin[int(i >= n_fav), lo:hi]
             knn[i, at] = self.knn[lo:hi]
-        out = self.prior.copy()
+        out = self.prior + self.cosine_bound
         out += (lin[0] / n_fav + lin[1] / disliked.size).astype(np.float32)
         out += np.float32(w["knn_favorite_max"]) * knn[:n_fav].max(axis=0)
         out += np.float32(w["knn_disliked_max"]) * knn[n_fav:].max(axis=0)
@@ -365,13 +367,14 @@ class PoolSignal:
         unit_factors: np.ndarray,
         positions: np.ndarray,
     ) -> np.ndarray:
-        """The factor cosines' part of the signal at ``positions`` (each ≥ its cosine_bound)."""
+        """The factor cosines' part of the signal at ``positions`` minus its floor (≥ 0)."""
         n_fav = favorites.size
         chat = unit_factors[np.concatenate([favorites, disliked])]
         chat *= _cosine_weights(n_fav, disliked.size)  # weighted cosines straight from the product
         both = chat @ self.units[positions].T
         out: np.ndarray = _extreme(WEIGHTS["cos_favorite"], both[:n_fav])
         out += _extreme(WEIGHTS["cos_disliked"], both[n_fav:])
+        out -= self.cosine_bound[positions]
         return out
 
 

@@ -1209,28 +1209,29 @@ class _Steering:
         The same best ``n`` (ties included) as :meth:`apply` over the whole pool gives, but the
         costly part of the signal is computed for a few candidates only. A steered score is
         ``s - scale · (pairs + cosines)`` (:class:`recsys.dislike.PoolSignal`), ``scale`` the
-        weight times the mean of the ten best scores (> 0). The pair part is computed for the
-        whole pool (one pass over the chat's rows); the cosine part, a (chat's movies ×
-        candidates) product, only where it can matter: as it is at least ``cosine_bound``, a
-        steered score is at most ``reach = s - scale · (pairs + cosine_bound)``. The cosines are
-        computed for the ``STEER_DEPTH`` (at least ``n``) best-scored candidates; ``t`` is the
-        ``n``-th best of their steered scores; then for every other candidate whose ``reach`` is
-        at least ``t`` (``t`` can only rise with more candidates, so one more pass settles it).
-        The others cannot reach ``t``, so cannot be among the best ``n``.
+        weight times the mean of the ten best scores (> 0). ``pairs`` (which holds the cosines'
+        floor) is computed for the whole pool, one pass over the chat's rows; ``cosines``, a
+        (chat's movies × candidates) product, is never negative, so a steered score is at most
+        ``reach = s - scale · pairs``. The cosines are computed for the ``STEER_DEPTH`` (at
+        least ``n``) candidates of highest ``reach``; ``t`` is the ``n``-th best of their
+        steered scores; then for every other candidate whose ``reach`` is at least ``t`` (``t``
+        can only rise with more candidates, so one more pass settles it). The others cannot
+        reach ``t``, so cannot be among the best ``n``.
         """
         pool = self.pool
         assert pool is not None
         m = scores.size
         top = np.partition(scores, m - 10)[-10:] if m > 10 else scores
-        top = top[top > -np.inf]
+        if m <= 10 or top[0] == -np.inf:  # top[0]: the least of the ten
+            top = top[top > -np.inf]
         best = float(top.sum()) / top.size if top.size else 1.0
         scale = np.float32(self.weight) * np.float32(best if best > 0 else 1.0)
-        pairs = pool.pairs(self.favorites, self.disliked)
-        reach = scores - scale * (pairs + pool.cosine_bound)
+        reach = scores - scale * pool.pairs(self.favorites, self.disliked)
         k = min(max(n, STEER_DEPTH), m)
         first = np.argpartition(reach, m - k)[m - k :] if k < m else np.arange(m)
-        cosines = pool.cosines(self.favorites, self.disliked, self.unit, first)
-        steered = scores[first] - scale * (pairs[first] + cosines)
+        steered = reach[first] - scale * pool.cosines(
+            self.favorites, self.disliked, self.unit, first
+        )
         if k == m or n > k:
             return first, steered
         t = np.partition(steered, k - n)[k - n]
@@ -1240,8 +1241,7 @@ class _Steering:
         more = np.flatnonzero(reach >= t)
         if more.size == 0:
             return first, steered
-        cosines = pool.cosines(self.favorites, self.disliked, self.unit, more)
-        extra = scores[more] - scale * (pairs[more] + cosines)
+        extra = reach[more] - scale * pool.cosines(self.favorites, self.disliked, self.unit, more)
         return np.concatenate([first, more]), np.concatenate([steered, extra])
 
 
