@@ -13,7 +13,7 @@ import pytest
 import recsys.dislike as dislike
 import recsys.engine as engine
 from recsys.dislike import PoolSignal
-from recsys.engine import Recommender, _best
+from recsys.engine import Filters, Recommender, _best
 
 
 def _requests(rec: Recommender, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -63,11 +63,22 @@ def test_recommend_with_dislikes_is_unchanged_by_the_pruning(
 ) -> None:
     ids = recommender.items.item_ids
     requests = _requests(recommender, 40, seed=7)
+    # no filter, a broad one, and one that leaves fewer candidates than STEER_DEPTH
+    filters = [
+        None,
+        Filters(genres=frozenset({"Comedy"})),
+        Filters(genres=frozenset({"Film-Noir"})),
+    ]
 
     def lists() -> list[list[int]]:
         return [
-            [r.movie_id for r in recommender.recommend(ids[f], n=10, dislikes=ids[d]).items]
-            for f, d in requests
+            [
+                r.movie_id
+                for r in recommender.recommend(
+                    ids[f], n=10, dislikes=ids[d], filters=filters[i % 3]
+                ).items
+            ]
+            for i, (f, d) in enumerate(requests)
         ]
 
     pruned = lists()
