@@ -128,13 +128,44 @@ def time_calls(
     return Timing(name, out, cpu)
 
 
+def time_pair(
+    names: tuple[str, str],
+    calls: int,
+    make_args: Callable[[int], tuple[object, ...]],
+    fns: tuple[Callable[..., object], Callable[..., object]],
+    warmup: int = 20,
+) -> tuple[Timing, Timing]:
+    """Two functions on the same arguments, call by call in alternating order.
+
+    On a shared machine whose speed moves between phases, both then see the same phases: the
+    difference of their medians is the cost of what one does more.
+    """
+    for i in range(warmup):
+        for fn in fns:
+            fn(*make_args(i))
+    args = [make_args(warmup + i) for i in range(calls)]
+    wall = np.empty((2, calls))
+    cpu = np.empty((2, calls))
+    gc.collect()
+    for i, a in enumerate(args):
+        for k in (0, 1) if i % 2 == 0 else (1, 0):
+            cpu_start = time.process_time_ns()
+            start = time.perf_counter_ns()
+            fns[k](*a)
+            wall[k, i] = (time.perf_counter_ns() - start) / 1e6
+            cpu[k, i] = (time.process_time_ns() - cpu_start) / 1e6
+    first, second = (Timing(names[k], wall[k], cpu[k]) for k in (0, 1))
+    return first, second
+
+
 def serving_timings(
     label: str, rec: Recommender, calls: int, seed: int, reference: Recommender | None = None
 ) -> list[Timing]:
     """recommend (5 random known favorites, n=10), similar (n=10) and why, p50/p99.
 
     ``reference``: the same model without its dislike statistics; issue 13's call is timed on it
-    too (the cost of the dislike statistics' steering, same run).
+    too, call by call alternating with the model's own (the cost of the dislike statistics'
+    steering, same run, same phases of the machine).
     """
     rng = np.random.default_rng(seed)
     known = np.asarray(rec.items.item_ids, dtype=np.int64)
@@ -153,19 +184,22 @@ def serving_timings(
             ids[:5], n=10, dislikes=ids[5:10], seen=ids[10:30], filters=f, discover=discover
         )
 
-    extra: list[Timing] = []
+    issue = f"{label} recommend(5 fav, 5 dislikes, 20 seen, genre)"
     if reference is not None:
         other = reference
-        extra.append(
-            time_calls(
-                f"{label} the same without the dislike statistics",
-                calls,
-                lambda i: (full[i], filters[i]),
-                lambda ids, f: other.recommend(
-                    ids[:5], n=10, dislikes=ids[5:10], seen=ids[10:30], filters=f
-                ),
-            )
+
+        def plain(ids: list[int], f: Filters) -> object:
+            return other.recommend(ids[:5], n=10, dislikes=ids[5:10], seen=ids[10:30], filters=f)
+
+        steered_t, plain_t = time_pair(
+            (issue, f"{label} the same without the dislike statistics (alternating)"),
+            calls,
+            lambda i: (full[i], filters[i]),
+            (steered, plain),
         )
+        issue_timings = [steered_t, plain_t]
+    else:
+        issue_timings = [time_calls(issue, calls, lambda i: (full[i], filters[i]), steered)]
     return [
         time_calls(
             f"{label} recommend(5 favorites, n=10)",
@@ -173,13 +207,7 @@ def serving_timings(
             lambda i: (favs[i],),
             lambda f: rec.recommend(f, n=10),
         ),
-        time_calls(
-            f"{label} recommend(5 fav, 5 dislikes, 20 seen, genre)",
-            calls,
-            lambda i: (full[i], filters[i]),
-            steered,
-        ),
-        *extra,
+        *issue_timings,
         time_calls(
             f"{label} the same, discover=True",
             calls,

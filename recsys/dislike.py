@@ -24,6 +24,7 @@ on the tuning seeds, see docs/engine.md). A dislike is a rating of 2 or less.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ PRIOR_SHRINK = 10.0
 KNN_SHRINK = 20.0
 MIN_CORATED = 3
 _CHUNK = 1024  # rows of the pair statistics computed at once (dense chunk: rows × candidates)
+BOUND_MARGIN = 1e-3  # subtracted from PoolSignal.cosine_bound (float32 rounding)
+DENSE_MAX_BYTES = 64 * 2**20  # PoolSignal's dense pair rows: above it, a loop over the pairs
+COSINE_RANGE_MAX = 200_000_000  # movies × candidates: above it, PoolSignal bounds cosines by ±1
 
 # Weights of the penalty (logistic regression of "hidden dislike" against "hidden like" among
 # the best 40 candidates, with the candidate's score as a covariate, ml-100k seeds 100-104;
@@ -172,7 +176,7 @@ class DislikeStats:
 
 
 def _gather_both(
-    pairs: DislikeStats | PoolSignal, favorites: np.ndarray, disliked: np.ndarray, n: int
+    pairs: DislikeStats, favorites: np.ndarray, disliked: np.ndarray, n: int
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per column, dense over ``n``: the favorites' and the dislikes' statistics.
 
@@ -207,83 +211,221 @@ def _gather_both(
     )
 
 
-def _combine(
-    fav: tuple[np.ndarray, np.ndarray, np.ndarray],
-    dis: tuple[np.ndarray, np.ndarray, np.ndarray],
-    prior: np.ndarray,
-) -> np.ndarray:
-    """Σ WEIGHTS · (the per-movie features), in place over the first array."""
-    fav_mean, fav_max, favdis = fav
-    dis_mean, dis_max, codis = dis
-    w = WEIGHTS
-    dense = fav_mean
-    dense *= np.float32(w["knn_favorite_mean"])
-    for weight, values in (
-        (w["knn_disliked_mean"], dis_mean),
-        (w["knn_favorite_max"], fav_max),
-        (w["knn_disliked_max"], dis_max),
-        (w["favdis"], favdis),
-        (w["codis"], codis),
-        (w["prior"], prior),
-    ):
-        dense += np.float32(weight) * values
-    return dense
-
-
 @dataclass(frozen=True)
 class PoolSignal:
     """:meth:`DislikeStats.signal` for one fixed set of candidates (a recommendation pool).
 
     Built once at load: the pair statistics re-indexed by position in the pool (pairs outside it
-    dropped), the pool's prior and its unit factors transposed, so a request computes over the
-    pool's size only.
+    dropped), with the weights already applied where the signal is linear in them (the means:
+    ``lin[0]`` is a pair's term when its row is a favorite, ``lin[1]`` when a dislike), held as
+    dense rows (``dense``, when small enough), the pool's weighted prior and its unit factors,
+    so a request computes only what depends on it. The signal is split in two: :meth:`pairs`
+    (prior, pair statistics and ``cosine_bound``, the least the cosines' part can be for any
+    request; one pass over the chat's rows, for the whole pool) and :meth:`cosines` (the
+    cosines' part above that floor, never negative: a product, for the candidates asked for).
+    The engine computes the cosines only for the candidates that can still reach its top
+    (``recsys.engine._Steering.pool_best``).
     """
 
     columns: np.ndarray
     indptr: np.ndarray
     indices: np.ndarray
     knn: np.ndarray
-    codis: np.ndarray
-    favdis: np.ndarray
-    prior: np.ndarray
-    units_t: np.ndarray  # (factors × pool) unit similar-movies factors
+    lin: np.ndarray  # (2 × pairs) float32: the weighted mean terms, favorite row / dislike row
+    prior: np.ndarray  # the pool's weighted prior
+    units: np.ndarray  # (pool × factors) unit similar-movies factors
+    # (pool,) per candidate, a floor of its cosines' part for any chat: each weighted cosine
+    # at its least over the cosines of the candidate to every other model movie
+    cosine_bound: np.ndarray
+    # ``knn`` and the two ``lin`` as dense float32 rows (numpy converts float16 slowly): four
+    # blocks (knn × the favorites' max weight, lin[0], lin[1], knn × the dislikes' max weight)
+    # of (movies with pairs + 2) rows × pool; in each block a row per movie with pairs, a row
+    # of zeros (every other movie) and, in the second, the prior.
+    # ``row_of[b, j]``: movie column j's row in block b. None when over DENSE_MAX_BYTES.
+    dense: np.ndarray | None = None
+    row_of: np.ndarray | None = None
+    prior_row: np.ndarray | None = None  # [the prior's row in ``dense``]
 
     @classmethod
     def build(
         cls, stats: DislikeStats, columns: np.ndarray, unit_factors: np.ndarray
     ) -> PoolSignal:
         """The view of ``stats`` for the candidate ``columns``."""
+        m = columns.size
         position = np.full(stats.n_items, -1, dtype=np.int64)
-        position[columns] = np.arange(columns.size)
+        position[columns] = np.arange(m)
         mapped = position[stats.indices]
         keep = mapped >= 0
         rows = np.repeat(np.arange(stats.n_items), np.diff(stats.indptr))
         counts = np.bincount(rows[keep], minlength=stats.n_items)
+        indices = mapped[keep].astype(np.int32)
+        w = {k: np.float32(v) for k, v in WEIGHTS.items()}
+        # float32 here (a few MB): a request then reads them without a conversion
+        knn = stats.knn[keep].astype(np.float32)
+        codis = stats.codis[keep].astype(np.float32)
+        favdis = stats.favdis[keep].astype(np.float32)
+        lin = np.stack(
+            [
+                w["knn_favorite_mean"] * knn + w["favdis"] * favdis,
+                w["knn_disliked_mean"] * knn + w["codis"] * codis,
+            ]
+        )
+        prior = (w["prior"] * stats.prior[columns]).astype(np.float32)
+        units = np.ascontiguousarray(unit_factors[columns], dtype=np.float32)
+        c_lo, c_hi = _cosine_range(unit_factors, columns)
+        cosine_bound = np.zeros(m)
+        for name in ("cos_favorite", "cos_disliked"):
+            cosine_bound += np.minimum(WEIGHTS[name] * c_lo, WEIGHTS[name] * c_hi)
+        # float32 rounding of the signal's terms: a margin far above it
+        cosine_floor = (cosine_bound - BOUND_MARGIN).astype(np.float32)
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        has = np.flatnonzero(counts)
+        dense, row_of = None, None
+        if (has.size + 2) * 4 * m * 4 <= DENSE_MAX_BYTES:
+            size = has.size + 2
+            first = np.full(stats.n_items, has.size, dtype=np.int32)
+            first[has] = np.arange(has.size, dtype=np.int32)
+            row_of = np.stack([first + k * size for k in range(4)])
+            dense = np.zeros((4 * size, m), dtype=np.float32)
+            entry_rows = first[rows[keep]]
+            blocks = (w["knn_favorite_max"] * knn, *lin, w["knn_disliked_max"] * knn)
+            for k, values in enumerate(blocks):
+                dense[k * size + entry_rows, indices] = values
+            dense[2 * size - 1] = prior + cosine_floor
         return cls(
             columns=columns,
-            indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            indices=mapped[keep].astype(np.int32),
-            # float32 here (a few MB): a request then reads them without a conversion
-            knn=stats.knn[keep].astype(np.float32),
-            codis=stats.codis[keep].astype(np.float32),
-            favdis=stats.favdis[keep].astype(np.float32),
-            prior=stats.prior[columns].astype(np.float32),
-            units_t=np.ascontiguousarray(unit_factors[columns].T, dtype=np.float32),
+            indptr=indptr,
+            indices=indices,
+            knn=knn,
+            lin=lin.astype(np.float32),
+            prior=prior,
+            units=units,
+            cosine_bound=cosine_floor,
+            dense=dense,
+            row_of=row_of,
+            prior_row=None if dense is None else np.array([dense.shape[0] // 4 * 2 - 1]),
         )
 
     def signal(
-        self, favorites: np.ndarray, disliked: np.ndarray, unit_factors: np.ndarray
+        self,
+        favorites: np.ndarray,
+        disliked: np.ndarray,
+        unit_factors: np.ndarray,
+        positions: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The signal of every pool candidate (zeros without favorites or dislikes)."""
-        m = self.columns.size
+        """The signal of the pool candidates at ``positions`` (default: all of them).
+
+        Zeros without favorites or dislikes: :meth:`pairs` plus :meth:`cosines`.
+        """
+        if positions is None:
+            positions = np.arange(self.columns.size)
         if favorites.size == 0 or disliked.size == 0:
-            return np.zeros(m, dtype=np.float32)
-        fav, dis = _gather_both(self, favorites, disliked, m)
-        out = _combine(fav, dis, self.prior)
-        both = unit_factors[np.concatenate([favorites, disliked])] @ self.units_t
-        out += np.float32(WEIGHTS["cos_favorite"]) * both[: favorites.size].max(axis=0)
-        out += np.float32(WEIGHTS["cos_disliked"]) * both[favorites.size :].max(axis=0)
+            return np.zeros(positions.size, dtype=np.float32)
+        out: np.ndarray = self.pairs(favorites, disliked)[positions]
+        out += self.cosines(favorites, disliked, unit_factors, positions)
         return out
+
+    def pairs(self, favorites: np.ndarray, disliked: np.ndarray) -> np.ndarray:
+        """The prior, pair statistics and cosines' floor part of every pool candidate's signal.
+
+        The rest, :meth:`cosines`, is never negative. Needs favorites and dislikes. The chat's
+        pairs come from dense (chat's movies × pool) rows of zeros, so a pair outside the
+        pattern counts 0 in every mean and max, as in :meth:`DislikeStats.features`.
+        """
+        m, n_fav = self.columns.size, favorites.size
+        w = WEIGHTS
+        if self.dense is not None and self.row_of is not None and self.prior_row is not None:
+            # the means and the prior: one (coefficients × rows) product
+            at = np.concatenate(
+                [self.row_of[1, favorites], self.row_of[2, disliked], self.prior_row]
+            )
+            out: np.ndarray = _coefficients(n_fav, disliked.size) @ self.dense[at]
+            # the weighted maxima: a weight below 0 turns the max into a min of weighted values
+            fav = self.dense[self.row_of[0, favorites]]
+            dis = self.dense[self.row_of[3, disliked]]
+            out += _extreme(w["knn_favorite_max"], fav)
+            out += _extreme(w["knn_disliked_max"], dis)
+            return out
+        rows = np.concatenate([favorites, disliked])
+        spans = [(int(self.indptr[r]), int(self.indptr[r + 1])) for r in rows.tolist()]
+        lin = np.zeros((2, m), dtype=np.float64)
+        knn = np.zeros((rows.size, m), dtype=np.float32)
+        for i, (lo, hi) in enumerate(spans):
+            at = self.indices[lo:hi]
+            lin[int(i >= n_fav), at] += self.lin[int(i >= n_fav), lo:hi]
+            knn[i, at] = self.knn[lo:hi]
+        out = self.prior + self.cosine_bound
+        out += (lin[0] / n_fav + lin[1] / disliked.size).astype(np.float32)
+        out += np.float32(w["knn_favorite_max"]) * knn[:n_fav].max(axis=0)
+        out += np.float32(w["knn_disliked_max"]) * knn[n_fav:].max(axis=0)
+        return out
+
+    def cosines(
+        self,
+        favorites: np.ndarray,
+        disliked: np.ndarray,
+        unit_factors: np.ndarray,
+        positions: np.ndarray,
+    ) -> np.ndarray:
+        """The factor cosines' part of the signal at ``positions`` minus its floor (≥ 0)."""
+        n_fav = favorites.size
+        chat = unit_factors[np.concatenate([favorites, disliked])]
+        chat *= _cosine_weights(n_fav, disliked.size)  # weighted cosines straight from the product
+        both = chat @ self.units[positions].T
+        out: np.ndarray = _extreme(WEIGHTS["cos_favorite"], both[:n_fav])
+        out += _extreme(WEIGHTS["cos_disliked"], both[n_fav:])
+        out -= self.cosine_bound[positions]
+        return out
+
+
+def _extreme(weight: float, weighted: np.ndarray) -> np.ndarray:
+    """``weight · max(values)`` over the rows, from the rows of ``weight · values``."""
+    out: np.ndarray = weighted.min(axis=0) if weight < 0 else weighted.max(axis=0)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _cosine_weights(n_fav: int, n_dis: int) -> np.ndarray:
+    """The cosine weight of each of the chat's movies, as a column."""
+    out = np.empty((n_fav + n_dis, 1), dtype=np.float32)
+    out[:n_fav] = WEIGHTS["cos_favorite"]
+    out[n_fav:] = WEIGHTS["cos_disliked"]
+    out.flags.writeable = False
+    return out
+
+
+@lru_cache(maxsize=256)
+def _coefficients(n_fav: int, n_dis: int) -> np.ndarray:
+    """``1/n_fav`` for each favorite row, ``1/n_dis`` for each dislike row, 1 for the prior."""
+    out = np.empty(n_fav + n_dis + 1, dtype=np.float32)
+    out[:n_fav] = 1 / n_fav
+    out[n_fav:-1] = 1 / n_dis
+    out[-1] = 1
+    out.flags.writeable = False
+    return out
+
+
+def _cosine_range(unit_factors: np.ndarray, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per candidate column, the least and greatest cosine to any other model movie.
+
+    (A chat's movies are never the candidate itself: they are excluded from the ranking.) In
+    blocks of rows; on a catalog too large for that at load, the trivial range [-1, 1].
+    """
+    n, m = unit_factors.shape[0], columns.size
+    if n * m > COSINE_RANGE_MAX:
+        return np.full(m, -1.0), np.full(m, 1.0)
+    lo, hi = np.full(m, np.inf, dtype=np.float32), np.full(m, -np.inf, dtype=np.float32)
+    units_t = np.ascontiguousarray(unit_factors[columns].T, dtype=np.float32)
+    own = np.arange(m)
+    for start in range(0, n, _CHUNK):
+        block = unit_factors[start : start + _CHUNK] @ units_t  # (block × candidates)
+        inside = (columns >= start) & (columns < start + block.shape[0])
+        itself = (columns[inside] - start, own[inside])  # the candidate itself: left out
+        block[itself] = np.inf
+        np.minimum(lo, block.min(axis=0), out=lo)
+        block[itself] = -np.inf
+        np.maximum(hi, block.max(axis=0), out=hi)
+    return np.minimum(lo, 1.0), np.maximum(hi, -1.0)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

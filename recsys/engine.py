@@ -64,6 +64,7 @@ RECENT_QUANTILE = 0.9  # Filters.recent: the newest 10% of the model's movies (b
 NO_GENRES = "(no genres listed)"
 MIN_YEAR, MAX_YEAR = 1800, 2200
 MAX_CACHED_FILTERS = 256
+STEER_DEPTH = 100  # candidates whose dislike signal a request computes first (_Steering)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -1161,6 +1162,9 @@ class _Pool:
         pos = self.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
         if steer is not None:
+            if gems is None and steer.pool is not None and steer.pool.columns is self.columns:
+                at, steered = steer.pool_best(scores, n)
+                return _best(self.columns[at], steered, n)
             scores = steer.apply(self.columns, scores)
         return _best(self.columns, scores, n, gems)
 
@@ -1198,6 +1202,47 @@ class _Steering:
         scale = np.float32(self.weight) * _top_mean(out[finite])
         out[finite] -= scale * signal
         return out
+
+    def pool_best(self, scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(positions, steered scores)`` of pool candidates among which are the best ``n``.
+
+        The same best ``n`` (ties included) as :meth:`apply` over the whole pool gives, but the
+        costly part of the signal is computed for a few candidates only. A steered score is
+        ``s - scale · (pairs + cosines)`` (:class:`recsys.dislike.PoolSignal`), ``scale`` the
+        weight times the mean of the ten best scores (> 0). ``pairs`` (which holds the cosines'
+        floor) is computed for the whole pool, one pass over the chat's rows; ``cosines``, a
+        (chat's movies × candidates) product, is never negative, so a steered score is at most
+        ``reach = s - scale · pairs``. The cosines are computed for the ``STEER_DEPTH`` (at
+        least ``n``) candidates of highest ``reach``; ``t`` is the ``n``-th best of their
+        steered scores; then for every other candidate whose ``reach`` is at least ``t`` (``t``
+        can only rise with more candidates, so one more pass settles it). The others cannot
+        reach ``t``, so cannot be among the best ``n``.
+        """
+        pool = self.pool
+        assert pool is not None
+        m = scores.size
+        top = np.partition(scores, m - 10)[-10:] if m > 10 else scores
+        if m <= 10 or top[0] == -np.inf:  # top[0]: the least of the ten
+            top = top[top > -np.inf]
+        best = float(top.sum()) / top.size if top.size else 1.0
+        scale = np.float32(self.weight) * np.float32(best if best > 0 else 1.0)
+        reach = scores - scale * pool.pairs(self.favorites, self.disliked)
+        k = min(max(n, STEER_DEPTH), m)
+        first = np.argpartition(reach, m - k)[m - k :] if k < m else np.arange(m)
+        steered = reach[first] - scale * pool.cosines(
+            self.favorites, self.disliked, self.unit, first
+        )
+        if k == m or n > k:
+            return first, steered
+        t = np.partition(steered, k - n)[k - n]
+        if t == -np.inf:  # fewer than n candidates at all: every one is in ``first``
+            return first, steered
+        reach[first] = -np.inf
+        more = np.flatnonzero(reach >= t)
+        if more.size == 0:
+            return first, steered
+        extra = reach[more] - scale * pool.cosines(self.favorites, self.disliked, self.unit, more)
+        return np.concatenate([first, more]), np.concatenate([steered, extra])
 
 
 @dataclass(frozen=True)
