@@ -494,12 +494,7 @@ class RecordingStore:
         self.active[chat_id] -= 1
 
     async def add(self, chat_id: int, movie_id: int, *, update_id: int | None = None) -> Any:
-        self.update_ids.append(("add", update_id))
-        await self._enter(chat_id)
-        try:
-            return await self.inner.add(chat_id, movie_id, update_id=update_id)
-        finally:
-            self._leave(chat_id)
+        return (await self.add_counted(chat_id, movie_id, update_id=update_id))[0]
 
     async def add_counted(
         self, chat_id: int, movie_id: int, *, update_id: int | None = None
