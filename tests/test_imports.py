@@ -320,6 +320,17 @@ def _synthetic(films: list[tuple[str, int, int]]) -> ImportResolver:
     return ImportResolver.build(catalog)
 
 
+def _read_as(
+    resolver: ImportResolver, cases: list[tuple[str, int, int | None]]
+) -> list[tuple[str, int | None, int | None]]:
+    """(name, year, movie found) of Letterboxd rows named and dated as in ``cases``."""
+    rows = [
+        ExportRow("r.csv", i, FileKind.LETTERBOXD_RATINGS, name, year, rating=4.0)
+        for i, (name, year, _want) in enumerate(cases, start=1)
+    ]
+    return [(r.title, r.year, r.movie_id) for r in resolver.resolve_rows(rows)]
+
+
 def test_a_year_off_or_an_article_only_where_no_namesake_can_be_meant() -> None:
     """Letterboxd dates a film by its first release and writes TMDB's English title."""
     resolver = _synthetic(
@@ -349,12 +360,7 @@ def test_a_year_off_or_an_article_only_where_no_namesake_can_be_meant() -> None:
         ("Bag Man", 2014, 8),  # two words: the article is not what tells films apart
         ("Bag Man", 2015, None),  # an article AND a year off: too far
     ]
-    rows = [
-        ExportRow("r.csv", i, FileKind.LETTERBOXD_RATINGS, name, year, rating=4.0)
-        for i, (name, year, _want) in enumerate(cases, start=1)
-    ]
-    got = [(r.title, r.year, r.movie_id) for r in resolver.resolve_rows(rows)]
-    assert got == cases
+    assert _read_as(resolver, cases) == cases
 
 
 def test_a_title_with_a_word_more_or_less_only_in_the_same_year_and_no_namesake() -> None:
@@ -391,12 +397,7 @@ def test_a_title_with_a_word_more_or_less_only_in_the_same_year_and_no_namesake(
         ("Trousers", 1993, None),  # one word is not enough
         ("Trollhunter", 2010, 12),  # the same letters but for a space, ten or more
     ]
-    rows = [
-        ExportRow("r.csv", i, FileKind.LETTERBOXD_RATINGS, name, year, rating=4.0)
-        for i, (name, year, _want) in enumerate(cases, start=1)
-    ]
-    got = [(r.title, r.year, r.movie_id) for r in resolver.resolve_rows(rows)]
-    assert got == cases
+    assert _read_as(resolver, cases) == cases
 
 
 def test_catalog_errata_are_read_by_imdb_id() -> None:
