@@ -832,12 +832,8 @@ class MovieBot:
         made = await self._store.make_shown(turn.chat_id, make, update_id=turn.update_id)
         if made is None and not errors:  # a redelivered update (nothing ran): its list number
             state = await self._store.state(turn.chat_id)
-            try:
-                results.append(await asyncio.to_thread(self._pick, state, request, ()))
-            except FilterError as exc:
-                errors.append(exc)
-            else:
-                shown = self._new_list(request, results[-1])
+            shown = await asyncio.to_thread(make, state)
+            if shown is not None:
                 serial = await self._store.save_shown(turn.chat_id, shown, update_id=turn.update_id)
                 made = state, replace(shown, serial=serial), serial
         if errors:

@@ -864,8 +864,8 @@ class FavoritesStore:
             StoreUnavailable: The database cannot be reached; nothing was written.
         """
         _check_ids(chat_id, None, update_id)
-        _check_shown(shown)
-        return await self._mutate(chat_id, update_id, partial(_write_shown, chat_id, shown))
+        text = _shown_json(shown)
+        return await self._mutate(chat_id, update_id, partial(_write_shown, chat_id, shown, text))
 
     async def make_shown(
         self,
@@ -893,9 +893,9 @@ class FavoritesStore:
             shown = make(state)
             if shown is None:
                 return 0
-            _check_shown(shown)
+            text = _shown_json(shown)
             made.append((state, shown))
-            return _write_shown(chat_id, shown, conn, now)
+            return _write_shown(chat_id, shown, text, conn, now)
 
         serial = await self._mutate(chat_id, update_id, change)
         if not made:
@@ -1211,19 +1211,22 @@ def _read_state(conn: Connection, *, chat_id: int) -> ChatState:
     )
 
 
-def _check_shown(shown: ShownList) -> None:
-    """Raises ValueError when a movie id of the list is out of the columns' range."""
+def _shown_json(shown: ShownList) -> str:
+    """The stored form of a shown list's first MAX_SHOWN movies and their reasons.
+
+    Raises:
+        ValueError: A movie id is out of the columns' range.
+    """
     low, high = INT32
     pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
     if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
         raise ValueError("a movie id of the shown list is out of range")
+    return json.dumps([[movie, list(because)] for movie, because in pairs], separators=(",", ":"))
 
 
-def _write_shown(chat_id: int, shown: ShownList, conn: Connection, now: datetime) -> int:
-    """Replaces the chat's shown list (the first MAX_SHOWN movies); its serial number."""
-    pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
-    movies = [[movie, list(because)] for movie, because in pairs]
-    query, text = shown.query[:200], json.dumps(movies, separators=(",", ":"))
+def _write_shown(chat_id: int, shown: ShownList, text: str, conn: Connection, now: datetime) -> int:
+    """Replaces the chat's shown list (``text``: :func:`_shown_json`); its serial number."""
+    query = shown.query[:200]
     values = {"the_chat": chat_id, "the_query": query, "the_movies": text, "the_time": now}
     if shown.serial == 0:
         serial = conn.execute(_NEXT_SHOWN, values).scalar()

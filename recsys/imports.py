@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from itertools import accumulate
 
 import pandas as pd
 
@@ -514,6 +515,7 @@ class ImportResolver:
         self._well_known = _well_known(catalog)
         self._errata = _errata(catalog)
         self._year_titles: dict[int, list[_YearTitle]] = {}
+        self._films_of_year: dict[int, list[int]] = {}
 
     @classmethod
     def build(cls, catalog: pd.DataFrame) -> ImportResolver:
@@ -603,17 +605,17 @@ class ImportResolver:
         ``year``; a one-word title may never be a year off ("Home (2016)" is not "Home (2015)"),
         and differs by its article only where :meth:`_article_free` allows it.
         """
-        words = [w for w in normalise(name).split() if w not in ENGLISH_ARTICLES]
+        content = [w for w in normalise(name).split() if w not in ENGLISH_ARTICLES]
         span = range(year - NEAR_YEAR_SPAN, year + NEAR_YEAR_SPAN + 1)
         hits = {y: m for y in span if (m := self.identity.by_title(name, y, imdb_id=imdb_id))}
         if hits:  # the title reads exactly in a year nearby: only a year off may be accepted
-            if len(hits) != 1 or len(words) < 2:
+            if len(hits) != 1 or len(content) < 2:
                 return None
             ((when, movie),) = hits.items()
             gap = abs(when - year)
             return movie if gap == 1 or (gap > 1 and self._foreign(movie)) else None
         found = self.identity.by_title(name, year, imdb_id=imdb_id, bare=True)
-        if found is None or (len(words) < 2 and not self._article_free(found)):
+        if found is None or (len(content) < 2 and not self._article_free(found)):
             return None
         others = {self.identity.by_title(name, y, imdb_id=imdb_id, bare=True) for y in span}
         return found if others <= {found, None} else None
@@ -633,8 +635,7 @@ class ImportResolver:
           of the Were-Rabbit" is `Wallace & Gromit in The Curse of the Were-Rabbit`;
         * a maker or series in front, closed by a colon or a possessive: "The Wrong Trousers" is
           `Wallace & Gromit: The Wrong Trousers`, "Romeo + Juliet" is `William Shakespeare's
-          Romeo + Juliet`, "Castle in the Sky" is `Laputa: Castle in the Sky`.
-
+          Romeo + Juliet`, "Castle in the Sky" is `Laputa: Castle in the Sky`;
         * the same letters but for spaces, ten letters or more: "Trollhunter" is `Troll Hunter,
           The (Trolljegeren)`.
 
@@ -659,19 +660,20 @@ class ImportResolver:
         return fitting[0] if len(fitting) == 1 else None
 
     def _titles_of_year(self, year: int) -> list[_YearTitle]:
-        """The films of ``year``: the words of each title, its fronts and its heads.
+        """The films of ``year``: the words of each title, and the fronts a title may carry.
 
         A front is the words before a colon or after a possessive ("wallace gromit" of
         `Wallace & Gromit: The Wrong Trousers`, "william shakespeares" of `William
-        Shakespeare's Romeo + Juliet`); a head, a title without its last part ("raid 2" of `The
-        Raid 2: Berandal`).
+        Shakespeare's Romeo + Juliet`). Read at the first row of that year.
         """
+        if not self._films_of_year:  # the catalog grouped by year, once
+            for movie, when in self._year_of.items():
+                if when is not None:
+                    self._films_of_year.setdefault(when, []).append(movie)
         found = self._year_titles.get(year)
         if found is None:
             found = []
-            for movie, when in self._year_of.items():
-                if when != year:
-                    continue
+            for movie in self._films_of_year.get(year, ()):
                 main, aliases = split_aliases(self._names.get(movie, ""))
                 titles = [front_article(t)[0] for t in (main, *aliases)]
                 forms = tuple(_content_words(t) for t in titles)
@@ -887,12 +889,7 @@ def _reads_within(
 
 def _splits_between(parts: list[tuple[str, ...]], cut: int) -> bool:
     """Whether ``cut`` words in, the row's title passes from one part to the next."""
-    edge = 0
-    for part in parts[:-1]:
-        edge += len(part)
-        if edge == cut:
-            return True
-    return False
+    return cut in accumulate(len(part) for part in parts[:-1])
 
 
 def display_title(name: str) -> str:
