@@ -127,6 +127,9 @@ class AlsScorer:
         self._yty_reg = model.YtY.astype(np.float32) + np.float32(params.regularization) * np.eye(
             params.factors, dtype=np.float32
         )
+        # (YᵀY + λI)⁻¹, inverted once in double precision: a fold-in is then a low-rank update
+        gram = model.YtY.astype(np.float64) + params.regularization * np.eye(params.factors)
+        self._yty_inv = np.ascontiguousarray(np.linalg.inv(gram), dtype=np.float32)
 
     @property
     def n_items(self) -> int:
@@ -207,7 +210,9 @@ class AlsScorer:
         The ALS user equation (Hu, Koren & Volinsky): with confidences ``c = alpha · |weight|``,
         ``A = YᵀY + λI + Σ (c - 1) y yᵀ`` over every column and ``b = Σ c y`` over the liked ones
         (a dislike is preference 0 with confidence ``c``; ``c <= 1`` changes nothing). This is
-        implicit's ``recalculate_user`` (its Cholesky path), with the factorisation kept for
+        implicit's ``recalculate_user``. ``A`` is ``YᵀY + λI`` (inverted once, at load) plus a
+        rank-``k`` term for the user's ``k`` columns, so ``A⁻¹`` comes from the Woodbury identity
+        with one ``k × k`` solve instead of a ``factors × factors`` factorisation; kept for
         :meth:`FoldIn.contributions`.
         """
         columns = np.asarray(columns, dtype=np.int64)
@@ -217,24 +222,25 @@ class AlsScorer:
         liked = np.asarray(weights) > 0
         y = self.item_factors
         y_all = y[columns]
-        a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
-        factor = _cholesky(a)
         b = conf[liked] @ y_all[liked]
-        user = _cho_solve(factor, a, b[:, None])[:, 0].astype(np.float32)
+        solve = _low_rank_solver(self._yty_inv, y_all, conf - np.float32(1.0))
+        if solve is None:  # the k × k system is singular: solve A directly
+            a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
+            solve = _DirectSolver(a, _cholesky(a)).solve
+        user = solve(b[:, None])[:, 0]
         return FoldIn(
-            user=user,
+            user=np.ascontiguousarray(user, dtype=np.float32),
             liked=columns[liked],
             confidence=conf[liked],
             _y=y,
-            _a=a,
-            _factor=factor,
+            _solve=solve,
         )
 
     def explain_many(self, row: csr_matrix, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Contributions of each liked column of a 1-row weighted matrix to each of ``columns``.
 
         This is ALS ``explain`` (Hu, Koren & Volinsky, section 5) for several items at once, with
-        one Cholesky factorisation: returns ``(liked_columns, contributions)`` where
+        the fold-in's own solve: returns ``(liked_columns, contributions)`` where
         ``contributions[j, k]`` is liked column ``j``'s share of the score of ``columns[k]``.
         The sum over ``j`` is the explained score.
         """
@@ -256,14 +262,13 @@ class AlsScorer:
 
 @dataclass(frozen=True)
 class FoldIn:
-    """A folded-in user: factors, liked columns with their confidences, and the factorised A."""
+    """A folded-in user: factors, liked columns with their confidences, and ``A⁻¹`` as a solver."""
 
     user: np.ndarray
     liked: np.ndarray
     confidence: np.ndarray
     _y: np.ndarray
-    _a: np.ndarray
-    _factor: np.ndarray | None
+    _solve: Callable[[np.ndarray], np.ndarray]
 
     def contributions(self, columns: np.ndarray) -> np.ndarray:
         """``[j, k]``: liked column ``j``'s share of the score of ``columns[k]`` (ALS explain).
@@ -271,8 +276,60 @@ class FoldIn:
         With ``W = A⁻¹``, the share is ``c_j · y_jᵀ W y_k``; the sum over ``j`` is the score.
         """
         targets = self._y[np.asarray(columns, dtype=np.int64)]
-        weighted_items = _cho_solve(self._factor, self._a, targets.T)
+        weighted_items = self._solve(np.ascontiguousarray(targets.T))
         return np.asarray((self._y[self.liked] @ weighted_items) * self.confidence[:, None])
+
+
+@dataclass(frozen=True)
+class _LowRankSolver:
+    """``x = A⁻¹ r`` for ``A = A₀ + Yᵀ D Y`` from ``W = A₀⁻¹`` (Woodbury).
+
+    ``A⁻¹ = W - W Yᵀ (I + D Y W Yᵀ)⁻¹ D Y W``: with ``P = Y W`` (``k × factors``) a solve is two
+    products with ``W`` and ``P`` and one ``k × k`` LU solve (``k``: the user's columns).
+    """
+
+    inverse: np.ndarray
+    projected: np.ndarray
+    diagonal: np.ndarray
+    lu: np.ndarray
+    pivots: np.ndarray
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """``A⁻¹ r`` for a ``factors × m`` right-hand side."""
+        x: np.ndarray = self.inverse @ r
+        if not self.diagonal.size:
+            return x
+        z, _ = scipy.linalg.lapack.sgetrs(
+            self.lu, self.pivots, self.diagonal[:, None] * (self.projected @ r)
+        )
+        out: np.ndarray = x - self.projected.T @ z
+        return out
+
+
+def _low_rank_solver(
+    inverse: np.ndarray, y: np.ndarray, d: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray] | None:
+    """``A⁻¹`` as a solve, for ``A = A₀ + Yᵀ D Y`` and ``inverse = A₀⁻¹`` (None: singular)."""
+    projected = y @ inverse
+    if not y.shape[0]:
+        return _LowRankSolver(inverse, projected, d, projected, np.zeros(0, np.int32)).solve
+    core = np.eye(y.shape[0], dtype=np.float32) + d[:, None] * (projected @ y.T)
+    lu, pivots, info = scipy.linalg.lapack.sgetrf(core)
+    if info != 0:
+        return None
+    return _LowRankSolver(inverse, projected, d, lu, pivots).solve
+
+
+@dataclass(frozen=True)
+class _DirectSolver:
+    """``x = A⁻¹ r`` from a Cholesky factor of ``A`` (least squares when ``A`` is not SPD)."""
+
+    a: np.ndarray
+    factor: np.ndarray | None
+
+    def solve(self, r: np.ndarray) -> np.ndarray:
+        """``A⁻¹ r`` for a ``factors × m`` right-hand side."""
+        return _cho_solve(self.factor, self.a, r)
 
 
 def _cholesky(a: np.ndarray) -> np.ndarray | None:

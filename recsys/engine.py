@@ -1017,13 +1017,12 @@ class Recommender:
         if rec_cols.size == 0:
             return []
         liked, contributions = self._shares(fold, fav_cols, rec_cols)
-        top = np.argsort(-contributions, axis=0, kind="stable")[:MAX_BECAUSE]  # per column
-        positive = np.take_along_axis(contributions, top, axis=0) > 0
-        movie_ids = self.items.item_ids[liked][top].T.tolist()
-        return [
-            tuple(m for m, ok in zip(ids, oks, strict=True) if ok)
-            for ids, oks in zip(movie_ids, positive.T.tolist(), strict=True)
-        ]
+        names: list[int] = self.items.item_ids[liked].tolist()
+        out = []
+        for shares in contributions.T.tolist():  # one recommended movie: each liked one's share
+            order = sorted(range(len(shares)), key=shares.__getitem__, reverse=True)  # stable
+            out.append(tuple(names[j] for j in order[:MAX_BECAUSE] if shares[j] > 0))
+        return out
 
     def _popular_items(self, exclude: set[int], n: int) -> tuple[Recommendation, ...]:
         hidden = self._columns(list(exclude))
