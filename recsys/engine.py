@@ -365,6 +365,8 @@ def train(
 
 def _as_ids(values: Iterable[Any]) -> list[int]:
     """Distinct integer ids in first-seen order; anything that is not an integer is dropped."""
+    if isinstance(values, list) and all(type(v) is int for v in values):  # the usual call
+        return list(dict.fromkeys(values))
     out: dict[int, None] = {}
     try:
         iterator = iter(values)
