@@ -1,0 +1,161 @@
+"""The dislike keys of issue 13 (and Recall@20) over a grid, on tuning seeds (never 0-4).
+
+Faster than ``bench/tune.py`` for the dislike steering: per seed it trains one model per set of
+training fields and, on it, measures only ``dislike_hits``/``dislike_recall`` (and their
+``_plain`` twins) for every grid point, through :func:`recsys.evaluate.dislike_figures`, i.e.
+the engine's own :meth:`recsys.engine.Recommender.recommend`; with ``--recall`` also Recall@20 of
+the default and the plain ranking (needed when a grid changes the training). Prints, per grid
+point, the means over the seeds (pooled) as ``hits (× plain) / recall (− plain)``, and the same
+for the first five seeds and the rest; every result is appended to ``--log`` as a JSON line.
+
+Usage::
+
+    OPENBLAS_NUM_THREADS=1 nice .venv/bin/python -m bench.dislike_frontier \\
+        --dataset ml-latest-small --seeds 100-114 --recall \\
+        --grid dislike_train_weight=0,3,10 dislike_signal=0,0.25
+
+The selection rule of the fourth round: the strongest steering whose pooled ``dislike_recall``
+stays within 0.0025 of ``dislike_recall_plain``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np
+
+from recsys.defaults import TrainConfig, default_config
+from recsys.engine import Recommender, TrainedModel, fit_model
+from recsys.evaluate import K, _lists, dislike_figures, ranking_metrics, split_users
+from recsys.movielens import get_release, load_catalog, load_ratings
+
+KEYS = ("dislike_hits", "dislike_hits_plain", "dislike_recall", "dislike_recall_plain")
+RECALL_KEYS = ("recall", "recall_plain")
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``100-114`` or ``100,101,105``."""
+    out: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi) + 1) if hi else [int(lo)])
+    return out
+
+
+def parse_grid(items: list[str]) -> dict[str, list[Any]]:
+    """``name=v1,v2`` items over :class:`TrainConfig` fields (values typed as the field)."""
+    types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
+    grid: dict[str, list[Any]] = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        if name not in types:
+            sys.exit(f"unknown field {name!r}; fields: {', '.join(types)}")
+        kind = types[name]
+        cast: Any = int if "int" in kind and "float" not in kind else float
+        if "str" in kind:
+            cast = str
+        grid[name] = [cast(v) for v in values.split(",")]
+    return grid
+
+
+def seed_figures(rec: Recommender, split: Any, *, recall: bool) -> dict[str, float]:
+    """The dislike keys of one seed (and the two Recall@20 with ``recall``)."""
+    out = {k: v for k, v in dislike_figures(rec, split.dislike).items() if k in KEYS}
+    if recall:
+        cases = split.standard
+        plain, _ = rec.recommend_batch([c.fold_in for c in cases], K)
+        out["recall"] = ranking_metrics(_lists(rec, cases, K), cases).recall
+        out["recall_plain"] = ranking_metrics(plain, cases).recall
+    return out
+
+
+def summary(rows: list[dict[str, float]]) -> str:
+    """``hits (× plain) / recall (− plain)`` of the means over ``rows``."""
+    m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    text = (
+        f"{m['dislike_hits']:.4f} ({m['dislike_hits'] / m['dislike_hits_plain']:.3f}x) / "
+        f"{m['dislike_recall']:.4f} ({m['dislike_recall'] - m['dislike_recall_plain']:+.4f})"
+    )
+    if "recall" in m:
+        text += f"  recall {m['recall']:.4f} (plain {m['recall_plain']:.4f})"
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="ml-latest-small")
+    parser.add_argument("--seeds", default="100-114")
+    parser.add_argument("--grid", nargs="*", default=[])
+    parser.add_argument("--base", default=None, help="JSON of TrainConfig fields to start from")
+    parser.add_argument("--recall", action="store_true", help="also Recall@20 (default, plain)")
+    parser.add_argument("--log", type=Path, default=Path("data/dislike_frontier.jsonl"))
+    parser.add_argument(
+        "--movielens-dir",
+        type=Path,
+        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR", "../shared/data/movielens")),
+    )
+    args = parser.parse_args()
+    seeds = parse_seeds(args.seeds)
+    if set(seeds) & set(range(5)):
+        sys.exit("seeds 0-4 are the reporting seeds: tune on others")
+    release = get_release(args.dataset)
+    folder = args.movielens_dir / release.name
+    ratings = load_ratings(folder, release)
+    catalog = load_catalog(folder, release, ratings)
+    base = default_config(release.name)
+    if args.base:
+        base = base.with_(**json.loads(args.base))
+    grid = parse_grid(args.grid)
+    configs = [
+        base.with_(**dict(zip(grid, values, strict=True)))
+        for values in itertools.product(*grid.values())
+    ]
+    per_config: list[list[dict[str, float]]] = [[] for _ in configs]
+    start = time.perf_counter()
+    for seed in seeds:
+        split = split_users(ratings, release, seed)
+        trained: dict[tuple[Any, ...], TrainedModel] = {}
+        for i, config in enumerate(configs):
+            key = config.training_key()
+            if key not in trained:
+                trained[key] = fit_model(split.train, release, config, num_threads=1)
+            model = dataclasses.replace(trained[key], config=config)
+            rec = Recommender.from_trained(model, release, catalog)
+            per_config[i].append(seed_figures(rec, split, recall=args.recall))
+        print(f"seed {seed} done ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    with args.log.open("a", encoding="utf-8") as log:
+        for config, rows in zip(configs, per_config, strict=True):
+            changes = {k: getattr(config, k) for k in grid}
+            first, rest = rows[:5], rows[5:]
+            line = f"{json.dumps(changes)}  pooled {summary(rows)}"
+            if rest:
+                line += f"  | first 5 {summary(first)} | rest {summary(rest)}"
+            print(line, flush=True)
+            log.write(
+                json.dumps(
+                    {
+                        "release": release.name,
+                        "seeds": seeds,
+                        "changes": changes,
+                        "config": config.to_dict(),
+                        "per_seed": rows,
+                    }
+                )
+                + "\n"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

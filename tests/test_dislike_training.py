@@ -1,0 +1,111 @@
+"""Training with the training users' dislikes (``TrainConfig.dislike_train_weight``).
+
+The synthetic release: 10 users (X) liked F and C and disliked A and B; 10 users (Y) liked F, A
+and B and disliked C; 6 users (Z) liked F and B; user 30 only disliked things (no like: no row);
+movie 9 was only disliked (no like: no column).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.sparse import csr_matrix
+
+from recsys.als import fit_item_factors
+from recsys.defaults import SERVING_FIELDS, TrainConfig, default_config
+from recsys.engine import (
+    Recommender,
+    als_params,
+    fit_model,
+    similar_params,
+    training_dislikes,
+)
+from recsys.matrix import Weighting, build_interactions
+from recsys.movielens import get_release
+
+A, B, C, F, NOBODY_LIKED = 1, 2, 3, 4, 9
+RELEASE = get_release("ml-latest-small")  # half stars: a like is ≥ 3.5, a dislike ≤ 2
+
+
+def _ratings() -> pd.DataFrame:
+    rows: list[tuple[int, int, float]] = []
+    for u in range(10):  # X
+        rows += [(u, F, 5.0), (u, C, 4.5), (u, A, 1.0), (u, B, 2.0)]
+    for u in range(10, 20):  # Y
+        rows += [(u, F, 5.0), (u, A, 4.0), (u, B, 4.5), (u, C, 0.5)]
+    for u in range(20, 26):  # Z
+        rows += [(u, F, 4.0), (u, B, 5.0), (u, C, 3.0)]  # 3: neither a like nor a dislike
+    rows += [(30, A, 1.0), (30, B, 1.0), (0, NOBODY_LIKED, 1.0)]
+    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
+
+
+def _config(**changes: object) -> TrainConfig:
+    base = TrainConfig(factors=4, regularization=0.1, alpha=2.0, iterations=10, similar_factors=3)
+    return base.with_(**changes)
+
+
+def test_the_dislike_matrix_is_aligned_with_the_like_matrix() -> None:
+    ratings = _ratings()
+    interactions = build_interactions(ratings, RELEASE.like_threshold)
+    assert training_dislikes(ratings, interactions, _config()) is None  # off by default
+    assert training_dislikes(ratings, interactions, _config(dislike_train_weight=1.0)) is None
+    disliked = training_dislikes(ratings, interactions, _config(dislike_train_weight=5.0))
+    assert disliked is not None
+    assert disliked.shape == interactions.matrix.shape
+    rows, cols = disliked.nonzero()
+    got = {
+        (int(interactions.user_ids[r]), int(interactions.items.item_ids[c]))
+        for r, c in zip(rows, cols, strict=True)
+    }
+    expected = {(u, m) for u in range(10) for m in (A, B)} | {(u, C) for u in range(10, 20)}
+    assert got == expected  # user 30 (no like) and movie 9 (no like) have no place
+    assert set(disliked.data.tolist()) == {1.0}
+
+
+def test_dislikes_enter_the_fit_as_negative_confidence() -> None:
+    """The factors are implicit's on the like weights minus weight / alpha at each dislike."""
+    ratings = _ratings()
+    config = _config(dislike_train_weight=5.0)
+    trained = fit_model(ratings, RELEASE, config)
+    interactions = build_interactions(ratings, RELEASE.like_threshold)
+    weighted = Weighting.fit(interactions.matrix, config.scheme, k1=config.k1, b=config.b).apply(
+        interactions.matrix
+    )
+    disliked = training_dislikes(ratings, interactions, config)
+    assert disliked is not None
+    # alpha multiplies every entry in implicit: -5 / 2 · 2 = confidence 5
+    expected = csr_matrix(weighted - disliked * (5.0 / 2.0), dtype=np.float32)
+    assert (expected.data < 0).sum() == 30
+    direct = fit_item_factors(expected, als_params(config), num_threads=1)
+    np.testing.assert_array_equal(trained.item_factors, direct)
+    plain = fit_model(ratings, RELEASE, _config())
+    assert not np.allclose(trained.item_factors, plain.item_factors)
+    # the similar-movies model keeps the likes only
+    assert trained.similar_factors is not None
+    assert plain.similar_factors is not None
+    np.testing.assert_array_equal(trained.similar_factors, plain.similar_factors)
+    same = fit_item_factors(weighted, similar_params(config), num_threads=1)
+    np.testing.assert_array_equal(trained.similar_factors, same)
+
+
+def test_a_chat_like_the_dislikers_sees_what_they_disliked_lower() -> None:
+    ratings = _ratings()
+    plain = Recommender.from_trained(fit_model(ratings, RELEASE, _config()), RELEASE)
+    taught = Recommender.from_trained(
+        fit_model(ratings, RELEASE, _config(dislike_train_weight=10.0)), RELEASE
+    )
+
+    def share(rec: Recommender) -> float:
+        """A's score over F's for a chat that liked C (as X did)."""
+        scores = {i.movie_id: i.score for i in rec.recommend([C], n=3, rerank=False).items}
+        return scores[A] / scores[F]
+
+    assert share(taught) < share(plain)
+
+
+def test_the_weight_is_a_training_field_and_off_by_default() -> None:
+    assert "dislike_train_weight" not in SERVING_FIELDS
+    assert _config().training_key() != _config(dislike_train_weight=3.0).training_key()
+    for release in ("ml-latest-small", "ml-100k", "ml-32m"):
+        assert default_config(release).dislike_train_weight == pytest.approx(0.0)
