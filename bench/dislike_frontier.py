@@ -34,6 +34,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
+from recsys import dislike
 from recsys.defaults import TrainConfig, default_config
 from recsys.engine import Recommender, TrainedModel, fit_model
 from recsys.evaluate import K, _lists, dislike_figures, ranking_metrics, split_users
@@ -68,6 +69,15 @@ def parse_grid(items: list[str]) -> dict[str, list[Any]]:
     return grid
 
 
+def use_weights(weights: dict[str, float]) -> None:
+    """Replace the values of :data:`recsys.dislike.WEIGHTS` for this process (exploration)."""
+    if set(weights) != set(dislike.WEIGHTS):
+        sys.exit(f"weights must name exactly {', '.join(dislike.WEIGHTS)}")
+    dislike.WEIGHTS.update({k: float(v) for k, v in weights.items()})
+    dislike._cosine_weights.cache_clear()
+    print(f"weights: {json.dumps(dislike.WEIGHTS)}", file=sys.stderr)
+
+
 def seed_figures(rec: Recommender, split: Any, *, recall: bool) -> dict[str, float]:
     """The dislike keys of one seed (and the two Recall@20 with ``recall``)."""
     out = {k: v for k, v in dislike_figures(rec, split.dislike).items() if k in KEYS}
@@ -91,6 +101,29 @@ def summary(rows: list[dict[str, float]]) -> str:
     return text
 
 
+def summarize(log: Path, release: str) -> None:
+    """Pooled figures per (config, weights) of ``release`` over every seed in ``log``."""
+    seeds: dict[str, dict[int, dict[str, float]]] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        entry = json.loads(line)
+        if entry["release"] != release:
+            continue
+        config = TrainConfig.from_dict(entry["config"])
+        default = default_config(release)
+        changes = {k: v for k, v in config.to_dict().items() if v != getattr(default, k)}
+        weights = entry.get("weights") or dislike.WEIGHTS
+        if weights != dislike.WEIGHTS:
+            changes["weights"] = "searched"
+        rows = seeds.setdefault(json.dumps(changes, sort_keys=True), {})
+        for seed, row in zip(entry["seeds"], entry["per_seed"], strict=True):
+            rows[seed] = row
+    for key, rows in sorted(seeds.items()):
+        ordered = [rows[s] for s in sorted(rows)]
+        common = set.intersection(*(set(r) for r in ordered))
+        ordered = [{k: r[k] for k in common} for r in ordered]
+        print(f"{len(ordered)} seeds {key}: {summary(ordered)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="ml-latest-small")
@@ -100,14 +133,32 @@ def main() -> int:
     parser.add_argument("--recall", action="store_true", help="also Recall@20 (default, plain)")
     parser.add_argument("--log", type=Path, default=Path("data/dislike_frontier.jsonl"))
     parser.add_argument(
+        "--weights",
+        type=Path,
+        default=None,
+        help="JSON ({'weights': {name: value}}, as bench/dislike_search.py writes): use these "
+        "instead of recsys.dislike.WEIGHTS",
+    )
+    parser.add_argument(
         "--movielens-dir",
         type=Path,
         default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR", "../shared/data/movielens")),
     )
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="only print the pooled figures of every (release, config, weights) in --log over "
+        "all the seeds logged for it",
+    )
     args = parser.parse_args()
+    if args.summarize:
+        summarize(args.log, args.dataset)
+        return 0
     seeds = parse_seeds(args.seeds)
     if set(seeds) & set(range(5)):
         sys.exit("seeds 0-4 are the reporting seeds: tune on others")
+    if args.weights is not None:
+        use_weights(json.loads(args.weights.read_text())["weights"])
     release = get_release(args.dataset)
     folder = args.movielens_dir / release.name
     ratings = load_ratings(folder, release)
@@ -149,6 +200,7 @@ def main() -> int:
                         "seeds": seeds,
                         "changes": changes,
                         "config": config.to_dict(),
+                        "weights": dislike.WEIGHTS,
                         "per_seed": rows,
                     }
                 )

@@ -67,6 +67,7 @@ class CachedCase:
     favorites: np.ndarray
     disliked: np.ndarray
     genre_target: np.ndarray
+    resemblance: float  # mean over the dislikes of the cosine to the nearest favorite
 
 
 @dataclass
@@ -120,6 +121,7 @@ def cache_seed(rec: Recommender, split: Any, seed: int, depth: int) -> SeedCache
                 favorites=fav,
                 disliked=dis,
                 genre_target=genre_distribution(rec.features.genres[fav]),
+                resemblance=float((unit[dis] @ unit[fav].T).max(axis=1).mean()),
             )
         )
     return SeedCache(seed, out, rec)
@@ -176,7 +178,7 @@ def strongest(
     w: np.ndarray,
     budget: float,
     hi: float = 1.0,
-    steps: int = 7,
+    steps: int = 6,
     gate: Any = None,
 ) -> tuple[float, dict[str, float]]:
     """The largest weight (bisection in [0, hi]) whose recall loss stays within ``budget``."""
@@ -190,6 +192,27 @@ def strongest(
         else:
             top = mid
     return lo_w, lo_f
+
+
+def try_gates(caches: list[SeedCache], w: np.ndarray, budget: float, hi: float) -> None:
+    """Per-chat gates of the steering's weight, each at its strongest weight within budget.
+
+    ``resemblance``: how close the chat's dislikes are to its favorites (the similar-movies
+    cosine to the nearest favorite, mean over the dislikes), standardised over the cases;
+    ``dislikes``: the number of dislikes over the mean number.
+    """
+    cases = [c for seed in caches for c in seed.cases]
+    res = np.array([c.resemblance for c in cases])
+    mu, sd = float(res.mean()), float(res.std()) or 1.0
+    n_dis = float(np.mean([c.disliked.size for c in cases]))
+    gates: dict[str, Any] = {}
+    for a in (-0.5, -0.25, 0.25, 0.5):
+        gates[f"resemblance {a:+}"] = lambda c, a=a: max(0.0, 1 + a * (c.resemblance - mu) / sd)
+    for a in (0.5, 1.0):
+        gates[f"dislikes^{a}"] = lambda c, a=a: (c.disliked.size / n_dis) ** a
+    for name, gate in gates.items():
+        s, f = strongest(caches, w, budget, hi=hi, gate=gate)
+        print(f"gate {name}: weight {s:.3f} → {ratio(f)}", flush=True)
 
 
 def ratio(f: dict[str, float]) -> str:
@@ -208,6 +231,9 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=0.0025)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--check", action="store_true")
+    parser.add_argument(
+        "--gates", action="store_true", help="only try per-chat gates of the current weights"
+    )
     parser.add_argument("--out", type=Path, default=Path("data/dislike_search.json"))
     parser.add_argument(
         "--movielens-dir",
@@ -242,9 +268,13 @@ def main() -> int:
     current = judge(caches, w0, config.dislike_signal)
     print(f"current weights at {config.dislike_signal}: {ratio(current)}")
     norm0 = float(np.linalg.norm(w0))
+    hi = 4 * config.dislike_signal * norm0  # bisection range of the weight of a unit direction
     best_w = w0 / norm0
-    best_s, best_f = strongest(caches, best_w, args.budget, hi=2 * norm0)
+    best_s, best_f = strongest(caches, best_w, args.budget, hi=hi)
     print(f"current direction: weight {best_s:.3f} → {ratio(best_f)}", flush=True)
+    if args.gates:
+        try_gates(caches, best_w, args.budget, hi)
+        return 0
     for round_ in range(args.rounds):
         for i, name in enumerate(NAMES):
             for factor in (0.0, 0.5, 2.0, -1.0):
@@ -253,7 +283,7 @@ def main() -> int:
                 if not w.any():
                     continue
                 w /= np.linalg.norm(w)
-                s, f = strongest(caches, w, args.budget, hi=2 * norm0)
+                s, f = strongest(caches, w, args.budget, hi=hi)
                 better = f["dislike_hits"] < best_f["dislike_hits"] - 1e-4
                 print(
                     f"round {round_} {name} × {factor}: weight {s:.3f} → {ratio(f)}"

@@ -7,6 +7,8 @@ movie 9 was only disliked (no like: no column).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from scipy.sparse import csr_matrix
 
 from recsys.als import fit_item_factors
 from recsys.defaults import SERVING_FIELDS, TrainConfig, default_config
+from recsys.dislike import WEIGHTS
 from recsys.engine import (
     Recommender,
     als_params,
@@ -21,8 +24,9 @@ from recsys.engine import (
     similar_params,
     training_dislikes,
 )
+from recsys.evaluate import dislike_figures, split_users
 from recsys.matrix import Weighting, build_interactions
-from recsys.movielens import get_release
+from recsys.movielens import get_release, load_catalog, load_ratings
 
 A, B, C, F, NOBODY_LIKED = 1, 2, 3, 4, 9
 RELEASE = get_release("ml-latest-small")  # half stars: a like is ≥ 3.5, a dislike ≤ 2
@@ -109,3 +113,32 @@ def test_the_weight_is_a_training_field_and_off_by_default() -> None:
     assert _config().training_key() != _config(dislike_train_weight=3.0).training_key()
     for release in ("ml-latest-small", "ml-100k", "ml-32m"):
         assert default_config(release).dislike_train_weight == pytest.approx(0.0)
+
+
+@pytest.mark.slow
+def test_the_search_replica_ranks_as_the_engine(movielens_dir: Path) -> None:
+    """bench/dislike_search.py judges weights on cached candidates as recommend ranks them.
+
+    ml-100k, tuning seed 100, the release's weights: the replica's hidden dislikes and recall
+    equal :func:`recsys.evaluate.dislike_figures`' (a float-rounding tie may move one film).
+    """
+    from bench.dislike_search import NAMES, cache_seed, judge
+
+    release = get_release("ml-100k")
+    ratings = load_ratings(movielens_dir / release.name, release)
+    catalog = load_catalog(movielens_dir / release.name, release, ratings)
+    config = default_config(release.name)
+    split = split_users(ratings, release, 100)
+    rec = Recommender.from_trained(
+        fit_model(split.train, release, config, num_threads=1), release, catalog
+    )
+    engine = dislike_figures(rec, split.dislike)
+    cache = cache_seed(rec, split, 100, depth=100)
+    weights = np.array([WEIGHTS[n] for n in NAMES])
+    replica = judge([cache], weights, config.dislike_signal)
+    assert engine["dislike_hits"] < 0.9 * engine["dislike_hits_plain"]  # the steering works
+    for key in ("dislike_hits", "dislike_hits_plain", "dislike_recall_plain"):
+        assert replica[key] == pytest.approx(engine[key], abs=1e-9)
+    assert replica["dislike_recall"] == pytest.approx(engine["dislike_recall"], abs=2e-3)
+    # without steering the replica is the fold-in's ranking alone: fewer hits avoided
+    assert judge([cache], weights, 0.0)["dislike_hits"] > replica["dislike_hits"]
