@@ -111,7 +111,8 @@ def test_a_chat_like_the_dislikers_sees_what_they_disliked_lower() -> None:
 def test_the_weight_is_a_training_field_and_off_by_default() -> None:
     assert "dislike_train_weight" not in SERVING_FIELDS
     assert _config().training_key() != _config(dislike_train_weight=3.0).training_key()
-    for release in ("ml-latest-small", "ml-100k", "ml-32m"):
+    assert TrainConfig().dislike_train_weight == pytest.approx(0.0)
+    for release in ("ml-latest-small", "ml-100k", "ml-32m"):  # docs/engine.md, fifth round
         assert default_config(release).dislike_train_weight == pytest.approx(0.0)
 
 
