@@ -101,8 +101,11 @@ def summary(rows: list[dict[str, float]]) -> str:
     return text
 
 
-def summarize(log: Path, release: str) -> None:
-    """Pooled figures per (config, weights) of ``release`` over every seed in ``log``."""
+def summarize(log: Path, release: str, split: int = 115) -> None:
+    """Pooled figures per (config, weights) of ``release`` over every seed in ``log``.
+
+    With seeds on both sides of ``split``, each side's figures as well.
+    """
     seeds: dict[str, dict[int, dict[str, float]]] = {}
     for line in log.read_text(encoding="utf-8").splitlines():
         entry = json.loads(line)
@@ -121,7 +124,11 @@ def summarize(log: Path, release: str) -> None:
         ordered = [rows[s] for s in sorted(rows)]
         common = set.intersection(*(set(r) for r in ordered))
         ordered = [{k: r[k] for k in common} for r in ordered]
-        print(f"{len(ordered)} seeds {key}: {summary(ordered)}")
+        line = f"{len(ordered)} seeds {key}: {summary(ordered)}"
+        groups = [[r for s, r in sorted(rows.items()) if (s >= split) == late] for late in (0, 1)]
+        if all(groups):  # both sides of --split: each too
+            line += f"  | < {split}: {summary(groups[0])} | ≥ {split}: {summary(groups[1])}"
+        print(line)
 
 
 def main() -> int:
