@@ -33,12 +33,14 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
+import pandas as pd
 
+from bench.tune import parse_grid
 from recsys import dislike
 from recsys.defaults import TrainConfig, default_config
 from recsys.engine import Recommender, TrainedModel, fit_model
 from recsys.evaluate import K, _lists, dislike_figures, ranking_metrics, split_users
-from recsys.movielens import get_release, load_catalog, load_ratings
+from recsys.movielens import Release, get_release, load_catalog, load_ratings
 
 KEYS = ("dislike_hits", "dislike_hits_plain", "dislike_recall", "dislike_recall_plain")
 RECALL_KEYS = ("recall", "recall_plain")
@@ -53,20 +55,26 @@ def parse_seeds(text: str) -> list[int]:
     return out
 
 
-def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """``name=v1,v2`` items over :class:`TrainConfig` fields (values typed as the field)."""
-    types = {f.name: str(f.type) for f in dataclasses.fields(TrainConfig)}
-    grid: dict[str, list[Any]] = {}
-    for item in items:
-        name, _, values = item.partition("=")
-        if name not in types:
-            sys.exit(f"unknown field {name!r}; fields: {', '.join(types)}")
-        kind = types[name]
-        cast: Any = int if "int" in kind and "float" not in kind else float
-        if "str" in kind:
-            cast = str
-        grid[name] = [cast(v) for v in values.split(",")]
-    return grid
+def common_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
+    """``--dataset``, ``--seeds`` and ``--movielens-dir`` (shared with dislike_search.py)."""
+    parser.add_argument("--dataset", default=dataset)
+    parser.add_argument("--seeds", default="100-114")
+    parser.add_argument(
+        "--movielens-dir",
+        type=Path,
+        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR", "../shared/data/movielens")),
+    )
+
+
+def load_tuning(args: argparse.Namespace) -> tuple[list[int], Release, pd.DataFrame, pd.DataFrame]:
+    """(seeds, release, ratings, catalog) of :func:`common_arguments`; refuses seeds 0-4."""
+    seeds = parse_seeds(args.seeds)
+    if set(seeds) & set(range(5)):
+        sys.exit("seeds 0-4 are the reporting seeds: tune on others")
+    release = get_release(args.dataset)
+    folder = args.movielens_dir / release.name
+    ratings = load_ratings(folder, release)
+    return seeds, release, ratings, load_catalog(folder, release, ratings)
 
 
 def use_weights(weights: dict[str, float]) -> None:
@@ -91,7 +99,11 @@ def seed_figures(rec: Recommender, split: Any, *, recall: bool) -> dict[str, flo
 
 def summary(rows: list[dict[str, float]]) -> str:
     """``hits (× plain) / recall (− plain)`` of the means over ``rows``."""
-    m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return describe({k: float(np.mean([r[k] for r in rows])) for k in rows[0]})
+
+
+def describe(m: dict[str, float]) -> str:
+    """``hits (× plain) / recall (− plain)`` of one set of figures (and Recall@20 if there)."""
     text = (
         f"{m['dislike_hits']:.4f} ({m['dislike_hits'] / m['dislike_hits_plain']:.3f}x) / "
         f"{m['dislike_recall']:.4f} ({m['dislike_recall'] - m['dislike_recall_plain']:+.4f})"
@@ -133,8 +145,7 @@ def summarize(log: Path, release: str, split: int = 115) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="ml-latest-small")
-    parser.add_argument("--seeds", default="100-114")
+    common_arguments(parser, "ml-latest-small")
     parser.add_argument("--grid", nargs="*", default=[])
     parser.add_argument("--base", default=None, help="JSON of TrainConfig fields to start from")
     parser.add_argument("--recall", action="store_true", help="also Recall@20 (default, plain)")
@@ -147,11 +158,6 @@ def main() -> int:
         "instead of recsys.dislike.WEIGHTS",
     )
     parser.add_argument(
-        "--movielens-dir",
-        type=Path,
-        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR", "../shared/data/movielens")),
-    )
-    parser.add_argument(
         "--summarize",
         action="store_true",
         help="only print the pooled figures of every (release, config, weights) in --log over "
@@ -161,15 +167,9 @@ def main() -> int:
     if args.summarize:
         summarize(args.log, args.dataset)
         return 0
-    seeds = parse_seeds(args.seeds)
-    if set(seeds) & set(range(5)):
-        sys.exit("seeds 0-4 are the reporting seeds: tune on others")
     if args.weights is not None:
         use_weights(json.loads(args.weights.read_text())["weights"])
-    release = get_release(args.dataset)
-    folder = args.movielens_dir / release.name
-    ratings = load_ratings(folder, release)
-    catalog = load_catalog(folder, release, ratings)
+    seeds, release, ratings, catalog = load_tuning(args)
     base = default_config(release.name)
     if args.base:
         base = base.with_(**json.loads(args.base))

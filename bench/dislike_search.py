@@ -38,12 +38,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
-from bench.dislike_frontier import parse_seeds
+from bench.dislike_frontier import common_arguments, describe, load_tuning
 from recsys.defaults import default_config
 from recsys.dislike import WEIGHTS
 from recsys.engine import Recommender, _top_mean, fit_model
 from recsys.evaluate import K, dislike_figures, split_users
-from recsys.movielens import get_release, load_catalog, load_ratings
 from recsys.rerank import Context, Ranking, genre_distribution
 from recsys.rerank import rerank as apply_steps
 
@@ -215,18 +214,12 @@ def try_gates(caches: list[SeedCache], w: np.ndarray, budget: float, hi: float) 
         print(f"gate {name}: weight {s:.3f} → {ratio(f)}", flush=True)
 
 
-def ratio(f: dict[str, float]) -> str:
-    """``hits (× plain) / recall (− plain)``."""
-    return (
-        f"{f['dislike_hits']:.4f} ({f['dislike_hits'] / f['dislike_hits_plain']:.3f}x) / "
-        f"{f['dislike_recall']:.4f} ({f['dislike_recall'] - f['dislike_recall_plain']:+.4f})"
-    )
+ratio = describe
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--seeds", default="100-114")
+    common_arguments(parser, "ml-100k")
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--budget", type=float, default=0.0025)
     parser.add_argument("--rounds", type=int, default=2)
@@ -235,19 +228,8 @@ def main() -> int:
         "--gates", action="store_true", help="only try per-chat gates of the current weights"
     )
     parser.add_argument("--out", type=Path, default=Path("data/dislike_search.json"))
-    parser.add_argument(
-        "--movielens-dir",
-        type=Path,
-        default=Path(os.environ.get("MOVIEBOT_MOVIELENS_DIR", "../shared/data/movielens")),
-    )
     args = parser.parse_args()
-    seeds = parse_seeds(args.seeds)
-    if set(seeds) & set(range(5)):
-        sys.exit("seeds 0-4 are the reporting seeds: tune on others")
-    release = get_release(args.dataset)
-    folder = args.movielens_dir / release.name
-    ratings = load_ratings(folder, release)
-    catalog = load_catalog(folder, release, ratings)
+    seeds, release, ratings, catalog = load_tuning(args)
     config = default_config(release.name)
     start = time.perf_counter()
     caches: list[SeedCache] = []
