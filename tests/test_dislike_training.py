@@ -15,6 +15,7 @@ import pytest
 from scipy.sparse import csr_matrix
 
 from recsys.als import fit_item_factors
+from recsys.artifact import save_artifact
 from recsys.defaults import SERVING_FIELDS, TrainConfig, default_config
 from recsys.dislike import WEIGHTS
 from recsys.engine import (
@@ -22,11 +23,12 @@ from recsys.engine import (
     als_params,
     fit_model,
     similar_params,
+    train,
     training_dislikes,
 )
 from recsys.evaluate import dislike_figures, split_users
 from recsys.matrix import Weighting, build_interactions
-from recsys.movielens import get_release, load_catalog, load_ratings
+from recsys.movielens import DataPaths, get_release, load_catalog, load_ratings
 
 A, B, C, F, NOBODY_LIKED = 1, 2, 3, 4, 9
 RELEASE = get_release("ml-latest-small")  # half stars: a like is ≥ 3.5, a dislike ≤ 2
@@ -143,3 +145,25 @@ def test_the_search_replica_ranks_as_the_engine(movielens_dir: Path) -> None:
     assert replica["dislike_recall"] == pytest.approx(engine["dislike_recall"], abs=2e-3)
     # without steering the replica is the fold-in's ranking alone: fewer hits avoided
     assert judge([cache], weights, 0.0)["dislike_hits"] > replica["dislike_hits"]
+
+
+@pytest.mark.slow
+def test_train_fits_with_the_dislikes_and_the_artifact_says_so(
+    movielens_dir: Path, tmp_path: Path
+) -> None:
+    """``train`` (all ratings of ml-100k) passes the dislikes as ``fit_model`` does."""
+    release = get_release("ml-100k")
+    config = _config(dislike_train_weight=5.0, iterations=3)
+    paths = DataPaths(data_dir=tmp_path / "data", movielens_dir=movielens_dir)
+    artifact = train(paths, release.name, config=config, progress=False)
+    ratings = load_ratings(movielens_dir / release.name, release)
+    direct = fit_model(ratings, release, config, num_threads=1)
+    np.testing.assert_allclose(artifact.item_factors, direct.item_factors, rtol=1e-4, atol=1e-6)
+    without = fit_model(ratings, release, config.with_(dislike_train_weight=0.0), num_threads=1)
+    assert not np.allclose(artifact.item_factors, without.item_factors, atol=1e-3)
+    saved = save_artifact(artifact, tmp_path / "model")
+    loaded = Recommender.load(saved)
+    assert loaded.config.dislike_train_weight == pytest.approx(5.0)
+    # metadata written before the field existed reads as "likes only"
+    old = {k: v for k, v in config.to_dict().items() if k != "dislike_train_weight"}
+    assert TrainConfig.from_dict(old).dislike_train_weight == pytest.approx(0.0)
