@@ -55,6 +55,10 @@ class TrainConfig:
             movie-pair statistics of pairs rated together by at least this many training users
             (the others count 0; this sets the artifact's size). 0: none (untuned releases: their
             size and cost on larger releases are unmeasured).
+        dislike_train_weight: > 1: the training users' dislikes (rating ≤ 2) enter the
+            recommendation model's training matrix as preference 0 with this confidence (the
+            ALS ``c``, as ``dislike_confidence`` at fold-in); 0: only likes (1 or less would
+            have no effect). Changes the trained factors.
         dislike_signal: weight of the dislike statistics' penalty when a chat gave dislikes:
             a candidate's score loses this share of the mean of the ten best scores times how
             much more likely it is a dislike than a like (0: off; needs ``dislike_min_corated``).
@@ -99,6 +103,7 @@ class TrainConfig:
     dislike_avoid_threshold: float = 0.5
     dislike_avoid_kind: str = "factors"
     dislike_min_corated: int = 0
+    dislike_train_weight: float = 0.0
     dislike_signal: float = 0.0
     calibration: float = 0.35
     calibration_depth: int = 30

@@ -27,7 +27,7 @@ from scipy.sparse import csr_matrix
 from recsys.als import AlsParams, AlsScorer, FoldIn, fit_item_factors
 from recsys.artifact import ArtifactError, ModelArtifact, load_artifact, save_artifact
 from recsys.defaults import TrainConfig, default_config
-from recsys.dislike import DislikeStats, PoolSignal, fit_dislike_stats
+from recsys.dislike import DISLIKE_MAX, DislikeStats, PoolSignal, fit_dislike_stats
 from recsys.ease import EaseScorer, fit_ease
 from recsys.ease import check_size as check_ease_size
 from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
@@ -212,7 +212,36 @@ def fit_model(
         num_threads=num_threads,
         started=start,
         dislike=dislike_stats(ratings, interactions, config),
+        disliked=training_dislikes(ratings, interactions, config),
     )
+
+
+def training_dislikes(
+    ratings: pd.DataFrame, interactions: Interactions, config: TrainConfig
+) -> csr_matrix | None:
+    """The training users' dislikes as a binary matrix shaped like the like matrix.
+
+    A dislike is a rating of at most :data:`recsys.dislike.DISLIKE_MAX` (a pair that is also a
+    like is not one). Users without a like and movies without a column have no row or column
+    in the like matrix and are left out. None when ``dislike_train_weight`` is off (≤ 1: a
+    confidence of 1 or less does nothing in ALS).
+    """
+    if config.dislike_train_weight <= 1:
+        return None
+    shape = interactions.matrix.shape
+    known = interactions.user_ids
+    bad = (ratings["rating"] <= DISLIKE_MAX).to_numpy()
+    users = ratings["user_id"].to_numpy()[bad].astype(np.int64)
+    cols = interactions.items.columns(ratings["movie_id"].to_numpy()[bad].astype(np.int64))
+    rows = np.minimum(np.searchsorted(known, users), max(known.size - 1, 0))
+    keep = (cols >= 0) & (known[rows] == users) if known.size else np.zeros(users.size, bool)
+    data = np.ones(int(keep.sum()), dtype=np.float32)
+    out = csr_matrix((data, (rows[keep], cols[keep])), shape=shape)
+    out.sum_duplicates()
+    out.data[:] = 1.0
+    out = out - out.multiply(interactions.matrix)  # a pair rated both ways counts as a like
+    out.eliminate_zeros()
+    return csr_matrix(out, dtype=np.float32)
 
 
 def dislike_stats(
@@ -241,10 +270,15 @@ def fit_interactions(
     num_threads: int = 0,
     started: float | None = None,
     dislike: DislikeStats | None = None,
+    disliked: csr_matrix | None = None,
 ) -> TrainedModel:
     """Weighting → ALS on an already built like matrix (see :func:`fit_model`).
 
     ``dislike``: the dislike statistics computed from the ratings (:func:`dislike_stats`).
+    ``disliked``: the training users' dislikes (:func:`training_dislikes`); with
+    ``dislike_train_weight`` > 1 they enter the recommendation model's matrix as negative
+    entries, preference 0 with confidence ``dislike_train_weight`` (the similar-movies model
+    keeps the likes only).
     """
     start = time.perf_counter() if started is None else started
     if config.algorithm not in ALGORITHMS:
@@ -255,8 +289,17 @@ def fit_interactions(
         check_ease_size(interactions.matrix.shape[1])  # before the ALS fit, not after
     weighting = Weighting.fit(interactions.matrix, config.scheme, k1=config.k1, b=config.b)
     weighted = weighting.apply(interactions.matrix)
+    training = weighted
+    if disliked is not None and config.dislike_train_weight > 1:
+        if disliked.shape != weighted.shape:
+            raise ValueError(f"dislikes of shape {disliked.shape}, likes {weighted.shape}")
+        # implicit multiplies by alpha; a negative entry is preference 0, confidence |value|
+        negative = disliked.astype(np.float32) * np.float32(
+            config.dislike_train_weight / config.alpha
+        )
+        training = csr_matrix(weighted - negative, dtype=np.float32)
     factors = fit_item_factors(
-        weighted, als_params(config), progress=progress, num_threads=num_threads
+        training, als_params(config), progress=progress, num_threads=num_threads
     )
     similar = None
     if config.similar_factors > 0:
@@ -345,9 +388,10 @@ def train(
     threshold = like_threshold(release, config)
     interactions = build_interactions(ratings, threshold)
     dislike = dislike_stats(ratings, interactions, config)
+    disliked = training_dislikes(ratings, interactions, config)
     del ratings  # the largest object of all; the fit needs only the like matrix
     trained = fit_interactions(
-        interactions, config, progress=progress, started=start, dislike=dislike
+        interactions, config, progress=progress, started=start, dislike=dislike, disliked=disliked
     )
     return make_artifact(
         trained,
