@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -1009,7 +1010,7 @@ class FavoritesStore:
         if not made:
             return None
         state, shown = made[0]
-        return state, replace(shown, serial=serial), serial
+        return state, ShownList(serial, shown.query, shown.movies, shown.because), serial
 
     async def shown(self, chat_id: int) -> ShownList | None:
         """The chat's last shown list (None if none).
@@ -1326,9 +1327,9 @@ def _shown_json(shown: ShownList) -> str:
     Raises:
         ValueError: A movie id is out of the columns' range.
     """
-    low, high = INT32
     pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
-    if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
+    ids = [*shown.movies[:MAX_SHOWN], *itertools.chain.from_iterable(shown.because[:MAX_SHOWN])]
+    if ids and (min(ids) < INT32[0] or max(ids) > INT32[1]):
         raise ValueError("a movie id of the shown list is out of range")
     return json.dumps([[movie, list(because)] for movie, because in pairs], separators=(",", ":"))
 

@@ -128,3 +128,35 @@ def test_driver_errors_are_wrapped_as_sqlalchemy_wraps_them(tmp_path: Path) -> N
     assert isinstance(raised.value.orig, sqlite3.OperationalError)
     assert "no such table" in str(raised.value)
     assert store_module._is_unavailable(raised.value)  # what the store turns into StoreUnavailable
+
+
+@pytest.mark.parametrize(
+    ("movies", "because", "accepted"),
+    [
+        ((2**31 - 1, -(2**31)), ((2**31 - 1,), (-(2**31),)), True),  # the columns' bounds
+        ((1,), ((2**31,),), False),  # a reason out of range
+        ((-(2**31) - 1,), ((),), False),
+        ((1, 2), ((),), False),  # a reason per movie
+        (tuple(range(1, 120)), tuple((2**31,) if m > 100 else () for m in range(1, 120)), True),
+    ],
+)
+async def test_a_shown_list_is_checked_before_it_is_stored(
+    tmp_path: Path,
+    movies: tuple[int, ...],
+    because: tuple[tuple[int, ...], ...],
+    accepted: bool,
+) -> None:
+    # (the movies past MAX_SHOWN are not stored, so neither are their reasons checked)
+    store = await FavoritesStore.open(f"sqlite+aiosqlite:///{tmp_path / 'shown.sqlite3'}")
+    try:
+        shown = ShownList(0, "", movies, because)
+        if accepted:
+            assert await store.save_shown(1, shown) == 1
+            stored = await store.shown(1)
+            assert stored == ShownList(1, "", movies[:100], because[:100])
+        else:
+            with pytest.raises(ValueError, match=r"out of range|shorter"):
+                await store.save_shown(1, shown)
+            assert await store.shown(1) is None
+    finally:
+        await store.close()
