@@ -9,6 +9,7 @@ SQLAlchemy wraps them.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
@@ -160,3 +161,25 @@ async def test_a_shown_list_is_checked_before_it_is_stored(
             assert await store.shown(1) is None
     finally:
         await store.close()
+
+
+async def test_threads_keep_their_connections_and_close_gives_every_one_back(
+    tmp_path: Path,
+) -> None:
+    store = await FavoritesStore.open(f"sqlite+aiosqlite:///{tmp_path / 'kept.sqlite3'}")
+    pool = store._database._engine.pool  # type: ignore[attr-defined]
+    try:
+        for _ in range(3):
+            await asyncio.gather(
+                *(store.favorites(chat) for chat in range(20)),
+                *(store.add(chat, 1) for chat in range(20)),
+            )
+        # a reader and a writer per thread at most, kept between calls
+        assert 1 <= pool.checkedout() <= 2 * store_module._SQLITE_THREADS
+        assert [await store.favorites(chat) for chat in range(20)] == [[1]] * 20
+        kept = set(store._database._kept)  # type: ignore[attr-defined]
+        assert len(kept) == pool.checkedout()
+    finally:
+        await store.close()
+    assert all(conn.closed for conn in kept)
+    assert pool.checkedout() == 0
