@@ -6,7 +6,9 @@ one transaction that holds the chat's lock (``pg_advisory_xact_lock`` on Postgre
 Telegram ``update_id`` records that id in the same transaction, so a redelivered update is not
 applied twice. PostgreSQL runs on SQLAlchemy's asyncio engine (asyncpg); SQLite runs each whole
 transaction in one call to a worker thread of the store (SQLAlchemy's engine on sqlite3), which
-costs a third of the CPU of aiosqlite's thread hop per statement. See docs/storage.md.
+costs a third of the CPU of aiosqlite's thread hop per statement; each thread keeps its
+connections, and the statements of the hot paths run straight on sqlite3 (compiled once by
+SQLAlchemy, values through the column types' processors: :func:`_rows`). See docs/storage.md.
 """
 
 from __future__ import annotations
