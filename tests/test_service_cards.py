@@ -8,6 +8,7 @@ is checked against the plain algorithm it replaces.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 
@@ -21,19 +22,14 @@ ASTRAL = "🎬"  # two UTF-16 units: where characters and Telegram's length diff
 
 
 def plain_fit_lines(head: str, lines: Sequence[str], *, tail: str = "", limit: int) -> str:
-    """``fit_lines`` as it was: every line measured."""
+    """What ``fit_lines`` promises, said another way: the longest run of whole lines that fits."""
     budget = limit - texts.utf16_len(head) - texts.utf16_len(tail) - 40
-    kept: list[str] = []
-    for line in lines:
-        cost = texts.utf16_len(line) + 1
-        if cost > budget:
-            break
-        kept.append(line)
-        budget -= cost
-    body = kept
-    if len(kept) < len(lines):
-        body = [*kept, f"<i>…and {len(lines) - len(kept)} more.</i>"]
-    text = "\n".join([head, *body] if head else body)
+    used = itertools.accumulate(texts.utf16_len(line) + 1 for line in lines)
+    kept = next((i for i, total in enumerate(used) if total > budget), len(lines))
+    body = list(lines[:kept])
+    if kept < len(lines):
+        body.append(f"<i>…and {len(lines) - kept} more.</i>")
+    text = "\n".join(([head] if head else []) + body)
     return f"{text}\n\n{tail}" if tail else text
 
 
