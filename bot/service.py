@@ -398,6 +398,7 @@ class MovieBot:
             zip(catalog.index.tolist(), catalog["title"].tolist(), strict=True)
         )
         self._urls: dict[int, str] = {}
+        self._similar_buttons: dict[int, Button] = {}  # a card's 🔎 button, per movie
         genres = catalog["genres"] if "genres" in catalog.columns else None
         self._genres_of: dict[int, tuple[str, ...]] = (
             {
@@ -896,8 +897,7 @@ class MovieBot:
         first = page * RECOMMENDATIONS
         movies = shown.movies[first : first + RECOMMENDATIONS]
         because = shown.because[first : first + RECOMMENDATIONS]
-        favorites = set(state.favorites)
-        marks = [_choice(m, favorites, state) for m in movies]
+        marks = _said(movies, state)
         asked = request.filters.genres if request.filters is not None else frozenset()
         title_of = self._title_of
         lines = [
@@ -905,23 +905,29 @@ class MovieBot:
                 self._title(m),
                 self._url(m),
                 _first(self._genres_of.get(m, ()), asked),
-                tuple(title_of[b] for b in why if b in title_of),
+                tuple([title_of[b] for b in why if b in title_of]),
                 mark,
             )
             for m, why, mark in zip(movies, because, marks, strict=True)
         ]
+        # Button data ``kind:LIST:MOVIE`` (what button_data builds), written out: 31 of them a
+        # card; the 🔎 button of a movie is the same on every card (made once per movie).
+        like, dislike, seen, undo = (f"{kind}:{shown.serial}:" for kind in _CARD_KINDS)
         rows: list[tuple[Button, ...]] = []
         for number, (m, mark) in enumerate(zip(movies, marks, strict=True), first + 1):
-            similar = Button(texts.CARD_SIMILAR, data=f"{Kind.SIMILAR}:{m}")
+            similar = self._similar_buttons.get(m)
+            if similar is None:
+                similar = self._similar_buttons[m] = Button(
+                    texts.CARD_SIMILAR, data=button_data(Kind.SIMILAR, m)
+                )
             if mark is not None:
-                undo = texts.card_undo(number)
-                rows.append((Button(undo, data=_card_data(Kind.CARD_UNDO, shown, m)), similar))
+                rows.append((Button(texts.card_undo(number), data=f"{undo}{m}"), similar))
                 continue
             rows.append(
                 (
-                    Button(texts.card_like(number), data=_card_data(Kind.CARD_LIKE, shown, m)),
-                    Button(texts.CARD_DISLIKE, data=_card_data(Kind.CARD_DISLIKE, shown, m)),
-                    Button(texts.CARD_SEEN, data=_card_data(Kind.CARD_SEEN, shown, m)),
+                    Button(texts.card_like(number), data=f"{like}{m}"),
+                    Button(texts.CARD_DISLIKE, data=f"{dislike}{m}"),
+                    Button(texts.CARD_SEEN, data=f"{seen}{m}"),
                     similar,
                 )
             )
@@ -1323,17 +1329,23 @@ def _first(genres: tuple[str, ...], asked: frozenset[str]) -> tuple[str, ...]:
     return tuple(sorted(genres, key=lambda g: g not in asked))
 
 
-def _choice(movie_id: int, favorites: set[int], state: ChatState) -> str | None:
-    """What the chat said about a shown movie: ``like``, ``dislike``, ``seen`` or nothing."""
-    if movie_id in favorites:
-        return "like"
-    mark = state.mark_of(movie_id)
-    return None if mark is None else str(mark)
+def _said(movies: Sequence[int], state: ChatState) -> list[str | None]:
+    """What the chat said about each shown movie: ``like``, ``dislike``, ``seen`` or nothing.
+
+    One pass over each list in C (``set.intersection``), not a scan per movie: a chat may hold
+    thousands of marks.
+    """
+    said: dict[int, str] = {}
+    wanted = set(movies)
+    lists = (("like", state.favorites), ("dislike", state.dislikes), ("seen", state.seen))
+    for kind, chosen in lists:
+        for movie_id in wanted.intersection(chosen):
+            said.setdefault(movie_id, kind)
+    return [said.get(m) for m in movies]
 
 
-def _card_data(kind: Kind, shown: ShownList, movie_id: int) -> str:
-    """``kind:LIST:MOVIE`` (what :func:`button_data` builds, written out: 40 of them a card)."""
-    return f"{kind}:{shown.serial}:{movie_id}"
+_CARD_KINDS = (Kind.CARD_LIKE, Kind.CARD_DISLIKE, Kind.CARD_SEEN, Kind.CARD_UNDO)
+"""The kinds of a recommendation card's buttons besides 🔎, in the order ``_card`` uses them."""
 
 
 def _movie(action: Action) -> int:

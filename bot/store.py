@@ -6,7 +6,9 @@ one transaction that holds the chat's lock (``pg_advisory_xact_lock`` on Postgre
 Telegram ``update_id`` records that id in the same transaction, so a redelivered update is not
 applied twice. PostgreSQL runs on SQLAlchemy's asyncio engine (asyncpg); SQLite runs each whole
 transaction in one call to a worker thread of the store (SQLAlchemy's engine on sqlite3), which
-costs a third of the CPU of aiosqlite's thread hop per statement. See docs/storage.md.
+costs a third of the CPU of aiosqlite's thread hop per statement; each thread keeps its
+connections, and the statements of the hot paths run straight on sqlite3 (compiled once by
+SQLAlchemy, values through the column types' processors: :func:`_rows`). See docs/storage.md.
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import itertools
 import json
 import logging
 import os
+import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import partial
@@ -53,8 +58,9 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.sql.expression import CompoundSelect, Delete, Insert, Select, Update
 
 from bot.locks import ChatLocks
 from recsys.identity import IdentityIndex, MovieIdentity
@@ -314,6 +320,7 @@ _MARK_STATE = select(
     func.max(case((_mark.movie_id == _MOVIE, _mark.kind), else_=None)),
 ).where(_mark.chat_id == _CHAT)
 _UNMARK = delete(marks_table).where(_mark.chat_id == _CHAT, _mark.movie_id == _MOVIE)
+_UNMARK_DISLIKE = _UNMARK.where(_mark.kind == str(Mark.DISLIKE))
 _SET_MARK = update(marks_table).where(
     _mark.chat_id == bindparam("the_chat", type_=BigInteger),
     _mark.movie_id == bindparam("the_movie", type_=Integer),
@@ -349,6 +356,111 @@ _STATE = union_all(
 ).order_by("kind", "position", "movie_id")
 
 Change = Callable[[Connection, datetime], int]
+
+
+# -- the hot statements on SQLite ------------------------------------------------------------
+#
+# SQLAlchemy's ``Connection.execute`` costs 40-60 µs of CPU per statement (cache key, execution
+# context, result object), where SQLite's own work is a few µs: a /recommend's transaction runs
+# four statements, a /like's three or four. On SQLite the statements of those paths run straight
+# on the driver's connection instead: SQLAlchemy compiles each once (its own SQL), the column
+# types' own bind and result processors convert the values (a DateTime becomes SQLAlchemy's text
+# form, exactly as through ``execute``), and a driver error is wrapped the way SQLAlchemy wraps it,
+# so the store's error translation is unchanged. PostgreSQL goes through ``execute`` as before.
+# (bench/bench_bot.py; docs/storage.md, "SQLite or PostgreSQL")
+
+Statement = Select[Any] | CompoundSelect[Any] | Insert | Update | Delete
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A statement compiled for SQLite: its SQL, and how to make its arguments and rows."""
+
+    sql: str
+    binds: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]  # name, default, processor
+    results: tuple[Callable[[Any], Any] | None, ...] | None  # None: rows need no conversion
+
+    @classmethod
+    def compile(cls, statement: Statement, dialect: Dialect, keys: tuple[str, ...]) -> _Plan:
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        binds = []
+        for name in compiled.positiontup or ():
+            bind = compiled.binds[name]
+            if bind.expanding or bind.literal_execute:  # pragma: no cover - not in hot statements
+                raise ValueError(f"{name}: a bind rendered at execution cannot run straight")
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            binds.append((name, bind.value, process))
+        results = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.exported_columns
+        )
+        return cls(compiled.string, tuple(binds), results if any(results) else None)
+
+    def arguments(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        """The positional arguments of the SQL (bind processors applied)."""
+        values = []
+        for name, default, process in self.binds:
+            value = params.get(name, default)
+            values.append(value if process is None or value is None else process(value))
+        return tuple(values)
+
+
+_PLANS: dict[tuple[Statement, tuple[str, ...]], _Plan] = {}
+
+
+def _rows(conn: Connection, statement: Statement, params: dict[str, Any]) -> Sequence[Row]:
+    """``conn.execute(statement, params).all()``, straight on the driver on SQLite."""
+    if conn.dialect.name != "sqlite":
+        result = conn.execute(statement, params)
+        return result.all() if result.returns_rows else []
+    keys = tuple(params)
+    plan = _PLANS.get((statement, keys))
+    if plan is None:
+        plan = _PLANS[statement, keys] = _Plan.compile(statement, conn.dialect, keys)
+    found = _run_on_driver(conn, plan.sql, plan.arguments(params))
+    if plan.results is None:
+        return found
+    return [
+        tuple(v if p is None else p(v) for v, p in zip(row, plan.results, strict=True))
+        for row in found
+    ]
+
+
+def _run_on_driver(conn: Connection, sql: str, arguments: tuple[Any, ...] = ()) -> list[Row]:
+    """Runs SQL on an SQLite connection's sqlite3 connection; errors wrapped as SQLAlchemy does.
+
+    A driver error becomes SQLAlchemy's ``DBAPIError`` subclass for it (``OperationalError`` for
+    a locked or unreadable database, ...), and a closed connection is invalidated, as
+    ``Connection.execute`` would do: :func:`_is_unavailable` and the fault diagnosis see the same
+    errors either way.
+    """
+    driver = conn.connection.driver_connection
+    try:
+        return driver.execute(sql, arguments).fetchall()  # type: ignore[no-any-return,union-attr]
+    except sqlite3.Error as error:
+        dbapi = conn.connection.dbapi_connection
+        gone = conn.dialect.is_disconnect(error, dbapi, None)  # type: ignore[arg-type]
+        wrapped = exc.DBAPIError.instance(
+            sql, arguments, error, sqlite3.Error, connection_invalidated=gone, dialect=conn.dialect
+        )
+        if gone:
+            conn.invalidate(wrapped)
+        raise wrapped from error
+
+
+def _first(conn: Connection, statement: Statement, params: dict[str, Any]) -> Row | None:
+    """The first row of :func:`_rows` (None: none)."""
+    found = _rows(conn, statement, params)
+    return found[0] if found else None
+
+
+def _scalar(conn: Connection, statement: Statement, params: dict[str, Any]) -> Any:
+    """The first column of the first row of :func:`_rows` (None: no row)."""
+    found = _rows(conn, statement, params)
+    return found[0][0] if found else None
+
+
 T = TypeVar("T")
 
 
@@ -401,6 +513,11 @@ class _SqliteDatabase:
         # SQLite has one writer at a time: queue this process's writers here instead of spinning
         # in SQLite's busy handler; other processes are waited for by the busy timeout.
         self._write_lock = asyncio.Lock()
+        # Each thread keeps its reading and its writing connection (a pool checkout and return
+        # cost 40-60 µs of CPU per call); a connection that saw an error is closed and replaced.
+        self._local = threading.local()
+        self._kept: set[Connection] = set()  # every thread's connections, closed at dispose
+        self._kept_lock = threading.Lock()
 
     def pin(self) -> None:
         """Remember which file the path names now (called once the schema exists)."""
@@ -417,19 +534,54 @@ class _SqliteDatabase:
         async with self._write_lock:
             return await loop.run_in_executor(self._threads, self._write, body)
 
+    def _connection(self, role: str) -> Connection:
+        """This thread's connection for ``reader`` or ``writer`` calls (opened at first use)."""
+        conn: Connection | None = getattr(self._local, role, None)
+        if conn is None or conn.closed:  # (closed: the store was closed and is used again)
+            conn = self._engine.connect()
+            if role == "reader":
+                conn = conn.execution_options(**{_READ_ONLY: True})
+            setattr(self._local, role, conn)
+            with self._kept_lock:
+                self._kept.add(conn)
+        return conn
+
+    def _drop(self, role: str) -> None:
+        """Closes this thread's connection for ``role`` after an error; the next call opens one.
+
+        A connection is never reused in an unknown state.
+        """
+        conn: Connection | None = getattr(self._local, role, None)
+        setattr(self._local, role, None)
+        if conn is not None:
+            with self._kept_lock:
+                self._kept.discard(conn)
+            with contextlib.suppress(Exception):
+                conn.close()
+
     def _read(self, body: Callable[[Connection], T]) -> T:
-        with self._engine.connect().execution_options(**{_READ_ONLY: True}) as conn:
-            return body(conn)
+        conn = self._connection("reader")
+        try:
+            result = body(conn)
+            if conn.in_transaction():  # SQLAlchemy's own bookkeeping (no BEGIN was sent)
+                conn.rollback()
+        except BaseException:
+            self._drop("reader")
+            raise
+        return result
 
     def _write(self, body: Callable[[Connection], T]) -> T:
         try:
-            with self._engine.begin() as conn:
+            conn = self._connection("writer")  # opening it may fail: diagnosed below
+            with conn.begin():
                 result = body(conn)
                 self.check_file()  # raising here rolls the transaction back
                 return result
         except StoreFault:
+            self._drop("writer")
             raise
         except Exception as error:
+            self._drop("writer")
             fault = self.diagnose(error)
             if fault is None:
                 raise
@@ -495,8 +647,17 @@ class _SqliteDatabase:
 
     async def dispose(self) -> None:
         """Closes the connections and stops the threads."""
-        await asyncio.get_running_loop().run_in_executor(self._threads, self._engine.dispose)
+        await asyncio.get_running_loop().run_in_executor(self._threads, self._close)
         self._threads.shutdown(wait=False)
+
+    def _close(self) -> None:
+        """Closes every thread's connections (the threads are idle), then the pool."""
+        with self._kept_lock:
+            kept, self._kept = self._kept, set()
+        for conn in kept:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self._engine.dispose()
 
 
 def _lost_message(path: Path, what: str) -> str:
@@ -760,7 +921,7 @@ class FavoritesStore:
         _check_ids(chat_id, None, None)
 
         def query(conn: Connection) -> list[int]:
-            return [int(movie) for movie in conn.execute(_LIST, {"chat_id": chat_id}).scalars()]
+            return [int(movie) for (movie,) in _rows(conn, _LIST, {"chat_id": chat_id})]
 
         async with self._translate_errors():
             return await self._database.run(query, write=False)
@@ -805,20 +966,20 @@ class FavoritesStore:
 
         def change(conn: Connection, now: datetime) -> int:
             ids = {"chat_id": chat_id, "movie_id": movie_id}
-            count, last, current = conn.execute(_MARK_STATE, ids).one()
+            count, last, current = _rows(conn, _MARK_STATE, ids)[0]
             if kind is Mark.DISLIKE:
-                conn.execute(_REMOVE, ids)
+                _rows(conn, _REMOVE, ids)
             if current == kind:
                 return _ADD_CODES[AddOutcome.ALREADY]
             if current is not None:
                 key = {"the_chat": chat_id, "the_movie": movie_id}
-                conn.execute(_SET_MARK, {**key, "kind": str(kind), "added_at": now})
+                _rows(conn, _SET_MARK, {**key, "kind": str(kind), "added_at": now})
                 return _ADD_CODES[AddOutcome.ADDED]
             if count >= self._marks_limit:
                 return _ADD_CODES[AddOutcome.LIMIT]
             position = 0 if last is None else last + 1
             row = {**ids, "kind": str(kind), "position": position, "added_at": now}
-            conn.execute(_ADD_MARK, {**row, **self._identity_fields(movie_id)})
+            _rows(conn, _ADD_MARK, {**row, **self._identity_fields(movie_id)})
             return _ADD_CODES[AddOutcome.ADDED]
 
         return _ADD_OUTCOMES[await self._mutate(chat_id, update_id, change)]
@@ -901,7 +1062,7 @@ class FavoritesStore:
         if not made:
             return None
         state, shown = made[0]
-        return state, replace(shown, serial=serial), serial
+        return state, ShownList(serial, shown.query, shown.movies, shown.because), serial
 
     async def shown(self, chat_id: int) -> ShownList | None:
         """The chat's last shown list (None if none).
@@ -912,13 +1073,14 @@ class FavoritesStore:
         _check_ids(chat_id, None, None)
 
         def query(conn: Connection) -> ShownList | None:
-            row = conn.execute(_SHOWN, {"chat_id": chat_id}).first()
+            row = _first(conn, _SHOWN, {"chat_id": chat_id})
             if row is None:
                 return None
-            movies = json.loads(row.movies)
+            serial, query, text = row
+            movies = json.loads(text)
             return ShownList(
-                int(row.serial),
-                str(row.query),
+                int(serial),
+                str(query),
                 tuple(int(m) for m, _ in movies),
                 tuple(tuple(int(b) for b in because) for _, because in movies),
             )
@@ -1115,16 +1277,16 @@ class FavoritesStore:
         The caller holds the chat's lock.
         """
         ids = {"chat_id": chat_id, "movie_id": movie_id}
-        count, last, present, disliked = conn.execute(_CHAT_STATE, ids).one()
+        count, last, present, disliked = _rows(conn, _CHAT_STATE, ids)[0]
         if present:
             return AddOutcome.ALREADY, count
         if count >= self._limit:
             return AddOutcome.LIMIT, count
         position = 0 if last is None else last + 1
         row = {**ids, "position": position, "added_at": now, **self._identity_fields(movie_id)}
-        inserted = conn.execute(self._append, row).first()
+        inserted = _first(conn, self._append, row)
         if disliked:  # liked: not disliked
-            conn.execute(_UNMARK.where(_mark.kind == str(Mark.DISLIKE)), ids)
+            _rows(conn, _UNMARK_DISLIKE, ids)
         if inserted is None:  # another writer added it first (PostgreSQL, several replicas)
             return AddOutcome.ALREADY, count + 1
         return AddOutcome.ADDED, count + 1
@@ -1148,15 +1310,15 @@ class FavoritesStore:
         if self._postgres:
             conn.execute(_LOCK_CHAT, {"chat_id": chat_id})
         if update_id is not None:
-            recorded = conn.execute(_RECORDED, {"update_id": update_id}).scalar()
+            recorded = _scalar(conn, _RECORDED, {"update_id": update_id})
             if recorded is not None:
                 return int(recorded)
         now = datetime.now(UTC).replace(tzinfo=None)
         result = change(conn, now)
         if update_id is not None:
-            conn.execute(_RECORD, {"update_id": update_id, "applied_at": now, "result": result})
+            _rows(conn, _RECORD, {"update_id": update_id, "applied_at": now, "result": result})
             if update_id % PRUNE_EVERY == 0:
-                conn.execute(_PRUNE, {"before": now - UPDATE_RETENTION})
+                _rows(conn, _PRUNE, {"before": now - UPDATE_RETENTION})
         return result
 
     async def _create_schema(self) -> None:
@@ -1203,7 +1365,7 @@ class FavoritesStore:
 
 def _read_state(conn: Connection, *, chat_id: int) -> ChatState:
     """The chat's favorites, dislikes and seen movies (one SELECT)."""
-    rows = conn.execute(_STATE, {"chat_id": chat_id}).all()
+    rows = _rows(conn, _STATE, {"chat_id": chat_id})
     return ChatState(
         tuple(int(m) for m, k, _p in rows if not k),
         tuple(int(m) for m, k, _p in rows if k == Mark.DISLIKE),
@@ -1217,9 +1379,9 @@ def _shown_json(shown: ShownList) -> str:
     Raises:
         ValueError: A movie id is out of the columns' range.
     """
-    low, high = INT32
     pairs = list(zip(shown.movies, shown.because, strict=True))[:MAX_SHOWN]
-    if not all(low <= m <= high for movie, because in pairs for m in (movie, *because)):
+    ids = [*shown.movies[:MAX_SHOWN], *itertools.chain.from_iterable(shown.because[:MAX_SHOWN])]
+    if ids and (min(ids) < INT32[0] or max(ids) > INT32[1]):
         raise ValueError("a movie id of the shown list is out of range")
     return json.dumps([[movie, list(because)] for movie, because in pairs], separators=(",", ":"))
 
@@ -1229,14 +1391,14 @@ def _write_shown(chat_id: int, shown: ShownList, text: str, conn: Connection, no
     query = shown.query[:200]
     values = {"the_chat": chat_id, "the_query": query, "the_movies": text, "the_time": now}
     if shown.serial == 0:
-        serial = conn.execute(_NEXT_SHOWN, values).scalar()
+        serial = _scalar(conn, _NEXT_SHOWN, values)
     else:
-        serial = conn.execute(_SET_SHOWN, {**values, "the_serial": shown.serial}).scalar()
+        serial = _scalar(conn, _SET_SHOWN, {**values, "the_serial": shown.serial})
     if serial is not None:
         return int(serial)
     first = shown.serial or 1
     row = {"chat_id": chat_id, "serial": first, "query": query, "movies": text}
-    conn.execute(_ADD_SHOWN, {**row, "updated_at": now})
+    _rows(conn, _ADD_SHOWN, {**row, "updated_at": now})
     return first
 
 
@@ -1487,7 +1649,7 @@ def _sqlite_engine(url: URL) -> Engine:
         # A writer takes the write lock at once (no deadlock-prone upgrade from a read lock);
         # a reader runs one SELECT, which SQLite makes atomic on its own.
         if not conn.get_execution_options().get(_READ_ONLY, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _run_on_driver(conn, "BEGIN IMMEDIATE")  # 8 µs, where exec_driver_sql costs 40
 
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", on_begin)

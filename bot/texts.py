@@ -158,6 +158,8 @@ def fit_lines(head: str, lines: Sequence[str], *, tail: str = "", limit: int = M
     Lines that do not fit are replaced by one "…and N more." line; a line is never cut.
     """
     budget = limit - utf16_len(head) - utf16_len(tail) - 40
+    if 2 * sum(map(len, lines)) + len(lines) <= budget:  # fits even if every char took 2 units
+        return "\n".join([head, *lines] if head else lines) + (f"\n\n{tail}" if tail else "")
     kept: list[str] = []
     for line in lines:
         cost = utf16_len(line) + 1
@@ -564,15 +566,27 @@ def liked_list(titles: Sequence[str]) -> str:
 
 def card_line(number: int, item: CardLine) -> str:
     """``3. The Godfather (1972) · Crime, Drama`` and its reason (or the chat's choice)."""
-    shown = display_title(item.title)
-    line = f"{number}. {link(shown, item.url, 120)}"
-    if item.genres:
-        line += f" · {esc(', '.join(item.genres[:3]), 60)}"
+    line = f"{number}. {_card_movie(item.title, item.url, item.genres)}"
     if item.mark:
-        line += f"\n    <i>{MARK_WORDS.get(item.mark, item.mark)}</i>"
-    elif item.because:
-        line += f"\n    <i>because you liked {liked_list(item.because)}</i>"
+        return f"{line}\n    <i>{MARK_WORDS.get(item.mark, item.mark)}</i>"
+    if item.because:
+        return f"{line}{_because_note(item.because)}"
     return line
+
+
+@functools.lru_cache(maxsize=16384)
+def _card_movie(title: str, url: str | None, genres: tuple[str, ...]) -> str:
+    """A card line's linked title and genres (cached: the same movies come back on many cards)."""
+    line = link(display_title(title), url, 120)
+    if genres:
+        line += f" · {esc(', '.join(genres[:3]), 60)}"
+    return line
+
+
+@functools.lru_cache(maxsize=16384)
+def _because_note(because: tuple[str, ...]) -> str:
+    """A card line's second line, the favorites it was picked for (cached like the titles)."""
+    return f"\n    <i>because you liked {liked_list(because)}</i>"
 
 
 def card_heading(count: int, *, understood: Sequence[str], discover: bool, fallback: bool) -> str:
