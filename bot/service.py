@@ -57,7 +57,7 @@ from bot.store import (
 from recsys.engine import FilterError
 from recsys.imports import MAX_FILE_BYTES, ImportFileError, ImportResolver, export_csv, import_file
 from recsys.imports import Action as ImportAction
-from recsys.movielens import movie_url
+from recsys.movielens import movie_url, movie_urls
 from recsys.titles import TitleIndex, is_small_talk
 
 if TYPE_CHECKING:
@@ -898,6 +898,9 @@ class MovieBot:
         movies = shown.movies[first : first + RECOMMENDATIONS]
         because = shown.because[first : first + RECOMMENDATIONS]
         marks = _said(movies, state)
+        new = [m for m in movies if m not in self._urls and m in self._title_of]
+        if new:  # the links of the movies no card showed yet, in one catalog lookup
+            self._urls.update(movie_urls(self._rec.catalog, new))
         asked = request.filters.genres if request.filters is not None else frozenset()
         title_of = self._title_of
         lines = [

@@ -30,8 +30,10 @@ import tempfile
 import urllib.request
 import zipfile
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -584,17 +586,46 @@ def load_tags(folder: Path, release: Release | str) -> pd.DataFrame:
     return tags.loc[tags["tag"] != "", ["movie_id", "tag"]].reset_index(drop=True)
 
 
+_LINK_COLUMNS = ("imdb_id", "tmdb_id", "imdb_search")  # what a movie's page is made from
+
+
 def movie_url(catalog: pd.DataFrame, movie_id: int) -> str:
     """A page about the movie: IMDb or TMDB when the release links them, else MovieLens."""
     row = catalog.loc[movie_id]
-    if pd.notna(row["imdb_id"]):
-        return f"https://www.imdb.com/title/tt{int(row['imdb_id']):07d}/"
-    if pd.notna(row["tmdb_id"]):
-        return f"https://www.themoviedb.org/movie/{int(row['tmdb_id'])}"
-    if isinstance(row["imdb_search"], str) and row["imdb_search"]:
+    return _page(int(movie_id), *(row[name] for name in _LINK_COLUMNS))
+
+
+def movie_urls(catalog: pd.DataFrame, movie_ids: Sequence[int]) -> dict[int, str]:
+    """:func:`movie_url` of several catalog movies at once (a card's ten: a third of the time).
+
+    Raises ``KeyError`` for a movie the catalog does not have.
+    """
+    ids = np.asarray([int(m) for m in movie_ids], dtype=np.int64)
+    index = catalog.index
+    if index.is_monotonic_increasing and len(index):  # a release's catalog: a binary search
+        known = index.to_numpy()
+        at = np.minimum(np.searchsorted(known, ids), known.size - 1)
+        at[known[at] != ids] = -1
+    else:
+        at = index.get_indexer(ids)
+    if (at < 0).any():
+        raise KeyError(f"not in the catalog: {ids[at < 0].tolist()}")
+    columns = (catalog[name].array[at].tolist() for name in _LINK_COLUMNS)
+    return {
+        movie_id: _page(movie_id, imdb, tmdb, search)
+        for movie_id, imdb, tmdb, search in zip(ids.tolist(), *columns, strict=True)
+    }
+
+
+def _page(movie_id: int, imdb: Any, tmdb: Any, search: Any) -> str:
+    if pd.notna(imdb):
+        return f"https://www.imdb.com/title/tt{int(imdb):07d}/"
+    if pd.notna(tmdb):
+        return f"https://www.themoviedb.org/movie/{int(tmdb)}"
+    if isinstance(search, str) and search:
         # ml-100k ids are its own, not movielens.org's; it links IMDb by title instead.
-        return f"https://www.imdb.com/find/?q={row['imdb_search']}"
-    return f"https://movielens.org/movies/{int(movie_id)}"
+        return f"https://www.imdb.com/find/?q={search}"
+    return f"https://movielens.org/movies/{movie_id}"
 
 
 @dataclass(frozen=True)

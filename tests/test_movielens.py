@@ -29,6 +29,7 @@ from recsys.movielens import (
     load_tags,
     locate_release,
     movie_url,
+    movie_urls,
     release_checksums,
     split_title,
 )
@@ -517,3 +518,27 @@ def test_unreachable_server_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="MOVIEBOT_MOVIELENS_DIR"):
         paths.release_folder("ml-latest-small", progress=False)
     assert _leftovers(tmp_path) == []
+
+
+def test_movie_urls_of_a_card_read_every_kind_of_link() -> None:
+    catalog = pd.DataFrame(
+        {
+            "imdb_id": [114709.0, np.nan, np.nan, np.nan],
+            "tmdb_id": [862.0, 8844.0, np.nan, np.nan],
+            "imdb_search": [None, None, "Heat%20(1995)", ""],
+        },
+        index=pd.Index([1, 2, 6, 9], name="movie_id"),
+    )
+    urls = movie_urls(catalog, [9, 2, 6, 1])
+    assert list(urls) == [9, 2, 6, 1]
+    assert urls == {
+        1: "https://www.imdb.com/title/tt0114709/",
+        2: "https://www.themoviedb.org/movie/8844",
+        6: "https://www.imdb.com/find/?q=Heat%20(1995)",
+        9: "https://movielens.org/movies/9",
+    }
+    assert all(movie_url(catalog, m) == url for m, url in urls.items())
+    assert movie_urls(catalog.iloc[::-1], [9, 2, 6, 1]) == urls  # an index in no order
+    for table in (catalog, catalog.iloc[::-1], catalog.iloc[:0]):
+        with pytest.raises(KeyError, match="404"):
+            movie_urls(table, [1, 404])
