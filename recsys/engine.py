@@ -30,7 +30,13 @@ from recsys.defaults import TrainConfig, default_config
 from recsys.dislike import DISLIKE_MAX, DislikeStats, PoolSignal, fit_dislike_stats
 from recsys.ease import EaseScorer, fit_ease
 from recsys.ease import check_size as check_ease_size
-from recsys.matrix import Interactions, ItemIndex, Weighting, build_interactions
+from recsys.matrix import (
+    Interactions,
+    ItemIndex,
+    Weighting,
+    build_interactions,
+    sorted_positions,
+)
 from recsys.movielens import (
     DataPaths,
     Release,
@@ -233,8 +239,8 @@ def training_dislikes(
     bad = (ratings["rating"] <= DISLIKE_MAX).to_numpy()
     users = ratings["user_id"].to_numpy()[bad].astype(np.int64)
     cols = interactions.items.columns(ratings["movie_id"].to_numpy()[bad].astype(np.int64))
-    rows = np.minimum(np.searchsorted(known, users), max(known.size - 1, 0))
-    keep = (cols >= 0) & (known[rows] == users) if known.size else np.zeros(users.size, bool)
+    rows = sorted_positions(known, users)
+    keep = (cols >= 0) & (rows >= 0)
     data = np.ones(int(keep.sum()), dtype=np.float32)
     out = csr_matrix((data, (rows[keep], cols[keep])), shape=shape)
     out.sum_duplicates()

@@ -31,6 +31,15 @@ SCHEMES: tuple[str, ...] = ("bm25", "plain")
 _MIN_IDF = 1e-3  # an item liked by (almost) everyone keeps a small positive weight
 
 
+def sorted_positions(sorted_ids: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+    """Position of each id in ``sorted_ids`` (ascending, distinct), ``-1`` where it is absent."""
+    wanted = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if wanted.size == 0 or sorted_ids.size == 0:
+        return np.full(wanted.shape, -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(sorted_ids, wanted), sorted_ids.size - 1)
+    return np.where(sorted_ids[pos] == wanted, pos, -1).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class ItemIndex:
     """movieId ↔ matrix column: column ``c`` is movie ``item_ids[c]`` (sorted ascending)."""
@@ -48,12 +57,7 @@ class ItemIndex:
 
     def columns(self, movie_ids: Sequence[int] | np.ndarray) -> np.ndarray:
         """Column of each movieId, ``-1`` where the model does not know it."""
-        ids = np.asarray(movie_ids, dtype=np.int64).reshape(-1)
-        if ids.size == 0 or self.item_ids.size == 0:
-            return np.full(ids.shape, -1, dtype=np.int64)
-        pos = np.searchsorted(self.item_ids, ids)
-        pos = np.minimum(pos, self.item_ids.size - 1)
-        return np.where(self.item_ids[pos] == ids, pos, -1).astype(np.int64)
+        return sorted_positions(self.item_ids, movie_ids)
 
     def column(self, movie_id: int) -> int | None:
         """Column of one movieId, or None if the model does not know it."""

@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recsys.matrix import sorted_positions
+
 logger = logging.getLogger(__name__)
 
 GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
@@ -602,10 +604,8 @@ def movie_urls(catalog: pd.DataFrame, movie_ids: Sequence[int]) -> dict[int, str
     """
     ids = np.asarray([int(m) for m in movie_ids], dtype=np.int64)
     index = catalog.index
-    if index.is_monotonic_increasing and len(index):  # a release's catalog: a binary search
-        known = index.to_numpy()
-        at = np.minimum(np.searchsorted(known, ids), known.size - 1)
-        at[known[at] != ids] = -1
+    if index.is_monotonic_increasing and index.is_unique:  # a release's catalog: binary search
+        at = sorted_positions(index.to_numpy(), ids)
     else:
         at = index.get_indexer(ids)
     if (at < 0).any():
