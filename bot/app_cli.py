@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -82,6 +83,9 @@ def load_parts(settings: Settings, *, progress: bool) -> Parts:
     recommender = load_or_train(
         settings.paths, settings.dataset, settings.resolved_model_path, progress=progress
     )
+    # what the first /similar would compute (about a second on an ml-32m-sized catalog), while
+    # the title index is built and after: no user waits for it
+    threading.Thread(target=recommender.warm_up, name="model-warm-up", daemon=True).start()
     catalog = recommender.catalog
     return Parts(recommender, TitleIndex.build(catalog), IdentityIndex.build(catalog))
 

@@ -1080,6 +1080,14 @@ class Recommender:
         hidden = self._columns(list(exclude))
         return self._fallback(hidden[hidden >= 0], None, n, False)
 
+    def warm_up(self) -> None:
+        """Compute what the first ``similar`` call would (see :meth:`SimilarIndex.warm_up`).
+
+        The bot calls it in a background thread after loading, so that load stays as quick and
+        no user waits for it.
+        """
+        self._similar.warm_up()
+
     def similar(self, movie_id: int, n: int = 10) -> tuple[SimilarMovie, ...]:
         """Movies most like ``movie_id``; () if the model does not know it.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -180,6 +181,17 @@ def test_makers_are_read_once_under_concurrent_first_calls(
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = list(pool.map(lambda c: lazy.top(c, 10)[0].tolist(), columns))
     assert got == [given.top(c, 10)[0].tolist() for c in columns]
+    warmed = SimilarIndex(factors, support, catalog=catalog, item_ids=ids)
+    warming = threading.Thread(target=warmed.warm_up)
+    warming.start()  # the bot's start: warmed in the background while the first calls come
+    first = [warmed.top(c, 10)[0].tolist() for c in columns]
+    warming.join()
+    assert first == got
+    idle = SimilarIndex(factors, support, catalog=catalog, item_ids=ids)
+    assert idle._makers_pending
+    idle.warm_up()  # no call yet: the makers are read now, not at the first call
+    assert not idle._makers_pending
+    assert [(m.rows != g.rows).nnz for m, g in zip(idle._sparse, given._sparse, strict=True)] == [0]
 
 
 @pytest.mark.parametrize("weight", [0.0, 0.6])
