@@ -313,7 +313,8 @@ def _low_rank_solver(
     projected = y @ inverse
     if not y.shape[0]:
         return _LowRankSolver(inverse, projected, d, projected, np.zeros(0, np.int32)).solve
-    core = np.eye(y.shape[0], dtype=np.float32) + d[:, None] * (projected @ y.T)
+    core = d[:, None] * (projected @ y.T)
+    core.flat[:: y.shape[0] + 1] += np.float32(1.0)  # I + D Y W Yᵀ
     lu, pivots, info = scipy.linalg.lapack.sgetrf(core)
     if info != 0:
         return None

@@ -143,12 +143,14 @@ class Calibrate:
         chosen: list[int] = []
         acc = np.zeros(on.size, dtype=np.float32)
         buf = np.empty_like(genres)
-        for k in range(min(n, m)):
+        places = min(n, m)
+        # the list's share of q̃ at each place, (1 - α) / (k + 1); genres scaled for every place
+        scales = ((1 - self.alpha) / np.arange(1, places + 1)).astype(np.float32)
+        scaled = genres[None] * scales[:, None, None]
+        for k in range(places):
             # q̃ of the list with each candidate added; C_KL(p, q̃) = Σ p log p - Σ p log q̃, and
             # the first sum is the same for every candidate
-            scale = np.float32((1 - self.alpha) / (k + 1))
-            np.multiply(genres, scale, out=buf)
-            buf += acc * scale + smooth
+            np.add(scaled[k], acc * scales[k] + smooth, out=buf)
             np.log(buf, out=buf)
             objective = buf @ target
             objective += gain
