@@ -12,6 +12,7 @@ start-up would dominate. The lazy caches of implicit (``YtY``, item norms) are c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -226,7 +227,7 @@ class AlsScorer:
         solve = _low_rank_solver(self._yty_inv, y_all, conf - np.float32(1.0))
         if solve is None:  # the k × k system is singular: solve A directly
             a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
-            solve = _DirectSolver(a, _cholesky(a)).solve
+            solve = functools.partial(_cho_solve, _cholesky(a), a)
         user = solve(b[:, None])[:, 0]
         return FoldIn(
             user=np.ascontiguousarray(user, dtype=np.float32),
@@ -297,8 +298,6 @@ class _LowRankSolver:
     def solve(self, r: np.ndarray) -> np.ndarray:
         """``A⁻¹ r`` for a ``factors × m`` right-hand side."""
         x: np.ndarray = self.inverse @ r
-        if not self.diagonal.size:
-            return x
         z, _ = scipy.linalg.lapack.sgetrs(
             self.lu, self.pivots, self.diagonal[:, None] * (self.projected @ r)
         )
@@ -310,27 +309,15 @@ def _low_rank_solver(
     inverse: np.ndarray, y: np.ndarray, d: np.ndarray
 ) -> Callable[[np.ndarray], np.ndarray] | None:
     """``A⁻¹`` as a solve, for ``A = A₀ + Yᵀ D Y`` and ``inverse = A₀⁻¹`` (None: singular)."""
+    if not y.shape[0]:  # no column: A is A₀
+        return functools.partial(np.matmul, inverse)
     projected = y @ inverse
-    if not y.shape[0]:
-        return _LowRankSolver(inverse, projected, d, projected, np.zeros(0, np.int32)).solve
     core = d[:, None] * (projected @ y.T)
     core.flat[:: y.shape[0] + 1] += np.float32(1.0)  # I + D Y W Yᵀ
     lu, pivots, info = scipy.linalg.lapack.sgetrf(core)
     if info != 0:
         return None
     return _LowRankSolver(inverse, projected, d, lu, pivots).solve
-
-
-@dataclass(frozen=True)
-class _DirectSolver:
-    """``x = A⁻¹ r`` from a Cholesky factor of ``A`` (least squares when ``A`` is not SPD)."""
-
-    a: np.ndarray
-    factor: np.ndarray | None
-
-    def solve(self, r: np.ndarray) -> np.ndarray:
-        """``A⁻¹ r`` for a ``factors × m`` right-hand side."""
-        return _cho_solve(self.factor, self.a, r)
 
 
 def _cholesky(a: np.ndarray) -> np.ndarray | None:
