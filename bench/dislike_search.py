@@ -228,9 +228,12 @@ def main() -> int:
         "--gates", action="store_true", help="only try per-chat gates of the current weights"
     )
     parser.add_argument("--out", type=Path, default=Path("data/dislike_search.json"))
+    parser.add_argument("--base", default=None, help="JSON of TrainConfig fields to start from")
     args = parser.parse_args()
     seeds, release, ratings, catalog = load_tuning(args)
     config = default_config(release.name)
+    if args.base:
+        config = config.with_(**json.loads(args.base))
     start = time.perf_counter()
     caches: list[SeedCache] = []
     for seed in seeds:

@@ -59,6 +59,10 @@ class TrainConfig:
             recommendation model's training matrix as preference 0 with this confidence (the
             ALS ``c``, as ``dislike_confidence`` at fold-in); 0: only likes (1 or less would
             have no effect). Changes the trained factors.
+        dislike_interest: > 0: a disliked movie enters the fold-in as a like weighted this
+            share of the favorites' mean weight (the chat chose to watch it), instead of the
+            negative confidence (sixth round, measured and off: the steering then needs a
+            stronger ``dislike_signal`` for the same hidden dislikes; docs/engine.md).
         dislike_signal: weight of the dislike statistics' penalty when a chat gave dislikes:
             a candidate's score loses this share of the mean of the ten best scores times how
             much more likely it is a dislike than a like (0: off; needs ``dislike_min_corated``).
@@ -104,6 +108,7 @@ class TrainConfig:
     dislike_avoid_kind: str = "factors"
     dislike_min_corated: int = 0
     dislike_train_weight: float = 0.0
+    dislike_interest: float = 0.0
     dislike_signal: float = 0.0
     calibration: float = 0.35
     calibration_depth: int = 30
@@ -147,6 +152,7 @@ SERVING_FIELDS = frozenset(
         "dislike_avoid_threshold",
         "dislike_avoid_kind",
         "dislike_signal",
+        "dislike_interest",
         "discover_gem_share",
         "discover_gem_content",
         "calibration",

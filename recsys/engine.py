@@ -860,12 +860,19 @@ class Recommender:
     ) -> FoldIn:
         """The chat's factors: favorites weighted as training rows, dislikes as confidence.
 
+        (With ``dislike_interest`` > 0, dislikes as weak likes instead: an exploration, off.)
+
         Both column arrays hold distinct columns and do not overlap.
         """
         scorer = scorer or self.scorer
         weights = self.weighting.row_weights(fav_cols, self.n_items)
         confidence = float(self.config.dislike_confidence)
-        if confidence > 0 and dis_cols.size:
+        interest = float(self.config.dislike_interest)
+        if interest > 0 and dis_cols.size:
+            positive = np.full(dis_cols.size, interest * float(weights.mean()), dtype=np.float32)
+            fav_cols = np.concatenate([fav_cols, dis_cols])
+            weights = np.concatenate([weights, positive])
+        elif confidence > 0 and dis_cols.size:
             alpha = float(scorer.params.alpha)
             negative = np.full(dis_cols.size, -confidence / alpha, dtype=np.float32)
             fav_cols = np.concatenate([fav_cols, dis_cols])

@@ -7,6 +7,7 @@ movie 9 was only disliked (no like: no column).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +168,27 @@ def test_train_fits_with_the_dislikes_and_the_artifact_says_so(
     # metadata written before the field existed reads as "likes only"
     old = {k: v for k, v in config.to_dict().items() if k != "dislike_train_weight"}
     assert TrainConfig.from_dict(old).dislike_train_weight == pytest.approx(0.0)
+
+
+def test_dislike_interest_folds_the_dislikes_in_as_weak_likes() -> None:
+    """The sixth round's variant (off by default): a dislike as a like at a share of the weight."""
+    ratings = _ratings()
+    trained = fit_model(ratings, RELEASE, _config(dislike_confidence=20.0))
+    steered = Recommender.from_trained(trained, RELEASE)
+    interested = Recommender.from_trained(
+        dataclasses.replace(trained, config=trained.config.with_(dislike_interest=0.5)), RELEASE
+    )
+    fav, dis = steered.items.columns([F, C]), steered.items.columns([A])
+    weights = interested.weighting.row_weights(fav, interested.n_items)
+    expected = interested.scorer.fold_in(
+        np.concatenate([fav, dis]), np.append(weights, np.float32(0.5 * weights.mean()))
+    ).user
+    np.testing.assert_allclose(interested._fold_in(fav, dis).user, expected, rtol=1e-6)
+    # against the default, negative confidence: A's fans (Y) liked B, so B rises
+    b = steered.items.columns([B])
+    assert (interested._factors[b] @ interested._fold_in(fav, dis).user)[0] > (
+        steered._factors[b] @ steered._fold_in(fav, dis).user
+    )[0]
+    assert "dislike_interest" in SERVING_FIELDS
+    for release in ("ml-latest-small", "ml-100k", "ml-32m"):  # docs/engine.md, sixth round
+        assert default_config(release).dislike_interest == pytest.approx(0.0)
