@@ -87,16 +87,21 @@ def auc(labels: np.ndarray, values: np.ndarray) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common_arguments(parser, "ml-100k")
-    parser.add_argument("--factors", type=int, default=64)
-    parser.add_argument("--regularization", type=float, default=5.0)
-    parser.add_argument("--alpha", type=float, default=5.0)
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=["64,5,5"],
+        help="joint models to try, each FACTORS,REGULARIZATION,ALPHA",
+    )
     parser.add_argument("--budget", type=float, default=0.0025)
+    parser.add_argument("--gammas", default="0.1,0.25,0.5,1,2")
+    parser.add_argument("--variants", type=int, default=len(VARIANTS), help="try the first N")
     args = parser.parse_args()
     seeds, release, ratings, catalog = load_tuning(args)
     config = default_config(release.name)
-    params = AlsParams(args.factors, args.regularization, args.alpha, 15, 0)
+    models = [(int(f), float(r), float(a)) for f, r, a in (m.split(",") for m in args.models)]
     caches: list[SeedCache] = []
-    extra: dict[int, np.ndarray] = {}
+    extra: dict[tuple[int, int], np.ndarray] = {}  # (model, case) → the variants
     start = time.perf_counter()
     for seed in seeds:
         split = split_users(ratings, release, seed)
@@ -104,35 +109,42 @@ def main() -> int:
             fit_model(split.train, release, config, num_threads=1), release, catalog
         )
         cache = cache_seed(rec, split, seed, 100)
-        scorer = joint_scorer(rec, split.train, like_threshold(release, config), params)
-        for case in cache.cases:
-            extra[id(case)] = joint_features(scorer, rec, case)
+        threshold = like_threshold(release, config)
+        for m, (factors, regularization, alpha) in enumerate(models):
+            params = AlsParams(factors, regularization, alpha, 15, 0)
+            scorer = joint_scorer(rec, split.train, threshold, params)
+            for case in cache.cases:
+                extra[m, id(case)] = joint_features(scorer, rec, case)
         caches.append(cache)
         print(f"seed {seed} cached ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     cases = [c for cache in caches for c in cache.cases]
     w0 = np.array([WEIGHTS[n] for n in NAMES])
-    labels, signal, joint = [], [], []
-    for case in cases:
-        seen = case.hidden | case.target
-        labels.append(case.hidden[seen][:40])
-        signal.append((case.features @ w0)[seen][:40])
-        joint.append(extra[id(case)][seen][:40])
-    y, s, j = np.concatenate(labels), np.concatenate(signal), np.concatenate(joint)
-    print(f"ROC AUC among the best 40: served signal {auc(y, s):.3f}", end="")
-    print("".join(f"; {name} {auc(y, j[:, k]):.3f}" for k, name in enumerate(VARIANTS)))
-    spread = np.concatenate([extra[id(c)] for c in cases]).std(axis=0)
+    best = [(c.hidden | c.target).nonzero()[0][:40] for c in cases]  # the examples of the AUC
+    y = np.concatenate([c.hidden[b] for c, b in zip(cases, best, strict=True)])
+    s = np.concatenate([(c.features @ w0)[b] for c, b in zip(cases, best, strict=True)])
+    print(f"ROC AUC among the best 40: served signal {auc(y, s):.3f}")
     served = {id(c): c.features for c in cases}
     norm0 = float(np.linalg.norm(w0))
     hi = 4 * config.dislike_signal * norm0
     weight, figures = strongest(caches, w0 / norm0, args.budget, hi=hi)
     print(f"served weights: {weight:.3f} → {describe(figures)}", flush=True)
-    for k, name in enumerate(VARIANTS):
-        for case in cases:
-            case.features = np.column_stack([served[id(case)], extra[id(case)][:, k] / spread[k]])
-        for gamma in (0.1, 0.25, 0.5, 1.0, 2.0):
-            w = np.append(w0 / norm0, gamma)
-            weight, figures = strongest(caches, w / np.linalg.norm(w), args.budget, hi=hi)
-            print(f"{name}, gamma {gamma}: {weight:.3f} → {describe(figures)}", flush=True)
+    print(f"(engine: dislike_signal = weight / ({norm0:.4f} · |(1, gamma)|))")
+    for m, model in enumerate(models):
+        j = np.concatenate([extra[m, id(c)][b] for c, b in zip(cases, best, strict=True)])
+        print(f"joint model {model}: ROC AUC", end="")
+        print("".join(f"; {name} {auc(y, j[:, k]):.3f}" for k, name in enumerate(VARIANTS)))
+        spread = np.concatenate([extra[m, id(c)] for c in cases]).std(axis=0)
+        print(f"(engine: dislike_joint_weight = gamma · {norm0:.4f} / {spread[0]:.4f})")
+        for k, name in enumerate(VARIANTS[: args.variants]):
+            for case in cases:
+                feature = extra[m, id(case)][:, k] / spread[k]
+                case.features = np.column_stack([served[id(case)], feature])
+            for gamma in (float(g) for g in args.gammas.split(",")):
+                w = np.append(w0 / norm0, gamma)
+                weight, figures = strongest(caches, w / np.linalg.norm(w), args.budget, hi=hi)
+                print(
+                    f"{model} {name}, gamma {gamma}: {weight:.3f} → {describe(figures)}", flush=True
+                )
     return 0
 
 

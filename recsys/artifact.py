@@ -9,7 +9,8 @@ Layout of an artifact folder::
                     vectors as a CSR matrix (tags_data, tags_indices, tags_indptr, tags_shape);
                     an EASE model adds ease_weights (items × items float32); optionally
                     the dislike statistics (dislike_prior, dislike_indptr, dislike_indices,
-                    dislike_knn, dislike_codis, dislike_favdis: recsys.dislike)
+                    dislike_knn, dislike_codis, dislike_favdis: recsys.dislike) and the
+                    joint like/dislike model's joint_factors (2 × items rows: recsys.joint)
     catalog.npz     the catalog as one array per column (fixed-width unicode, ints and masks)
     metadata.json   format version, algorithm ("als" or "ease"; absent: "als"), release,
                     file checksums of the ratings it was trained on,
@@ -74,6 +75,7 @@ class ModelArtifact:
     tag_vectors: csr_matrix | None = None  # unit TF-IDF user-tag rows per column
     ease_weights: np.ndarray | None = None  # EASE item-item weights (algorithm "ease")
     dislike: DislikeStats | None = None  # dislike statistics (recsys.dislike), optional
+    joint_factors: np.ndarray | None = None  # the joint like/dislike model (recsys.joint)
 
     @property
     def algorithm(self) -> str:
@@ -184,6 +186,10 @@ def save_artifact(artifact: ModelArtifact, path: Path) -> Path:
         model_arrays.update(_similar_arrays(artifact))
         if artifact.dislike is not None:
             model_arrays.update(artifact.dislike.arrays())
+        if artifact.joint_factors is not None:
+            model_arrays["joint_factors"] = np.ascontiguousarray(
+                artifact.joint_factors, dtype=np.float32
+            )
         np.savez(tmp / MODEL_FILE, allow_pickle=False, **model_arrays)
         np.savez(tmp / CATALOG_FILE, allow_pickle=False, **catalog_to_arrays(artifact.catalog))
         meta = dict(artifact.metadata)
@@ -373,6 +379,14 @@ def _validated(
     dislike = DislikeStats.from_arrays(model, n_items)
     if dislike is None and any(k.startswith("dislike_") for k in model):
         problems.append("the dislike statistics are incomplete or inconsistent")
+    joint = model.get("joint_factors")
+    if joint is not None and (
+        joint.ndim != 2
+        or joint.shape[0] != 2 * n_items
+        or config.get("dislike_joint_factors") not in (None, joint.shape[1])
+        or not np.isfinite(joint).all()
+    ):
+        problems.append("joint_factors do not match the items")
     algorithm = algorithm_of(meta)
     if algorithm not in ALGORITHMS:
         raise ArtifactError(
@@ -400,4 +414,5 @@ def _validated(
         tag_vectors=tags,
         ease_weights=ease if algorithm == "ease" else None,
         dislike=dislike,
+        joint_factors=joint,
     )

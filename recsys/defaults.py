@@ -63,6 +63,14 @@ class TrainConfig:
             share of the favorites' mean weight (the chat chose to watch it), instead of the
             negative confidence (sixth round, measured and off: the steering then needs a
             stronger ``dislike_signal`` for the same hidden dislikes; docs/engine.md).
+        dislike_joint_factors: > 0: train the joint like/dislike model of :mod:`recsys.joint`
+            (the training users' likes and dislikes as separate columns) with this many
+            factors, stored in the artifact; 0: none.
+        dislike_joint_regularization: its L2 regularization.
+        dislike_joint_alpha: its confidence scale (also of a chat's columns at fold-in).
+        dislike_joint_weight: the joint model's term (how much more the chat resembles those
+            who disliked a candidate than those who liked it) enters the dislike signal with
+            this weight (0: off; needs ``dislike_joint_factors`` and the dislike statistics).
         dislike_signal: weight of the dislike statistics' penalty when a chat gave dislikes:
             a candidate's score loses this share of the mean of the ten best scores times how
             much more likely it is a dislike than a like (0: off; needs ``dislike_min_corated``).
@@ -109,6 +117,10 @@ class TrainConfig:
     dislike_min_corated: int = 0
     dislike_train_weight: float = 0.0
     dislike_interest: float = 0.0
+    dislike_joint_factors: int = 0
+    dislike_joint_regularization: float = 5.0
+    dislike_joint_alpha: float = 5.0
+    dislike_joint_weight: float = 0.0
     dislike_signal: float = 0.0
     calibration: float = 0.35
     calibration_depth: int = 30
@@ -153,6 +165,7 @@ SERVING_FIELDS = frozenset(
         "dislike_avoid_kind",
         "dislike_signal",
         "dislike_interest",
+        "dislike_joint_weight",
         "discover_gem_share",
         "discover_gem_content",
         "calibration",

@@ -30,6 +30,7 @@ from recsys.defaults import TrainConfig, default_config
 from recsys.dislike import DISLIKE_MAX, DislikeStats, PoolSignal, fit_dislike_stats
 from recsys.ease import EaseScorer, fit_ease
 from recsys.ease import check_size as check_ease_size
+from recsys.joint import JointSignal, fit_joint_factors
 from recsys.matrix import (
     Interactions,
     ItemIndex,
@@ -162,6 +163,7 @@ class TrainedModel:
     similar_factors: np.ndarray | None = None
     ease_weights: np.ndarray | None = None  # config.algorithm == "ease"
     dislike: DislikeStats | None = None  # config.dislike_min_corated > 0 and ratings given
+    joint_factors: np.ndarray | None = None  # config.dislike_joint_factors > 0 (recsys.joint)
 
 
 def als_params(config: TrainConfig) -> AlsParams:
@@ -219,6 +221,7 @@ def fit_model(
         started=start,
         dislike=dislike_stats(ratings, interactions, config),
         disliked=training_dislikes(ratings, interactions, config),
+        joint_factors=joint_factors(ratings, interactions, config, num_threads=num_threads),
     )
 
 
@@ -268,6 +271,32 @@ def dislike_stats(
     )
 
 
+def joint_params(config: TrainConfig) -> AlsParams:
+    """ALS hyperparameters of the joint like/dislike model (:mod:`recsys.joint`)."""
+    return AlsParams(
+        factors=config.dislike_joint_factors,
+        regularization=config.dislike_joint_regularization,
+        alpha=config.dislike_joint_alpha,
+        iterations=config.iterations,
+        seed=config.seed,
+    )
+
+
+def joint_factors(
+    ratings: pd.DataFrame, interactions: Interactions, config: TrainConfig, *, num_threads: int = 0
+) -> np.ndarray | None:
+    """The joint like/dislike model's factors (None when ``dislike_joint_factors`` is 0)."""
+    if config.dislike_joint_factors <= 0:
+        return None
+    return fit_joint_factors(
+        ratings,
+        interactions.items,
+        interactions.threshold,
+        joint_params(config),
+        num_threads=num_threads,
+    )
+
+
 def fit_interactions(
     interactions: Interactions,
     config: TrainConfig,
@@ -277,6 +306,7 @@ def fit_interactions(
     started: float | None = None,
     dislike: DislikeStats | None = None,
     disliked: csr_matrix | None = None,
+    joint_factors: np.ndarray | None = None,
 ) -> TrainedModel:
     """Weighting → ALS on an already built like matrix (see :func:`fit_model`).
 
@@ -284,7 +314,8 @@ def fit_interactions(
     ``disliked``: the training users' dislikes (:func:`training_dislikes`); with
     ``dislike_train_weight`` > 1 they enter the recommendation model's matrix as negative
     entries, preference 0 with confidence ``dislike_train_weight`` (the similar-movies model
-    keeps the likes only).
+    keeps the likes only). ``joint_factors``: the joint like/dislike model
+    (:func:`joint_factors`), kept as given.
     """
     start = time.perf_counter() if started is None else started
     if config.algorithm not in ALGORITHMS:
@@ -324,6 +355,7 @@ def fit_interactions(
         similar_factors=similar,
         ease_weights=ease,
         dislike=dislike,
+        joint_factors=joint_factors,
     )
 
 
@@ -371,6 +403,7 @@ def make_artifact(
         tag_vectors=None if tags is None else tag_vectors(tags, item_ids),
         ease_weights=trained.ease_weights,
         dislike=trained.dislike,
+        joint_factors=trained.joint_factors,
     )
 
 
@@ -395,9 +428,16 @@ def train(
     interactions = build_interactions(ratings, threshold)
     dislike = dislike_stats(ratings, interactions, config)
     disliked = training_dislikes(ratings, interactions, config)
+    joint = joint_factors(ratings, interactions, config)
     del ratings  # the largest object of all; the fit needs only the like matrix
     trained = fit_interactions(
-        interactions, config, progress=progress, started=start, dislike=dislike, disliked=disliked
+        interactions,
+        config,
+        progress=progress,
+        started=start,
+        dislike=dislike,
+        disliked=disliked,
+        joint_factors=joint,
     )
     return make_artifact(
         trained,
@@ -650,6 +690,15 @@ class Recommender:
         self._dislike = artifact.dislike if config.dislike_signal > 0 else None
         if self._dislike is not None and self._dislike.n_items != n_items:
             self._dislike = None
+        self._joint: JointSignal | None = None
+        joint = artifact.joint_factors
+        if (
+            self._dislike is not None
+            and config.dislike_joint_weight > 0
+            and joint is not None
+            and joint.shape == (2 * n_items, config.dislike_joint_factors)
+        ):
+            self._joint = JointSignal(joint, joint_params(config), self._pool.columns)
 
     def _head_likes(self) -> int:
         """Likes of the training movie at the 20% mark (the most-liked fifth of issue 13).
@@ -962,6 +1011,7 @@ class Recommender:
         stats = self._dislike
         if stats is None or dis_cols.size == 0 or fav_cols.size == 0:
             return None
+        joint = self._joint
         return _Steering(
             stats=stats,
             unit=self._similar.unit_factors,
@@ -969,6 +1019,10 @@ class Recommender:
             disliked=dis_cols,
             weight=float(self.config.dislike_signal),
             pool=self._pool_signal,
+            joint=joint,
+            joint_user=None
+            if joint is None
+            else joint.user(fav_cols, dis_cols) * np.float32(self.config.dislike_joint_weight),
         )
 
     def _gem_quota(self) -> np.ndarray | None:
@@ -1241,7 +1295,9 @@ class _Steering:
 
     A candidate's score loses ``weight · s̄ · signal``, ``s̄`` the mean of the ten best scores
     (so the weight means the same for every chat), ``signal`` how much more likely the
-    candidate is a dislike than a like given the chat's favorites and dislikes.
+    candidate is a dislike than a like given the chat's favorites and dislikes: the statistics'
+    signal plus, with a joint like/dislike model (:mod:`recsys.joint`), its term times
+    ``joint_weight`` (``joint_user``: the chat's factors there, times that weight).
     """
 
     stats: DislikeStats
@@ -1250,6 +1306,15 @@ class _Steering:
     disliked: np.ndarray
     weight: float
     pool: PoolSignal | None = None  # the statistics re-indexed for the recommendation pool
+    joint: JointSignal | None = None
+    joint_user: np.ndarray | None = None
+
+    def _pairs(self, pool: PoolSignal) -> np.ndarray:
+        """The pool's pair part of the signal, the joint model's term added."""
+        pairs = pool.pairs(self.favorites, self.disliked)
+        if self.joint is not None and self.joint_user is not None:
+            pairs = pairs + self.joint.pool_diff @ self.joint_user
+        return pairs
 
     def apply(self, columns: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``scores`` of ``columns`` (-inf: excluded) minus the penalty."""
@@ -1260,10 +1325,14 @@ class _Steering:
         if self.pool is not None and columns is self.pool.columns:  # every pool column
             # -inf minus a finite penalty stays -inf: no masking needed
             signal = self.pool.signal(self.favorites, self.disliked, self.unit)
+            if self.joint is not None and self.joint_user is not None:
+                signal += self.joint.pool_diff @ self.joint_user
             best = _top_mean(scores) if n_finite >= 10 else _top_mean(scores[finite])
             out: np.ndarray = scores - np.float32(self.weight) * best * signal
             return out
         signal = self.stats.signal(self.favorites, self.disliked, self.unit, columns[finite])
+        if self.joint is not None and self.joint_user is not None:
+            signal += self.joint.diff[columns[finite]] @ self.joint_user
         out = scores.astype(np.float32, copy=True)
         scale = np.float32(self.weight) * _top_mean(out[finite])
         out[finite] -= scale * signal
@@ -1292,7 +1361,7 @@ class _Steering:
             top = top[top > -np.inf]
         best = float(top.sum()) / top.size if top.size else 1.0
         scale = np.float32(self.weight) * np.float32(best if best > 0 else 1.0)
-        reach = scores - scale * pool.pairs(self.favorites, self.disliked)
+        reach = scores - scale * self._pairs(pool)
         k = min(max(n, STEER_DEPTH), m)
         first = np.argpartition(reach, m - k)[m - k :] if k < m else np.arange(m)
         steered = reach[first] - scale * pool.cosines(
