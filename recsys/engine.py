@@ -70,6 +70,7 @@ RECENT_QUANTILE = 0.9  # Filters.recent: the newest 10% of the model's movies (b
 NO_GENRES = "(no genres listed)"
 MIN_YEAR, MAX_YEAR = 1800, 2200
 MAX_CACHED_FILTERS = 256
+_DICT_LOOKUP_MAX = 256  # Recommender._columns: up to this many ids, one dict lookup each
 STEER_DEPTH = 100  # candidates whose dislike signal a request computes first (_Steering)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -515,6 +516,9 @@ class Recommender:
 
     def _columns(self, ids: list[int]) -> np.ndarray:
         """Columns of movieIds, -1 where unknown (including ids beyond int64)."""
+        if len(ids) <= _DICT_LOOKUP_MAX:  # a request's few ids: a dict beats a binary search
+            get = self._column_of.get
+            return np.array([get(i, -1) for i in ids], dtype=np.int64)
         try:
             return self.items.columns(np.asarray(ids, dtype=np.int64))
         except OverflowError:  # some id beyond int64: look up the others
@@ -646,7 +650,12 @@ class Recommender:
             SeriesCap(config.series_cap),
             GemQuota(config.discover_gem_share),
         )
-        self._filter_masks: dict[Filters, np.ndarray] = {}
+        # per validated Filters value: the mask over columns (check_filters, _allowed) and,
+        # per pool, the positions it blocks; bounded, cleared when full
+        self._checked_filters: dict[Filters, Filters] = {}
+        self._filter_masks: dict[Filters, np.ndarray | None] = {}
+        self._blocked: dict[tuple[Filters, int], np.ndarray] = {}
+        self._column_of = dict(zip(ids.tolist(), range(n_items), strict=True))
         self._dislike = artifact.dislike if config.dislike_signal > 0 else None
         if self._dislike is not None and self._dislike.n_items != n_items:
             self._dislike = None
@@ -693,6 +702,13 @@ class Recommender:
         """
         if filters is None:
             return None
+        key = _cache_key(filters)
+        if key is not None:
+            known = self._checked_filters.get(key)
+            if (
+                known is not None
+            ):  # validated before (a chat's filters repeat request after request)
+                return known
         if not isinstance(filters, Filters):
             raise FilterError("Filters must be a recsys.engine.Filters.")
         wanted = self._genre_set(filters.genres)
@@ -710,7 +726,14 @@ class Recommender:
             raise FilterError(
                 f"The year range {lo}-{hi} is empty (the first year is after the last)."
             )
-        return replace(filters, genres=wanted, exclude_genres=excluded, recent=bool(filters.recent))
+        checked = replace(
+            filters, genres=wanted, exclude_genres=excluded, recent=bool(filters.recent)
+        )
+        if key is not None:
+            if len(self._checked_filters) >= MAX_CACHED_FILTERS:
+                self._checked_filters.clear()
+            self._checked_filters[key] = checked
+        return checked
 
     def _genre_set(self, names: Iterable[str]) -> frozenset[str]:
         if isinstance(names, str):
@@ -732,11 +755,15 @@ class Recommender:
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         """Boolean mask over columns of the movies that pass ``filters`` (None: all pass)."""
-        if filters is None or filters == Filters():
+        if filters is None:
             return None
-        cached = self._filter_masks.get(filters)
-        if cached is not None:
-            return cached
+        try:  # (not ``in`` then ``[]``: another thread may clear the cache in between)
+            return self._filter_masks[filters]
+        except KeyError:
+            pass
+        if filters == Filters():
+            self._filter_masks[filters] = None
+            return None
         ok = np.ones(self.n_items, dtype=bool)
         if filters.genres:
             ok &= (self._genre_bits & self._bits(filters.genres)) != 0
@@ -754,6 +781,20 @@ class Recommender:
             self._filter_masks.clear()
         self._filter_masks[filters] = ok
         return ok
+
+    def _blocked_in(self, pool: _Pool, filters: Filters | None) -> np.ndarray | None:
+        """Positions in ``pool`` of the movies that fail validated ``filters`` (cached)."""
+        allowed = self._allowed(filters)
+        if filters is None or allowed is None:
+            return None
+        key = (filters, id(pool))  # the pools live as long as the recommender
+        blocked = self._blocked.get(key)
+        if blocked is None:
+            blocked = np.flatnonzero(~allowed[pool.columns])
+            if len(self._blocked) >= MAX_CACHED_FILTERS:
+                self._blocked.clear()
+            self._blocked[key] = blocked
+        return blocked
 
     def _bits(self, genres: frozenset[str]) -> np.int64:
         index = {g: i for i, g in enumerate(self._genre_names)}
@@ -829,7 +870,8 @@ class Recommender:
                 ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
             else:
                 gems = self._gem_quota() if discover else None
-                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems, steer)
+                blocked = self._blocked_in(pool, filters)
+                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems, steer, blocked)
             if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
                 ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty, steer)
         if rerank:
@@ -1207,16 +1249,20 @@ class _Pool:
         penalty: _Penalty | None = None,
         gems: np.ndarray | None = None,
         steer: _Steering | None = None,
+        blocked: np.ndarray | None = None,
     ) -> Ranking:
         """The best ``n`` pool movies for a user vector, none hidden, all allowed.
 
         With ``gems`` (a mask over all columns), the best ``n`` gems are added as well; with
-        ``steer``, scores lose the dislike statistics' penalty.
+        ``steer``, scores lose the dislike statistics' penalty. ``blocked``: the positions in
+        this pool that ``allowed`` rules out, when the caller has them (cached per filter).
         """
         scores = _score(self.factors, self.norms, user, penalty)
         if self.divisor is not None:
             scores /= self.divisor
-        if allowed is not None:
+        if blocked is not None:
+            scores[blocked] = -np.inf
+        elif allowed is not None:
             scores[~allowed[self.columns]] = -np.inf
         pos = self.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
@@ -1330,6 +1376,24 @@ def _score(
     np.maximum(near, 0, out=near)
     near /= np.float32(1 - penalty.threshold)
     return np.asarray(both[:, 0] - near)
+
+
+def _cache_key(filters: object) -> Filters | None:
+    """``filters`` itself when it can key the validation cache, else None.
+
+    Only plain values: an equal but differently typed field (``1990.0`` for ``1990``, a list
+    of genres) must be validated, and rejected, on its own.
+    """
+    if type(filters) is not Filters:
+        return None
+    if any(y is not None and type(y) is not int for y in (filters.year_min, filters.year_max)):
+        return None
+    if type(filters.recent) is not bool:
+        return None
+    for names in (filters.genres, filters.exclude_genres):
+        if type(names) is not frozenset or any(type(g) is not str for g in names):
+            return None
+    return filters
 
 
 def _row_norms(factors: np.ndarray) -> np.ndarray:
