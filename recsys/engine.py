@@ -1334,19 +1334,19 @@ class _Steering:
         reach = scores - scale * pool.pairs(self.favorites, self.disliked)
         k = min(max(n, STEER_DEPTH), m)
         first = np.argpartition(reach, m - k)[m - k :] if k < m else np.arange(m)
-        steered = reach[first] - scale * pool.cosines(
-            self.favorites, self.disliked, self.unit, first
-        )
+        chat = pool.chat_units(self.favorites, self.disliked, self.unit)
+        n_fav = self.favorites.size
+        steered = reach[first] - scale * pool.cosines_of(chat, n_fav, first)
         if k == m or n > k:
             return first, steered
         t = np.partition(steered, k - n)[k - n]
         if t == -np.inf:  # fewer than n candidates at all: every one is in ``first``
             return first, steered
         reach[first] = -np.inf
-        more = np.flatnonzero(reach >= t)
+        more = (reach >= t).nonzero()[0]
         if more.size == 0:
             return first, steered
-        extra = reach[more] - scale * pool.cosines(self.favorites, self.disliked, self.unit, more)
+        extra = reach[more] - scale * pool.cosines_of(chat, n_fav, more)
         return np.concatenate([first, more]), np.concatenate([steered, extra])
 
 
