@@ -86,7 +86,7 @@ def rerank(ranking: Ranking, steps: Sequence[Step], context: Context, n: int) ->
     """Apply ``steps`` in order and keep the first ``n``."""
     for step in steps:
         ranking = step(ranking, context, n)
-    return ranking.take(np.arange(min(n, len(ranking))))
+    return Ranking(ranking.columns[:n], ranking.scores[:n]) if n >= 0 else ranking.take([])
 
 
 def genre_distribution(genres: np.ndarray) -> np.ndarray:
@@ -195,13 +195,15 @@ class SeriesCap:
 
     def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
         """Move films beyond the cap of their series below the first ``n`` places."""
-        series = context.items.series[ranking.columns]
-        if self.per_ten <= 0 or not np.any(series[: max(n, 0)] >= 0):
+        if self.per_ten <= 0 or n <= 0:
+            return ranking
+        series = context.items.series[ranking.columns].tolist()
+        if max(series[:n], default=-1) < 0:  # no film of a series where the cap could act
             return ranking
         order: list[int] = []
         deferred: list[int] = []
         counts: dict[int, int] = {}
-        for pos, code in enumerate(series.tolist()):
+        for pos, code in enumerate(series):
             if len(order) >= n:
                 order.extend(deferred)
                 order.extend(range(pos, len(series)))
