@@ -281,7 +281,7 @@ class FoldIn:
         return np.asarray((self._y[self.liked] @ weighted_items) * self.confidence[:, None])
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per request, and frozen fields cost more
 class _LowRankSolver:
     """``x = A⁻¹ r`` for ``A = A₀ + Yᵀ D Y`` from ``W = A₀⁻¹`` (Woodbury).
 
@@ -313,7 +313,8 @@ def _low_rank_solver(
         return functools.partial(np.matmul, inverse)
     projected = y @ inverse
     core = d[:, None] * (projected @ y.T)
-    core.flat[:: y.shape[0] + 1] += np.float32(1.0)  # I + D Y W Yᵀ
+    diagonal = core.reshape(-1)[:: y.shape[0] + 1]  # a view (cheaper than ``core.flat``)
+    np.add(diagonal, np.float32(1.0), out=diagonal)  # I + D Y W Yᵀ
     lu, pivots, info = scipy.linalg.lapack.sgetrf(core)
     if info != 0:
         return None

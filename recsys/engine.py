@@ -12,6 +12,7 @@ normal result, never an exception.
 from __future__ import annotations
 
 import logging
+import math
 import operator
 import time
 from collections.abc import Iterable
@@ -71,6 +72,7 @@ NO_GENRES = "(no genres listed)"
 MIN_YEAR, MAX_YEAR = 1800, 2200
 MAX_CACHED_FILTERS = 256
 _DICT_LOOKUP_MAX = 256  # Recommender._columns: up to this many ids, one dict lookup each
+_SORT_ALL = 256  # _best: up to this many scores, one lexsort of them all beats argpartition
 STEER_DEPTH = 100  # candidates whose dislike signal a request computes first (_Steering)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -1432,10 +1434,16 @@ def _best(
     k = min(n, scores.size)
     if k <= 0:
         return Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    part = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
-    part = part[np.lexsort((columns[part], -scores[part]))]
-    part = part[np.isfinite(scores[part])]
-    return Ranking(columns[part], scores[part].astype(np.float32))
+    negated = -scores
+    if scores.size <= _SORT_ALL:  # a few candidates (the steered pool's): sorting all is cheaper
+        part = np.lexsort((columns, negated))[:k]
+    else:
+        part = np.argpartition(negated, k - 1)[:k]
+        part = part[np.lexsort((columns[part], negated[part]))]
+    # sorted, so the first and the last tell whether any is infinite (or NaN: sorted last)
+    if not (math.isfinite(float(scores[part[0]])) and math.isfinite(float(scores[part[-1]]))):
+        part = part[np.isfinite(scores[part])]
+    return Ranking(columns[part], scores[part].astype(np.float32, copy=False))
 
 
 def _is_sorted(values: np.ndarray) -> bool:
