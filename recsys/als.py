@@ -223,7 +223,8 @@ class AlsScorer:
         liked = np.asarray(weights) > 0
         y = self.item_factors
         y_all = y[columns]
-        b = conf[liked] @ y_all[liked]
+        y_liked = y_all[liked]
+        b = conf[liked] @ y_liked
         solve = _low_rank_solver(self._yty_inv, y_all, conf - np.float32(1.0))
         if solve is None:  # the k × k system is singular: solve A directly
             a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
@@ -235,6 +236,7 @@ class AlsScorer:
             confidence=conf[liked],
             _y=y,
             _solve=solve,
+            _liked_factors=y_liked,
         )
 
     def explain_many(self, row: csr_matrix, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +272,7 @@ class FoldIn:
     confidence: np.ndarray
     _y: np.ndarray
     _solve: Callable[[np.ndarray], np.ndarray]
+    _liked_factors: np.ndarray | None = None  # ``_y[liked]``, when the fold-in has it already
 
     def contributions(self, columns: np.ndarray) -> np.ndarray:
         """``[j, k]``: liked column ``j``'s share of the score of ``columns[k]`` (ALS explain).
@@ -278,7 +281,8 @@ class FoldIn:
         """
         targets = self._y[np.asarray(columns, dtype=np.int64)]
         weighted_items = self._solve(np.ascontiguousarray(targets.T))
-        return np.asarray((self._y[self.liked] @ weighted_items) * self.confidence[:, None])
+        liked = self._y[self.liked] if self._liked_factors is None else self._liked_factors
+        return np.asarray((liked @ weighted_items) * self.confidence[:, None])
 
 
 @dataclass(slots=True)  # not frozen: built once per request, and frozen fields cost more

@@ -844,13 +844,18 @@ class Recommender:
         contradictory = tuple(i for i in fav_ids if i in disliked)
         fav_ids = [i for i in fav_ids if i not in disliked]
         seen_ids = _as_ids(seen)
-        cols = self._columns([*fav_ids, *dislike_ids, *seen_ids])  # one lookup for all three
-        fav_cols = cols[: len(fav_ids)]
-        ignored = tuple(i for i, c in zip(fav_ids, fav_cols.tolist(), strict=True) if c < 0)
-        fav_cols = fav_cols[fav_cols >= 0]
-        dis_cols = cols[len(fav_ids) : len(fav_ids) + len(dislike_ids)]
-        dis_cols = dis_cols[dis_cols >= 0]
-        hidden = cols[cols >= 0]
+        # columns by dict lookups in plain Python: a request's few ids cost less so than numpy
+        get = self._column_of.get
+        fav_known = [get(i, -1) for i in fav_ids]
+        ignored = tuple(i for i, c in zip(fav_ids, fav_known, strict=True) if c < 0)
+        fav_known = [c for c in fav_known if c >= 0]
+        dis_known = [c for i in dislike_ids if (c := get(i, -1)) >= 0]
+        fav_cols = np.array(fav_known, dtype=np.int64)
+        dis_cols = np.array(dis_known, dtype=np.int64)
+        hidden = np.array(
+            [*fav_known, *dis_known, *(c for i in seen_ids if (c := get(i, -1)) >= 0)],
+            dtype=np.int64,
+        )
         allowed = self._allowed(filters)
         n = max(0, min(int(n), self.n_items))
         if fav_cols.size == 0:
