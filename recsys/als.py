@@ -219,12 +219,14 @@ class AlsScorer:
         columns = np.asarray(columns, dtype=np.int64)
         if columns.size and (columns.min() < 0 or columns.max() >= self.n_items):
             raise ValueError("column index out of range")  # never index past the factors
-        conf = np.abs(np.asarray(weights, dtype=np.float32)) * np.float32(self.params.alpha)
-        liked = np.asarray(weights) > 0
+        weights = np.asarray(weights)
+        conf = np.abs(weights.astype(np.float32, copy=False)) * np.float32(self.params.alpha)
+        liked = weights > 0
         y = self.item_factors
         y_all = y[columns]
         y_liked = y_all[liked]
-        b = conf[liked] @ y_liked
+        conf_liked = conf[liked]
+        b = conf_liked @ y_liked
         solve = _low_rank_solver(self._yty_inv, y_all, conf - np.float32(1.0))
         if solve is None:  # the k × k system is singular: solve A directly
             a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
@@ -233,7 +235,7 @@ class AlsScorer:
         return FoldIn(
             user=np.ascontiguousarray(user, dtype=np.float32),
             liked=columns[liked],
-            confidence=conf[liked],
+            confidence=conf_liked,
             _y=y,
             _solve=solve,
             _liked_factors=y_liked,
