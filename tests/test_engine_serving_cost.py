@@ -12,8 +12,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recsys.engine import FilterError, Filters, Recommender
-from recsys.rerank import CALIBRATION_ALPHA, Calibrate, Context, ItemFeatures, Ranking
+import recsys.dislike as dislike
+from recsys.engine import FilterError, Filters, Recommender, _best
+from recsys.rerank import (
+    CALIBRATION_ALPHA,
+    Calibrate,
+    Context,
+    ItemFeatures,
+    Ranking,
+    SeriesCap,
+    rerank,
+)
 
 
 def _plain_calibrate(weight: float, ranking: Ranking, context: Context, n: int) -> list[int]:
@@ -133,3 +142,100 @@ def test_the_id_lookup_matches_the_binary_search(recommender: Recommender) -> No
     assert got.dtype == np.int64
     assert got.tolist() == want.tolist()
     assert rec._columns(known.tolist()).tolist() == list(range(rec.n_items))  # the long path
+
+
+def _plain_best(columns: np.ndarray, scores: np.ndarray, n: int) -> list[int]:
+    """The ``n`` best finite scores, best first, ties by lower column: a Python sort."""
+    finite = [(-float(s), int(c)) for c, s in zip(columns, scores, strict=True) if np.isfinite(s)]
+    return [c for _, c in sorted(finite)[:n]]
+
+
+@pytest.mark.parametrize("size", [1, 7, 30, 120, 256, 257, 1437])
+def test_best_is_the_sorted_top_ties_by_column(size: int) -> None:
+    rng = np.random.default_rng(size)
+    for _ in range(40):
+        columns = np.sort(rng.choice(10 * size + 10, size, replace=False)).astype(np.int64)
+        columns = rng.permutation(columns)  # a pool's columns need not be sorted
+        scores = rng.integers(0, 5 if size <= 256 else 10**6, size).astype(np.float32)
+        scores[rng.random(size) < 0.2] = -np.inf  # filtered out
+        if size > 3:
+            scores[0] = np.nan  # never ranked
+        for n in (1, 10, 30):
+            got = _best(columns, scores, n)
+            if size > 256:  # argpartition picks any of the ties at the cut: compare above it
+                want = _plain_best(columns, scores, size)
+                cut = got.scores[-1] if len(got) else np.inf
+                assert [c for c in got.columns.tolist() if scores[columns == c][0] > cut] == [
+                    c for c in want[:n] if scores[columns == c][0] > cut
+                ]
+                assert len(got) == min(n, len(want))
+            else:  # ties by lower column everywhere
+                assert got.columns.tolist() == _plain_best(columns, scores, n)
+            assert got.scores.dtype == np.float32
+            assert np.all(np.isfinite(got.scores))
+
+
+def test_because_is_the_plain_order_of_shares(recommender: Recommender) -> None:
+    rng = np.random.default_rng(4)
+    liked = np.array([3, 9, 1, 7, 5], dtype=np.int64)
+
+    class Fold:  # what _because reads of a FoldIn
+        def __init__(self, shares: np.ndarray) -> None:
+            self.liked = liked
+            self.shares = shares
+
+        def contributions(self, columns: np.ndarray) -> np.ndarray:
+            return self.shares
+
+    names = recommender.items.item_ids[liked].tolist()
+    for _ in range(50):
+        shares = rng.integers(-2, 3, (5, 10)).astype(np.float32)  # ties, zeros, negatives
+        got = recommender._because(Fold(shares), liked, np.arange(10))  # type: ignore[arg-type]
+        for k, reasons in enumerate(got):
+            column = shares[:, k].tolist()
+            order = sorted(range(5), key=lambda j: -column[j])  # stable: favorites' order
+            assert reasons == tuple(names[j] for j in order[:3] if column[j] > 0)
+
+
+def test_the_chats_pair_rows_in_one_gather_are_the_three_gathers(
+    recommender: Recommender,
+) -> None:
+    view = recommender._pool_signal
+    assert view is not None
+    assert view.dense is not None
+    assert view.row_of is not None
+    assert view.prior_row is not None
+    rng = np.random.default_rng(8)
+    for n_fav, n_dis in [(1, 1), (5, 5), (3, 12), (20, 2)]:
+        for _ in range(10):
+            cols = rng.choice(recommender.n_items, n_fav + n_dis, replace=False)
+            fav, dis = cols[:n_fav], cols[n_fav:]
+            at = np.concatenate([view.row_of[1, fav], view.row_of[2, dis], view.prior_row])
+            coefficients = np.concatenate(
+                [np.full(n_fav, 1 / n_fav), np.full(n_dis, 1 / n_dis), [1.0]]
+            ).astype(np.float32)
+            want = coefficients @ view.dense[at]
+            w = dislike.WEIGHTS
+            for weight, rows in (
+                (w["knn_favorite_max"], view.dense[view.row_of[0, fav]]),
+                (w["knn_disliked_max"], view.dense[view.row_of[3, dis]]),
+            ):
+                want += rows.min(axis=0) if weight < 0 else rows.max(axis=0)
+            assert view.pairs(fav, dis).tobytes() == want.tobytes()  # bit for bit
+
+
+@pytest.mark.parametrize("n", [-1, 0, 3, 10, 50])
+def test_rerank_keeps_the_first_n(n: int) -> None:
+    ranking = Ranking(np.arange(20, dtype=np.int64), np.linspace(1, 0, 20).astype(np.float32))
+    context = Context(
+        ItemFeatures(
+            genres=np.zeros((20, 1), dtype=np.float32),
+            series=np.full(20, -1, dtype=np.int64),
+            tail=np.zeros(20, dtype=bool),
+        )
+    )
+    out = rerank(ranking, [SeriesCap(3)], context, n)
+    assert out.columns.tolist() == list(range(min(max(n, 0), 20)))
+    assert out.scores.tolist() == ranking.scores[: max(n, 0)].tolist()
+    empty = Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
+    assert len(rerank(empty, [SeriesCap(3)], context, n)) == 0
