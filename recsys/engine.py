@@ -705,12 +705,10 @@ class Recommender:
         if filters is None:
             return None
         key = _cache_key(filters)
-        if key is not None:
-            known = self._checked_filters.get(key)
-            if (
-                known is not None
-            ):  # validated before (a chat's filters repeat request after request)
-                return known
+        # validated before? (a chat's filters repeat, request after request)
+        known = None if key is None else self._checked_filters.get(key)
+        if known is not None:
+            return known
         if not isinstance(filters, Filters):
             raise FilterError("Filters must be a recsys.engine.Filters.")
         wanted = self._genre_set(filters.genres)
@@ -845,7 +843,7 @@ class Recommender:
         if contradictory:
             fav_ids = [i for i in fav_ids if i not in disliked]
         seen_ids = _as_ids(seen)
-        # columns by dict lookups in plain Python: a request's few ids cost less so than numpy
+        # columns by dict lookups in plain Python: for a request's few ids, cheaper than numpy
         get = self._column_of.get
         fav_known = [get(i, -1) for i in fav_ids]
         ignored = tuple([i for i, c in zip(fav_ids, fav_known, strict=True) if c < 0])
