@@ -219,11 +219,14 @@ class AlsScorer:
         columns = np.asarray(columns, dtype=np.int64)
         if columns.size and (columns.min() < 0 or columns.max() >= self.n_items):
             raise ValueError("column index out of range")  # never index past the factors
-        conf = np.abs(np.asarray(weights, dtype=np.float32)) * np.float32(self.params.alpha)
-        liked = np.asarray(weights) > 0
+        weights = np.asarray(weights)
+        conf = np.abs(weights.astype(np.float32, copy=False)) * np.float32(self.params.alpha)
+        liked = weights > 0
         y = self.item_factors
         y_all = y[columns]
-        b = conf[liked] @ y_all[liked]
+        y_liked = y_all[liked]
+        conf_liked = conf[liked]
+        b = conf_liked @ y_liked
         solve = _low_rank_solver(self._yty_inv, y_all, conf - np.float32(1.0))
         if solve is None:  # the k × k system is singular: solve A directly
             a = self._yty_reg + (y_all.T * (conf - np.float32(1.0))) @ y_all
@@ -232,9 +235,10 @@ class AlsScorer:
         return FoldIn(
             user=np.ascontiguousarray(user, dtype=np.float32),
             liked=columns[liked],
-            confidence=conf[liked],
+            confidence=conf_liked,
             _y=y,
             _solve=solve,
+            _liked_factors=y_liked,
         )
 
     def explain_many(self, row: csr_matrix, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -270,6 +274,7 @@ class FoldIn:
     confidence: np.ndarray
     _y: np.ndarray
     _solve: Callable[[np.ndarray], np.ndarray]
+    _liked_factors: np.ndarray | None = None  # ``_y[liked]``, when the fold-in has it already
 
     def contributions(self, columns: np.ndarray) -> np.ndarray:
         """``[j, k]``: liked column ``j``'s share of the score of ``columns[k]`` (ALS explain).
@@ -278,10 +283,11 @@ class FoldIn:
         """
         targets = self._y[np.asarray(columns, dtype=np.int64)]
         weighted_items = self._solve(np.ascontiguousarray(targets.T))
-        return np.asarray((self._y[self.liked] @ weighted_items) * self.confidence[:, None])
+        liked = self._y[self.liked] if self._liked_factors is None else self._liked_factors
+        return np.asarray((liked @ weighted_items) * self.confidence[:, None])
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per request, and frozen fields cost more
 class _LowRankSolver:
     """``x = A⁻¹ r`` for ``A = A₀ + Yᵀ D Y`` from ``W = A₀⁻¹`` (Woodbury).
 
@@ -313,7 +319,8 @@ def _low_rank_solver(
         return functools.partial(np.matmul, inverse)
     projected = y @ inverse
     core = d[:, None] * (projected @ y.T)
-    core.flat[:: y.shape[0] + 1] += np.float32(1.0)  # I + D Y W Yᵀ
+    diagonal = core.reshape(-1)[:: y.shape[0] + 1]  # a view (cheaper than ``core.flat``)
+    np.add(diagonal, np.float32(1.0), out=diagonal)  # I + D Y W Yᵀ
     lu, pivots, info = scipy.linalg.lapack.sgetrf(core)
     if info != 0:
         return None

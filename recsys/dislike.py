@@ -245,6 +245,8 @@ class PoolSignal:
     dense: np.ndarray | None = None
     row_of: np.ndarray | None = None
     prior_row: np.ndarray | None = None  # [the prior's row in ``dense``]
+    # ``row_of`` flattened with the prior's row appended: a request's rows in one lookup
+    row_index: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -280,7 +282,7 @@ class PoolSignal:
         cosine_floor = (cosine_bound - BOUND_MARGIN).astype(np.float32)
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         has = np.flatnonzero(counts)
-        dense, row_of = None, None
+        dense, row_of, row_index = None, None, None
         if (has.size + 2) * 4 * m * 4 <= DENSE_MAX_BYTES:
             size = has.size + 2
             first = np.full(stats.n_items, has.size, dtype=np.int32)
@@ -292,6 +294,7 @@ class PoolSignal:
             for k, values in enumerate(blocks):
                 dense[k * size + entry_rows, indices] = values
             dense[2 * size - 1] = prior + cosine_floor
+            row_index = np.concatenate([row_of.ravel(), [2 * size - 1]]).astype(np.int64)
         return cls(
             columns=columns,
             indptr=indptr,
@@ -304,6 +307,7 @@ class PoolSignal:
             dense=dense,
             row_of=row_of,
             prior_row=None if dense is None else np.array([dense.shape[0] // 4 * 2 - 1]),
+            row_index=row_index,
         )
 
     def signal(
@@ -334,17 +338,20 @@ class PoolSignal:
         """
         m, n_fav = self.columns.size, favorites.size
         w = WEIGHTS
-        if self.dense is not None and self.row_of is not None and self.prior_row is not None:
+        if self.dense is not None and self.row_of is not None and self.row_index is not None:
+            # every row the chat needs in one lookup and one gather: the means' rows (block 1
+            # for the favorites, 2 for the dislikes) and the prior's, then the maxima's rows
+            # (block 0 for the favorites, 3 for the dislikes)
+            n_dis = disliked.size
+            chat = np.concatenate((favorites, disliked, _PRIOR_SLOT, favorites, disliked))
+            chat += _row_offsets(n_fav, n_dis, self.row_of.shape[1])
+            rows = self.dense[self.row_index[chat]]
+            means = n_fav + n_dis + 1
             # the means and the prior: one (coefficients × rows) product
-            at = np.concatenate(
-                [self.row_of[1, favorites], self.row_of[2, disliked], self.prior_row]
-            )
-            out: np.ndarray = _coefficients(n_fav, disliked.size) @ self.dense[at]
+            out: np.ndarray = _coefficients(n_fav, n_dis) @ rows[:means]
             # the weighted maxima: a weight below 0 turns the max into a min of weighted values
-            fav = self.dense[self.row_of[0, favorites]]
-            dis = self.dense[self.row_of[3, disliked]]
-            out += _extreme(w["knn_favorite_max"], fav)
-            out += _extreme(w["knn_disliked_max"], dis)
+            out += _extreme(w["knn_favorite_max"], rows[means : means + n_fav])
+            out += _extreme(w["knn_disliked_max"], rows[means + n_fav :])
             return out
         rows = np.concatenate([favorites, disliked])
         spans = [(int(self.indptr[r]), int(self.indptr[r + 1])) for r in rows.tolist()]
@@ -368,10 +375,22 @@ class PoolSignal:
         positions: np.ndarray,
     ) -> np.ndarray:
         """The factor cosines' part of the signal at ``positions`` minus its floor (≥ 0)."""
-        n_fav = favorites.size
-        chat = unit_factors[np.concatenate([favorites, disliked])]
-        chat *= _cosine_weights(n_fav, disliked.size)  # weighted cosines straight from the product
-        both = chat @ self.units[positions].T
+        chat = self.chat_units(favorites, disliked, unit_factors)
+        out: np.ndarray = self.cosines_of(chat, favorites.size, positions)
+        return out
+
+    @staticmethod
+    def chat_units(
+        favorites: np.ndarray, disliked: np.ndarray, unit_factors: np.ndarray
+    ) -> np.ndarray:
+        """The chat's unit factors times their cosine weights (what :meth:`cosines_of` takes)."""
+        chat: np.ndarray = unit_factors[np.concatenate([favorites, disliked])]
+        chat *= _cosine_weights(favorites.size, disliked.size)
+        return chat
+
+    def cosines_of(self, chat: np.ndarray, n_fav: int, positions: np.ndarray) -> np.ndarray:
+        """:meth:`cosines` from :meth:`chat_units` (computed once for a request's passes)."""
+        both = chat @ self.units[positions].T  # weighted cosines straight from the product
         out: np.ndarray = _extreme(WEIGHTS["cos_favorite"], both[:n_fav])
         out += _extreme(WEIGHTS["cos_disliked"], both[n_fav:])
         out -= self.cosine_bound[positions]
@@ -390,6 +409,29 @@ def _cosine_weights(n_fav: int, n_dis: int) -> np.ndarray:
     out = np.empty((n_fav + n_dis, 1), dtype=np.float32)
     out[:n_fav] = WEIGHTS["cos_favorite"]
     out[n_fav:] = WEIGHTS["cos_disliked"]
+    out.flags.writeable = False
+    return out
+
+
+_PRIOR_SLOT = np.zeros(1, dtype=np.int64)  # PoolSignal.pairs: where the prior's row goes
+
+
+@lru_cache(maxsize=256)
+def _row_offsets(n_fav: int, n_dis: int, n_items: int) -> np.ndarray:
+    """Offsets into ``PoolSignal.row_index`` of a chat's rows, in :meth:`PoolSignal.pairs` order.
+
+    (favorites, dislikes, prior, favorites, dislikes): blocks 1, 2, the prior's slot (past the
+    four blocks), 0 and 3.
+    """
+    out = np.concatenate(
+        [
+            np.full(n_fav, 1 * n_items),
+            np.full(n_dis, 2 * n_items),
+            [4 * n_items],
+            np.zeros(n_fav, dtype=np.int64),
+            np.full(n_dis, 3 * n_items),
+        ]
+    ).astype(np.int64)
     out.flags.writeable = False
     return out
 

@@ -12,6 +12,7 @@ normal result, never an exception.
 from __future__ import annotations
 
 import logging
+import math
 import operator
 import time
 from collections.abc import Iterable
@@ -71,6 +72,8 @@ RECENT_QUANTILE = 0.9  # Filters.recent: the newest 10% of the model's movies (b
 NO_GENRES = "(no genres listed)"
 MIN_YEAR, MAX_YEAR = 1800, 2200
 MAX_CACHED_FILTERS = 256
+_DICT_LOOKUP_MAX = 256  # Recommender._columns: up to this many ids, one dict lookup each
+_SORT_ALL = 256  # _best: up to this many scores, one lexsort of them all beats argpartition
 STEER_DEPTH = 100  # candidates whose dislike signal a request computes first (_Steering)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -455,7 +458,7 @@ def train(
 
 def _as_ids(values: Iterable[Any]) -> list[int]:
     """Distinct integer ids in first-seen order; anything that is not an integer is dropped."""
-    if isinstance(values, list) and all(type(v) is int for v in values):  # the usual call
+    if type(values) is list and {*map(type, values)} <= {int}:  # the usual call (no bool)
         return list(dict.fromkeys(values))
     out: dict[int, None] = {}
     try:
@@ -555,6 +558,9 @@ class Recommender:
 
     def _columns(self, ids: list[int]) -> np.ndarray:
         """Columns of movieIds, -1 where unknown (including ids beyond int64)."""
+        if len(ids) <= _DICT_LOOKUP_MAX:  # a request's few ids: a dict beats a binary search
+            get = self._column_of.get
+            return np.array([get(i, -1) for i in ids], dtype=np.int64)
         try:
             return self.items.columns(np.asarray(ids, dtype=np.int64))
         except OverflowError:  # some id beyond int64: look up the others
@@ -686,7 +692,12 @@ class Recommender:
             SeriesCap(config.series_cap),
             GemQuota(config.discover_gem_share),
         )
-        self._filter_masks: dict[Filters, np.ndarray] = {}
+        # per validated Filters value: the mask over columns (check_filters, _allowed) and,
+        # per pool, the positions it blocks; bounded, cleared when full
+        self._checked_filters: dict[Filters, Filters] = {}
+        self._filter_masks: dict[Filters, np.ndarray | None] = {}
+        self._blocked: dict[tuple[Filters, int], np.ndarray] = {}
+        self._column_of = dict(zip(ids.tolist(), range(n_items), strict=True))
         self._dislike = artifact.dislike if config.dislike_signal > 0 else None
         if self._dislike is not None and self._dislike.n_items != n_items:
             self._dislike = None
@@ -742,6 +753,11 @@ class Recommender:
         """
         if filters is None:
             return None
+        key = _cache_key(filters)
+        # validated before? (a chat's filters repeat, request after request)
+        known = None if key is None else self._checked_filters.get(key)
+        if known is not None:
+            return known
         if not isinstance(filters, Filters):
             raise FilterError("Filters must be a recsys.engine.Filters.")
         wanted = self._genre_set(filters.genres)
@@ -759,7 +775,14 @@ class Recommender:
             raise FilterError(
                 f"The year range {lo}-{hi} is empty (the first year is after the last)."
             )
-        return replace(filters, genres=wanted, exclude_genres=excluded, recent=bool(filters.recent))
+        checked = replace(
+            filters, genres=wanted, exclude_genres=excluded, recent=bool(filters.recent)
+        )
+        if key is not None:
+            if len(self._checked_filters) >= MAX_CACHED_FILTERS:
+                self._checked_filters.clear()
+            self._checked_filters[key] = checked
+        return checked
 
     def _genre_set(self, names: Iterable[str]) -> frozenset[str]:
         if isinstance(names, str):
@@ -781,11 +804,15 @@ class Recommender:
 
     def _allowed(self, filters: Filters | None) -> np.ndarray | None:
         """Boolean mask over columns of the movies that pass ``filters`` (None: all pass)."""
-        if filters is None or filters == Filters():
+        if filters is None:
             return None
-        cached = self._filter_masks.get(filters)
-        if cached is not None:
-            return cached
+        try:  # (not ``in`` then ``[]``: another thread may clear the cache in between)
+            return self._filter_masks[filters]
+        except KeyError:
+            pass
+        if filters == Filters():
+            self._filter_masks[filters] = None
+            return None
         ok = np.ones(self.n_items, dtype=bool)
         if filters.genres:
             ok &= (self._genre_bits & self._bits(filters.genres)) != 0
@@ -803,6 +830,20 @@ class Recommender:
             self._filter_masks.clear()
         self._filter_masks[filters] = ok
         return ok
+
+    def _blocked_in(self, pool: _Pool, filters: Filters | None) -> np.ndarray | None:
+        """Positions in ``pool`` of the movies that fail validated ``filters`` (cached)."""
+        allowed = self._allowed(filters)
+        if filters is None or allowed is None:
+            return None
+        key = (filters, id(pool))  # the pools live as long as the recommender
+        blocked = self._blocked.get(key)
+        if blocked is None:
+            blocked = np.flatnonzero(~allowed[pool.columns])
+            if len(self._blocked) >= MAX_CACHED_FILTERS:
+                self._blocked.clear()
+            self._blocked[key] = blocked
+        return blocked
 
     def _bits(self, genres: frozenset[str]) -> np.int64:
         index = {g: i for i, g in enumerate(self._genre_names)}
@@ -847,16 +888,21 @@ class Recommender:
         fav_ids = _as_ids(favorites)
         dislike_ids = _as_ids(dislikes)
         disliked = set(dislike_ids)
-        contradictory = tuple(i for i in fav_ids if i in disliked)
-        fav_ids = [i for i in fav_ids if i not in disliked]
+        contradictory = tuple([i for i in fav_ids if i in disliked])
+        if contradictory:
+            fav_ids = [i for i in fav_ids if i not in disliked]
         seen_ids = _as_ids(seen)
-        cols = self._columns([*fav_ids, *dislike_ids, *seen_ids])  # one lookup for all three
-        fav_cols = cols[: len(fav_ids)]
-        ignored = tuple(i for i, c in zip(fav_ids, fav_cols.tolist(), strict=True) if c < 0)
-        fav_cols = fav_cols[fav_cols >= 0]
-        dis_cols = cols[len(fav_ids) : len(fav_ids) + len(dislike_ids)]
-        dis_cols = dis_cols[dis_cols >= 0]
-        hidden = cols[cols >= 0]
+        # columns by dict lookups in plain Python: for a request's few ids, cheaper than numpy
+        get = self._column_of.get
+        fav_known = [get(i, -1) for i in fav_ids]
+        ignored = tuple([i for i, c in zip(fav_ids, fav_known, strict=True) if c < 0])
+        if ignored:
+            fav_known = [c for c in fav_known if c >= 0]
+        dis_known = [c for i in dislike_ids if (c := get(i, -1)) >= 0]
+        seen_known = [c for i in seen_ids if (c := get(i, -1)) >= 0]
+        fav_cols = np.array(fav_known, dtype=np.int64)
+        dis_cols = np.array(dis_known, dtype=np.int64)
+        hidden = np.array(fav_known + dis_known + seen_known, dtype=np.int64)
         allowed = self._allowed(filters)
         n = max(0, min(int(n), self.n_items))
         if fav_cols.size == 0:
@@ -878,7 +924,8 @@ class Recommender:
                 ranking = self._blended(fold.user, fav_cols, dis_cols, depth, hidden, allowed)
             else:
                 gems = self._gem_quota() if discover else None
-                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems, steer)
+                blocked = self._blocked_in(pool, filters)
+                ranking = pool.top(fold.user, depth, hidden, allowed, penalty, gems, steer, blocked)
             if len(ranking) < n and allowed is not None:  # too few pass in the pool: every movie
                 ranking = self._top_allowed(fold.user, depth, hidden, allowed, pool, penalty, steer)
         if rerank:
@@ -892,14 +939,12 @@ class Recommender:
             ranking = Ranking(ranking.columns, self._factors[ranking.columns] @ fold.user)
         because = self._because(fold, fav_cols, ranking.columns)
         items = tuple(
-            Recommendation(
-                movie_id=int(self.items.item_ids[c]),
-                title=self._titles[c],
-                score=float(s),
-                because=b,
-            )
-            for c, s, b in zip(
-                ranking.columns.tolist(), ranking.scores.tolist(), because, strict=True
+            map(  # positional: movie_id, title, score, because (Python ints, strs and floats)
+                Recommendation,
+                self.items.item_ids[ranking.columns].tolist(),
+                self._titles[ranking.columns].tolist(),
+                ranking.scores.tolist(),
+                because,
             )
         )
         return RecommendResult(items, False, ignored, contradictory)
@@ -1131,11 +1176,15 @@ class Recommender:
             return []
         liked, contributions = self._shares(fold, fav_cols, rec_cols)
         names: list[int] = self.items.item_ids[liked].tolist()
-        out = []
-        for shares in contributions.T.tolist():  # one recommended movie: each liked one's share
-            order = sorted(range(len(shares)), key=shares.__getitem__, reverse=True)  # stable
-            out.append(tuple(names[j] for j in order[:MAX_BECAUSE] if shares[j] > 0))
-        return out
+        rank = range(len(names))
+        # one recommended movie: each liked one's share, largest first (sorted is stable: ties
+        # in the favorites' order), the first MAX_BECAUSE with a positive share (plain Python:
+        # on 10 × 5 shares it beats numpy's argsort and gathers)
+        return [
+            tuple([names[j] for j in top if shares[j] > 0])
+            for shares in contributions.T.tolist()
+            for top in (sorted(rank, key=shares.__getitem__, reverse=True)[:MAX_BECAUSE],)
+        ]
 
     def _popular_items(self, exclude: set[int], n: int) -> tuple[Recommendation, ...]:
         hidden = self._columns(list(exclude))
@@ -1268,16 +1317,20 @@ class _Pool:
         penalty: _Penalty | None = None,
         gems: np.ndarray | None = None,
         steer: _Steering | None = None,
+        blocked: np.ndarray | None = None,
     ) -> Ranking:
         """The best ``n`` pool movies for a user vector, none hidden, all allowed.
 
         With ``gems`` (a mask over all columns), the best ``n`` gems are added as well; with
-        ``steer``, scores lose the dislike statistics' penalty.
+        ``steer``, scores lose the dislike statistics' penalty. ``blocked``: the positions in
+        this pool that ``allowed`` rules out, when the caller has them (cached per filter).
         """
         scores = _score(self.factors, self.norms, user, penalty)
         if self.divisor is not None:
             scores /= self.divisor
-        if allowed is not None:
+        if blocked is not None:
+            scores[blocked] = -np.inf
+        elif allowed is not None:
             scores[~allowed[self.columns]] = -np.inf
         pos = self.position[hidden]
         scores[pos[pos >= 0]] = -np.inf
@@ -1289,7 +1342,7 @@ class _Pool:
         return _best(self.columns, scores, n, gems)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built once per request: plain slots cost less than frozen fields
 class _Steering:
     """The dislike statistics' penalty of one request (:mod:`recsys.dislike`).
 
@@ -1364,19 +1417,19 @@ class _Steering:
         reach = scores - scale * self._pairs(pool)
         k = min(max(n, STEER_DEPTH), m)
         first = np.argpartition(reach, m - k)[m - k :] if k < m else np.arange(m)
-        steered = reach[first] - scale * pool.cosines(
-            self.favorites, self.disliked, self.unit, first
-        )
+        chat = pool.chat_units(self.favorites, self.disliked, self.unit)
+        n_fav = self.favorites.size
+        steered = reach[first] - scale * pool.cosines_of(chat, n_fav, first)
         if k == m or n > k:
             return first, steered
         t = np.partition(steered, k - n)[k - n]
         if t == -np.inf:  # fewer than n candidates at all: every one is in ``first``
             return first, steered
         reach[first] = -np.inf
-        more = np.flatnonzero(reach >= t)
+        more = (reach >= t).nonzero()[0]
         if more.size == 0:
             return first, steered
-        extra = reach[more] - scale * pool.cosines(self.favorites, self.disliked, self.unit, more)
+        extra = reach[more] - scale * pool.cosines_of(chat, n_fav, more)
         return np.concatenate([first, more]), np.concatenate([steered, extra])
 
 
@@ -1406,6 +1459,24 @@ def _score(
     np.maximum(near, 0, out=near)
     near /= np.float32(1 - penalty.threshold)
     return np.asarray(both[:, 0] - near)
+
+
+def _cache_key(filters: object) -> Filters | None:
+    """``filters`` itself when it can key the validation cache, else None.
+
+    Only plain values: an equal but differently typed field (``1990.0`` for ``1990``, a list
+    of genres) must be validated, and rejected, on its own.
+    """
+    if type(filters) is not Filters:
+        return None
+    if any(y is not None and type(y) is not int for y in (filters.year_min, filters.year_max)):
+        return None
+    if type(filters.recent) is not bool:
+        return None
+    for names in (filters.genres, filters.exclude_genres):
+        if type(names) is not frozenset or any(type(g) is not str for g in names):
+            return None
+    return filters
 
 
 def _row_norms(factors: np.ndarray) -> np.ndarray:
@@ -1442,10 +1513,16 @@ def _best(
     k = min(n, scores.size)
     if k <= 0:
         return Ranking(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-    part = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
-    part = part[np.lexsort((columns[part], -scores[part]))]
-    part = part[np.isfinite(scores[part])]
-    return Ranking(columns[part], scores[part].astype(np.float32))
+    negated = -scores
+    if scores.size <= _SORT_ALL:  # a few candidates (the steered pool's): sorting all is cheaper
+        part = np.lexsort((columns, negated))[:k]
+    else:
+        part = np.argpartition(negated, k - 1)[:k]
+        part = part[np.lexsort((columns[part], negated[part]))]
+    # sorted, so the first and the last tell whether any is infinite (or NaN: sorted last)
+    if not (math.isfinite(float(scores[part[0]])) and math.isfinite(float(scores[part[-1]]))):
+        part = part[np.isfinite(scores[part])]
+    return Ranking(columns[part], scores[part].astype(np.float32, copy=False))
 
 
 def _is_sorted(values: np.ndarray) -> bool:

@@ -16,6 +16,7 @@ chat's favorites at fold-in time: a single row must be weighted exactly as the t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -82,6 +83,17 @@ class Interactions:
     def support(self) -> np.ndarray:
         """Number of likes per column."""
         return np.bincount(self.matrix.indices, minlength=self.matrix.shape[1]).astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1024)
+def _row_factor(k1: float, b: float, avg_length: float, length: int) -> np.float32:
+    """BM25's ``(K1 + 1) / (K1 · norm + 1)`` of a row of ``length`` ones (float32, as _weigh).
+
+    A request's row has a handful of lengths: numpy scalar arithmetic costs more than the lookup.
+    """
+    norm = (1.0 - b) + b * length / avg_length
+    factor: np.float32 = np.float32(k1 + 1.0) / (np.float32(k1) * np.float32(norm) + 1)
+    return factor
 
 
 def likes_of(ratings: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -207,8 +219,7 @@ class Weighting:
         if n_items != self.idf.size:
             raise ValueError(f"matrix has {n_items} columns, the weighting {self.idf.size}")
         # _weigh for one row of ones, in scalars: every entry has the same BM25 factor
-        norm = (1.0 - self.b) + self.b * columns.size / self.avg_length
-        factor = np.float32(self.k1 + 1.0) / (np.float32(self.k1) * np.float32(norm) + 1)
+        factor = _row_factor(self.k1, self.b, self.avg_length, columns.size)
         weights: np.ndarray = self.idf[columns] * factor
         return weights.astype(np.float32, copy=False)
 

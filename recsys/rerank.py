@@ -19,6 +19,7 @@ candidates exist. Columns index the model's items; the per-item data a step need
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -85,7 +86,7 @@ def rerank(ranking: Ranking, steps: Sequence[Step], context: Context, n: int) ->
     """Apply ``steps`` in order and keep the first ``n``."""
     for step in steps:
         ranking = step(ranking, context, n)
-    return ranking.take(np.arange(min(n, len(ranking))))
+    return Ranking(ranking.columns[:n], ranking.scores[:n]) if n >= 0 else ranking.take([])
 
 
 def genre_distribution(genres: np.ndarray) -> np.ndarray:
@@ -127,9 +128,11 @@ class Calibrate:
         """Calibrate the first ``n`` places of ``ranking``."""
         p = context.target
         m = len(ranking)
-        if self.weight <= 0 or p is None or m <= 1 or n <= 0 or not np.any(p > 0):
+        if self.weight <= 0 or p is None or m <= 1 or n <= 0:
             return ranking
-        on = np.flatnonzero(p > 0)
+        on = (p > 0).nonzero()[0]
+        if not on.size:
+            return ranking
         target = p[on].astype(np.float32)
         genres = context.items.genres[ranking.columns][:, on]  # (m × genres of the favorites)
         scores = ranking.scores.astype(np.float32)
@@ -137,30 +140,51 @@ class Calibrate:
         if top > 0:
             scores = scores / np.float32(top)
         gain = np.float32(1 - self.weight) * scores  # a new array: taken places get -inf
-        target = target * np.float32(self.weight)  # folds λ into the matrix-vector product
-        smooth = np.float32(self.alpha) * p[on].astype(np.float32)
-        taken = np.zeros(m, dtype=bool)
-        chosen: list[int] = []
-        acc = np.zeros(on.size, dtype=np.float32)
-        buf = np.empty_like(genres)
+        smooth = np.float32(self.alpha) * target
+        target *= np.float32(self.weight)  # folds λ into the matrix-vector product
         places = min(n, m)
         # the list's share of q̃ at each place, (1 - α) / (k + 1); genres scaled for every place
-        scales = ((1 - self.alpha) / np.arange(1, places + 1)).astype(np.float32)
-        scaled = genres[None] * scales[:, None, None]
+        scales = _place_scales(self.alpha, places, on.size)
+        scaled = genres[None] * scales[:, :1, None]
+        # Every step is a few numpy calls on a (m × genres) array: their count is the cost, so
+        # buffers are reused (``out=``), the scale is a row (a scalar operand costs more than
+        # the arithmetic here), the first step has no list yet and the last updates nothing.
+        chosen: list[int] = []
+        acc = np.zeros(on.size, dtype=np.float32)  # genre weights of the list so far
+        base = smooth.copy()  # acc · scale + smooth: q̃'s part that is the same for everyone
+        buf = np.empty_like(genres)
+        objective = np.empty(m, dtype=np.float32)
+        add, multiply, log, dot = np.add, np.multiply, np.log, np.dot
         for k in range(places):
+            if k:
+                multiply(acc, scales[k], out=base)
+                add(base, smooth, out=base)
             # q̃ of the list with each candidate added; C_KL(p, q̃) = Σ p log p - Σ p log q̃, and
             # the first sum is the same for every candidate
-            np.add(scaled[k], acc * scales[k] + smooth, out=buf)
-            np.log(buf, out=buf)
-            objective = buf @ target
-            objective += gain
+            add(scaled[k], base, out=buf)
+            log(buf, out=buf)
+            dot(buf, target, out=objective)  # the same BLAS call as ``@``
+            add(objective, gain, out=objective)
             best = int(objective.argmax())
-            gain[best] = -np.inf  # taken
-            taken[best] = True
             chosen.append(best)
-            acc += genres[best]
-        rest = np.flatnonzero(~taken)
-        return ranking.take(np.concatenate([np.asarray(chosen, dtype=np.int64), rest]))
+            if k + 1 < places:
+                gain[best] = -np.inf  # taken
+                add(acc, genres[best], out=acc)
+        taken = set(chosen)
+        chosen.extend(i for i in range(m) if i not in taken)
+        return ranking.take(chosen)
+
+
+@functools.lru_cache(maxsize=256)
+def _place_scales(alpha: float, places: int, width: int) -> np.ndarray:
+    """``(1 - α) / (k + 1)`` for each place ``k``, repeated ``width`` times (float32, read-only).
+
+    The list's part of q̃ at each place, one row per place.
+    """
+    column = ((1 - alpha) / np.arange(1, places + 1)).astype(np.float32)
+    out = np.repeat(column, width).reshape(places, width)
+    out.flags.writeable = False
+    return out
 
 
 @dataclass(frozen=True)
@@ -171,13 +195,15 @@ class SeriesCap:
 
     def __call__(self, ranking: Ranking, context: Context, n: int) -> Ranking:
         """Move films beyond the cap of their series below the first ``n`` places."""
-        series = context.items.series[ranking.columns]
-        if self.per_ten <= 0 or not np.any(series[: max(n, 0)] >= 0):
+        if self.per_ten <= 0 or n <= 0:
+            return ranking
+        series = context.items.series[ranking.columns].tolist()
+        if max(series[:n], default=-1) < 0:  # no film of a series where the cap could act
             return ranking
         order: list[int] = []
         deferred: list[int] = []
         counts: dict[int, int] = {}
-        for pos, code in enumerate(series.tolist()):
+        for pos, code in enumerate(series):
             if len(order) >= n:
                 order.extend(deferred)
                 order.extend(range(pos, len(series)))
