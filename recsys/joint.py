@@ -57,7 +57,7 @@ def fit_joint_factors(
 class JointSignal:
     """Serving side: a chat folded into the joint model, the term of each candidate."""
 
-    __slots__ = ("_scorer", "diff", "n", "pool_diff")
+    __slots__ = ("_linear", "_scorer", "diff", "n", "pool_diff")
 
     def __init__(self, factors: np.ndarray, params: AlsParams, pool_columns: np.ndarray):
         """``factors`` from :func:`fit_joint_factors`; ``pool_columns``: the recommendation pool."""
@@ -67,8 +67,17 @@ class JointSignal:
         # "disliked" minus "liked" per movie: one product gives a candidate's term
         self.diff = np.ascontiguousarray(y[self.n :] - y[: self.n])
         self.pool_diff = np.ascontiguousarray(self.diff[pool_columns])
+        # at confidence 1 (alpha 1) the fold-in is linear: u = (YᵀY + λI)⁻¹ Σ y, a sum of rows
+        # of Y (YᵀY + λI)⁻¹, computed here once
+        self._linear: np.ndarray | None = None
+        if params.alpha == 1:
+            gram = y.T.astype(np.float64) @ y + params.regularization * np.eye(y.shape[1])
+            self._linear = np.ascontiguousarray(np.linalg.solve(gram, y.T).T, dtype=np.float32)
 
     def user(self, favorites: np.ndarray, disliked: np.ndarray) -> np.ndarray:
         """The chat's factors in the joint model (favorites as likes, dislikes as dislikes)."""
         columns = np.concatenate([favorites, disliked + self.n])
+        if self._linear is not None:
+            user: np.ndarray = self._linear[columns].sum(axis=0)
+            return user
         return self._scorer.fold_in(columns, np.ones(columns.size, dtype=np.float32)).user

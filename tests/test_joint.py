@@ -136,3 +136,14 @@ def test_the_joint_fields_and_their_defaults() -> None:
     assert "dislike_joint_factors" not in SERVING_FIELDS  # changes what is trained
     assert TrainConfig().dislike_joint_factors == 0
     assert default_config("ml-32m").dislike_joint_factors == 0  # untuned: no statistics either
+
+
+def test_the_linear_fold_in_at_confidence_one_is_the_fold_in() -> None:
+    items = ItemIndex(np.array([A, B, C, F]))
+    params = AlsParams(factors=4, regularization=5.0, alpha=1.0, iterations=15, seed=0)
+    factors = fit_joint_factors(_ratings(), items, RELEASE.like_threshold, params, num_threads=1)
+    joint = JointSignal(factors, params, np.arange(4))
+    assert joint._linear is not None
+    fav, dis = items.columns([C, F]), items.columns([B])
+    exact = joint._scorer.fold_in(np.array([*fav, *(dis + 4)]), np.ones(3, dtype=np.float32))
+    np.testing.assert_allclose(joint.user(fav, dis), exact.user, rtol=1e-4, atol=1e-6)
