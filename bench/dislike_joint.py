@@ -20,6 +20,7 @@ Usage (seeds other than 0-4)::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -94,11 +95,20 @@ def main() -> int:
         help="joint models to try, each FACTORS,REGULARIZATION,ALPHA",
     )
     parser.add_argument("--budget", type=float, default=0.0025)
+    parser.add_argument(
+        "--base",
+        default=None,
+        help="JSON of TrainConfig fields to start from (the sixth round's runs: "
+        '\'{"dislike_joint_weight": 0, "dislike_signal": 0.175}\' on ml-100k, 0.25 on '
+        "ml-latest-small: the served steering before the joint model)",
+    )
     parser.add_argument("--gammas", default="0.1,0.25,0.5,1,2")
     parser.add_argument("--variants", type=int, default=len(VARIANTS), help="try the first N")
     args = parser.parse_args()
     seeds, release, ratings, catalog = load_tuning(args)
     config = default_config(release.name)
+    if args.base:
+        config = config.with_(**json.loads(args.base))
     models = [(int(f), float(r), float(a)) for f, r, a in (m.split(",") for m in args.models)]
     caches: list[SeedCache] = []
     extra: dict[tuple[int, int], np.ndarray] = {}  # (model, case) → the variants

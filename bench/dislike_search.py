@@ -67,6 +67,9 @@ class CachedCase:
     disliked: np.ndarray
     genre_target: np.ndarray
     resemblance: float  # mean over the dislikes of the cosine to the nearest favorite
+    # the joint like/dislike model's term times its weight (zeros when the release has none):
+    # a fixed part of the signal, added to ``features @ w``
+    joint: np.ndarray | None = None
 
 
 @dataclass
@@ -104,6 +107,10 @@ def cache_seed(rec: Recommender, split: Any, seed: int, depth: int) -> SeedCache
         best = np.argsort(-scores, kind="stable")[:depth]
         cols = pool.columns[best]
         feats = stats.features(fav, dis, unit, cols)
+        joint = None
+        if rec._joint is not None:
+            user = rec._joint.user(fav, dis) * np.float32(rec.config.dislike_joint_weight)
+            joint = (rec._joint.diff[cols] @ user).astype(np.float32)
         ids = rec.items.item_ids[cols]
         out.append(
             CachedCase(
@@ -121,6 +128,7 @@ def cache_seed(rec: Recommender, split: Any, seed: int, depth: int) -> SeedCache
                 disliked=dis,
                 genre_target=genre_distribution(rec.features.genres[fav]),
                 resemblance=float((unit[dis] @ unit[fav].T).max(axis=1).mean()),
+                joint=joint,
             )
         )
     return SeedCache(seed, out, rec)
@@ -141,7 +149,10 @@ def judge(
         for case in seed.cases:
             g = 1.0 if gate is None else float(gate(case))
             scale = np.float32(weight * g) * np.float32(case.top_mean)
-            steered = case.scores - scale * (case.features @ w.astype(np.float32))
+            signal = case.features @ w.astype(np.float32)
+            if case.joint is not None:
+                signal = signal + case.joint
+            steered = case.scores - scale * signal
             order = np.lexsort((case.columns, -steered))[:depth]
             ranking = Ranking(case.columns[order], steered[order])
             context = Context(

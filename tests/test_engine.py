@@ -427,16 +427,22 @@ def _with_config(path: Path, **changes: Any) -> Recommender:
 
 def test_dislikes_steer_the_ranking_away(trained_model_path: Path) -> None:
     favorites = [TOY_STORY, MONSTERS_INC, FINDING_NEMO]
-    hiding = _with_config(trained_model_path, dislike_confidence=0, dislike_penalty=0)
-    steering = _with_config(trained_model_path, dislike_confidence=100)
+    # each mechanism on its own against a dislike that is only hidden
+    off = {"dislike_confidence": 0, "dislike_penalty": 0, "dislike_signal": 0}
+    hiding = _with_config(trained_model_path, **off)
+    steering = _with_config(trained_model_path, **{**off, "dislike_confidence": 100})
 
     def rank(rec: Recommender) -> int:
         items = rec.recommend(favorites, n=50, dislikes=[TOY_STORY_2], rerank=False).items
         return [i.movie_id for i in items].index(TOY_STORY_3)
 
     assert rank(steering) > rank(hiding) + 3  # the sequel of the disliked film sinks
-    penalised = _with_config(trained_model_path, dislike_penalty=1.0, dislike_threshold=0.3)
+    penalised = _with_config(
+        trained_model_path, **{**off, "dislike_penalty": 1.0, "dislike_threshold": 0.3}
+    )
     assert rank(penalised) > rank(hiding) + 3
+    # and the default steering (confidence, statistics, joint model) sinks it too
+    assert rank(_with_config(trained_model_path)) > rank(hiding) + 3
 
 
 def test_genre_and_year_filters_restrict_the_candidates(recommender: Recommender) -> None:
