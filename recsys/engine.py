@@ -191,6 +191,16 @@ def similar_params(config: TrainConfig) -> AlsParams:
     )
 
 
+def joint_params(config: TrainConfig) -> AlsParams:
+    """ALS hyperparameters of the joint like/dislike model (:mod:`recsys.joint`)."""
+    return replace(
+        als_params(config),
+        factors=config.dislike_joint_factors,
+        regularization=config.dislike_joint_regularization,
+        alpha=config.dislike_joint_alpha,
+    )
+
+
 def serving_params(config: TrainConfig) -> AlsParams:
     """The ALS parameters of fold-in and explain (the fold-in regularization may differ)."""
     params = als_params(config)
@@ -271,17 +281,6 @@ def dislike_stats(
         interactions.threshold,
         interactions.support >= config.candidate_min_support,
         min_corated=config.dislike_min_corated,
-    )
-
-
-def joint_params(config: TrainConfig) -> AlsParams:
-    """ALS hyperparameters of the joint like/dislike model (:mod:`recsys.joint`)."""
-    return AlsParams(
-        factors=config.dislike_joint_factors,
-        regularization=config.dislike_joint_regularization,
-        alpha=config.dislike_joint_alpha,
-        iterations=config.iterations,
-        seed=config.seed,
     )
 
 

@@ -1,8 +1,9 @@
 """The joint like/dislike model (recsys.joint), on a synthetic release where the answer is known.
 
-10 users (X) liked F and C and disliked A and B; 10 users (Y) liked F, A and B and disliked C;
-6 users (Z) liked F and B. A chat that liked C and disliked B is an X: of the films it has not
-rated, A is the one its kind dislikes, F the one everybody likes.
+The release of tests/test_dislike_training.py: 10 users (X) liked F and C and disliked A and B;
+10 users (Y) liked F, A and B and disliked C; 6 users (Z) liked F and B. A chat that liked C
+and disliked B is an X: of the films it has not rated, A is the one its kind dislikes, F the
+one everybody likes.
 """
 
 from __future__ import annotations
@@ -21,21 +22,11 @@ from recsys.engine import Recommender, fit_model, make_artifact
 from recsys.joint import JointSignal, fit_joint_factors
 from recsys.matrix import ItemIndex
 from recsys.movielens import get_release
+from tests.test_dislike_training import _ratings  # the same synthetic release
 
 A, B, C, F = 1, 2, 3, 4
 RELEASE = get_release("ml-latest-small")  # a like is ≥ 3.5, a dislike ≤ 2
 PARAMS = AlsParams(factors=4, regularization=0.1, alpha=5.0, iterations=15, seed=0)
-
-
-def _ratings() -> pd.DataFrame:
-    rows: list[tuple[int, int, float]] = []
-    for u in range(10):  # X
-        rows += [(u, F, 5.0), (u, C, 4.5), (u, A, 1.0), (u, B, 2.0)]
-    for u in range(10, 20):  # Y
-        rows += [(u, F, 5.0), (u, A, 4.0), (u, B, 4.5), (u, C, 0.5)]
-    for u in range(20, 26):  # Z
-        rows += [(u, F, 4.0), (u, B, 5.0), (u, C, 3.0)]  # 3: neither a like nor a dislike
-    return pd.DataFrame(rows, columns=["user_id", "movie_id", "rating"])
 
 
 def _catalog() -> pd.DataFrame:
