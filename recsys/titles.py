@@ -1042,7 +1042,7 @@ class TitleIndex:
         ``absent`` ("toy story 4"). None when the query is no "X n" or X names no series.
         """
         ws = reading.words
-        if len(ws) < 2 or not ws[-1].isdigit() or not 1 <= int(ws[-1]) <= SERIES_MAX:
+        if len(ws) < 2 or not ws[-1].isdecimal() or not 1 <= int(ws[-1]) <= SERIES_MAX:
             return None
         n = int(ws[-1])
         base = _Query(ws[:-1], None)
@@ -1562,9 +1562,10 @@ def _series_tail(
 
 def _tail_number(tail: tuple[str, ...]) -> int | None:
     """The sequel number a series title carries right after the name ("2", "the 3"), if any."""
-    if len(tail) == 1 and tail[0].isdigit():
+    # isdecimal, not isdigit: "𑁚" or "²" are digits that int() refuses
+    if len(tail) == 1 and tail[0].isdecimal():
         return int(tail[0])
-    if len(tail) == 2 and tail[0] == "the" and tail[1].isdigit():
+    if len(tail) == 2 and tail[0] == "the" and tail[1].isdecimal():
         return int(tail[1])
     return None
 

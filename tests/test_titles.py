@@ -324,6 +324,13 @@ def test_sequel_number_beyond_the_series_is_absent(tiny: TitleIndex, query: str)
     assert res.absent
 
 
+@pytest.mark.parametrize("query", ["0\U0001105a", "die hard \U0001105a", "toy story \u00b2"])
+def test_digits_that_are_no_decimal_number_are_read_as_words(tiny: TitleIndex, query: str) -> None:
+    # "𑁚" (Brahmi number) and "²" pass str.isdigit() but int() refuses them
+    assert query.split()[-1].isdigit()
+    check_shape(tiny.resolve(query))  # a resolution, not a ValueError
+
+
 def test_series_pick_without_likes_is_offered_not_matched() -> None:
     index = TitleIndex.build(make_catalog([(r[0], r[1], 0) for r in TINY]))
     res = index.resolve("die hard 3")
