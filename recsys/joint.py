@@ -61,18 +61,20 @@ class JointSignal:
 
     def __init__(self, factors: np.ndarray, params: AlsParams, pool_columns: np.ndarray):
         """``factors`` from :func:`fit_joint_factors`; ``pool_columns``: the recommendation pool."""
-        self._scorer = AlsScorer(factors, params)
-        y = self._scorer.item_factors
+        y = np.ascontiguousarray(factors, dtype=np.float32)
         self.n = y.shape[0] // 2
         # "disliked" minus "liked" per movie: one product gives a candidate's term
         self.diff = np.ascontiguousarray(y[self.n :] - y[: self.n])
         self.pool_diff = np.ascontiguousarray(self.diff[pool_columns])
         # at confidence 1 (alpha 1) the fold-in is linear: u = (YᵀY + λI)⁻¹ Σ y, a sum of rows
-        # of Y (YᵀY + λI)⁻¹, computed here once
+        # of Y (YᵀY + λI)⁻¹, computed here once; otherwise the general fold-in solves it
         self._linear: np.ndarray | None = None
+        self._scorer: AlsScorer | None = None
         if params.alpha == 1:
             gram = y.T.astype(np.float64) @ y + params.regularization * np.eye(y.shape[1])
             self._linear = np.ascontiguousarray(np.linalg.solve(gram, y.T).T, dtype=np.float32)
+        else:
+            self._scorer = AlsScorer(y, params)
 
     def user(self, favorites: np.ndarray, disliked: np.ndarray) -> np.ndarray:
         """The chat's factors in the joint model (favorites as likes, dislikes as dislikes)."""
@@ -80,4 +82,5 @@ class JointSignal:
         if self._linear is not None:
             user: np.ndarray = self._linear[columns].sum(axis=0)
             return user
+        assert self._scorer is not None
         return self._scorer.fold_in(columns, np.ones(columns.size, dtype=np.float32)).user

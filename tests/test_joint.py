@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.als import AlsParams
+from recsys.als import AlsParams, AlsScorer
 from recsys.artifact import ArtifactError, load_artifact, save_artifact
 from recsys.defaults import SERVING_FIELDS, TrainConfig, default_config
 from recsys.engine import Recommender, fit_model, make_artifact
@@ -136,5 +136,7 @@ def test_the_linear_fold_in_at_confidence_one_is_the_fold_in() -> None:
     joint = JointSignal(factors, params, np.arange(4))
     assert joint._linear is not None
     fav, dis = items.columns([C, F]), items.columns([B])
-    exact = joint._scorer.fold_in(np.array([*fav, *(dis + 4)]), np.ones(3, dtype=np.float32))
+    exact = AlsScorer(factors, params).fold_in(
+        np.array([*fav, *(dis + 4)]), np.ones(3, dtype=np.float32)
+    )
     np.testing.assert_allclose(joint.user(fav, dis), exact.user, rtol=1e-4, atol=1e-6)
